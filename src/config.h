@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Configuration: the global file (default SYSCONFDIR/xen-ioreqd/
+ * xen-ioreqd.conf) and one file per guest, guests_dir/NAME.conf.
+ *
+ * Parsing is table driven ({section, key, parser, offset}) into structs
+ * preloaded with defaults.  Every problem is an error with a message
+ * "FILE:LINE: text" (or "FILE: text" when no line applies) written to the
+ * caller's buffer: unknown sections and keys, duplicate keys, bad or out of
+ * range values, unknown users and groups.  After parsing, config_validate()
+ * checks rules across files (duplicate guest names or socket paths,
+ * max_guests).  See xen-ioreqd.conf(5) for every key, range and default.
+ *
+ * A Config is immutable once loaded; on SIGHUP the daemon loads a new one and
+ * swaps only on success, using guest_config_equal() to find the guests that
+ * changed.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#define CONFIG_NAME_MAX         64u     /* guest name length */
+#define CONFIG_ALLOW_MAX        64u     /* entries in allow_users / allow_groups */
+#define CONFIG_FILE_MAX         (64u * 1024u)   /* bytes per config file */
+#define CONFIG_DEFAULT_DIR      SYSCONFDIR "/xen-ioreqd"
+#define CONFIG_DEFAULT_PATH     CONFIG_DEFAULT_DIR "/xen-ioreqd.conf"
+#define CONFIG_DEFAULT_GUESTS_DIR CONFIG_DEFAULT_DIR "/guests.d"
+#define CONFIG_DEFAULT_SOCKET_DIR RUNSTATEDIR "/xen-ioreqd"
+
+/* Limits of one guest; [limits] gives the defaults, [guest] may override. */
+typedef struct GuestLimits {
+        uint32_t max_registrations;             /* per guest, 1..65536, 1024 */
+        uint32_t max_client_registrations;      /* per connection, 1..65536, 256 */
+        uint32_t max_connections;               /* per guest, 1..1024, 64 */
+        uint32_t max_connections_per_uid;       /* per guest and uid, 1..1024, 16 */
+        uint32_t busy_poll_us;                  /* 0..1000000, 0 = off */
+} GuestLimits;
+
+typedef struct GuestConfig {
+        char name[CONFIG_NAME_MAX + 1];         /* as xenstore knows it */
+        char *socket;                           /* absolute, fits sun_path */
+        uid_t socket_uid;
+        gid_t socket_gid;
+        mode_t socket_mode;                     /* 0..0777 */
+        uid_t *allow_uids;                      /* sorted, no duplicates */
+        size_t n_allow_uids;
+        gid_t *allow_gids;                      /* sorted, no duplicates */
+        size_t n_allow_gids;
+        GuestLimits limits;
+        /* where it came from, for messages */
+        char *file;                             /* path of NAME.conf */
+        unsigned name_line;                     /* 0 if name defaulted */
+        unsigned socket_line;                   /* 0 if socket defaulted */
+} GuestConfig;
+
+typedef struct Config {
+        char *path;                             /* the global file */
+        char *guests_dir;
+        char *socket_dir;
+        int log_level;                          /* LOG_ERR..LOG_DEBUG (syslog.h) */
+        uint32_t max_guests;                    /* 1..4096, 1024 */
+        GuestLimits limits;                     /* defaults for every guest */
+        GuestConfig **guests;                   /* sorted by file name */
+        size_t n_guests;
+} Config;
+
+/*
+ * Load the global file at path (NULL: CONFIG_DEFAULT_PATH, which may then be
+ * missing: defaults apply) and every guests_dir/NAME.conf (guests_dir_override
+ * if not NULL, else the guests_dir key).  Only regular files whose names end
+ * in ".conf" and do not start with '.' are read, in sorted order.  Then
+ * config_validate().  Returns 0 or a negative errno with the reason in err
+ * (always NUL-terminated when errlen > 0); *ret is set only on success.
+ */
+int config_load(const char *path, const char *guests_dir_override, Config **ret, char *err, size_t errlen);
+
+Config *config_free(Config *c);
+
+/*
+ * Parse one global file from an open stream (filename only for messages) into
+ * a new Config with no guests.
+ */
+int config_parse_global(FILE *f, const char *filename, Config **ret, char *err, size_t errlen);
+
+/*
+ * Parse one guest file from an open stream.  default_name is the file name
+ * without ".conf"; defaults come from global (its [limits] and socket_dir).
+ */
+int config_parse_guest(FILE *f, const char *filename, const char *default_name, const Config *global,
+                       GuestConfig **ret, char *err, size_t errlen);
+
+GuestConfig *guest_config_free(GuestConfig *g);
+
+/* Add a parsed guest to c (takes ownership on success). */
+int config_add_guest(Config *c, GuestConfig *g);
+
+/* Cross-file rules: unique names, unique sockets, at most max_guests. */
+int config_validate(const Config *c, char *err, size_t errlen);
+
+/* The guest with this name, or NULL. */
+const GuestConfig *config_find_guest(const Config *c, const char *name);
+
+/* Same configuration (every field but file and line numbers)? */
+bool guest_config_equal(const GuestConfig *a, const GuestConfig *b);
+
+/* May a peer with these SO_PEERCRED credentials register? (uid or primary gid listed) */
+bool guest_config_allows(const GuestConfig *g, uid_t uid, gid_t gid);
+
+/*
+ * Is this a valid guest name: 1..64 printable ASCII characters other than
+ * space and '/', not starting with '.', not only digits.
+ */
+bool config_guest_name_valid(const char *name);
+
+/* "err", "warning", "notice", "info", "debug" ↔ LOG_*; -EINVAL / NULL if unknown. */
+int config_log_level_from_string(const char *s);
+const char *config_log_level_to_string(int level);
