@@ -26,6 +26,12 @@
 #define CONFIG_NAME_MAX         64u     /* guest name length */
 #define CONFIG_ALLOW_MAX        64u     /* entries in allow_users / allow_groups */
 #define CONFIG_FILE_MAX         (64u * 1024u)   /* bytes per config file */
+#ifndef SYSCONFDIR
+#define SYSCONFDIR              "/etc"
+#endif
+#ifndef RUNSTATEDIR
+#define RUNSTATEDIR             "/run"
+#endif
 #define CONFIG_DEFAULT_DIR      SYSCONFDIR "/xen-ioreqd"
 #define CONFIG_DEFAULT_PATH     CONFIG_DEFAULT_DIR "/xen-ioreqd.conf"
 #define CONFIG_DEFAULT_GUESTS_DIR CONFIG_DEFAULT_DIR "/guests.d"

@@ -19,8 +19,10 @@
  *             or base + 0x54 wraps, unknown virtio flags
  *   -EBADF    wrong number of fds: exactly 1 for ASSIGN and for a
  *             VIRTIO_MMIO assign, 0 for everything else
- * Checks are made in that order (length, then type/flags, then fields, then
- * the fd count), so the error for a given packet is deterministic.
+ * Checks are made in this order, so the error for a given packet is
+ * deterministic: header length (-EBADMSG), type known and not a reply
+ * (-EPROTO), exact length (-EBADMSG), flags (-EPROTO), magic (-EPROTO),
+ * fields (-EINVAL), fd count (-EBADF).
  */
 #pragma once
 
