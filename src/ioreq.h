@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The hot path: one guest's ioreq dispatch.  One ev_io on the guest's
+ * event-channel fd; every wake-up drains the pending ports, takes each
+ * vCPU's request once, validates it, signals the matching eventfd and
+ * completes it.  Nothing here allocates, and every request that reaches the
+ * server is answered.
+ */
+#ifndef XENIOREQD_IOREQ_H
+#define XENIOREQD_IOREQ_H
+
+#include <stdint.h>
+#include <ev.h>
+
+#include "log.h"
+#include "match.h"
+#include "xen.h"
+
+/* The userdata of a match table entry: what a matching guest write signals. */
+typedef struct Registration {
+        MatchKey key;
+        int fd;                                 /* eventfd, non-blocking */
+        void *owner;                            /* the client that registered it */
+        struct Registration *next, *prev;       /* the owner's list */
+} Registration;
+
+typedef struct IoreqStats {
+        uint64_t kicks;         /* eventfd signals */
+        uint64_t unmatched;     /* valid writes matching no registration */
+        uint64_t reads;         /* valid reads, answered with 0 */
+        uint64_t invalid;       /* malformed requests, completed safely */
+        uint64_t other;         /* INVALIDATE, TIMEOFFSET, PCI_CONFIG */
+} IoreqStats;
+
+typedef struct Ioreq Ioreq;
+
+/* Called when the event channel fails beyond repair; the owner must stop the Ioreq. */
+typedef void (*IoreqFailFn)(Ioreq *q, int error);
+
+struct Ioreq {
+        ev_io io;
+        struct ev_loop *loop;
+        XenServer *xen;
+        const MatchTable *match;
+        IoreqFailFn fail;
+        unsigned budget;                /* ports handled per wake-up */
+        uint32_t busy_poll_us;          /* 0: sleep on the event channel only */
+        IoreqStats stats;
+        RateLimit invalid_log;
+};
+
+/*
+ * Start dispatching an enabled, bound server.  Resets the counters.
+ * busy_poll_us is the configured adaptive polling time (not used yet: the
+ * dispatch always waits on the event channel).
+ */
+int ioreq_start(Ioreq *q, struct ev_loop *loop, XenServer *xen, const MatchTable *match,
+                uint32_t busy_poll_us, IoreqFailFn fail);
+void ioreq_stop(Ioreq *q);
+
+/* One wake-up's work: drain pending ports (bounded), answer every request taken. */
+void ioreq_dispatch(Ioreq *q);
+
+#endif

@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#define _GNU_SOURCE 1
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "client.h"
+#include "guest.h"
+#include "log.h"
+#include "manager.h"
+#include "xenioreqd/protocol.h"
+
+#define container_of(ptr, type, member) ((type *) ((char *) (ptr) - offsetof(type, member)))
+
+/* ---- sockets passed by the service manager ---- */
+
+static int manager_collect_listen_fds(Manager *m) {
+        int n = sd_listen_fds(1);
+
+        if (n < 0)
+                return log_error_errno(n, "Failed to read the sockets passed by the service manager: %m");
+        if (n == 0)
+                return 0;
+
+        m->listen_fds = calloc((size_t) n, sizeof(int));
+        m->listen_paths = calloc((size_t) n, sizeof(char *));
+        m->listen_used = calloc((size_t) n, sizeof(bool));
+        if (!m->listen_fds || !m->listen_paths || !m->listen_used)
+                return log_error_errno(ENOMEM, "Out of memory");
+
+        for (int i = 0; i < n; i++) {
+                int fd = SD_LISTEN_FDS_START + i;
+                struct sockaddr_un sa;
+                socklen_t len = sizeof(sa);
+
+                m->listen_fds[m->n_listen++] = fd;
+                if (sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0) <= 0) {
+                        log_warning("Passed fd %d is not a listening AF_UNIX SOCK_SEQPACKET socket, ignoring", fd);
+                        continue;
+                }
+                memset(&sa, 0, sizeof(sa));
+                if (getsockname(fd, (struct sockaddr *) &sa, &len) < 0 || len <= offsetof(struct sockaddr_un, sun_path) ||
+                    sa.sun_path[0] != '/')
+                        continue;
+                m->listen_paths[i] = strndup(sa.sun_path, len - offsetof(struct sockaddr_un, sun_path));
+                if (!m->listen_paths[i])
+                        return log_error_errno(ENOMEM, "Out of memory");
+        }
+        return 0;
+}
+
+static int manager_take_listen_fd(Manager *m, const char *path) {
+        for (size_t i = 0; i < m->n_listen; i++)
+                if (!m->listen_used[i] && m->listen_paths[i] && strcmp(m->listen_paths[i], path) == 0) {
+                        m->listen_used[i] = true;
+                        return m->listen_fds[i];
+                }
+        return -1;
+}
+
+/* A guest's passed socket is closed by guest_free(); it may be passed again only on restart. */
+
+/* ---- guests ---- */
+
+static Guest *manager_find_guest(Manager *m, const char *name) {
+        for (Guest *g = m->guests; g; g = g->next)
+                if (strcmp(g->name, name) == 0)
+                        return g;
+        return NULL;
+}
+
+static int manager_add_guest(Manager *m, const GuestConfig *gc) {
+        Guest *g;
+        int r;
+
+        r = guest_new(&g, m, gc, manager_take_listen_fd(m, gc->socket));
+        if (r < 0)
+                return log_error_errno(r, "Guest %s: failed to listen on %s: %m", gc->name, gc->socket);
+
+        g->next = m->guests;
+        if (m->guests)
+                m->guests->prev = g;
+        m->guests = g;
+        m->n_guests++;
+        log_info("Guest %s: listening on %s", g->name, gc->socket);
+        return 0;
+}
+
+static void manager_remove_guest(Manager *m, Guest *g) {
+        if (g->prev)
+                g->prev->next = g->next;
+        else
+                m->guests = g->next;
+        if (g->next)
+                g->next->prev = g->prev;
+        m->n_guests--;
+        log_info("Guest %s: removed", g->name);
+        guest_free(g);
+}
+
+/* ---- domains ---- */
+
+static void manager_scan_domains(Manager *m) {
+        XenxsDomain *doms = NULL;
+        size_t n = 0;
+        int r;
+
+        if (!m->xs)
+                return;
+        r = xenxs_list_domains(m->xs, &doms, &n);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to list domains in xenstore: %m");
+                return;
+        }
+
+        for (Guest *g = m->guests; g; g = g->next) {
+                uint32_t domid = XEN_NO_DOMID;
+
+                /* the domain it has if still there, else the newest one with its name */
+                for (size_t i = 0; i < n; i++) {
+                        if (strcmp(doms[i].name, g->name) != 0)
+                                continue;
+                        if (doms[i].domid == g->domid) {
+                                domid = g->domid;
+                                break;
+                        }
+                        domid = doms[i].domid;
+                }
+                guest_set_domid(g, domid);
+        }
+        free(doms);
+}
+
+static void manager_xs_changed(Xenxs *x, void *userdata) {
+        manager_scan_domains(userdata);
+}
+
+/* ---- status ---- */
+
+void manager_status_string(Manager *m, char *buf, size_t size) {
+        unsigned running = 0, serving = 0, regs = 0, clients = 0;
+
+        for (Guest *g = m->guests; g; g = g->next) {
+                if (g->domid != XEN_NO_DOMID)
+                        running++;
+                if (g->state == XIRQ_GUEST_SERVING)
+                        serving++;
+                regs += guest_registrations(g);
+                clients += g->n_clients;
+        }
+        snprintf(buf, size, "%u guests configured, %u running, %u serving, %u registrations, %u connections",
+                 m->n_guests, running, serving, regs, clients);
+}
+
+void manager_update_status(Manager *m) {
+        char status[256];
+
+        manager_status_string(m, status, sizeof status);
+        notify_status(&m->notify, status);
+}
+
+/* ---- dead clients ---- */
+
+static void manager_reap(Manager *m) {
+        while (m->dead) {
+                Client *c = m->dead;
+
+                m->dead = c->dead_next;
+                client_free(c);
+        }
+        ev_prepare_stop(m->loop, &m->reaper);
+}
+
+static void manager_reaper_cb(struct ev_loop *loop, ev_prepare *w, int revents) {
+        Manager *m = container_of(w, Manager, reaper);
+
+        manager_reap(m);
+        manager_update_status(m);
+}
+
+void manager_queue_dead(Manager *m, Client *c) {
+        c->dead_next = m->dead;
+        m->dead = c;
+        ev_prepare_start(m->loop, &m->reaper);
+}
+
+/* ---- reload ---- */
+
+int manager_reload(Manager *m) {
+        char err[512] = "";
+        Config *new = NULL, *old = m->config;
+        int r;
+
+        notify_reloading(&m->notify);
+        log_info("Reloading configuration");
+
+        r = config_load(m->config_path, NULL, &new, err, sizeof err);
+        if (r < 0) {
+                char status[256];
+
+                log_error_errno(r, "Configuration not reloaded, keeping the old one: %s", err[0] ? err : strerror(-r));
+                manager_status_string(m, status, sizeof status);
+                notify_ready(&m->notify, status);
+                return r;
+        }
+
+        /* guests that are gone, or whose socket changed, go first (a socket path may move) */
+        for (Guest *g = m->guests, *next; g; g = next) {
+                const GuestConfig *gc = config_find_guest(new, g->name);
+
+                next = g->next;
+                if (!gc || strcmp(gc->socket, g->config->socket) != 0 || gc->socket_uid != g->config->socket_uid ||
+                    gc->socket_gid != g->config->socket_gid || gc->socket_mode != g->config->socket_mode)
+                        manager_remove_guest(m, g);
+                else {
+                        if (!guest_config_equal(gc, g->config))
+                                log_info("Guest %s: new limits and allowed users apply", g->name);
+                        guest_update_config(g, gc);
+                }
+        }
+
+        m->config = new;
+        config_free(old);
+        log_set_max_level(m->verbose ? LOG_DEBUG : new->log_level);
+
+        for (size_t i = 0; i < new->n_guests; i++)
+                if (!manager_find_guest(m, new->guests[i]->name))
+                        (void) manager_add_guest(m, new->guests[i]);
+
+        manager_scan_domains(m);
+
+        {
+                char status[256];
+
+                manager_status_string(m, status, sizeof status);
+                notify_ready(&m->notify, status);
+        }
+        log_info("Configuration reloaded: %u guests", m->n_guests);
+        return 0;
+}
+
+/* ---- signals ---- */
+
+static void manager_sighup_cb(struct ev_loop *loop, ev_signal *w, int revents) {
+        (void) manager_reload(container_of(w, Manager, sig_hup));
+}
+
+static void manager_sigterm_cb(struct ev_loop *loop, ev_signal *w, int revents) {
+        Manager *m = w->signum == SIGINT ? container_of(w, Manager, sig_int) : container_of(w, Manager, sig_term);
+
+        log_info("Received %s, stopping", w->signum == SIGINT ? "SIGINT" : "SIGTERM");
+        notify_stopping(&m->notify);
+        ev_break(loop, EVBREAK_ALL);
+}
+
+/* ---- life cycle ---- */
+
+int manager_new(Manager **ret, struct ev_loop *loop, const char *config_path, Config *config) {
+        Manager *m;
+
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        m->loop = loop;
+        m->config = config;
+        if (config_path) {
+                m->config_path = strdup(config_path);
+                if (!m->config_path) {
+                        free(m);
+                        return -ENOMEM;
+                }
+        }
+        ev_prepare_init(&m->reaper, manager_reaper_cb);
+        ev_signal_init(&m->sig_hup, manager_sighup_cb, SIGHUP);
+        ev_signal_init(&m->sig_term, manager_sigterm_cb, SIGTERM);
+        ev_signal_init(&m->sig_int, manager_sigterm_cb, SIGINT);
+        *ret = m;
+        return 0;
+}
+
+int manager_start(Manager *m) {
+        int r;
+
+        (void) notify_setup(&m->notify, m->loop);
+
+        r = manager_collect_listen_fds(m);
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < m->config->n_guests; i++) {
+                r = manager_add_guest(m, m->config->guests[i]);
+                if (r < 0)
+                        return r;
+        }
+
+        r = xenxs_new(&m->xs, m->loop, manager_xs_changed, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to xenstore: %m");
+        manager_scan_domains(m);
+
+        ev_signal_start(m->loop, &m->sig_hup);
+        ev_signal_start(m->loop, &m->sig_term);
+        ev_signal_start(m->loop, &m->sig_int);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+
+        ev_signal_stop(m->loop, &m->sig_hup);
+        ev_signal_stop(m->loop, &m->sig_term);
+        ev_signal_stop(m->loop, &m->sig_int);
+        m->xs = xenxs_free(m->xs);
+        /* each guest answers what is in flight, destroys its server, closes its clients, unlinks its socket */
+        while (m->guests)
+                manager_remove_guest(m, m->guests);
+        manager_reap(m);
+        notify_done(&m->notify);
+
+        for (size_t i = 0; i < m->n_listen; i++) {
+                if (!m->listen_used[i])
+                        close(m->listen_fds[i]);
+                free(m->listen_paths[i]);
+        }
+        free(m->listen_fds);
+        free(m->listen_paths);
+        free(m->listen_used);
+        config_free(m->config);
+        free(m->config_path);
+        free(m);
+        return NULL;
+}

@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#define _GNU_SOURCE 1
+#define __XEN_TOOLS__ 1
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <xendevicemodel.h>
+#include <xenevtchn.h>
+#include <xenforeignmemory.h>
+#include <xen/xen.h>
+#include <xen/memory.h>
+#include <xen/hvm/ioreq.h>
+#include <xen/hvm/dm_op.h>
+
+#include "xen.h"
+
+_Static_assert(XEN_IOREQ_STATE_NONE == STATE_IOREQ_NONE, "state");
+_Static_assert(XEN_IOREQ_STATE_READY == STATE_IOREQ_READY, "state");
+_Static_assert(XEN_IOREQ_STATE_INPROCESS == STATE_IOREQ_INPROCESS, "state");
+_Static_assert(XEN_IORESP_STATE_READY == STATE_IORESP_READY, "state");
+_Static_assert(XEN_IOREQ_TYPE_PIO == IOREQ_TYPE_PIO, "type");
+_Static_assert(XEN_IOREQ_TYPE_COPY == IOREQ_TYPE_COPY, "type");
+_Static_assert(XEN_IOREQ_TYPE_PCI_CONFIG == IOREQ_TYPE_PCI_CONFIG, "type");
+_Static_assert(XEN_IOREQ_TYPE_TIMEOFFSET == IOREQ_TYPE_TIMEOFFSET, "type");
+_Static_assert(XEN_IOREQ_TYPE_INVALIDATE == IOREQ_TYPE_INVALIDATE, "type");
+_Static_assert(XEN_IOREQ_READ == IOREQ_READ && XEN_IOREQ_WRITE == IOREQ_WRITE, "dir");
+_Static_assert(sizeof(ioreq_t) == 32, "ioreq_t size");
+_Static_assert(XEN_MAX_VCPUS * sizeof(ioreq_t) == 4096, "one ioreq page (Xen pages are 4 KiB)");
+
+#define NO_PORT UINT32_MAX
+
+typedef struct PortEntry {
+        uint32_t port;          /* local port, NO_PORT when free */
+        uint32_t vcpu;
+} PortEntry;
+
+struct XenServer {
+        uint32_t domid;
+        uint32_t id;                    /* XEN_NO_SERVER until created */
+        bool enabled;
+        unsigned nr_vcpus;
+        unsigned nr_bound;              /* vCPUs 0..nr_bound-1 have a local port */
+        xendevicemodel_handle *dm;
+        xenforeignmemory_handle *fmem;
+        xenevtchn_handle *xce;
+        int fd;
+        xenforeignmemory_resource_handle *fres;
+        shared_iopage_t *page;
+        uint32_t remote[XEN_MAX_VCPUS];         /* vp_eport per vCPU */
+        uint32_t local[XEN_MAX_VCPUS];          /* bound local port per vCPU */
+        uint32_t port_mask;                     /* ports[] size - 1, a power of 2 minus 1 */
+        PortEntry ports[];                      /* local port → vCPU, open addressing */
+};
+
+int xen_server_new(XenServer **ret, uint32_t domid) {
+        XenServer *s;
+        unsigned nr_ports;
+        ioservid_t id;
+        void *addr = NULL;
+        int r;
+
+        if (domid >= DOMID_FIRST_RESERVED)
+                return -EINVAL;
+
+        /* room for every vCPU at half load, so probes stay short */
+        nr_ports = 2 * XEN_MAX_VCPUS;
+        s = calloc(1, sizeof(*s) + nr_ports * sizeof(PortEntry));
+        if (!s)
+                return -ENOMEM;
+        s->domid = domid;
+        s->id = XEN_NO_SERVER;
+        s->fd = -1;
+        s->port_mask = nr_ports - 1;
+        for (unsigned i = 0; i < nr_ports; i++)
+                s->ports[i].port = NO_PORT;
+
+        /* 1. this guest's own handles */
+        s->dm = xendevicemodel_open(NULL, 0);
+        if (!s->dm)
+                goto fail_errno;
+        s->fmem = xenforeignmemory_open(NULL, 0);
+        if (!s->fmem)
+                goto fail_errno;
+        s->xce = xenevtchn_open(NULL, 0);
+        if (!s->xce)
+                goto fail_errno;
+
+        /* 2. the server, synchronous requests only */
+        if (xendevicemodel_create_ioreq_server(s->dm, (domid_t) domid, HVM_IOREQSRV_BUFIOREQ_OFF, &id) < 0)
+                goto fail_errno;
+        s->id = id;
+
+        /* 3. its ioreq page: one frame of 128 slots */
+        s->fres = xenforeignmemory_map_resource(s->fmem, (domid_t) domid, XENMEM_resource_ioreq_server, id,
+                                                XENMEM_resource_ioreq_server_frame_ioreq(0), 1, &addr,
+                                                PROT_READ | PROT_WRITE, 0);
+        if (!s->fres)
+                goto fail_errno;
+        s->page = addr;
+
+        /* 4. how many slots are in use */
+        r = xendevicemodel_nr_vcpus(s->dm, (domid_t) domid, &s->nr_vcpus);
+        if (r < 0)
+                goto fail_errno;
+        if (s->nr_vcpus == 0 || s->nr_vcpus > XEN_MAX_VCPUS) {
+                r = -E2BIG;
+                goto fail;
+        }
+
+        *ret = s;
+        return 0;
+
+fail_errno:
+        r = errno > 0 ? -errno : -EIO;
+fail:
+        xen_server_free(s);
+        return r;
+}
+
+int xen_server_map_range(XenServer *s, bool pio, uint64_t first, uint64_t last) {
+        if (first > last)
+                return -EINVAL;
+        if (xendevicemodel_map_io_range_to_ioreq_server(s->dm, (domid_t) s->domid, (ioservid_t) s->id,
+                                                        pio ? 0 : 1, first, last) < 0)
+                return errno > 0 ? -errno : -EIO;
+        return 0;
+}
+
+int xen_server_unmap_range(XenServer *s, bool pio, uint64_t first, uint64_t last) {
+        if (xendevicemodel_unmap_io_range_from_ioreq_server(s->dm, (domid_t) s->domid, (ioservid_t) s->id,
+                                                            pio ? 0 : 1, first, last) < 0)
+                return errno > 0 ? -errno : -EIO;
+        return 0;
+}
+
+static void port_insert(XenServer *s, uint32_t port, unsigned vcpu) {
+        for (uint32_t i = port & s->port_mask;; i = (i + 1) & s->port_mask)
+                if (s->ports[i].port == NO_PORT) {
+                        s->ports[i].port = port;
+                        s->ports[i].vcpu = vcpu;
+                        return;
+                }
+}
+
+int xen_server_port_vcpu(const XenServer *s, uint32_t port) {
+        /* the table is never more than half full, so a free entry ends every probe */
+        for (uint32_t i = port & s->port_mask;; i = (i + 1) & s->port_mask) {
+                if (s->ports[i].port == port)
+                        return (int) s->ports[i].vcpu;
+                if (s->ports[i].port == NO_PORT)
+                        return -1;
+        }
+}
+
+int xen_server_enable(XenServer *s) {
+        int flags;
+
+        if (xendevicemodel_set_ioreq_server_state(s->dm, (domid_t) s->domid, (ioservid_t) s->id, 1) < 0)
+                return errno > 0 ? -errno : -EIO;
+        s->enabled = true;
+
+        /* vp_eport is written by Xen when the server is enabled; read each once */
+        for (unsigned v = 0; v < s->nr_vcpus; v++)
+                s->remote[v] = __atomic_load_n(&s->page->vcpu_ioreq[v].vp_eport, __ATOMIC_RELAXED);
+
+        for (unsigned v = 0; v < s->nr_vcpus; v++) {
+                xenevtchn_port_or_error_t p;
+
+                p = xenevtchn_bind_interdomain(s->xce, s->domid, s->remote[v]);
+                if (p < 0)
+                        return errno > 0 ? -errno : -EIO;
+                s->local[v] = (uint32_t) p;
+                s->nr_bound = v + 1;
+                port_insert(s, (uint32_t) p, v);
+        }
+
+        s->fd = xenevtchn_fd(s->xce);
+        if (s->fd < 0)
+                return -EBADF;
+        flags = fcntl(s->fd, F_GETFL);
+        if (flags < 0 || fcntl(s->fd, F_SETFL, flags | O_NONBLOCK) < 0)
+                return -errno;
+        return 0;
+}
+
+/*
+ * Answer whatever a vCPU may be blocked on: a vCPU waiting on a server that
+ * is destroyed stays blocked forever.  Reads get all-ones, as from no device.
+ */
+static void answer_in_flight(XenServer *s) {
+        for (unsigned v = 0; v < s->nr_bound; v++) {
+                ioreq_t *slot = &s->page->vcpu_ioreq[v];
+                unsigned state = ((volatile ioreq_t *) slot)->state;
+
+                if (state != STATE_IOREQ_READY && state != STATE_IOREQ_INPROCESS)
+                        continue;
+                __atomic_thread_fence(__ATOMIC_ACQUIRE);
+                if (slot->dir == IOREQ_READ && !slot->data_is_ptr)
+                        slot->data = ~UINT64_C(0);
+                __atomic_thread_fence(__ATOMIC_RELEASE);
+                ((volatile ioreq_t *) slot)->state = STATE_IORESP_READY;
+                (void) xenevtchn_notify(s->xce, s->local[v]);
+        }
+}
+
+/*
+ * Teardown, the reverse of set-up: disable (no new requests reach us) →
+ * answer every request still in flight → unbind the ports → unmap the
+ * ioreq page (a mapping keeps a destroyed domain alive as a zombie) →
+ * destroy the server (its ranges go with it) → close the handles.  Errors
+ * are ignored: the domain may already be gone.
+ */
+XenServer *xen_server_free(XenServer *s) {
+        if (!s)
+                return NULL;
+
+        if (s->enabled)
+                (void) xendevicemodel_set_ioreq_server_state(s->dm, (domid_t) s->domid, (ioservid_t) s->id, 0);
+        if (s->page)
+                answer_in_flight(s);
+        for (unsigned v = s->nr_bound; v > 0; v--)
+                (void) xenevtchn_unbind(s->xce, s->local[v - 1]);
+        if (s->fres)
+                (void) xenforeignmemory_unmap_resource(s->fmem, s->fres);
+        if (s->id != XEN_NO_SERVER)
+                (void) xendevicemodel_destroy_ioreq_server(s->dm, (domid_t) s->domid, (ioservid_t) s->id);
+        if (s->xce)
+                (void) xenevtchn_close(s->xce);
+        if (s->fmem)
+                (void) xenforeignmemory_close(s->fmem);
+        if (s->dm)
+                (void) xendevicemodel_close(s->dm);
+        free(s);
+        return NULL;
+}
+
+uint32_t xen_server_domid(const XenServer *s) {
+        return s->domid;
+}
+
+uint32_t xen_server_id(const XenServer *s) {
+        return s->id;
+}
+
+unsigned xen_server_nr_vcpus(const XenServer *s) {
+        return s->nr_vcpus;
+}
+
+int xen_server_fd(const XenServer *s) {
+        return s->fd;
+}
+
+uint32_t xen_server_vp_eport(const XenServer *s, unsigned vcpu) {
+        return s->remote[vcpu];
+}
+
+int xen_server_pending(XenServer *s) {
+        xenevtchn_port_or_error_t p = xenevtchn_pending(s->xce);
+
+        if (p < 0)
+                return errno > 0 ? -errno : -EIO;
+        return (int) p;
+}
+
+int xen_server_unmask(XenServer *s, uint32_t port) {
+        if (xenevtchn_unmask(s->xce, port) < 0)
+                return errno > 0 ? -errno : -EIO;
+        return 0;
+}
+
+bool xen_server_take(XenServer *s, unsigned vcpu, XenIoreq *ret) {
+        ioreq_t *slot = &s->page->vcpu_ioreq[vcpu];
+        ioreq_t copy;
+
+        if (((volatile ioreq_t *) slot)->state != STATE_IOREQ_READY)
+                return false;
+        /* the fields were written before READY: read them only after it (QEMU's rmb) */
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        memcpy(&copy, slot, sizeof(copy));
+        ((volatile ioreq_t *) slot)->state = STATE_IOREQ_INPROCESS;
+
+        *ret = (XenIoreq) {
+                .addr = copy.addr,
+                .data = copy.data,
+                .count = copy.count,
+                .size = copy.size,
+                .vp_eport = copy.vp_eport,
+                .state = copy.state,
+                .data_is_ptr = copy.data_is_ptr,
+                .dir = copy.dir,
+                .df = copy.df,
+                .type = copy.type,
+        };
+        return true;
+}
+
+int xen_server_complete(XenServer *s, unsigned vcpu, bool set_data, uint64_t data) {
+        ioreq_t *slot = &s->page->vcpu_ioreq[vcpu];
+
+        if (set_data)
+                ((volatile ioreq_t *) slot)->data = data;
+        /* the answer must be visible before the state says so (QEMU's wmb) */
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+        ((volatile ioreq_t *) slot)->state = STATE_IORESP_READY;
+        if (xenevtchn_notify(s->xce, s->local[vcpu]) < 0)
+                return errno > 0 ? -errno : -EIO;
+        return 0;
+}

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The only module that talks to Xen (libxendevicemodel, libxenevtchn,
+ * libxenforeignmemory, libxentoolcore and the Xen public headers).
+ *
+ * A XenServer is one guest's complete ioreq server: its own handles, its
+ * server id, its mapped ioreq page and its bound event channels.  Nothing is
+ * shared between guests, so one guest's service could run on its own.
+ */
+#ifndef XENIOREQD_XEN_H
+#define XENIOREQD_XEN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define XEN_NO_DOMID            UINT32_MAX
+#define XEN_NO_SERVER           UINT32_MAX
+#define XEN_MAX_VCPUS           128u    /* 32-byte slots in the one ioreq page */
+
+/* Values of the ioreq fields (xen/hvm/ioreq.h; checked in xen.c). */
+enum {
+        XEN_IOREQ_STATE_NONE            = 0,
+        XEN_IOREQ_STATE_READY           = 1,
+        XEN_IOREQ_STATE_INPROCESS       = 2,
+        XEN_IORESP_STATE_READY          = 3,
+};
+enum {
+        XEN_IOREQ_TYPE_PIO              = 0,
+        XEN_IOREQ_TYPE_COPY             = 1,    /* MMIO */
+        XEN_IOREQ_TYPE_PCI_CONFIG       = 2,
+        XEN_IOREQ_TYPE_TIMEOFFSET       = 7,
+        XEN_IOREQ_TYPE_INVALIDATE       = 8,
+};
+enum {
+        XEN_IOREQ_WRITE = 0,
+        XEN_IOREQ_READ  = 1,
+};
+
+/* One slot, copied out of guest-shared memory once, fields unpacked. */
+typedef struct XenIoreq {
+        uint64_t addr;
+        uint64_t data;
+        uint32_t count;
+        uint32_t size;
+        uint32_t vp_eport;
+        uint8_t state;
+        uint8_t data_is_ptr;
+        uint8_t dir;
+        uint8_t df;
+        uint8_t type;
+} XenIoreq;
+
+typedef struct XenServer XenServer;
+
+/*
+ * Set-up order (each step only after the previous one succeeded):
+ *   xen_server_new:    open the handles → create the server (no buffered
+ *                      ring) → map its ioreq page (map_resource) →
+ *                      nr_vcpus (refused above XEN_MAX_VCPUS)
+ *   xen_server_map_range: the registered ranges
+ *   xen_server_enable: enable → read every vCPU's vp_eport (valid only once
+ *                      enabled) → bind each
+ * Only after that is guest-written memory (the slots) read.
+ * xen_server_free tears down in reverse; see there.
+ */
+int xen_server_new(XenServer **ret, uint32_t domid);
+XenServer *xen_server_free(XenServer *s);
+
+int xen_server_map_range(XenServer *s, bool pio, uint64_t first, uint64_t last);
+int xen_server_unmap_range(XenServer *s, bool pio, uint64_t first, uint64_t last);
+int xen_server_enable(XenServer *s);
+
+uint32_t xen_server_domid(const XenServer *s);
+uint32_t xen_server_id(const XenServer *s);
+unsigned xen_server_nr_vcpus(const XenServer *s);
+int xen_server_fd(const XenServer *s);
+
+/* The hot path. */
+
+/* Next pending local port, -EAGAIN when none is left, or -errno. */
+int xen_server_pending(XenServer *s);
+int xen_server_unmask(XenServer *s, uint32_t port);
+/* The vCPU bound to a local port, or -1.  O(1). */
+int xen_server_port_vcpu(const XenServer *s, uint32_t port);
+/* The remote port (vp_eport) read for a vCPU when it was bound. */
+uint32_t xen_server_vp_eport(const XenServer *s, unsigned vcpu);
+/*
+ * If vCPU's slot is IOREQ_READY: copy it once into *ret (after an acquire
+ * barrier), mark it INPROCESS and return true.  Otherwise false, untouched.
+ */
+bool xen_server_take(XenServer *s, unsigned vcpu, XenIoreq *ret);
+/*
+ * Answer a taken slot: store data when set_data (reads), release barrier,
+ * IORESP_READY, notify the vCPU's port.
+ */
+int xen_server_complete(XenServer *s, unsigned vcpu, bool set_data, uint64_t data);
+
+#endif
