@@ -1,0 +1,260 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# xen-ioreqd on real Xen 4.17: boots Debian's Xen hypervisor in QEMU (TCG), with a
+# busybox dom0 that carries the project's binaries, runs the end-to-end scenarios
+# and the fidelity probe, and prints PASS/FAIL per scenario.  See README.md.
+#
+# usage: run.sh [BUILDDIR]          (BUILDDIR: a configured and built tree; default:
+#                                    $XQ_BUILD, else the current directory if it has one)
+# environment:
+#   XQ_CACHE      where downloaded .debs are kept   (/var/cache/xen-ioreqd/xen-qemu)
+#   XQ_WORK       scratch dir for images and logs   (/tmp/xen-ioreqd-xen-qemu)
+#   XQ_SCENARIOS  which scenarios to run            ("1 2 3 4 5")
+#   XQ_TIMEOUT    hard bound on the QEMU run, s     (900)
+#   XQ_SMP        QEMU CPUs                          (1)
+#   XQ_KVER       dom0/guest kernel version          (the one linux-image-amd64 depends on)
+#   XQ_NO_INSTALL=1  never call apt-get (fail if something is missing)
+set -u
+SRC=$(cd "$(dirname "$0")" && pwd)
+TOP=$(cd "$SRC/../.." && pwd)
+BUILD=${1:-${XQ_BUILD:-}}
+if [ -z "$BUILD" ] && [ -f ./config.status ]; then BUILD=$(pwd); fi
+[ -n "$BUILD" ] && BUILD=$(cd "$BUILD" && pwd)
+CACHE=${XQ_CACHE:-/var/cache/xen-ioreqd/xen-qemu}
+WORK=${XQ_WORK:-/tmp/xen-ioreqd-xen-qemu}
+SCEN=${XQ_SCENARIOS:-1 2 3 4 5}
+TMO=${XQ_TIMEOUT:-900}
+SMP=${XQ_SMP:-1}
+CC=${CC:-cc}
+MULTIARCH=x86_64-linux-gnu
+LOG=$WORK/serial.log
+
+say() { echo "xen-qemu: $*"; }
+die() { echo "xen-qemu: error: $*" >&2; exit 2; }
+
+# ---- 1. host tools (Debian packages) -------------------------------------------------
+host_tools() {
+    local missing=""
+    command -v qemu-system-x86_64 >/dev/null || missing="$missing qemu-system-x86"
+    [ -x /bin/busybox ] || [ -x /usr/bin/busybox ] || missing="$missing busybox-static"
+    command -v cpio >/dev/null || missing="$missing cpio"
+    command -v xz >/dev/null || missing="$missing xz-utils"
+    command -v perl >/dev/null || missing="$missing perl"
+    [ -e /usr/lib/$MULTIARCH/libc.a ] || missing="$missing libc6-dev"
+    [ -e /usr/include/xendevicemodel.h ] || missing="$missing libxen-dev"
+    command -v "$CC" >/dev/null || missing="$missing gcc"
+    [ -z "$missing" ] && return 0
+    [ "${XQ_NO_INSTALL:-0}" = 1 ] && die "missing Debian packages:$missing"
+    say "installing:$missing"
+    apt-get update -qq || die "apt-get update failed"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing \
+        > "$WORK/apt.log" 2>&1 || { tail -5 "$WORK/apt.log"; die "apt-get install failed"; }
+}
+
+# ---- 2. the .debs, downloaded once into the cache ------------------------------------
+fetch_debs() {
+    mkdir -p "$CACHE" || die "cannot create cache $CACHE (set XQ_CACHE)"
+    cd "$CACHE" || exit 2
+    local kver=${XQ_KVER:-}
+    if [ -z "$kver" ]; then
+        local k; k=$(ls linux-image-*-amd64_*.deb 2>/dev/null | grep -v -- -dbg | sort -V | tail -1)
+        if [ -n "$k" ]; then kver=${k#linux-image-}; kver=${kver%%_*}
+        else
+            kver=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/.*Depends: linux-image-\(.*-amd64\)$/\1/p' | head -1)
+            if [ -z "$kver" ]; then apt-get update -qq; kver=$(apt-cache depends linux-image-amd64 | sed -n 's/.*Depends: linux-image-\(.*-amd64\)$/\1/p' | head -1); fi
+        fi
+    fi
+    [ -n "$kver" ] || die "cannot determine the kernel version (set XQ_KVER)"
+    KVER=$kver
+    local p
+    for p in xen-hypervisor-4.17-amd64 linux-image-$KVER xen-utils-4.17 xen-utils-common \
+             xenstore-utils libxenmisc4.17 libxenstore4 libxencall1 libxenevtchn1 \
+             libxenforeignmemory1 libxengnttab1 libxentoollog1 libxenhypfs1 libxendevicemodel1 \
+             libxentoolcore1 libyajl2; do
+        ls "${p}"_*.deb >/dev/null 2>&1 && continue
+        say "downloading $p"
+        apt-get download -q "$p" >/dev/null 2>&1 || { apt-get update -qq; apt-get download -q "$p" >/dev/null; } \
+            || die "apt-get download $p failed"
+    done
+    cd - >/dev/null
+}
+
+# ---- 3. extract (once per set of .debs) -------------------------------------------------
+extract() {
+    local stamp; stamp=$(cd "$CACHE" && ls *.deb | grep -v '^linux-image' ; echo "$KVER")
+    if [ -f "$WORK/ext/.stamp" ] && [ "$(cat "$WORK/ext/.stamp")" = "$stamp" ]; then return 0; fi
+    say "extracting .debs"
+    rm -rf "$WORK/ext" "$WORK/kern"; mkdir -p "$WORK/ext" "$WORK/kern"
+    local f
+    for f in "$CACHE"/*.deb; do
+        case ${f##*/} in
+        linux-image-${KVER}_*) dpkg-deb -x "$f" "$WORK/kern" ;;
+        linux-image-*) ;;
+        *) dpkg-deb -x "$f" "$WORK/ext" ;;
+        esac
+    done
+    zcat "$WORK"/ext/boot/xen-4.17-amd64.gz > "$WORK/xen.elf" || die "no Xen image in the .debs"
+    cp "$WORK/kern/boot/vmlinuz-$KVER" "$WORK/vmlinuz" || die "no kernel $KVER"
+    # the PVH guest boots the uncompressed kernel: xl's domain builder would otherwise spend
+    # seconds of TCG time decompressing it
+    local off; off=$(LC_ALL=C grep -aboP '\xfd7zXZ\x00' "$WORK/vmlinuz" | head -1 | cut -d: -f1)
+    tail -c +$((off + 1)) "$WORK/vmlinuz" | xz -dc 2>/dev/null > "$WORK/vmlinux"
+    [ -s "$WORK/vmlinux" ] || die "cannot decompress the guest kernel"
+    echo "$stamp" > "$WORK/ext/.stamp"
+}
+
+# ---- 4. test programs ---------------------------------------------------------------------
+helpers() {
+    mkdir -p "$WORK/bin"
+    local cf="-O2 -g0 -Wall -Wextra -Wno-unused-parameter"
+    $CC $cf -static -o "$WORK/bin/xq-guest" "$SRC/xq-guest.c" || die "cannot build xq-guest"
+    $CC $cf -o "$WORK/bin/xq-probe" "$SRC/xq-probe.c" -lxendevicemodel -lxenforeignmemory \
+        -lxenevtchn -lxenstore || die "cannot build xq-probe"
+    $CC $cf -o "$WORK/bin/xq-vmm" "$SRC/xq-vmm.c" -lxendevicemodel -lxenforeignmemory \
+        -lxenevtchn || die "cannot build xq-vmm"
+    $CC $cf -o "$WORK/bin/xq-notify" "$SRC/xq-notify.c" || die "cannot build xq-notify"
+}
+
+# copy an ELF and every library ldd finds for it into a root
+copy_elf() { # ROOT SRC DEST
+    local root=$1 src=$2 dst=$3 lib tgt
+    mkdir -p "$root${dst%/*}"; cp -L "$src" "$root$dst" || die "cannot copy $src"
+    ldd "$src" 2>/dev/null | awk '/=>/ { print $3 } /^\t\// { print $1 }' | while read -r lib; do
+        [ -e "$lib" ] || continue
+        tgt=$lib
+        case $lib in
+        "$WORK"/ext/*) tgt=${lib#"$WORK"/ext} ;;
+        /lib*|/usr/lib*) ;;
+        *) tgt=/usr/lib/$MULTIARCH/${lib##*/} ;;     # from the build tree
+        esac
+        [ -e "$root$tgt" ] && continue
+        mkdir -p "$root${tgt%/*}"; cp -L "$lib" "$root$tgt"
+    done
+    if ldd "$src" 2>/dev/null | grep -q 'not found'; then
+        ldd "$src" | grep 'not found' >&2; die "$src: libraries not found"
+    fi
+}
+
+# the real ELF of a (possibly libtool-wrapped) program of the build tree
+build_elf() { # RELPATH
+    local d=${1%/*} b=${1##*/}
+    for c in "$BUILD/$d/.libs/$b" "$BUILD/$d/.libs/lt-$b" "$BUILD/$1"; do
+        [ -f "$c" ] && [ "$(head -c 4 "$c" | od -An -c | tr -d ' ')" = '177ELF' ] && { echo "$c"; return 0; }
+    done
+    return 1
+}
+
+# ---- 5. images -----------------------------------------------------------------------------
+images() {
+    local G=$WORK/guestroot D=$WORK/dom0root bb
+    bb=$(command -v busybox); [ -x /bin/busybox ] && bb=/bin/busybox
+    rm -rf "$G" "$D"
+    mkdir -p "$G"/{bin,proc,sys,dev,tmp}
+    cp "$bb" "$G/bin/busybox"; cp "$WORK/bin/xq-guest" "$G/bin/xq-guest"
+    cp "$SRC/guest-init.sh" "$G/init"; chmod 755 "$G/init"
+    (cd "$G" && find . | cpio -o -H newc --quiet) > "$WORK/guest.cpio"
+
+    mkdir -p "$D"/{bin,sbin,proc,sys,dev,run,tmp,etc/xen,var/lib/xen,var/lib/xenstored,var/log/xen/console,var/lock,lib/modules,guest,xq}
+    ln -s ../run "$D/var/run"
+    cp "$bb" "$D/bin/busybox"
+    export LD_LIBRARY_PATH="$WORK/ext/usr/lib/$MULTIARCH${BUILD:+:$BUILD/lib/.libs}"
+    local xb=/usr/lib/xen-4.17/bin b
+    for b in xl xenstored xenconsoled xen-init-dom0; do copy_elf "$D" "$WORK/ext$xb/$b" "$xb/$b"; done
+    copy_elf "$D" "$WORK/ext/usr/bin/xenstore" /usr/bin/xenstore
+    for b in xenstore-read xenstore-write xenstore-ls xenstore-list xenstore-rm; do
+        ln -sf xenstore "$D/usr/bin/$b"
+    done
+    cp -L /lib/$MULTIARCH/libgcc_s.so.1 "$D/lib/$MULTIARCH/"   # glibc's pthread_cancel dlopen()s it
+    cp -a "$WORK/ext/etc/xen/." "$D/etc/xen/" 2>/dev/null || true
+    local m
+    for m in xen-evtchn xen-privcmd xen-gntdev xen-gntalloc xenfs/xenfs; do
+        cp "$WORK/kern/lib/modules/$KVER/kernel/drivers/xen/$m.ko" "$D/lib/modules/" || die "module $m"
+    done
+    cp "$WORK/vmlinux" "$D/guest/vmlinux"; cp "$WORK/guest.cpio" "$D/guest/initrd"
+    for b in xq-probe xq-vmm xq-notify; do copy_elf "$D" "$WORK/bin/$b" "/usr/bin/$b"; done
+    cp "$SRC/dom0-init.sh" "$D/init"; chmod 755 "$D/init"
+    cp "$SRC/scenarios.sh" "$D/xq/scenarios.sh"
+
+    # the project's binaries, from the build tree
+    PRODUCT=missing
+    if [ -n "$BUILD" ]; then
+        local daemon backend
+        daemon=$(build_elf src/xen-ioreqd) && backend=$(build_elf examples/xen-ioreqd-example-backend) \
+            && PRODUCT=ok
+        if [ "$PRODUCT" = ok ]; then
+            copy_elf "$D" "$daemon" /usr/sbin/xen-ioreqd
+            copy_elf "$D" "$backend" /usr/bin/xen-ioreqd-example-backend
+            mkdir -p "$D/etc/xen-ioreqd/guests.d"
+            cp -a "$TOP/conf/." "$D/etc/xen-ioreqd/" 2>/dev/null
+            find "$D/etc/xen-ioreqd" -name '*.am' -o -name '*.in' -o -name 'Makefile*' | xargs rm -f
+        fi
+    fi
+    echo "$PRODUCT" > "$D/xq/product"
+    (cd "$D" && find . | cpio -o -H newc --quiet) > "$WORK/dom0.cpio"
+    unset LD_LIBRARY_PATH
+}
+
+# ---- 6. boot ---------------------------------------------------------------------------------
+boot() {
+    local scen; scen=$(echo $SCEN | tr ' ' ,)
+    local xen="console=com1 com1=115200,8n1 loglvl=warning guest_loglvl=warning dom0_mem=512M,max:512M dom0_max_vcpus=1"
+    local dom0="console=hvc0 quiet loglevel=3 xq_scen=$scen"
+    say "booting Xen in QEMU (TCG, bounded by ${TMO}s), serial log: $LOG"
+    local t0=$SECONDS
+    timeout -k 10 "$TMO" qemu-system-x86_64 -machine pc -accel tcg -cpu qemu64,+svm,+npt \
+        -smp "$SMP" -m 1024 -display none -monitor none -serial stdio -no-reboot \
+        -kernel "$WORK/xen.elf" -append "$xen" \
+        -initrd "$WORK/vmlinuz $dom0,$WORK/dom0.cpio" </dev/null 2>&1 \
+        | perl -MTime::HiRes=time -ne 'BEGIN { $| = 1; $t0 = time } s/\r//g; printf "[%7.2f] %s", time - $t0, $_' \
+        > "$LOG"
+    QEMU_RC=${PIPESTATUS[0]}
+    say "QEMU exited rc=$QEMU_RC after $((SECONDS - t0))s"
+}
+
+# ---- 7. verdicts ----------------------------------------------------------------------------
+verdicts() {
+    local pass=0 fail=0 s line
+    sed 's/^\[ *[0-9.]*\] //' "$LOG" > "$WORK/serial.txt"
+    grep -a '^FACT ' "$WORK/serial.txt" | sed 's/^FACT //' > "$WORK/facts-xen.txt"
+    for s in $SCEN; do
+        if [ "$s" = 5 ]; then
+            if fidelity; then line="PASS"; else line="FAIL"; fi
+            line="$line: scenario 5 fidelity: $FID_MSG"
+        else
+            line=$(grep -a "^XQ-RESULT $s " "$WORK/serial.txt" | tail -1 | sed "s/^XQ-RESULT $s \([A-Z]*\) /\1: scenario $s /")
+            [ -n "$line" ] || line="FAIL: scenario $s: no result in the serial log (dom0 did not get there; QEMU rc=$QEMU_RC)"
+        fi
+        echo "$line"
+        case $line in PASS*) pass=$((pass + 1)) ;; *) fail=$((fail + 1)) ;; esac
+    done
+    echo "$pass passed, $fail failed"
+    [ "$fail" -eq 0 ]
+}
+
+fidelity() {
+    local n; n=$(wc -l < "$WORK/facts-xen.txt")
+    if ! grep -q '^probe.complete=1' "$WORK/facts-xen.txt"; then
+        FID_MSG="the probe did not complete on real Xen ($n facts; see $LOG)"; return 1
+    fi
+    if [ -z "$BUILD" ]; then FID_MSG="no build tree, cannot run the probe on xensim"; return 1; fi
+    if ! bash "$SRC/probe-xensim.sh" "$BUILD" "$WORK" > "$WORK/probe-xensim.log" 2>&1; then
+        FID_MSG="the probe did not complete on xensim (see $WORK/probe-xensim.log)"; return 1
+    fi
+    bash "$SRC/compare.sh" "$WORK/facts-xen.txt" "$WORK/facts-xensim.txt" "$SRC/known-differences" \
+        > "$WORK/compare.txt" 2>&1
+    local rc=$?
+    FID_MSG=$(tail -1 "$WORK/compare.txt")
+    sed 's/^/    /' "$WORK/compare.txt" | grep -E '^ +(DIFF|KNOWN|MISSING)' || true
+    return $rc
+}
+
+mkdir -p "$WORK" || die "cannot create $WORK"
+host_tools
+fetch_debs
+extract
+helpers
+images
+[ "$PRODUCT" = ok ] || say "the daemon or the example backend is not built in '${BUILD:-<none>}': scenarios 1-4 will fail"
+boot
+verdicts
