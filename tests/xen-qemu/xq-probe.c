@@ -17,7 +17,9 @@
  *
  * Everything that depends on the environment is a command given on the
  * command line (create/unpause/invalidate/destroy the guest), run with
- * system().  Values that differ between hosts by design (domids, port
+ * system(); once the domain is known, $XQ_DOMID holds its id.  The
+ * invalidate command must not wait for the ioreq servers' answers (run it in
+ * the background if it does): this process is those servers.  Values that differ between hosts by design (domids, port
  * numbers) are reported as relations, never raw.
  */
 #define _GNU_SOURCE 1
@@ -560,6 +562,11 @@ int main(int argc, char **argv)
         if (!P.domid) {
                 note("no domain named %s in xenstore", name);
                 return 1;
+        }
+        {
+                char d[16];
+                snprintf(d, sizeof(d), "%u", P.domid);
+                setenv("XQ_DOMID", d, 1);       /* for the commands that follow */
         }
         xs_drain(1500, NULL, 0);
         {
