@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
+/*
+ * host.h - the state of the simulated Xen host inside xensimd: domains, ioreq servers, event
+ * channels, ioreq pages, evtchn handles, and the control operations on them.
+ */
+#ifndef XENSIM_HOST_H
+#define XENSIM_HOST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "xensim-shm.h"
+
+struct host;
+struct xs_handle;
+
+/* What the host remembers about one client connection (one library handle, or a guest). */
+struct host_client {
+        bool restricted;                /* xendevicemodel/xenforeignmemory/xenevtchn restrict */
+        uint32_t rdomid;
+        int evt;                        /* evtchn handle index, -1 if none */
+        struct host_map *maps;          /* foreignmemory mappings held */
+        unsigned nr_maps;
+};
+
+int host_new(struct host **ret, bool verbose);
+struct host *host_free(struct host *h);
+/* The shm memfd (owned by the host). */
+int host_shm_fd(struct host *h);
+/* Give the host a xenstore connection (NULL: no xenstore). Not owned. */
+void host_set_xenstore(struct host *h, struct xs_handle *xs);
+/* Write dom0's entries. */
+int host_xenstore_dom0(struct host *h);
+
+void host_client_init(struct host_client *c);
+/* Release everything the client holds: its evtchn handle and ports, its mappings. */
+void host_client_release(struct host *h, struct host_client *c);
+
+/*
+ * Serve one request. rep is filled (err = 0 or a positive errno). When the answer carries a
+ * file descriptor, *ret_fd is set to it (owned by the host; the caller sends it, never closes
+ * it); otherwise it is -1.
+ */
+void host_dispatch(struct host *h, struct host_client *c, const struct xs_req *req,
+                   struct xs_rep *rep, int *ret_fd);
+
+/* xenstore side (host-xs.c): the keys libxl writes for a new domain, and their removal. */
+int host_xs_domain_create(struct xs_handle *xs, uint32_t domid, const char *name,
+                          unsigned nr_vcpus);
+int host_xs_domain_destroy(struct xs_handle *xs, uint32_t domid);
+int host_xs_dom0(struct xs_handle *xs);
+
+#endif

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "xensim-client.h"
+
+static pthread_mutex_t shm_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *shm_base;
+static int shm_fd = -1;
+static atomic_uint call_seq;
+
+int xsc_connect(const char *dir, int *ret_fd) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd, n;
+
+        if (!dir)
+                dir = getenv("XENSIM_DIR");
+        if (!dir || !*dir)
+                return -ENOENT;
+        n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/host.sock", dir);
+        if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
+int xsc_call(int fd, struct xs_req *req, struct xs_rep *rep, int *fds, unsigned nfds) {
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(sizeof(int) * 4)];
+        } ctl;
+        struct iovec iov = { .iov_base = rep, .iov_len = sizeof(*rep) };
+        struct msghdr mh = {
+                .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+                .msg_controllen = sizeof(ctl.buf),
+        };
+        struct cmsghdr *c;
+        unsigned got = 0;
+        ssize_t n;
+
+        req->magic = XS_PROTO_MAGIC;
+        req->version = XS_PROTO_VERSION;
+        req->seq = atomic_fetch_add(&call_seq, 1);
+        do
+                n = send(fd, req, sizeof(*req), MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return errno == EPIPE || errno == ECONNRESET ? -ENOTCONN : -errno;
+        if ((size_t)n != sizeof(*req))
+                return -EIO;
+        do
+                n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return errno == ECONNRESET ? -ENOTCONN : -errno;
+        if (n == 0)
+                return -ENOTCONN;
+        for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                        continue;
+                size_t cnt = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                for (size_t i = 0; i < cnt; i++) {
+                        int f;
+                        memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                        if (got < nfds)
+                                fds[got++] = f;
+                        else
+                                close(f);
+                }
+        }
+        if ((size_t)n != sizeof(*rep) || rep->magic != XS_PROTO_MAGIC || rep->seq != req->seq ||
+            (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+                for (unsigned i = 0; i < got; i++)
+                        close(fds[i]);
+                return -EPROTO;
+        }
+        rep->nfds = (uint16_t)got;
+        return 0;
+}
+
+int xsc_op(int fd, uint16_t op, const uint64_t *a, unsigned na, uint64_t *ret_val) {
+        struct xs_req req = { .op = op };
+        struct xs_rep rep;
+        int r;
+
+        for (unsigned i = 0; i < na && i < 6; i++)
+                req.a[i] = a[i];
+        r = xsc_call(fd, &req, &rep, NULL, 0);
+        if (r < 0)
+                return r;
+        if (rep.err)
+                return -rep.err;
+        if (ret_val)
+                memcpy(ret_val, rep.val, sizeof(rep.val));
+        return 0;
+}
+
+int xsc_shm(int fd, void **ret) {
+        struct xs_req req = { .op = XS_OP_HELLO };
+        struct xs_rep rep;
+        int mfd = -1, r;
+        void *p;
+
+        pthread_mutex_lock(&shm_lock);
+        if (shm_base) {
+                *ret = shm_base;
+                pthread_mutex_unlock(&shm_lock);
+                return 0;
+        }
+        r = xsc_call(fd, &req, &rep, &mfd, 1);
+        if (r < 0)
+                goto out;
+        r = -rep.err;
+        if (r < 0)
+                goto out;
+        r = -EPROTO;
+        if (rep.nfds != 1 || rep.val[0] != XS_SHM_SIZE)
+                goto out;
+        p = mmap(NULL, XS_SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+        if (p == MAP_FAILED) {
+                r = -errno;
+                goto out;
+        }
+        if (((struct xs_shm_hdr *)p)->magic != XS_SHM_MAGIC) {
+                munmap(p, XS_SHM_SIZE);
+                r = -EPROTO;
+                goto out;
+        }
+        shm_base = p;
+        shm_fd = mfd;           /* kept: ioreq pages are mapped from it */
+        mfd = -1;
+        *ret = p;
+        r = 0;
+out:
+        if (mfd >= 0)
+                close(mfd);
+        pthread_mutex_unlock(&shm_lock);
+        return r;
+}
+
+int xsc_shm_fd(void) {
+        return shm_fd;
+}

@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
+/*
+ * xensim-shm.h - the state xensimd shares with its clients, and its control protocol.
+ *
+ * xensimd owns one memfd (the "shm") that every client maps MAP_SHARED:
+ *   - the domain table: per domain its servers, their ranges and vp_eports, the guest-side
+ *     ports, and one event counter per vCPU (the futex a blocked vCPU sleeps on). Written only
+ *     by xensimd, under a per-domain seqlock; guests read it.
+ *   - the dom0 port table: per dom0 event channel its owner (an evtchn handle) and peer, and a
+ *     state word with PENDING/MASKED bits that notifiers and the owner change with atomics.
+ *   - per evtchn handle a ring of delivered ports (many producers, one consumer). A port is
+ *     queued when a notification finds it unmasked; delivery masks it, so it is queued again
+ *     only after the owner unmasked it.
+ *   - the ioreq page pool: 4 KiB pages at page-aligned offsets, one per ioreq server (plus one
+ *     per buffered ioreq page), mapped by xenforeignmemory_map_resource.
+ * xensimd keeps its own authoritative copy of everything it publishes, so a client scribbling
+ * over the shm can only hurt the simulation of the domains it drives, never xensimd.
+ *
+ * The hot path never goes through xensimd: a guest notify is an atomic on the port word, a
+ * ring push and one eventfd write; a server's notify is an atomic add on the vCPU's counter
+ * and one FUTEX_WAKE.
+ */
+#ifndef XENSIM_SHM_H
+#define XENSIM_SHM_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define XS_SHM_MAGIC 0x58534d31u       /* "XSM1" */
+#define XS_PAGE_SIZE 4096u
+
+#define XS_MAX_DOMS 1280u               /* domain slots */
+#define XS_MAX_SERVERS 8u
+#define XS_MAX_RANGES 256u
+#define XS_MAX_VCPUS 128u
+#define XS_MAX_GPORTS 1088u             /* guest ports: 3 + 8 * (128 + 1) fits */
+#define XS_MAX_PORTS 16384u             /* dom0 ports */
+#define XS_MAX_HANDLES 2048u            /* evtchn handles */
+#define XS_RING_SIZE 4096u              /* ports per handle ring (power of two) */
+#define XS_MAX_PAGES 12288u             /* ioreq page pool */
+#define XS_IRQ_LOG 4096u
+
+/* Port state word bits. */
+#define XS_PORT_PENDING 1u
+#define XS_PORT_MASKED 2u
+
+enum {
+        XS_DOM_FREE = 0,
+        XS_DOM_RUNNING = 1,
+        XS_DOM_CRASHED = 2,
+        XS_DOM_DYING = 3,
+};
+
+enum {
+        XS_SRV_NONE = 0,
+        XS_SRV_DISABLED = 1,
+        XS_SRV_ENABLED = 2,
+};
+
+enum {
+        XS_GPORT_FREE = 0,
+        XS_GPORT_RESERVED = 1,          /* xenstore / console ports, not bindable */
+        XS_GPORT_IOREQ = 2,             /* a vCPU's ioreq port */
+        XS_GPORT_BUFIOREQ = 3,
+};
+
+struct xs_range {
+        uint64_t start, end;
+};
+
+struct xs_server {
+        uint32_t state;                 /* XS_SRV_* */
+        uint32_t gen;                   /* bumped at every create and destroy */
+        uint32_t page;                  /* ioreq page index in the pool */
+        uint32_t bufpage;               /* buffered ioreq page index, 0 = none */
+        uint32_t bufport;
+        uint32_t nr[2];                 /* ranges per type: [0] PIO, [1] MMIO */
+        uint32_t pad;
+        uint32_t vport[XS_MAX_VCPUS];   /* vp_eport of each vCPU */
+        struct xs_range r[2][XS_MAX_RANGES];
+};
+
+struct xs_gport {
+        uint32_t kind;                  /* XS_GPORT_* */
+        uint32_t vcpu;
+        uint32_t server;
+        uint32_t lport;                 /* the dom0 port bound to it, 0 = none */
+};
+
+struct xs_dom {
+        _Atomic uint32_t seq;           /* seqlock: odd while xensimd writes */
+        uint32_t state;                 /* XS_DOM_* */
+        uint32_t domid;
+        uint32_t gen;                   /* bumped at create and free */
+        uint32_t nr_vcpus;
+        uint32_t pad;
+        char name[64];
+        _Atomic uint32_t vcpu_evt[XS_MAX_VCPUS];  /* futex words: bumped by notifies to a vCPU */
+        _Atomic uint32_t vcpu_busy[XS_MAX_VCPUS]; /* owned by the thread driving that vCPU */
+        struct xs_gport gport[XS_MAX_GPORTS];
+        struct xs_server srv[XS_MAX_SERVERS];
+};
+
+struct xs_port {
+        _Atomic uint32_t word;          /* XS_PORT_PENDING | XS_PORT_MASKED */
+        _Atomic uint32_t handle;        /* owner handle index + 1, 0 = free */
+        uint32_t handle_gen;
+        uint32_t rslot;                 /* peer domain slot + 1, 0 = unbound */
+        uint32_t rgen;                  /* peer domain generation */
+        uint32_t rport;
+        uint32_t rvcpu;                 /* vCPU woken by a notify, ~0 = none */
+        uint32_t pad;
+};
+
+struct xs_ring {
+        _Atomic uint32_t prod;
+        uint32_t pad0[15];
+        _Atomic uint32_t cons;
+        _Atomic uint32_t overflow;
+        uint32_t gen;                   /* handle generation */
+        uint32_t pad1[13];
+        _Atomic uint32_t ent[XS_RING_SIZE];       /* 0 = empty */
+};
+
+struct xs_shm_hdr {
+        uint32_t magic;
+        uint32_t version;
+        uint64_t size;
+        uint64_t dom_off, port_off, ring_off, page_off;
+        uint32_t max_doms, max_ports, max_handles, max_pages;
+        _Atomic uint32_t handle_gen[XS_MAX_HANDLES];
+};
+
+#define XS_ALIGN_UP(x, a) (((x) + (a) - 1) / (a) * (a))
+#define XS_OFF_DOMS XS_ALIGN_UP(sizeof(struct xs_shm_hdr), XS_PAGE_SIZE)
+#define XS_OFF_PORTS XS_ALIGN_UP(XS_OFF_DOMS + (uint64_t)XS_MAX_DOMS * sizeof(struct xs_dom), \
+                                 XS_PAGE_SIZE)
+#define XS_OFF_RINGS XS_ALIGN_UP(XS_OFF_PORTS + (uint64_t)XS_MAX_PORTS * sizeof(struct xs_port), \
+                                 XS_PAGE_SIZE)
+#define XS_OFF_PAGES XS_ALIGN_UP(XS_OFF_RINGS + (uint64_t)XS_MAX_HANDLES * sizeof(struct xs_ring), \
+                                 XS_PAGE_SIZE)
+#define XS_SHM_SIZE (XS_OFF_PAGES + (uint64_t)XS_MAX_PAGES * XS_PAGE_SIZE)
+
+static inline struct xs_dom *xs_shm_dom(void *shm, uint32_t slot) {
+        return (struct xs_dom *)((char *)shm + XS_OFF_DOMS) + slot;
+}
+static inline struct xs_port *xs_shm_port(void *shm, uint32_t port) {
+        return (struct xs_port *)((char *)shm + XS_OFF_PORTS) + port;
+}
+static inline struct xs_ring *xs_shm_ring(void *shm, uint32_t handle) {
+        return (struct xs_ring *)((char *)shm + XS_OFF_RINGS) + handle;
+}
+static inline void *xs_shm_page(void *shm, uint32_t page) {
+        return (char *)shm + XS_OFF_PAGES + (uint64_t)page * XS_PAGE_SIZE;
+}
+
+/*
+ * Event delivery, shared by every notifier. Returns 1 when the caller must queue the port on
+ * its owner's ring and wake it (the port was unmasked: it is now masked, not pending), 0 when
+ * the notification only left the port pending (it was masked).
+ */
+static inline int xs_port_raise(struct xs_port *p) {
+        uint32_t old = atomic_load_explicit(&p->word, memory_order_acquire), new;
+        do {
+                if (old & XS_PORT_MASKED)
+                        new = old | XS_PORT_PENDING;
+                else
+                        new = (old | XS_PORT_MASKED) & ~XS_PORT_PENDING;
+        } while (!atomic_compare_exchange_weak_explicit(&p->word, &old, new, memory_order_acq_rel,
+                                                        memory_order_acquire));
+        return !(old & XS_PORT_MASKED);
+}
+
+/* Unmask; returns 1 when a notification that arrived while masked must now be delivered. */
+static inline int xs_port_unmask(struct xs_port *p) {
+        uint32_t old = atomic_load_explicit(&p->word, memory_order_acquire), new;
+        do {
+                if (old & XS_PORT_PENDING)
+                        new = (old & ~XS_PORT_PENDING) | XS_PORT_MASKED;
+                else
+                        new = old & ~XS_PORT_MASKED;
+        } while (!atomic_compare_exchange_weak_explicit(&p->word, &old, new, memory_order_acq_rel,
+                                                        memory_order_acquire));
+        return !!(old & XS_PORT_PENDING);
+}
+
+/* Queue a port on a ring (many producers). Returns 0, or -EFBIG when the ring overflowed. */
+static inline int xs_ring_push(struct xs_ring *r, uint32_t port) {
+        uint32_t idx = atomic_fetch_add_explicit(&r->prod, 1, memory_order_acq_rel);
+        uint32_t cons = atomic_load_explicit(&r->cons, memory_order_acquire);
+        if (idx - cons >= XS_RING_SIZE) {
+                atomic_store_explicit(&r->overflow, 1, memory_order_release);
+                return -27; /* EFBIG */
+        }
+        atomic_store_explicit(&r->ent[idx & (XS_RING_SIZE - 1)], port, memory_order_release);
+        return 0;
+}
+
+/* Take the oldest published port (one consumer); 0 when none is published. */
+static inline uint32_t xs_ring_pop(struct xs_ring *r) {
+        uint32_t c = atomic_load_explicit(&r->cons, memory_order_relaxed);
+        _Atomic uint32_t *e = &r->ent[c & (XS_RING_SIZE - 1)];
+        uint32_t port = atomic_load_explicit(e, memory_order_acquire);
+        if (!port)
+                return 0;
+        atomic_store_explicit(e, 0, memory_order_relaxed);
+        atomic_store_explicit(&r->cons, c + 1, memory_order_release);
+        return port;
+}
+
+static inline int xs_ring_empty(struct xs_ring *r) {
+        uint32_t c = atomic_load_explicit(&r->cons, memory_order_relaxed);
+        return atomic_load_explicit(&r->ent[c & (XS_RING_SIZE - 1)], memory_order_acquire) == 0;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Control protocol on DIR/host.sock (SOCK_SEQPACKET): one struct xs_req per packet, answered
+ * by one struct xs_rep (with file descriptors for the ops that say so). Any packet that is not
+ * exactly sizeof(struct xs_req) with the right magic and version drops the connection.
+ */
+#define XS_PROTO_MAGIC 0x58535251u     /* "XSRQ" */
+#define XS_PROTO_VERSION 1u
+
+enum xs_op {
+        XS_OP_HELLO = 1,                /* → fd: the shm memfd; val[0] = its size */
+        /* toolstack / guest */
+        XS_OP_DOM_CREATE = 10,          /* name, a0 = vcpus → val[0] domid */
+        XS_OP_DOM_DESTROY = 11,         /* a0 = domid */
+        XS_OP_DOM_CRASH = 12,           /* a0 = domid */
+        XS_OP_WAKEFD = 13,              /* a0 = handle index → fd: its eventfd; val[0] = gen */
+        XS_OP_IRQ_GET = 14,             /* a0 = domid, a1 = index → val[0..3] kind,a,b,seq */
+        XS_OP_DOM_SLOT = 15,            /* a0 = domid → val[0] slot, val[1] gen */
+        /* devicemodel */
+        XS_OP_DM_RESTRICT = 20,         /* a0 = domid */
+        XS_OP_DM_CREATE = 21,           /* a0 = domid, a1 = bufioreq → val[0] id */
+        XS_OP_DM_INFO = 22,             /* a0 = domid, a1 = id, a2 = want gfns → val[0] bufport */
+        XS_OP_DM_DESTROY = 23,          /* a0 = domid, a1 = id */
+        XS_OP_DM_MAP = 24,              /* a0 domid a1 id a2 is_mmio a3 start a4 end */
+        XS_OP_DM_UNMAP = 25,
+        XS_OP_DM_STATE = 26,            /* a0 domid a1 id a2 enabled */
+        XS_OP_DM_NR_VCPUS = 27,         /* a0 domid → val[0] */
+        XS_OP_DM_IRQ = 28,              /* a0 domid a1 kind a2 a a3 b */
+        XS_OP_DM_CHECK = 29,            /* a0 domid: permission/existence check for ENOSYS ops */
+        /* foreignmemory */
+        XS_OP_FM_RESTRICT = 40,         /* a0 = domid */
+        XS_OP_FM_MAP = 41,              /* a0 domid a1 type a2 id a3 frame a4 nr → val[0] page */
+        XS_OP_FM_UNMAP = 42,            /* a0 = page index */
+        XS_OP_FM_SIZE = 43,             /* a0 domid a1 type a2 id → val[0] frames */
+        /* evtchn */
+        XS_OP_EVT_OPEN = 60,            /* → fd: eventfd; val[0] handle index, val[1] gen */
+        XS_OP_EVT_RESTRICT = 61,        /* a0 = domid */
+        XS_OP_EVT_BIND = 62,            /* a0 remote domid a1 remote port → val[0] local port */
+        XS_OP_EVT_UNBIND = 63,          /* a0 = port */
+        XS_OP_EVT_CHECK = 64,           /* a0 = domid, ~0 for none: restriction check */
+};
+
+struct xs_req {
+        uint32_t magic;
+        uint16_t version;
+        uint16_t op;
+        uint32_t seq;
+        uint32_t pad;
+        uint64_t a[6];
+        char name[64];
+};
+
+struct xs_rep {
+        uint32_t magic;
+        uint16_t op;
+        uint16_t nfds;
+        uint32_t seq;
+        int32_t err;                    /* 0 or a positive errno */
+        uint64_t val[4];
+};
+
+_Static_assert(sizeof(struct xs_req) == 128, "xs_req size");
+_Static_assert(sizeof(struct xs_rep) == 48, "xs_rep size");
+
+#endif
