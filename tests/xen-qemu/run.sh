@@ -114,6 +114,8 @@ helpers() {
     $CC $cf -o "$WORK/bin/xq-vmm" "$SRC/xq-vmm.c" -lxendevicemodel -lxenforeignmemory \
         -lxenevtchn || die "cannot build xq-vmm"
     $CC $cf -o "$WORK/bin/xq-notify" "$SRC/xq-notify.c" || die "cannot build xq-notify"
+    $CC $cf -I"$TOP/include" -o "$WORK/bin/xq-client" "$SRC/xq-client.c" || die "cannot build xq-client"
+    $CC $cf -I"$TOP/include" -o "$WORK/bin/xq-query" "$SRC/xq-query.c" || die "cannot build xq-query"
 }
 
 # copy an ELF and every library ldd finds for it into a root
@@ -172,7 +174,7 @@ images() {
         cp "$WORK/kern/lib/modules/$KVER/kernel/drivers/xen/$m.ko" "$D/lib/modules/" || die "module $m"
     done
     cp "$WORK/vmlinux" "$D/guest/vmlinux"; cp "$WORK/guest.cpio" "$D/guest/initrd"
-    for b in xq-probe xq-vmm xq-notify; do copy_elf "$D" "$WORK/bin/$b" "/usr/bin/$b"; done
+    for b in xq-probe xq-vmm xq-notify xq-client xq-query; do copy_elf "$D" "$WORK/bin/$b" "/usr/bin/$b"; done
     cp "$SRC/dom0-init.sh" "$D/init"; chmod 755 "$D/init"
     cp "$SRC/scenarios.sh" "$D/xq/scenarios.sh"
 
@@ -180,14 +182,15 @@ images() {
     PRODUCT=missing
     if [ -n "$BUILD" ]; then
         local daemon backend
-        daemon=$(build_elf src/xen-ioreqd) && backend=$(build_elf examples/xen-ioreqd-example-backend) \
-            && PRODUCT=ok
-        if [ "$PRODUCT" = ok ]; then
+        if daemon=$(build_elf src/xen-ioreqd); then
+            PRODUCT=ok
             copy_elf "$D" "$daemon" /usr/sbin/xen-ioreqd
-            copy_elf "$D" "$backend" /usr/bin/xen-ioreqd-example-backend
             mkdir -p "$D/etc/xen-ioreqd/guests.d"
             cp -a "$TOP/conf/." "$D/etc/xen-ioreqd/" 2>/dev/null
             find "$D/etc/xen-ioreqd" -name '*.am' -o -name '*.in' -o -name 'Makefile*' | xargs rm -f
+        fi
+        if backend=$(build_elf examples/xen-ioreqd-example-backend); then
+            copy_elf "$D" "$backend" /usr/bin/xen-ioreqd-example-backend
         fi
     fi
     echo "$PRODUCT" > "$D/xq/product"
@@ -197,7 +200,7 @@ images() {
 
 # ---- 6. boot ---------------------------------------------------------------------------------
 boot() {
-    local scen; scen=$(echo $SCEN | tr ' ' ,)
+    local scen; scen=$(echo $SCEN | tr " " +)   # no commas: QEMU splits -initrd at them
     local xen="console=com1 com1=115200,8n1 loglvl=warning guest_loglvl=warning dom0_mem=512M,max:512M dom0_max_vcpus=1"
     local dom0="console=hvc0 quiet loglevel=3 xq_scen=$scen"
     say "booting Xen in QEMU (TCG, bounded by ${TMO}s), serial log: $LOG"
@@ -222,7 +225,7 @@ verdicts() {
             if fidelity; then line="PASS"; else line="FAIL"; fi
             line="$line: scenario 5 fidelity: $FID_MSG"
         else
-            line=$(grep -a "^XQ-RESULT $s " "$WORK/serial.txt" | tail -1 | sed "s/^XQ-RESULT $s \([A-Z]*\) /\1: scenario $s /")
+            line=$(grep -a "^XQ-RESULT $s " "$WORK/serial.txt" | tail -1 | sed "s/^XQ-RESULT $s \([A-Z]*\) */\1: scenario $s: /")
             [ -n "$line" ] || line="FAIL: scenario $s: no result in the serial log (dom0 did not get there; QEMU rc=$QEMU_RC)"
         fi
         echo "$line"
@@ -255,6 +258,6 @@ fetch_debs
 extract
 helpers
 images
-[ "$PRODUCT" = ok ] || say "the daemon or the example backend is not built in '${BUILD:-<none>}': scenarios 1-4 will fail"
+[ "$PRODUCT" = ok ] || say "xen-ioreqd is not built in '${BUILD:-<none>}': scenarios 1-4 will fail"
 boot
 verdicts

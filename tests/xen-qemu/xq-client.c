@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * xq-client: a minimal xen-ioreqd client written straight against the wire protocol
+ * (include/xenioreqd/protocol.h), independent of the client library: HELLO, one
+ * VIRTIO_MMIO registration (with an eventfd) per queue, then it counts kicks.
+ *
+ * usage: xq-client SOCKET BASE Q[,Q...] SECONDS
+ * Prints "CLIENT-READY ..." once every queue is registered, and on SIGTERM/SIGINT,
+ * after SECONDS, or when the daemon closes the connection:
+ * "CLIENT-COUNTS q<Q>=<kicks> ... end=term|timeout|hangup".  Exit 1 if a
+ * registration failed.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "xenioreqd/protocol.h"
+
+#define MAXQ 16
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int s)
+{
+        stop = 1;
+}
+
+static int send_fd(int sock, const void *msg, size_t len, int fd)
+{
+        struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
+        union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+        } u;
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+        if (fd >= 0) {
+                mh.msg_control = u.buf;
+                mh.msg_controllen = sizeof(u.buf);
+                struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(c), &fd, sizeof(int));
+        }
+        return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+        if (argc != 5) {
+                fprintf(stderr, "usage: xq-client SOCKET BASE Q[,Q...] SECONDS\n");
+                return 2;
+        }
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        signal(SIGTERM, on_signal);
+        signal(SIGINT, on_signal);
+        uint64_t base = strtoull(argv[2], NULL, 0);
+        unsigned q[MAXQ], nq = 0;
+        for (char *s = argv[3], *e; *s && nq < MAXQ; s = *e ? e + 1 : e) {
+                q[nq++] = (unsigned)strtoul(s, &e, 0);
+                if (e == s)
+                        return 2;
+        }
+        time_t end = time(NULL) + atoi(argv[4]);
+
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        if (strlen(argv[1]) >= sizeof(sa.sun_path))
+                return 2;
+        strcpy(sa.sun_path, argv[1]);
+        int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        struct timeval tv = { .tv_sec = 5 };
+        setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        if (sock < 0 || connect(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                printf("CLIENT-FAIL connect %s: %s\n", argv[1], strerror(errno));
+                return 1;
+        }
+        struct xirq_hello h = { .hdr = { .type = XIRQ_MSG_HELLO, .seq = 1 }, .magic = XIRQ_PROTO_MAGIC,
+                                .version_min = XIRQ_PROTO_VERSION, .version_max = XIRQ_PROTO_VERSION };
+        struct xirq_hello_reply hr;
+        if (send_fd(sock, &h, sizeof(h), -1) < 0 || recv(sock, &hr, sizeof(hr), 0) != sizeof(hr) || hr.error) {
+                printf("CLIENT-FAIL hello\n");
+                return 1;
+        }
+        int efd[MAXQ];
+        for (unsigned k = 0; k < nq; k++) {
+                efd[k] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+                struct xirq_virtio_mmio m = { .hdr = { .type = XIRQ_MSG_VIRTIO_MMIO, .seq = 2 + k },
+                                              .base = base, .queue = (uint16_t)q[k] };
+                struct xirq_reply r;
+                if (efd[k] < 0 || send_fd(sock, &m, sizeof(m), efd[k]) < 0 ||
+                    recv(sock, &r, sizeof(r), 0) != sizeof(r)) {
+                        printf("CLIENT-FAIL register queue %u: %s\n", q[k], strerror(errno));
+                        return 1;
+                }
+                if (r.error) {
+                        printf("CLIENT-FAIL register queue %u: %s\n", q[k], strerror(r.error));
+                        return 1;
+                }
+        }
+        printf("CLIENT-READY base=0x%" PRIx64 " queues=%s domid=%d\n", base, argv[3], (int)hr.domid);
+
+        uint64_t count[MAXQ] = { 0 };
+        const char *why = "timeout";
+        while (!stop && time(NULL) < end) {
+                struct pollfd p[MAXQ + 1];
+                for (unsigned k = 0; k < nq; k++)
+                        p[k] = (struct pollfd){ .fd = efd[k], .events = POLLIN };
+                p[nq] = (struct pollfd){ .fd = sock, .events = POLLIN };
+                if (poll(p, nq + 1, 200) <= 0)
+                        continue;
+                for (unsigned k = 0; k < nq; k++) {
+                        uint64_t v;
+                        if ((p[k].revents & POLLIN) && read(efd[k], &v, sizeof(v)) == sizeof(v))
+                                count[k] += v;
+                }
+                if (p[nq].revents & (POLLHUP | POLLERR | POLLIN)) {
+                        char buf[XIRQ_MSG_MAX];
+                        if (recv(sock, buf, sizeof(buf), MSG_DONTWAIT) <= 0) {
+                                why = "hangup";
+                                break;
+                        }
+                }
+        }
+        if (stop)
+                why = "term";
+        for (unsigned k = 0; k < nq; k++) {     /* the last kicks */
+                uint64_t v;
+                if (read(efd[k], &v, sizeof(v)) == sizeof(v))
+                        count[k] += v;
+        }
+        printf("CLIENT-COUNTS");
+        for (unsigned k = 0; k < nq; k++)
+                printf(" q%u=%" PRIu64, q[k], count[k]);
+        printf(" end=%s\n", why);
+        return 0;
+}
