@@ -32,7 +32,7 @@
 #include "xenstored-server.h"
 #include "xenstored-store.h"
 
-#define container_of(ptr, type, member) ((type *) ((char *) (ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *) (void *) ((char *) (ptr) - offsetof(type, member)))
 
 #define HDR_SIZE sizeof(struct xsd_sockmsg)
 #define PAUSE_BYTES (64 * 1024)
