@@ -532,8 +532,26 @@ static int op_irq(struct host *h, struct host_client *c, const uint64_t *a) {
         if (r < 0)
                 return r;
         d = h->dom[slot];
-        if (a[1] < 1 || a[1] > 4)
+        /* The argument checks Xen's dm_op handlers make. */
+        switch (a[1]) {
+        case 1: /* set_irq_level */
+                if (a[3] > 1)
+                        return -EINVAL;
+                break;
+        case 2: /* set_isa_irq_level */
+                if (a[2] > 15 || a[3] > 1)
+                        return -EINVAL;
+                break;
+        case 3: /* set_pci_intx_level: only segment 0; device < 32, INTA..INTD */
+                if ((a[2] >> 24) != 0 || ((a[2] >> 8) & 0xff) > 31 || (a[2] & 0xff) > 3 ||
+                    a[3] > 1)
+                        return -EINVAL;
+                break;
+        case 4: /* inject_msi */
+                break;
+        default:
                 return -EINVAL;
+        }
         if (!d->irq) {
                 d->irq = calloc(XS_IRQ_LOG, sizeof(*d->irq));
                 if (!d->irq)

@@ -1,0 +1,511 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
+/*
+ * xensim - command line of the xensim guest driver (toolstack and guest vCPUs).
+ * See sim/README.md for the commands; exit status: 0 ok, 1 error, 2 usage, 3 a vCPU hung,
+ * 4 the domain crashed, 5 no such domain.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "xensim-guest.h"
+
+enum { EX_OK = 0, EX_ERR = 1, EX_USAGE = 2, EX_HUNG = 3, EX_CRASHED = 4, EX_NODOM = 5 };
+
+static int timeout_ms = XSG_DEFAULT_TIMEOUT_MS;
+
+static void usage(FILE *f) {
+        fputs("Usage: xensim [--dir DIR] [--timeout-ms T] COMMAND ...\n"
+              "  create NAME VCPUS | destroy DOMID | crash DOMID | list | servers DOMID\n"
+              "  write DOMID VCPU mmio|pio ADDR SIZE VALUE | read DOMID VCPU mmio|pio ADDR SIZE\n"
+              "  invalidate DOMID VCPU\n"
+              "  load [--json] [--vcpus V] [--count N|--seconds T] [--read] DOMID[,DOMID...]\n"
+              "       mmio|pio ADDR SIZE [VALUE]\n"
+              "  inject request DOMID VCPU SERVER TYPE DIR ADDR SIZE COUNT PTR DATA\n"
+              "  inject slot DOMID SERVER SLOT STATE [TYPE DIR ADDR SIZE DATA] [--notify VCPU]\n"
+              "  inject notify DOMID SERVER VCPU\n"
+              "  inject die DOMID VCPU mmio|pio ADDR SIZE [VALUE]\n"
+              "  peek DOMID SERVER SLOT | irqs DOMID\n",
+              f);
+}
+
+static int num(const char *s, uint64_t max, uint64_t *ret) {
+        char *end;
+        unsigned long long v;
+        if (!s || !*s || *s == '-')
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 0);
+        if (errno || *end || v > max)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+#define NUM(s, max, dst)                                                          \
+        do {                                                                      \
+                uint64_t v_;                                                      \
+                if (num((s), (max), &v_) < 0) {                                   \
+                        fprintf(stderr, "xensim: bad number '%s'\n", (s) ? (s) : ""); \
+                        return EX_USAGE;                                          \
+                }                                                                 \
+                dst = v_;                                                         \
+        } while (0)
+
+static int space_of(const char *s) {
+        if (!strcmp(s, "mmio"))
+                return XSG_MMIO;
+        if (!strcmp(s, "pio"))
+                return XSG_PIO;
+        return -1;
+}
+
+/* Report an access failure; returns the exit status. */
+static int fail(int r, uint32_t domid, unsigned vcpu, int slot_state, const char *what) {
+        switch (r) {
+        case -ETIMEDOUT:
+                fprintf(stderr, "vCPU %u of domain %u hung: slot state %d\n", vcpu, domid,
+                        slot_state);
+                return EX_HUNG;
+        case -EHOSTDOWN:
+                fprintf(stderr, "xensim: domain %u crashed\n", domid);
+                return EX_CRASHED;
+        case -ESRCH:
+                fprintf(stderr, "xensim: no domain %u\n", domid);
+                return EX_NODOM;
+        default:
+                fprintf(stderr, "xensim: %s: %s\n", what, strerror(-r));
+                return EX_ERR;
+        }
+}
+
+static const char *state_name(int s) {
+        switch (s) {
+        case XSG_DOMAIN_RUNNING:
+                return "running";
+        case XSG_DOMAIN_CRASHED:
+                return "crashed";
+        case XSG_DOMAIN_DYING:
+                return "dying";
+        default:
+                return "?";
+        }
+}
+
+static int cmd_list(xsg *g) {
+        struct xsg_domain_info *d = calloc(2048, sizeof(*d));
+        int n;
+        if (!d)
+                return EX_ERR;
+        n = xsg_domain_list(g, d, 2048);
+        for (int i = 0; i < n && i < 2048; i++)
+                printf("%u %u %s %s\n", d[i].domid, d[i].nr_vcpus, state_name(d[i].state),
+                       d[i].name);
+        free(d);
+        return n < 0 ? EX_ERR : EX_OK;
+}
+
+static int cmd_servers(xsg *g, uint32_t domid) {
+        struct xsg_server_info s[XSG_MAX_SERVERS];
+        struct xsg_domain_info di;
+        struct xsg_range *rg;
+        int n, r;
+
+        r = xsg_domain_info(g, domid, &di);
+        if (r < 0)
+                return fail(r, domid, 0, 0, "servers");
+        n = xsg_servers(g, domid, s, XSG_MAX_SERVERS);
+        if (n < 0)
+                return fail(n, domid, 0, 0, "servers");
+        rg = calloc(XSG_MAX_RANGES, sizeof(*rg));
+        if (!rg)
+                return EX_ERR;
+        for (int i = 0; i < n && i < XSG_MAX_SERVERS; i++) {
+                printf("server %u %s vp_eport=", s[i].id, s[i].enabled ? "enabled" : "disabled");
+                for (unsigned v = 0; v < di.nr_vcpus; v++)
+                        printf("%s%u", v ? "," : "", s[i].vp_eport[v]);
+                printf(" bound=");
+                for (unsigned v = 0; v < di.nr_vcpus; v++)
+                        printf("%s%u", v ? "," : "", s[i].bound_port[v]);
+                printf("\n");
+                for (int sp = XSG_PIO; sp <= XSG_MMIO; sp++) {
+                        int m = xsg_server_ranges(g, domid, s[i].id, sp, rg, XSG_MAX_RANGES);
+                        for (int k = 0; k < m && k < (int)XSG_MAX_RANGES; k++)
+                                printf("  %s 0x%" PRIx64 "-0x%" PRIx64 "\n",
+                                       sp == XSG_MMIO ? "mmio" : "pio", rg[k].start, rg[k].end);
+                }
+        }
+        free(rg);
+        return EX_OK;
+}
+
+static int cmd_access(xsg *g, int argc, char **argv, bool write) {
+        struct xsg_io io = { .dir = write ? XSG_WRITE : XSG_READ, .timeout_ms = timeout_ms };
+        uint32_t domid;
+        unsigned vcpu;
+        int r;
+
+        if (argc != (write ? 7 : 6))
+                return usage(stderr), EX_USAGE;
+        NUM(argv[1], UINT32_MAX, domid);
+        NUM(argv[2], UINT32_MAX, vcpu);
+        io.space = space_of(argv[3]);
+        if (io.space < 0)
+                return usage(stderr), EX_USAGE;
+        NUM(argv[4], UINT64_MAX, io.addr);
+        NUM(argv[5], 8, io.size);
+        if (write)
+                NUM(argv[6], UINT64_MAX, io.data);
+        r = xsg_io(g, domid, vcpu, &io);
+        if (r < 0)
+                return fail(r, domid, vcpu, io.slot_state, write ? "write" : "read");
+        if (!write)
+                printf("0x%" PRIx64 "\n", io.value);
+        return EX_OK;
+}
+
+static int cmd_load(xsg *g, int argc, char **argv) {
+        struct xsg_load_opts o = { .vcpus = 1, .dir = XSG_WRITE, .timeout_ms = timeout_ms };
+        struct xsg_load_result res;
+        uint32_t domids[1024];
+        bool json = false;
+        int i = 1, r;
+
+        for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
+                if (!strcmp(argv[i], "--json"))
+                        json = true;
+                else if (!strcmp(argv[i], "--read"))
+                        o.dir = XSG_READ;
+                else if (!strcmp(argv[i], "--vcpus") && i + 1 < argc)
+                        NUM(argv[++i], XSG_MAX_VCPUS, o.vcpus);
+                else if (!strcmp(argv[i], "--count") && i + 1 < argc)
+                        NUM(argv[++i], UINT64_MAX / 2, o.count);
+                else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
+                        char *end;
+                        o.seconds = strtod(argv[++i], &end);
+                        if (*end || o.seconds <= 0 || o.seconds > 86400)
+                                return usage(stderr), EX_USAGE;
+                } else
+                        return usage(stderr), EX_USAGE;
+        }
+        if (argc - i < 4 || argc - i > 5)
+                return usage(stderr), EX_USAGE;
+        char *list = argv[i], *save = NULL;
+        for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                if (o.nr_domids == sizeof(domids) / sizeof(domids[0]))
+                        return usage(stderr), EX_USAGE;
+                NUM(t, UINT32_MAX, domids[o.nr_domids]);
+                o.nr_domids++;
+        }
+        o.domids = domids;
+        o.space = space_of(argv[i + 1]);
+        if (o.space < 0)
+                return usage(stderr), EX_USAGE;
+        NUM(argv[i + 2], UINT64_MAX, o.addr);
+        NUM(argv[i + 3], 8, o.size);
+        if (argc - i == 5)
+                NUM(argv[i + 4], UINT64_MAX, o.data);
+        if (!o.count && o.seconds <= 0)
+                o.count = 10000;
+        r = xsg_load(g, &o, &res);
+        if (r < 0) {
+                fprintf(stderr, "xensim: load: %s\n", strerror(-r));
+                return EX_ERR;
+        }
+        double rate = res.seconds > 0 ? (double)res.count / res.seconds : 0;
+        if (json)
+                printf("{\"count\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"seconds\":%.6f,"
+                       "\"rate\":%.1f,\"mean_us\":%.3f,\"p50_us\":%.3f,\"p99_us\":%.3f,"
+                       "\"p999_us\":%.3f,\"max_us\":%.3f,\"domains\":%zu,\"vcpus\":%u}\n",
+                       res.count, res.errors, res.seconds, rate, res.mean_us, res.p50_us,
+                       res.p99_us, res.p999_us, res.max_us, o.nr_domids, o.vcpus);
+        else
+                printf("count %" PRIu64 " errors %" PRIu64 " seconds %.3f rate %.0f/s "
+                       "mean %.2fus p50 %.2fus p99 %.2fus p99.9 %.2fus max %.2fus\n",
+                       res.count, res.errors, res.seconds, rate, res.mean_us, res.p50_us,
+                       res.p99_us, res.p999_us, res.max_us);
+        return res.errors ? EX_ERR : EX_OK;
+}
+
+struct die_arg {
+        xsg *g;
+        uint32_t domid;
+        unsigned vcpu;
+        struct xsg_io io;
+        int r;
+};
+
+static void *die_thread(void *p) {
+        struct die_arg *a = p;
+        a->r = xsg_io(a->g, a->domid, a->vcpu, &a->io);
+        return NULL;
+}
+
+static int cmd_inject(xsg *g, int argc, char **argv) {
+        struct xsg_raw raw = { 0 };
+        uint32_t domid;
+        uint64_t data;
+        unsigned vcpu, server, slot;
+        int r;
+
+        if (argc < 2)
+                return usage(stderr), EX_USAGE;
+        const char *what = argv[1];
+        if (!strcmp(what, "request")) {
+                if (argc != 12)
+                        return usage(stderr), EX_USAGE;
+                NUM(argv[2], UINT32_MAX, domid);
+                NUM(argv[3], UINT32_MAX, vcpu);
+                NUM(argv[4], UINT32_MAX, server);
+                NUM(argv[5], 255, raw.type);
+                NUM(argv[6], 1, raw.dir);
+                NUM(argv[7], UINT64_MAX, raw.addr);
+                NUM(argv[8], UINT32_MAX, raw.size);
+                NUM(argv[9], UINT32_MAX, raw.count);
+                NUM(argv[10], 1, raw.data_is_ptr);
+                NUM(argv[11], UINT64_MAX, raw.data);
+                r = xsg_inject_request(g, domid, vcpu, server, &raw, timeout_ms, &data);
+                if (r < 0)
+                        return fail(r, domid, vcpu, -1, "inject request");
+                printf("0x%" PRIx64 "\n", data);
+                return EX_OK;
+        }
+        if (!strcmp(what, "slot")) {
+                int notify_vcpu = -1, n = argc;
+                if (argc >= 2 && !strcmp(argv[argc - 2], "--notify")) {
+                        uint64_t v;
+                        if (num(argv[argc - 1], 127, &v) < 0)
+                                return usage(stderr), EX_USAGE;
+                        notify_vcpu = (int)v;
+                        n -= 2;
+                }
+                if (n != 6 && n != 11)
+                        return usage(stderr), EX_USAGE;
+                NUM(argv[2], UINT32_MAX, domid);
+                NUM(argv[3], UINT32_MAX, server);
+                NUM(argv[4], UINT32_MAX, slot);
+                NUM(argv[5], 15, raw.state);
+                raw.count = 1;
+                raw.size = 4;
+                raw.type = IOREQ_TYPE_COPY;
+                if (n == 11) {
+                        NUM(argv[6], 255, raw.type);
+                        NUM(argv[7], 1, raw.dir);
+                        NUM(argv[8], UINT64_MAX, raw.addr);
+                        NUM(argv[9], UINT32_MAX, raw.size);
+                        NUM(argv[10], UINT64_MAX, raw.data);
+                }
+                r = xsg_inject_slot(g, domid, server, slot, &raw, notify_vcpu);
+                return r < 0 ? fail(r, domid, 0, -1, "inject slot") : EX_OK;
+        }
+        if (!strcmp(what, "notify")) {
+                if (argc != 5)
+                        return usage(stderr), EX_USAGE;
+                NUM(argv[2], UINT32_MAX, domid);
+                NUM(argv[3], UINT32_MAX, server);
+                NUM(argv[4], UINT32_MAX, vcpu);
+                r = xsg_inject_notify(g, domid, server, vcpu);
+                return r < 0 ? fail(r, domid, vcpu, -1, "inject notify") : EX_OK;
+        }
+        if (!strcmp(what, "die")) {
+                struct die_arg a = { .g = g };
+                pthread_t th;
+                if (argc != 7 && argc != 8)
+                        return usage(stderr), EX_USAGE;
+                NUM(argv[2], UINT32_MAX, a.domid);
+                NUM(argv[3], UINT32_MAX, a.vcpu);
+                a.io.space = space_of(argv[4]);
+                if (a.io.space < 0)
+                        return usage(stderr), EX_USAGE;
+                NUM(argv[5], UINT64_MAX, a.io.addr);
+                NUM(argv[6], 8, a.io.size);
+                a.io.dir = argc == 8 ? XSG_WRITE : XSG_READ;
+                if (argc == 8)
+                        NUM(argv[7], UINT64_MAX, a.io.data);
+                a.io.timeout_ms = timeout_ms;
+                if (pthread_create(&th, NULL, die_thread, &a))
+                        return EX_ERR;
+                /* Wait (bounded) until the request sits in some server's slot. */
+                for (int i = 0; i < 400; i++) {
+                        bool sent = false;
+                        for (unsigned s = 0; s < XSG_MAX_SERVERS && !sent; s++) {
+                                ioreq_t io;
+                                if (xsg_slot_peek(g, a.domid, s, a.vcpu, &io) == 0 &&
+                                    (io.state == STATE_IOREQ_READY ||
+                                     io.state == STATE_IOREQ_INPROCESS))
+                                        sent = true;
+                        }
+                        if (sent)
+                                break;
+                        struct timespec ts = { 0, 5 * 1000 * 1000 };
+                        nanosleep(&ts, NULL);
+                }
+                r = xsg_domain_destroy(g, a.domid);
+                pthread_join(th, NULL);
+                if (r < 0)
+                        return fail(r, a.domid, a.vcpu, -1, "destroy");
+                printf("access: %s\n", a.r == 0 ? "completed" : strerror(-a.r));
+                return a.r == -ESRCH ? EX_OK : EX_ERR;
+        }
+        return usage(stderr), EX_USAGE;
+}
+
+int main(int argc, char **argv) {
+        const char *dir = NULL;
+        uint32_t domid;
+        xsg *g = NULL;
+        int i = 1, r, ret;
+
+        for (; i < argc && argv[i][0] == '-'; i++) {
+                if (!strcmp(argv[i], "--dir") && i + 1 < argc)
+                        dir = argv[++i];
+                else if (!strcmp(argv[i], "--timeout-ms") && i + 1 < argc) {
+                        uint64_t v;
+                        if (num(argv[++i], 3600000, &v) < 0 || v == 0)
+                                return usage(stderr), EX_USAGE;
+                        timeout_ms = (int)v;
+                } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+                        usage(stdout);
+                        return EX_OK;
+                } else
+                        return usage(stderr), EX_USAGE;
+        }
+        /* --timeout-ms may also follow the command's arguments. */
+        for (int k = i; k + 1 < argc; k++)
+                if (!strcmp(argv[k], "--timeout-ms")) {
+                        uint64_t v;
+                        if (num(argv[k + 1], 3600000, &v) < 0 || v == 0)
+                                return usage(stderr), EX_USAGE;
+                        timeout_ms = (int)v;
+                        memmove(&argv[k], &argv[k + 2], (size_t)(argc - k - 2) * sizeof(char *));
+                        argc -= 2;
+                        break;
+                }
+        if (i >= argc)
+                return usage(stderr), EX_USAGE;
+        argc -= i;
+        argv += i;
+        r = xsg_open(&g, dir);
+        if (r < 0) {
+                fprintf(stderr, "xensim: cannot reach the host%s: %s\n",
+                        dir || getenv("XENSIM_DIR") ? "" : " (XENSIM_DIR is not set)",
+                        strerror(-r));
+                return EX_ERR;
+        }
+        const char *cmd = argv[0];
+        if (!strcmp(cmd, "create") && argc == 3) {
+                uint64_t vcpus;
+                if (num(argv[2], XSG_MAX_VCPUS, &vcpus) < 0) {
+                        ret = EX_USAGE;
+                        goto out;
+                }
+                r = xsg_domain_create(g, argv[1], (unsigned)vcpus, &domid);
+                if (r < 0) {
+                        fprintf(stderr, "xensim: create: %s\n", strerror(-r));
+                        ret = EX_ERR;
+                } else {
+                        printf("%u\n", domid);
+                        ret = EX_OK;
+                }
+        } else if ((!strcmp(cmd, "destroy") || !strcmp(cmd, "crash")) && argc == 2) {
+                uint64_t v;
+                if (num(argv[1], UINT32_MAX, &v) < 0) {
+                        ret = EX_USAGE;
+                        goto out;
+                }
+                r = cmd[0] == 'd' ? xsg_domain_destroy(g, (uint32_t)v)
+                                  : xsg_domain_crash(g, (uint32_t)v);
+                ret = r < 0 ? fail(r, (uint32_t)v, 0, 0, cmd) : EX_OK;
+        } else if (!strcmp(cmd, "list") && argc == 1) {
+                ret = cmd_list(g);
+        } else if (!strcmp(cmd, "servers") && argc == 2) {
+                uint64_t v;
+                ret = num(argv[1], UINT32_MAX, &v) < 0 ? EX_USAGE : cmd_servers(g, (uint32_t)v);
+        } else if (!strcmp(cmd, "write")) {
+                ret = cmd_access(g, argc, argv, true);
+        } else if (!strcmp(cmd, "read")) {
+                ret = cmd_access(g, argc, argv, false);
+        } else if (!strcmp(cmd, "invalidate") && argc == 3) {
+                uint64_t d, v;
+                if (num(argv[1], UINT32_MAX, &d) < 0 || num(argv[2], UINT32_MAX, &v) < 0) {
+                        ret = EX_USAGE;
+                        goto out;
+                }
+                r = xsg_invalidate(g, (uint32_t)d, (unsigned)v, timeout_ms);
+                if (r < 0)
+                        ret = fail(r, (uint32_t)d, (unsigned)v, -1, "invalidate");
+                else {
+                        printf("%d\n", r);
+                        ret = EX_OK;
+                }
+        } else if (!strcmp(cmd, "load")) {
+                ret = cmd_load(g, argc, argv);
+        } else if (!strcmp(cmd, "inject")) {
+                ret = cmd_inject(g, argc, argv);
+        } else if (!strcmp(cmd, "peek") && argc == 4) {
+                uint64_t d, s, k;
+                ioreq_t io;
+                if (num(argv[1], UINT32_MAX, &d) < 0 || num(argv[2], UINT32_MAX, &s) < 0 ||
+                    num(argv[3], UINT32_MAX, &k) < 0) {
+                        ret = EX_USAGE;
+                        goto out;
+                }
+                r = xsg_slot_peek(g, (uint32_t)d, (unsigned)s, (unsigned)k, &io);
+                if (r < 0)
+                        ret = fail(r, (uint32_t)d, 0, 0, "peek");
+                else {
+                        printf("state=%u type=%u dir=%u addr=0x%" PRIx64 " size=%u count=%u "
+                               "ptr=%u df=%u data=0x%" PRIx64 " vp_eport=%u\n",
+                               io.state, io.type, io.dir, (uint64_t)io.addr, io.size, io.count,
+                               io.data_is_ptr, io.df, (uint64_t)io.data, io.vp_eport);
+                        ret = EX_OK;
+                }
+        } else if (!strcmp(cmd, "irqs") && argc == 2) {
+                uint64_t d;
+                struct xsg_irq q;
+                if (num(argv[1], UINT32_MAX, &d) < 0) {
+                        ret = EX_USAGE;
+                        goto out;
+                }
+                ret = EX_OK;
+                for (unsigned k = 0;; k++) {
+                        r = xsg_irq_get(g, (uint32_t)d, k, &q);
+                        if (r == -ENOENT)
+                                break;
+                        if (r < 0) {
+                                ret = fail(r, (uint32_t)d, 0, 0, "irqs");
+                                break;
+                        }
+                        switch (q.kind) {
+                        case XSG_IRQ_LEVEL:
+                                printf("level %" PRIu64 " %" PRIu64 "\n", q.a, q.b);
+                                break;
+                        case XSG_IRQ_ISA:
+                                printf("isa %" PRIu64 " %" PRIu64 "\n", q.a, q.b);
+                                break;
+                        case XSG_IRQ_PCI_INTX:
+                                printf("intx %" PRIx64 ":%02" PRIx64 ":%02" PRIx64 ".%" PRIu64
+                                       " %" PRIu64 "\n",
+                                       q.a >> 24, (q.a >> 16) & 0xff, (q.a >> 8) & 0xff,
+                                       q.a & 0xff, q.b);
+                                break;
+                        case XSG_IRQ_MSI:
+                                printf("msi 0x%" PRIx64 " 0x%" PRIx64 "\n", q.a, q.b);
+                                break;
+                        }
+                }
+        } else {
+                usage(stderr);
+                ret = EX_USAGE;
+        }
+out:
+        xsg_close(g);
+        return ret;
+}
