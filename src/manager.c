@@ -20,6 +20,8 @@
 
 #define container_of(ptr, type, member) ((type *) ((char *) (ptr) - offsetof(type, member)))
 
+#define MANAGER_STATUS_DELAY 0.2        /* seconds */
+
 /* ---- sockets passed by the service manager ---- */
 
 static int manager_collect_listen_fds(Manager *m) {
@@ -160,11 +162,22 @@ void manager_status_string(Manager *m, char *buf, size_t size) {
                  m->n_guests, running, serving, regs, clients);
 }
 
-void manager_update_status(Manager *m) {
+static void manager_status_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+        Manager *m = container_of(w, Manager, status_timer);
         char status[256];
 
         manager_status_string(m, status, sizeof status);
         notify_status(&m->notify, status);
+}
+
+/*
+ * STATUS= is coalesced: at most one message per MANAGER_STATUS_DELAY, however
+ * fast clients come and go (each message is a syscall, and a blocking one if
+ * the service manager is slow to read them).
+ */
+void manager_update_status(Manager *m) {
+        if (!ev_is_active(&m->status_timer))
+                ev_timer_start(m->loop, &m->status_timer);
 }
 
 /* ---- dead clients ---- */
@@ -279,6 +292,7 @@ int manager_new(Manager **ret, struct ev_loop *loop, const char *config_path, Co
                 }
         }
         ev_prepare_init(&m->reaper, manager_reaper_cb);
+        ev_timer_init(&m->status_timer, manager_status_cb, MANAGER_STATUS_DELAY, 0.);
         ev_signal_init(&m->sig_hup, manager_sighup_cb, SIGHUP);
         ev_signal_init(&m->sig_term, manager_sigterm_cb, SIGTERM);
         ev_signal_init(&m->sig_int, manager_sigterm_cb, SIGINT);
@@ -319,11 +333,13 @@ Manager *manager_free(Manager *m) {
         ev_signal_stop(m->loop, &m->sig_hup);
         ev_signal_stop(m->loop, &m->sig_term);
         ev_signal_stop(m->loop, &m->sig_int);
+        ev_timer_stop(m->loop, &m->status_timer);
         m->xs = xenxs_free(m->xs);
         /* each guest answers what is in flight, destroys its server, closes its clients, unlinks its socket */
         while (m->guests)
                 manager_remove_guest(m, m->guests);
         manager_reap(m);
+        ev_timer_stop(m->loop, &m->status_timer);
         notify_done(&m->notify);
 
         for (size_t i = 0; i < m->n_listen; i++) {

@@ -30,6 +30,7 @@ typedef struct Manager {
         Notify notify;
         ev_signal sig_hup, sig_term, sig_int;
         ev_prepare reaper;              /* frees disconnected clients */
+        ev_timer status_timer;          /* coalesces STATUS= updates */
         Client *dead;
         /* sockets from the service manager (sd_listen_fds), matched to guests by path */
         int *listen_fds;
