@@ -1,0 +1,791 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#define _GNU_SOURCE 1
+#include <dirent.h>
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "itlib.h"
+
+#ifndef ABS_TOP_BUILDDIR
+#error "ABS_TOP_BUILDDIR must be defined"
+#endif
+
+#define IT_WATCHDOG_S   90
+
+It *it_current;
+static uint32_t it_seq = 1;
+
+static long long now_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void it_log(const char *fmt, ...) {
+        va_list ap;
+
+        fprintf(stderr, "# ");
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+}
+
+/*
+ * A thread receives the daemon's messages as they come: a datagram socket
+ * queues only a few, and the daemon would block on a full queue.
+ */
+static pthread_mutex_t notes_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t notes_thread;
+static volatile int notes_stop;
+
+static void *notes_reader(void *arg) {
+        It *it = arg;
+
+        while (!notes_stop) {
+                struct pollfd p = { .fd = it->notify_fd, .events = POLLIN };
+                char buf[4096];
+                ssize_t n;
+
+                if (poll(&p, 1, 50) <= 0)
+                        continue;
+                n = recv(it->notify_fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+                if (n < 0)
+                        continue;
+                buf[n] = '\0';
+                pthread_mutex_lock(&notes_lock);
+                if (it->n_notes < IT_NOTES_MAX)
+                        it->notes[it->n_notes++] = strdup(buf);
+                pthread_mutex_unlock(&notes_lock);
+        }
+        return NULL;
+}
+
+static void it_dump_log(It *it) {
+        char buf[8192];
+        FILE *f;
+        size_t n;
+        long size;
+
+        if (!it || !it->log[0] || !(f = fopen(it->log, "r")))
+                return;
+        fseek(f, 0, SEEK_END);
+        size = ftell(f);
+        fseek(f, size > (long) sizeof(buf) - 1 ? size - (long) sizeof(buf) + 1 : 0, SEEK_SET);
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+        fprintf(stderr, "---- daemon log (tail) ----\n%s---- end of daemon log ----\n", buf);
+}
+
+static void it_kill_children(It *it) {
+        if (!it)
+                return;
+        if (it->daemon > 0) {
+                kill(it->daemon, SIGKILL);
+                waitpid(it->daemon, NULL, 0);
+                it->daemon = 0;
+        }
+        if (it->xensimd > 0) {
+                kill(it->xensimd, SIGTERM);
+                for (int i = 0; i < 100 && waitpid(it->xensimd, NULL, WNOHANG) == 0; i++)
+                        usleep(10000);
+                kill(it->xensimd, SIGKILL);
+                waitpid(it->xensimd, NULL, 0);
+                it->xensimd = 0;
+        }
+}
+
+void it_fail(const char *file, int line, const char *fmt, ...) {
+        va_list ap;
+
+        fprintf(stderr, "FAIL %s:%d: ", file, line);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        it_dump_log(it_current);
+        it_kill_children(it_current);
+        exit(1);
+}
+
+static void it_alarm(int sig) {
+        static const char msg[] = "FAIL: test watchdog expired (a wait was not bounded?)\n";
+
+        (void) !write(STDERR_FILENO, msg, sizeof(msg) - 1);
+        if (it_current && it_current->daemon > 0)
+                kill(it_current->daemon, SIGKILL);
+        if (it_current && it_current->xensimd > 0)
+                kill(it_current->xensimd, SIGKILL);
+        _exit(1);
+}
+
+static void write_file(const char *path, const char *text) {
+        FILE *f = fopen(path, "w");
+
+        if (!f)
+                IT_FAIL("cannot write %s: %m", path);
+        fputs(text, f);
+        if (fclose(f) != 0)
+                IT_FAIL("cannot write %s: %m", path);
+}
+
+static void rm_rf(const char *path) {
+        struct stat st;
+        DIR *d;
+        struct dirent *e;
+
+        if (lstat(path, &st) < 0)
+                return;
+        if (!S_ISDIR(st.st_mode)) {
+                unlink(path);
+                return;
+        }
+        d = opendir(path);
+        while (d && (e = readdir(d))) {
+                char sub[1024];
+
+                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                        continue;
+                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+                rm_rf(sub);
+        }
+        if (d)
+                closedir(d);
+        rmdir(path);
+}
+
+static void start_xensimd(It *it) {
+        char bin[512], fdarg[16];
+        int pipefd[2];
+        char buf[16];
+        long long deadline;
+        size_t got = 0;
+
+        snprintf(bin, sizeof bin, "%s/sim/xensimd", ABS_TOP_BUILDDIR);
+        if (pipe(pipefd) < 0)
+                IT_FAIL("pipe: %m");
+        it->xensimd = fork();
+        if (it->xensimd < 0)
+                IT_FAIL("fork: %m");
+        if (it->xensimd == 0) {
+                char logpath[400];
+                int fd;
+
+                close(pipefd[0]);
+                snprintf(logpath, sizeof logpath, "%s/xensimd.log", it->dir);
+                fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+                if (fd >= 0) {
+                        dup2(fd, STDOUT_FILENO);
+                        dup2(fd, STDERR_FILENO);
+                }
+                snprintf(fdarg, sizeof fdarg, "%d", pipefd[1]);
+                execl(bin, bin, "--dir", it->simdir, "--ready-fd", fdarg, (char *) NULL);
+                fprintf(stderr, "exec %s: %m\n", bin);
+                _exit(127);
+        }
+        close(pipefd[1]);
+
+        deadline = now_ms() + IT_TIMEOUT_MS;
+        while (got < 6) {
+                struct pollfd p = { .fd = pipefd[0], .events = POLLIN };
+                long long left = deadline - now_ms();
+                ssize_t n;
+
+                if (left <= 0 || poll(&p, 1, (int) left) <= 0)
+                        IT_FAIL("xensimd did not report READY within %d ms (see %s/xensimd.log)", IT_TIMEOUT_MS,
+                                it->dir);
+                n = read(pipefd[0], buf + got, sizeof(buf) - 1 - got);
+                if (n <= 0)
+                        IT_FAIL("xensimd exited before READY (see %s/xensimd.log)", it->dir);
+                got += (size_t) n;
+        }
+        close(pipefd[0]);
+}
+
+void it_init(It *it, const char *name, int argc, char **argv) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        char path[512];
+        int r;
+
+        (void) argc;
+        /* this process uses the drop-in Xen libraries too (e.g. to create a VMM's server) */
+        if (!getenv("IT_REEXECED")) {
+                snprintf(path, sizeof path, "%s/sim/.libs", ABS_TOP_BUILDDIR);
+                setenv("LD_LIBRARY_PATH", path, 1);
+                setenv("IT_REEXECED", "1", 1);
+                execv("/proc/self/exe", argv);
+                fprintf(stderr, "FAIL: re-exec: %m\n");
+                exit(1);
+        }
+
+        memset(it, 0, sizeof(*it));
+        it->name = name;
+        it->notify_fd = -1;
+        it_current = it;
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        signal(SIGALRM, it_alarm);
+        signal(SIGPIPE, SIG_IGN);
+        alarm(IT_WATCHDOG_S);
+
+        snprintf(it->dir, sizeof it->dir, "/tmp/xen-ioreqd-%s-XXXXXX", name);
+        if (!mkdtemp(it->dir))
+                IT_FAIL("mkdtemp: %m");
+        snprintf(it->simdir, sizeof it->simdir, "%s/sim", it->dir);
+        snprintf(it->conf, sizeof it->conf, "%s/xen-ioreqd.conf", it->dir);
+        snprintf(it->guests_dir, sizeof it->guests_dir, "%s/guests.d", it->dir);
+        snprintf(it->sockets_dir, sizeof it->sockets_dir, "%s/run", it->dir);
+        snprintf(it->log, sizeof it->log, "%s/daemon.log", it->dir);
+        snprintf(it->notify_path, sizeof it->notify_path, "%s/notify.sock", it->dir);
+        if (mkdir(it->guests_dir, 0755) < 0 || mkdir(it->sockets_dir, 0755) < 0)
+                IT_FAIL("mkdir: %m");
+        /* sockets of guests that others may connect to */
+        chmod(it->dir, 0755);
+
+        it->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (it->notify_fd < 0)
+                IT_FAIL("socket: %m");
+        if (strlen(it->notify_path) >= sizeof(sa.sun_path))
+                IT_FAIL("%s: path too long for a socket", it->notify_path);
+        memcpy(sa.sun_path, it->notify_path, strlen(it->notify_path) + 1);
+        if (bind(it->notify_fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                IT_FAIL("bind %s: %m", it->notify_path);
+
+        if (pthread_create(&notes_thread, NULL, notes_reader, it) != 0)
+                IT_FAIL("pthread_create failed");
+
+        start_xensimd(it);
+        setenv("XENSIM_DIR", it->simdir, 1);
+        snprintf(path, sizeof path, "%s/xenstored.sock", it->simdir);
+        setenv("XENSTORED_PATH", path, 1);
+
+        r = xsg_open(&it->xsg, it->simdir);
+        if (r < 0)
+                IT_FAIL("xsg_open(%s): %s", it->simdir, strerror(-r));
+        it_log("%s: running in %s", name, it->dir);
+}
+
+void it_fini(It *it) {
+        if (it->daemon > 0) {
+                int st = it_daemon_wait(it, 0);
+
+                (void) st;
+        }
+        it->xsg = xsg_close(it->xsg);
+        it_kill_children(it);
+        notes_stop = 1;
+        pthread_join(notes_thread, NULL);
+        if (it->notify_fd >= 0)
+                close(it->notify_fd);
+        for (size_t i = 0; i < it->n_notes; i++)
+                free(it->notes[i]);
+        if (!getenv("IT_KEEP"))
+                rm_rf(it->dir);
+        it_current = NULL;
+        printf("PASS %s\n", it->name);
+}
+
+void it_write_global(It *it, const char *extra) {
+        char text[4096];
+
+        snprintf(text, sizeof text,
+                 "[daemon]\nguests_dir = %s\nsocket_dir = %s\nlog_level = debug\n%s",
+                 it->guests_dir, it->sockets_dir, extra ? extra : "");
+        write_file(it->conf, text);
+}
+
+void it_write_guest(It *it, const char *name, const char *extra) {
+        char path[512], text[4096];
+
+        snprintf(path, sizeof path, "%s/%s.conf", it->guests_dir, name);
+        snprintf(text, sizeof text, "[guest]\nname = %s\n%s", name, extra ? extra : "");
+        write_file(path, text);
+}
+
+void it_remove_guest(It *it, const char *name) {
+        char path[512];
+
+        snprintf(path, sizeof path, "%s/%s.conf", it->guests_dir, name);
+        if (unlink(path) < 0)
+                IT_FAIL("unlink %s: %m", path);
+}
+
+void it_socket_path(It *it, const char *guest, char *buf, size_t size) {
+        snprintf(buf, size, "%s/%s.sock", it->sockets_dir, guest);
+}
+
+/* ---- the daemon ---- */
+
+static void daemon_exec(It *it, const char *const *args, const char *const *extra_env, int out_fd) {
+        char bin[512], libs[512];
+
+        snprintf(bin, sizeof bin, "%s/src/xen-ioreqd", ABS_TOP_BUILDDIR);
+        snprintf(libs, sizeof libs, "%s/sim/.libs", ABS_TOP_BUILDDIR);
+        setenv("LD_LIBRARY_PATH", libs, 1);
+        setenv("NOTIFY_SOCKET", it->notify_path, 1);
+        unsetenv("JOURNAL_STREAM");
+        unsetenv("WATCHDOG_USEC");
+        unsetenv("WATCHDOG_PID");
+        unsetenv("LISTEN_FDS");
+        unsetenv("LISTEN_PID");
+        for (size_t i = 0; extra_env && extra_env[i]; i++)
+                putenv((char *) extra_env[i]);
+        if (out_fd >= 0) {
+                dup2(out_fd, STDOUT_FILENO);
+                dup2(out_fd, STDERR_FILENO);
+        }
+        /* the daemon inherits nothing else from the test */
+        close_range(3, ~0u, 0);
+        {
+                const char *argv[16] = { bin };
+                size_t n = 1;
+
+                for (size_t i = 0; args[i] && n < 15; i++)
+                        argv[n++] = args[i];
+                argv[n] = NULL;
+                execv(bin, (char *const *) argv);
+        }
+        fprintf(stderr, "exec %s: %m\n", bin);
+        _exit(127);
+}
+
+void it_daemon_start(It *it, const char *const *extra_env) {
+        const char *args[] = { "-c", it->conf, "-d", "-v", NULL };
+        int fd;
+
+        if (it->daemon > 0)
+                IT_FAIL("daemon already running");
+        pthread_mutex_lock(&notes_lock);
+        it->notes_seen = it->n_notes;
+        pthread_mutex_unlock(&notes_lock);
+        fd = open(it->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd < 0)
+                IT_FAIL("open %s: %m", it->log);
+        it->daemon = fork();
+        if (it->daemon < 0)
+                IT_FAIL("fork: %m");
+        if (it->daemon == 0) {
+                if (it->notify_fd >= 0)
+                        close(it->notify_fd);
+                daemon_exec(it, args, extra_env, fd);
+        }
+        close(fd);
+        if (!it_wait_note(it, "READY=1", IT_TIMEOUT_MS))
+                IT_FAIL("the daemon did not send READY=1 within %d ms", IT_TIMEOUT_MS);
+}
+
+void it_daemon_signal(It *it, int sig) {
+        if (it->daemon <= 0 || kill(it->daemon, sig) < 0)
+                IT_FAIL("cannot signal the daemon: %m");
+}
+
+bool it_daemon_alive(It *it) {
+        int st;
+
+        if (it->daemon <= 0)
+                return false;
+        if (waitpid(it->daemon, &st, WNOHANG) == it->daemon) {
+                it->daemon_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+                it->daemon = 0;
+                return false;
+        }
+        return true;
+}
+
+int it_daemon_wait(It *it, int timeout_ms) {
+        long long deadline = now_ms() + timeout_ms;
+
+        while (it_daemon_alive(it)) {
+                if (now_ms() >= deadline) {
+                        if (timeout_ms > 0)
+                                IT_FAIL("the daemon did not exit within %d ms", timeout_ms);
+                        kill(it->daemon, SIGKILL);
+                        waitpid(it->daemon, NULL, 0);
+                        it->daemon = 0;
+                        return -1;
+                }
+                usleep(5000);
+        }
+        return it->daemon_status;
+}
+
+int it_daemon_run(It *it, char *out, size_t size, const char *arg, ...) {
+        const char *args[16];
+        char path[512];
+        size_t n = 0;
+        va_list ap;
+        pid_t pid;
+        int fd, st;
+        ssize_t len;
+        long long deadline = now_ms() + IT_TIMEOUT_MS;
+
+        va_start(ap, arg);
+        for (const char *a = arg; a && n < 15; a = va_arg(ap, const char *))
+                args[n++] = a;
+        va_end(ap);
+        args[n] = NULL;
+
+        snprintf(path, sizeof path, "%s/run.out", it->dir);
+        fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0)
+                IT_FAIL("open %s: %m", path);
+        pid = fork();
+        if (pid < 0)
+                IT_FAIL("fork: %m");
+        if (pid == 0)
+                daemon_exec(it, args, NULL, fd);
+        while (waitpid(pid, &st, WNOHANG) == 0) {
+                if (now_ms() > deadline) {
+                        kill(pid, SIGKILL);
+                        waitpid(pid, NULL, 0);
+                        IT_FAIL("xen-ioreqd %s did not finish within %d ms", arg, IT_TIMEOUT_MS);
+                }
+                usleep(5000);
+        }
+        len = pread(fd, out, size - 1, 0);
+        out[len > 0 ? len : 0] = '\0';
+        close(fd);
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+bool it_log_contains(It *it, const char *s) {
+        static char buf[1 << 20];
+        FILE *f = fopen(it->log, "r");
+        size_t n;
+
+        if (!f)
+                return false;
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+        return strstr(buf, s) != NULL;
+}
+
+/* ---- sd_notify ---- */
+
+void it_drain_notes(It *it) {
+        (void) it;
+        /* let the reader catch up with anything already sent */
+        usleep(20000);
+}
+
+static bool note_has(const char *note, const char *prefix) {
+        size_t len = strlen(prefix);
+
+        for (const char *p = note; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+                if (strncmp(p, prefix, len) == 0)
+                        return true;
+        return false;
+}
+
+const char *it_wait_note(It *it, const char *prefix, int timeout_ms) {
+        long long deadline = now_ms() + timeout_ms;
+
+        for (;;) {
+                const char *found = NULL;
+
+                pthread_mutex_lock(&notes_lock);
+                for (size_t i = it->notes_seen; i < it->n_notes; i++)
+                        if (note_has(it->notes[i], prefix)) {
+                                it->notes_seen = i + 1;
+                                found = it->notes[i];
+                                break;
+                        }
+                pthread_mutex_unlock(&notes_lock);
+                if (found)
+                        return found;
+                if (now_ms() >= deadline)
+                        return NULL;
+                usleep(5000);
+        }
+}
+
+/* ---- xensim ---- */
+
+uint32_t it_domain_create(It *it, const char *name, unsigned vcpus) {
+        uint32_t domid;
+        int r = xsg_domain_create(it->xsg, name, vcpus, &domid);
+
+        if (r < 0)
+                IT_FAIL("creating domain %s: %s", name, strerror(-r));
+        return domid;
+}
+
+void it_domain_destroy(It *it, uint32_t domid) {
+        int r = xsg_domain_destroy(it->xsg, domid);
+
+        if (r < 0)
+                IT_FAIL("destroying domain %u: %s", domid, strerror(-r));
+}
+
+int it_servers(It *it, uint32_t domid, struct xsg_server_info *buf, size_t n) {
+        int r = xsg_servers(it->xsg, domid, buf, n);
+
+        if (r < 0)
+                IT_FAIL("listing servers of domain %u: %s", domid, strerror(-r));
+        return r;
+}
+
+int it_ranges(It *it, uint32_t domid, unsigned id, int space, struct xsg_range *buf, size_t n) {
+        int r = xsg_server_ranges(it->xsg, domid, id, space, buf, n);
+
+        if (r < 0)
+                IT_FAIL("listing ranges of server %u of domain %u: %s", id, domid, strerror(-r));
+        return r;
+}
+
+int it_write(It *it, uint32_t domid, unsigned vcpu, int space, uint64_t addr, unsigned size, uint64_t value) {
+        return xsg_write(it->xsg, domid, vcpu, space, addr, size, value, IT_TIMEOUT_MS);
+}
+
+int it_read(It *it, uint32_t domid, unsigned vcpu, int space, uint64_t addr, unsigned size, uint64_t *value) {
+        return xsg_read(it->xsg, domid, vcpu, space, addr, size, value, IT_TIMEOUT_MS);
+}
+
+bool it_wait_for(bool (*cond_fn)(void *arg), void *arg, int timeout_ms) {
+        long long deadline = now_ms() + timeout_ms;
+
+        for (;;) {
+                if (cond_fn(arg))
+                        return true;
+                if (now_ms() >= deadline)
+                        return false;
+                usleep(5000);
+        }
+}
+
+/* ---- protocol client ---- */
+
+int it_connect_errno(It *it, const char *guest) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd;
+
+        char path[300];
+
+        it_socket_path(it, guest, path, sizeof path);
+        if (strlen(path) >= sizeof(sa.sun_path))
+                IT_FAIL("%s: path too long for a socket", path);
+        memcpy(sa.sun_path, path, strlen(path) + 1);
+        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                IT_FAIL("socket: %m");
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                int e = errno;
+
+                close(fd);
+                return -e;
+        }
+        return fd;
+}
+
+int it_connect(It *it, const char *guest) {
+        int fd = it_connect_errno(it, guest);
+
+        if (fd < 0)
+                IT_FAIL("connecting to guest %s's socket: %s", guest, strerror(-fd));
+        return fd;
+}
+
+int it_send(int fd, const void *buf, size_t len, const int *fds, unsigned nfds) {
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int) * 8)];
+        } control;
+        struct iovec iov = { .iov_base = (void *) buf, .iov_len = len };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+        if (nfds > 0) {
+                struct cmsghdr *cm;
+
+                memset(&control, 0, sizeof(control));
+                msg.msg_control = &control;
+                msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+                cm = CMSG_FIRSTHDR(&msg);
+                cm->cmsg_level = SOL_SOCKET;
+                cm->cmsg_type = SCM_RIGHTS;
+                cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+                memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+        }
+        if (sendmsg(fd, &msg, MSG_NOSIGNAL) != (ssize_t) len)
+                return -errno;
+        return 0;
+}
+
+ssize_t it_recv(int fd, void *buf, size_t size, int timeout_ms) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        ssize_t n;
+
+        if (poll(&p, 1, timeout_ms) <= 0)
+                return -ETIMEDOUT;
+        n = recv(fd, buf, size, MSG_DONTWAIT);
+        if (n < 0)
+                return -errno;
+        return n;
+}
+
+static size_t reply_size(uint16_t type) {
+        switch (type) {
+        case XIRQ_MSG_HELLO: return sizeof(struct xirq_hello_reply);
+        case XIRQ_MSG_QUERY: return sizeof(struct xirq_query_reply);
+        default: return sizeof(struct xirq_reply);
+        }
+}
+
+int it_reply_error(int fd, uint16_t type, uint32_t seq) {
+        uint8_t buf[256];
+        struct xirq_reply r;
+        ssize_t n = it_recv(fd, buf, sizeof buf, IT_TIMEOUT_MS);
+
+        if (n == -ETIMEDOUT)
+                IT_FAIL("no reply to request type 0x%04x seq %u within %d ms", type, seq, IT_TIMEOUT_MS);
+        if (n <= 0)
+                IT_FAIL("connection closed instead of a reply to type 0x%04x seq %u (%zd)", type, seq, n);
+        if ((size_t) n != reply_size(type) && (size_t) n != sizeof(struct xirq_reply))
+                IT_FAIL("reply to type 0x%04x: %zd bytes, expected %zu", type, n, reply_size(type));
+        memcpy(&r, buf, sizeof(r));
+        if (le16toh(r.hdr.type) != (type | XIRQ_MSG_REPLY) || le32toh(r.hdr.seq) != seq)
+                IT_FAIL("reply type 0x%04x seq %u, expected 0x%04x seq %u", le16toh(r.hdr.type), le32toh(r.hdr.seq),
+                        type | XIRQ_MSG_REPLY, seq);
+        return (int) (int32_t) le32toh((uint32_t) r.error);
+}
+
+int it_hello(int fd, uint32_t *domid) {
+        struct xirq_hello h = {
+                .hdr = { .type = htole16(XIRQ_MSG_HELLO), .seq = htole32(it_seq) },
+                .magic = htole32(XIRQ_PROTO_MAGIC),
+                .version_min = htole16(1),
+                .version_max = htole16(1),
+        };
+        struct xirq_hello_reply rep;
+        uint32_t seq = it_seq++;
+        ssize_t n;
+
+        if (it_send(fd, &h, sizeof h, NULL, 0) < 0)
+                IT_FAIL("sending HELLO: %m");
+        n = it_recv(fd, &rep, sizeof rep, IT_TIMEOUT_MS);
+        if (n <= 0)
+                IT_FAIL("no HELLO reply (%zd)", n);
+        if ((size_t) n != sizeof(rep) || le16toh(rep.hdr.type) != (XIRQ_MSG_HELLO | XIRQ_MSG_REPLY) ||
+            le32toh(rep.hdr.seq) != seq)
+                IT_FAIL("bad HELLO reply: %zd bytes type 0x%04x", n, le16toh(rep.hdr.type));
+        if (domid)
+                *domid = le32toh(rep.domid);
+        return le32toh((uint32_t) rep.error);
+}
+
+static int send_assign(int fd, uint16_t type, uint8_t space, uint8_t len, uint8_t match, uint64_t addr,
+                       uint64_t value, uint64_t mask, int efd) {
+        struct xirq_assign a = {
+                .hdr = { .type = htole16(type), .seq = htole32(it_seq) },
+                .space = space,
+                .len = len,
+                .match = match,
+                .addr = htole64(addr),
+                .value = htole64(value),
+                .mask = htole64(mask),
+        };
+        uint32_t seq = it_seq++;
+
+        if (it_send(fd, &a, sizeof a, efd >= 0 ? &efd : NULL, efd >= 0 ? 1 : 0) < 0)
+                IT_FAIL("sending request: %m");
+        return it_reply_error(fd, type, seq);
+}
+
+int it_assign(int fd, uint8_t space, uint8_t len, uint8_t match, uint64_t addr, uint64_t value, uint64_t mask,
+              int efd) {
+        return send_assign(fd, XIRQ_MSG_ASSIGN, space, len, match, addr, value, mask, efd);
+}
+
+int it_deassign(int fd, uint8_t space, uint8_t len, uint8_t match, uint64_t addr, uint64_t value, uint64_t mask) {
+        return send_assign(fd, XIRQ_MSG_DEASSIGN, space, len, match, addr, value, mask, -1);
+}
+
+int it_virtio(int fd, uint64_t base, uint16_t queue, bool deassign, int efd) {
+        struct xirq_virtio_mmio v = {
+                .hdr = { .type = htole16(XIRQ_MSG_VIRTIO_MMIO), .seq = htole32(it_seq) },
+                .base = htole64(base),
+                .queue = htole16(queue),
+                .vflags = htole16(deassign ? XIRQ_VIRTIO_DEASSIGN : 0),
+        };
+        uint32_t seq = it_seq++;
+
+        if (it_send(fd, &v, sizeof v, efd >= 0 ? &efd : NULL, efd >= 0 ? 1 : 0) < 0)
+                IT_FAIL("sending VIRTIO_MMIO: %m");
+        return it_reply_error(fd, XIRQ_MSG_VIRTIO_MMIO, seq);
+}
+
+int it_query(int fd, struct xirq_query_reply *ret) {
+        struct xirq_query q = { .hdr = { .type = htole16(XIRQ_MSG_QUERY), .seq = htole32(it_seq) } };
+        uint32_t seq = it_seq++;
+        ssize_t n;
+
+        if (it_send(fd, &q, sizeof q, NULL, 0) < 0)
+                IT_FAIL("sending QUERY: %m");
+        n = it_recv(fd, ret, sizeof(*ret), IT_TIMEOUT_MS);
+        if (n <= 0)
+                IT_FAIL("no QUERY reply (%zd)", n);
+        if (le16toh(ret->hdr.type) != (XIRQ_MSG_QUERY | XIRQ_MSG_REPLY) || le32toh(ret->hdr.seq) != seq)
+                IT_FAIL("bad QUERY reply type 0x%04x", le16toh(ret->hdr.type));
+        if ((size_t) n != sizeof(*ret))
+                return (int) (int32_t) le32toh((uint32_t) ret->error);
+        ret->state = le32toh(ret->state);
+        ret->domid = le32toh(ret->domid);
+        ret->server_id = le32toh(ret->server_id);
+        ret->nr_vcpus = le32toh(ret->nr_vcpus);
+        ret->registrations = le32toh(ret->registrations);
+        ret->client_registrations = le32toh(ret->client_registrations);
+        ret->kicks = le64toh(ret->kicks);
+        ret->unmatched = le64toh(ret->unmatched);
+        ret->reads = le64toh(ret->reads);
+        ret->invalid = le64toh(ret->invalid);
+        ret->other = le64toh(ret->other);
+        return (int) (int32_t) le32toh((uint32_t) ret->error);
+}
+
+bool it_closed(int fd, int timeout_ms) {
+        char buf[256];
+        long long deadline = now_ms() + timeout_ms;
+
+        for (;;) {
+                long long left = deadline - now_ms();
+                ssize_t n = it_recv(fd, buf, sizeof buf, left > 0 ? (int) left : 0);
+
+                if (n == 0 || n == -ECONNRESET)
+                        return true;
+                if (n == -ETIMEDOUT)
+                        return false;
+                /* a reply still queued before the end: skip it */
+        }
+}
+
+int it_eventfd(void) {
+        int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+        if (fd < 0)
+                IT_FAIL("eventfd: %m");
+        return fd;
+}
+
+uint64_t it_efd_take(int efd) {
+        uint64_t v = 0;
+
+        if (read(efd, &v, sizeof v) != sizeof v)
+                return 0;
+        return v;
+}

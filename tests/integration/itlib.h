@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Integration test library: the real xen-ioreqd binary on xensim.
+ *
+ * it_init() makes a temporary directory, starts xensimd there (with its
+ * xenstored), points this process and the daemon at it (XENSIM_DIR,
+ * XENSTORED_PATH, LD_LIBRARY_PATH to the drop-in Xen libraries: the test
+ * re-executes itself once so that it uses them too) and arms a watchdog
+ * alarm.  it_daemon_start() writes nothing: tests write the config files
+ * first, then start the daemon with NOTIFY_SOCKET pointing at a socket of
+ * this process and wait for READY=1.  Every wait is bounded; a failed
+ * check prints what was expected, the daemon's log tail, and exits 1.
+ */
+#ifndef XENIOREQD_ITLIB_H
+#define XENIOREQD_ITLIB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "xenioreqd/protocol.h"
+#include "xensim-guest.h"
+
+#define IT_TIMEOUT_MS   5000
+#define IT_NOTES_MAX    256
+
+typedef struct It {
+        const char *name;
+        char dir[256];                  /* temporary directory */
+        char simdir[300];
+        char conf[300];                 /* global config file */
+        char guests_dir[300];
+        char sockets_dir[300];
+        char log[300];                  /* the daemon's stderr */
+        char notify_path[300];
+        pid_t xensimd;
+        pid_t daemon;
+        int daemon_status;              /* after it_daemon_wait() */
+        int notify_fd;
+        char *notes[IT_NOTES_MAX];      /* sd_notify messages received, in order */
+        size_t n_notes;
+        size_t notes_seen;              /* it_wait_note() scans from here */
+        xsg *xsg;
+} It;
+
+extern It *it_current;
+
+void it_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4), noreturn));
+#define IT_FAIL(...) it_fail(__FILE__, __LINE__, __VA_ARGS__)
+#define CHECK(cond, ...)                                                        \
+        do {                                                                    \
+                if (!(cond))                                                    \
+                        it_fail(__FILE__, __LINE__, "check failed: " #cond ": " __VA_ARGS__); \
+        } while (0)
+#define CHECK_EQ(a, b, what)                                                    \
+        do {                                                                    \
+                long long _a = (long long) (a), _b = (long long) (b);           \
+                if (_a != _b)                                                   \
+                        it_fail(__FILE__, __LINE__, "%s: expected %lld, got %lld", (what), _b, _a); \
+        } while (0)
+
+void it_init(It *it, const char *name, int argc, char **argv);
+void it_fini(It *it);
+void it_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* config files; extra is appended verbatim (may be NULL) */
+void it_write_global(It *it, const char *extra);
+void it_write_guest(It *it, const char *name, const char *extra);
+void it_remove_guest(It *it, const char *name);
+void it_socket_path(It *it, const char *guest, char *buf, size_t size);
+
+/* the daemon */
+void it_daemon_start(It *it, const char *const *extra_env);
+void it_daemon_signal(It *it, int sig);
+/* wait for the daemon to exit; returns its exit status (or 128+signal) */
+int it_daemon_wait(It *it, int timeout_ms);
+bool it_daemon_alive(It *it);
+/* run "xen-ioreqd ARGS…" to completion, output into out; returns its exit status */
+int it_daemon_run(It *it, char *out, size_t size, const char *arg, ...);
+/* the log so far contains s? */
+bool it_log_contains(It *it, const char *s);
+
+/* sd_notify: wait for a message with a line starting with prefix (after the last one matched) */
+const char *it_wait_note(It *it, const char *prefix, int timeout_ms);
+/* receive whatever is queued now, no wait */
+void it_drain_notes(It *it);
+
+/* xensim */
+uint32_t it_domain_create(It *it, const char *name, unsigned vcpus);
+void it_domain_destroy(It *it, uint32_t domid);
+/* number of ioreq servers of domid; ranges of server id in space (XSG_MMIO/XSG_PIO) */
+int it_servers(It *it, uint32_t domid, struct xsg_server_info *buf, size_t n);
+int it_ranges(It *it, uint32_t domid, unsigned id, int space, struct xsg_range *buf, size_t n);
+/* guest accesses: return the xsg error (0, -ETIMEDOUT for a hung vCPU, …) */
+int it_write(It *it, uint32_t domid, unsigned vcpu, int space, uint64_t addr, unsigned size, uint64_t value);
+int it_read(It *it, uint32_t domid, unsigned vcpu, int space, uint64_t addr, unsigned size, uint64_t *value);
+
+/* wait until cond_fn(arg) or timeout; returns the last value */
+bool it_wait_for(bool (*cond_fn)(void *arg), void *arg, int timeout_ms);
+
+/* protocol client (raw structs from protocol.h) */
+int it_connect(It *it, const char *guest);
+/* errno of connect() when it fails, else the fd */
+int it_connect_errno(It *it, const char *guest);
+int it_send(int fd, const void *buf, size_t len, const int *fds, unsigned nfds);
+/* one reply packet, bounded wait; returns its length, 0 on EOF, -ETIMEDOUT */
+ssize_t it_recv(int fd, void *buf, size_t size, int timeout_ms);
+/* HELLO; returns the reply's error (positive errno, 0), domid in *domid */
+int it_hello(int fd, uint32_t *domid);
+/* the reply of a request just sent: checks type/seq, returns its error */
+int it_reply_error(int fd, uint16_t type, uint32_t seq);
+int it_assign(int fd, uint8_t space, uint8_t len, uint8_t match, uint64_t addr, uint64_t value, uint64_t mask,
+              int efd);
+int it_deassign(int fd, uint8_t space, uint8_t len, uint8_t match, uint64_t addr, uint64_t value, uint64_t mask);
+int it_virtio(int fd, uint64_t base, uint16_t queue, bool deassign, int efd);
+int it_query(int fd, struct xirq_query_reply *ret);
+/* is the connection closed by the daemon (EOF within timeout)? */
+bool it_closed(int fd, int timeout_ms);
+
+/* eventfds */
+int it_eventfd(void);
+/* the counter (read and reset), 0 if not signalled */
+uint64_t it_efd_take(int efd);
+
+#endif
