@@ -131,6 +131,31 @@ static void expect_closed(int fd) {
         }
 }
 
+/* Waits (bounded) until the server reports exactly these live connections, watches and transactions. */
+static void expect_stats(unsigned conns, unsigned watches, unsigned txs) {
+        char want[96], *got = NULL;
+        struct xs_handle *h;
+
+        /* The asking connection counts too. */
+        snprintf(want, sizeof(want), "connections=%u watches=%u transactions=%u ", conns + 1, watches, txs);
+        h = xs_open(0);
+        CHECK(h != NULL);
+        for (int i = 0; i < 500; i++) {
+                free(got);
+                got = xs_control_command(h, "xensim-stats", want, 0);
+                CHECK(got != NULL);
+                if (strncmp(got, want, strlen(want)) == 0)
+                        break;
+                usleep(10000);
+        }
+        if (strncmp(got, want, strlen(want)) != 0) {
+                fprintf(stderr, "server stats \"%s\", expected \"%s...\"\n", got, want);
+                exit(EXIT_FAILURE);
+        }
+        free(got);
+        xs_close(h);
+}
+
 /* Another client gets served. */
 static void check_serving(void) {
         struct xs_handle *h = xs_open(0);
@@ -306,7 +331,10 @@ static void test_oversized_and_truncated(void) {
         h = (struct xsd_sockmsg) { .type = XS_WRITE, .len = 100 };
         send_all(fd, &h, sizeof(h));
         send_all(fd, "/trunc\0xx", 9);
+        expect_stats(1, 1, 1);
         close(fd);
+        /* Its watch and transaction are gone with it. */
+        expect_stats(0, 0, 0);
         check_serving();
 }
 
@@ -392,6 +420,7 @@ int main(void) {
         test_server_start(&ts, false, args);
         sock_path = ts.socket;
 
+        expect_stats(0, 0, 0);
         test_bad_requests();
         test_watch_quota();
         test_oversized_and_truncated();
@@ -399,6 +428,7 @@ int main(void) {
         test_slow_reader(&ts);
 
         CHECK(test_server_alive(&ts));
+        expect_stats(0, 0, 0);
         test_server_stop(&ts);
         printf("ok\n");
         return EXIT_SUCCESS;

@@ -822,10 +822,12 @@ static int do_reset_watches(const Request *rq) {
  *                                    the domain stays introduced
  *   xensim-domain <domid> dying      domain destroyed: it is released and
  *                                    @releaseDomain fires
+ * and "xensim-stats", which reports the live connections, their watches and
+ * open transactions, and the number of nodes.
  */
 static int do_control(const Request *rq) {
         static const char help[] =
-                "check\nprint <string>\nhelp\nxensim-domain <domid> shutdown|dying\n";
+                "check\nprint <string>\nhelp\nxensim-domain <domid> shutdown|dying\nxensim-stats\n";
         Server *srv = rq->conn->srv;
         const char *vec[3] = { 0 }, *p = rq->body;
         size_t n = count_strings(rq);
@@ -847,6 +849,22 @@ static int do_control(const Request *rq) {
                 log_info("control: %s", log_escape(esc, sizeof(esc), vec[1], strlen(vec[1])));
         } else if (strcmp(vec[0], "help") == 0) {
                 send_reply(rq->conn, XS_CONTROL, help, sizeof(help));
+                return 0;
+        } else if (strcmp(vec[0], "xensim-stats") == 0) {
+                size_t conns = 0, watches = 0, txs = 0;
+                char out[160];
+
+                if (n != 1)
+                        return EINVAL;
+                for (const Conn *c = srv->conns; c; c = c->next)
+                        if (!c->dead) {
+                                conns++;
+                                watches += c->n_watches;
+                                txs += c->n_txs;
+                        }
+                snprintf(out, sizeof(out), "connections=%zu watches=%zu transactions=%zu nodes=%zu",
+                         conns, watches, txs, store_node_count(srv->store));
+                send_reply(rq->conn, XS_CONTROL, out, strlen(out) + 1);
                 return 0;
         } else if (strcmp(vec[0], "xensim-domain") == 0) {
                 unsigned long domid;
