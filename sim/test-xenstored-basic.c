@@ -293,6 +293,35 @@ static void test_node_limit(void) {
         test_server_stop(&ts);
 }
 
+/* Transactions copy the store; all copies together are bounded (16 x --max-nodes). */
+static void test_transaction_copies_limit(void) {
+        static const char *const args[] = { "--max-nodes", "20", "--max-transactions", "100", NULL };
+        xs_transaction_t t[17];
+        TestServer ts;
+        struct xs_handle *h;
+        char path[32];
+
+        test_server_start(&ts, false, args);
+        h = xs_open(0);
+        CHECK(h != NULL);
+        /* 3 nodes at start (/, /tool, /tool/xenstored), plus /n and 16 children: 20. */
+        for (int i = 0; i < 16; i++) {
+                snprintf(path, sizeof(path), "/n/%d", i);
+                CHECK(xs_write(h, XBT_NULL, path, "", 0));
+        }
+        CHECK_ERRNO(xs_write(h, XBT_NULL, "/n/full", "", 0) == false, ENOSPC);
+        for (int i = 0; i < 16; i++) {
+                t[i] = xs_transaction_start(h);
+                CHECK(t[i] != XBT_NULL);
+        }
+        CHECK_ERRNO((t[16] = xs_transaction_start(h)) == XBT_NULL, ENOSPC);
+        CHECK(xs_transaction_end(h, t[0], true));
+        t[0] = xs_transaction_start(h);
+        CHECK(t[0] != XBT_NULL);
+        xs_close(h);
+        test_server_stop(&ts);
+}
+
 static void test_read_only_socket(void) {
         TestServer ts;
         struct xs_handle *rw, *ro;
@@ -335,6 +364,7 @@ int main(void) {
         test_server_stop(&ts);
 
         test_node_limit();
+        test_transaction_copies_limit();
         test_read_only_socket();
         printf("ok\n");
         return EXIT_SUCCESS;

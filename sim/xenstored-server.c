@@ -41,6 +41,8 @@
 #define DOMID_FIRST_RESERVED 0x7FF0U
 #define DOMID_SELF 0x7FF0U
 #define IMPLICIT_PREFIX "/local/domain/0"
+/* All open transactions together may copy at most this many times max_nodes. */
+#define TX_NODES_FACTOR 16
 
 _Static_assert(sizeof(struct xsd_sockmsg) == 16, "xsd_sockmsg is 16 bytes on the wire");
 
@@ -71,6 +73,7 @@ struct Tx {
         Tx *next;
         uint32_t id;
         Store *clone;
+        size_t cloned_nodes;    /* charged to Server.tx_nodes */
 };
 
 typedef struct Conn Conn;
@@ -120,6 +123,7 @@ struct Server {
         Listener *listeners;
         ev_idle reaper;
         ev_timer accept_retry;
+        size_t tx_nodes;        /* nodes in all transaction clones */
         uint8_t domains[DOMID_FIRST_RESERVED];
         StorePerm special_perms[2][1];  /* @introduceDomain, @releaseDomain */
 };
@@ -308,6 +312,7 @@ static void tx_remove(Conn *c, Tx *t) {
                         c->n_txs--;
                         break;
                 }
+        c->srv->tx_nodes -= t->cloned_nodes;
         store_free(t->clone);
         free(t);
 }
@@ -661,6 +666,9 @@ static int do_transaction_start(const Request *rq) {
                 return EBUSY;
         if (c->n_txs >= c->srv->limits.max_transactions)
                 return ENOSPC;
+        /* Each transaction copies the store: bound the copies of all clients together. */
+        if (c->srv->tx_nodes + store_node_count(c->srv->store) > TX_NODES_FACTOR * c->srv->limits.max_nodes)
+                return ENOSPC;
         t = calloc(1, sizeof(*t));
         if (!t)
                 return ENOMEM;
@@ -676,6 +684,8 @@ static int do_transaction_start(const Request *rq) {
         t->next = c->txs;
         c->txs = t;
         c->n_txs++;
+        t->cloned_nodes = store_node_count(t->clone);
+        c->srv->tx_nodes += t->cloned_nodes;
 
         snprintf(id, sizeof(id), "%u", t->id);
         send_reply(c, XS_TRANSACTION_START, id, strlen(id) + 1);
