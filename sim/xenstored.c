@@ -5,7 +5,7 @@
  * Speaks the xenstore wire protocol on a Unix stream socket, so that
  * Debian's libxenstore.so.4 reaches it through XENSTORED_PATH.
  * Setup order: arguments -> store and server -> sockets -> pid file ->
- * ready (stdout line, sd_notify) -> loop -> reverse teardown.
+ * ready line on stdout -> loop -> reverse teardown.
  */
 #include "config.h"
 
@@ -22,7 +22,6 @@
 #include <unistd.h>
 
 #include <ev.h>
-#include <systemd/sd-daemon.h>
 
 #include "xenstored-log.h"
 #include "xenstored-server.h"
@@ -254,12 +253,10 @@ int main(int argc, char **argv) {
 
         printf("READY socket=%s pid=%ld\n", o.socket_path, (long) getpid());
         fflush(stdout);
-        (void) sd_notify(0, "READY=1");
         log_debug("Listening on %s", o.socket_path);
 
         ev_run(loop, 0);
 
-        (void) sd_notify(0, "STOPPING=1");
         ev_signal_stop(loop, &sigint);
         ev_signal_stop(loop, &sigterm);
         ret = EXIT_SUCCESS;
