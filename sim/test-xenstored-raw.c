@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * xensim-xenstored against malformed input on a raw socket: unknown types,
  * missing NULs, oversized and truncated messages, quota overruns, random

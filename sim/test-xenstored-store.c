@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /* Unit test of the xensim-xenstored node tree: path rules, change events, transactions. */
 #include "config.h"
 

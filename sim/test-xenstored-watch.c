@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * xensim-xenstored watches through the real libxenstore, read the way
  * xen-ioreqd reads them: poll() on xs_fileno(), then xs_check_watch() until

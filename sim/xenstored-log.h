@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * xensim-xenstored: logging to stderr with sd-daemon "<N>" priority prefixes.
  * Debug lines only appear with -v.  Client-supplied strings must go through

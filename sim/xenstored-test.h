@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Test support for xensim-xenstored: start the server in a temporary
  * directory, point XENSTORED_PATH at it, stop it and check its exit status.

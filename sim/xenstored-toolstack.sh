@@ -1,5 +1,5 @@
 #!/bin/sh
-# SPDX-License-Identifier: MIT
+# SPDX-License-Identifier: LGPL-2.1-only
 # The toolstack's part of a domain's life against xensim-xenstored, through
 # the real libxenstore (xensim-xs): the keys libxl writes under
 # /local/domain/N (FACTS 9a), XS_INTRODUCE firing @introduceDomain once they

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * xensim-xs: a small xenstore client on the real libxenstore, for scripts
  * that play the toolstack against xensim-xenstored (XENSTORED_PATH selects
