@@ -141,7 +141,12 @@ static void manager_scan_domains(Manager *m) {
         free(doms);
 }
 
-static void manager_xs_changed(Xenxs *x, void *userdata) {
+static void manager_xs_changed(Xenxs *x, int error, void *userdata) {
+        if (error < 0) {
+                /* guests keep the domids they have; a restart reconnects */
+                log_error_errno(error, "Lost the xenstore connection, no longer following domains: %m");
+                return;
+        }
         manager_scan_domains(userdata);
 }
 

@@ -89,12 +89,18 @@ int xen_server_new(XenServer **ret, uint32_t domid) {
         if (!s->xce)
                 goto fail_errno;
 
-        /* 2. the server, synchronous requests only */
+        /* 2. restricted to this guest: whatever goes wrong later cannot touch another domain */
+        if (xendevicemodel_restrict(s->dm, (domid_t) domid) < 0 ||
+            xenforeignmemory_restrict(s->fmem, (domid_t) domid) < 0 ||
+            xenevtchn_restrict(s->xce, (domid_t) domid) < 0)
+                goto fail_errno;
+
+        /* 3. the server, synchronous requests only */
         if (xendevicemodel_create_ioreq_server(s->dm, (domid_t) domid, HVM_IOREQSRV_BUFIOREQ_OFF, &id) < 0)
                 goto fail_errno;
         s->id = id;
 
-        /* 3. its ioreq page: one frame of 128 slots */
+        /* 4. its ioreq page: one frame of 128 slots */
         s->fres = xenforeignmemory_map_resource(s->fmem, (domid_t) domid, XENMEM_resource_ioreq_server, id,
                                                 XENMEM_resource_ioreq_server_frame_ioreq(0), 1, &addr,
                                                 PROT_READ | PROT_WRITE, 0);
@@ -102,7 +108,7 @@ int xen_server_new(XenServer **ret, uint32_t domid) {
                 goto fail_errno;
         s->page = addr;
 
-        /* 4. how many slots are in use */
+        /* 5. how many slots are in use */
         r = xendevicemodel_nr_vcpus(s->dm, (domid_t) domid, &s->nr_vcpus);
         if (r < 0)
                 goto fail_errno;

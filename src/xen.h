@@ -54,9 +54,10 @@ typedef struct XenServer XenServer;
 
 /*
  * Set-up order (each step only after the previous one succeeded):
- *   xen_server_new:    open the handles → create the server (no buffered
- *                      ring) → map its ioreq page (map_resource) →
- *                      nr_vcpus (refused above XEN_MAX_VCPUS)
+ *   xen_server_new:    open the handles → restrict them to the domain →
+ *                      create the server (no buffered ring) → map its ioreq
+ *                      page (map_resource) → nr_vcpus (refused above
+ *                      XEN_MAX_VCPUS)
  *   xen_server_map_range: the registered ranges
  *   xen_server_enable: enable → read every vCPU's vp_eport (valid only once
  *                      enabled) → bind each

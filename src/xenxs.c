@@ -30,14 +30,23 @@ static void xenxs_io_cb(struct ev_loop *loop, ev_io *w, int revents) {
         for (unsigned n = 0; n < 1024; n++) {
                 char **vec = xs_check_watch(x->h);
 
-                if (!vec)
+                if (!vec) {
+                        if (errno != EAGAIN && errno != EINTR) {
+                                int r = errno > 0 ? -errno : -EIO;
+
+                                /* a broken connection stays readable: stop before spinning */
+                                ev_io_stop(loop, &x->io);
+                                x->changed(x, r, x->userdata);
+                                return;
+                        }
                         break;
+                }
                 free(vec);
                 any = true;
         }
         /* one rescan covers any number of events */
         if (any)
-                x->changed(x, x->userdata);
+                x->changed(x, 0, x->userdata);
 }
 
 int xenxs_new(Xenxs **ret, struct ev_loop *loop, XenxsChangedFn changed, void *userdata) {

@@ -20,7 +20,8 @@ typedef struct XenxsDomain {
 } XenxsDomain;
 
 typedef struct Xenxs Xenxs;
-typedef void (*XenxsChangedFn)(Xenxs *x, void *userdata);
+/* error < 0: the connection to xenstored failed; no more callbacks follow */
+typedef void (*XenxsChangedFn)(Xenxs *x, int error, void *userdata);
 
 /* Connect (xs_open), watch @introduceDomain and @releaseDomain, start an ev_io. */
 int xenxs_new(Xenxs **ret, struct ev_loop *loop, XenxsChangedFn changed, void *userdata);
