@@ -123,8 +123,9 @@ static int client_send(Client *c, const void *buf, size_t len) {
         do
                 n = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
         while (n < 0 && errno == EINTR);
+        /* EAGAIN here is the peer's fault, not "no more input": keep them apart */
         if (n < 0)
-                return -errno;
+                return errno == EAGAIN ? -ENOBUFS : -errno;
         if ((size_t) n != len)
                 return -EIO;
         return 0;

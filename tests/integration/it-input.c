@@ -123,7 +123,7 @@ static void config_errors(It *it) {
 
         /* valid */
         st = it_daemon_run(it, out, sizeof out, "-n", "-c", it->conf, NULL);
-        CHECK(st == 0 && strstr(out, "2 guests"), "-n on a valid config: status %d, output: %s", st, out);
+        CHECK(st == 0 && strstr(out, "3 guests"), "-n on a valid config: status %d, output: %s", st, out);
 
         /* an unknown key in a guest file, on line 4 */
         it_write_guest(it, "bad", "socket_mode = 0600\nno_such_key = 1\n");
@@ -164,11 +164,54 @@ int main(int argc, char **argv) {
         it_write_global(&it, "[limits]\nmax_client_registrations = 3\nmax_connections_per_uid = 3\n");
         it_write_guest(&it, "g1", "socket_mode = 0666\nallow_users = root\nallow_groups = 4242\n");
         it_write_guest(&it, "absent", NULL);
+        it_write_guest(&it, "small", "max_connections = 2\nmax_registrations = 2\n");
         config_errors(&it);
         it_write_global(&it, "[limits]\nmax_client_registrations = 3\nmax_connections_per_uid = 3\n");
 
         g1 = it_domain_create(&it, "g1", 1);
+        (void) it_domain_create(&it, "small", 1);
         it_daemon_start(&it, NULL);
+
+        /* guest-wide limits: connections (EUSERS) and registrations (ENOSPC) */
+        {
+                int s1 = it_connect(&it, "small"), s2 = it_connect(&it, "small"), s3 = it_connect(&it, "small");
+                int e = it_eventfd();
+
+                CHECK_EQ(it_hello(s1, NULL), 0, "first connection to a guest with max_connections = 2");
+                CHECK_EQ(it_hello(s2, NULL), 0, "second connection");
+                CHECK_EQ(it_hello(s3, NULL), EUSERS, "third connection");
+                CHECK(it_closed(s3, IT_TIMEOUT_MS), "the third connection is closed");
+                CHECK_EQ(it_virtio(s1, BASE, 0, false, e), 0, "first registration of max_registrations = 2");
+                CHECK_EQ(it_virtio(s2, BASE, 1, false, e), 0, "second registration, another connection");
+                CHECK_EQ(it_virtio(s2, BASE, 2, false, e), ENOSPC, "third registration on the guest");
+                close(s1);
+                close(s2);
+                close(s3);
+                close(e);
+        }
+
+        /* a client that never reads its replies is dropped, not waited for */
+        {
+                int f = it_connect(&it, "g1");
+                struct xirq_query qq = { .hdr = { .type = htole16(XIRQ_MSG_QUERY) } };
+                bool refused = false;
+                int waits = 0;
+
+                CHECK_EQ(it_hello(f, NULL), 0, "HELLO of the flooding client");
+                for (int i = 0; i < 100000 && !refused && waits < 2000; i++) {
+                        qq.hdr.seq = htole32(seq++);
+                        if (send(f, &qq, sizeof qq, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+                                if (errno == EAGAIN) {
+                                        waits++;
+                                        usleep(1000);
+                                        continue;
+                                }
+                                refused = true;
+                        }
+                }
+                CHECK(refused || it_closed(f, IT_TIMEOUT_MS), "a client not reading its replies is dropped");
+                close(f);
+        }
 
         /* a guest that is not running: state ABSENT, registrations refused with ESRCH */
         c = it_connect(&it, "absent");
