@@ -14,8 +14,8 @@
 #include "../src/config.h"
 #include "unit-assert.h"
 
-#ifndef TEST_DATADIR
-#error "TEST_DATADIR must point to tests/data/config"
+#if !defined(TEST_DATADIR) || !defined(TEST_CONFDIR)
+#error "TEST_DATADIR must point to tests/data/config, TEST_CONFDIR to conf/"
 #endif
 
 static char tmpdir[PATH_MAX];
@@ -393,6 +393,75 @@ static void test_equal(void) {
         config_free(glob);
 }
 
+/* Copy a template replacing @DEMO_DIR@ and @DEMO_UID@, as the demo does. */
+static void instantiate(const char *src, const char *dst, const char *demo_dir) {
+        char line[1024];
+        FILE *in = fopen(src, "re"), *out = fopen(dst, "we");
+
+        REQUIRE(in && out);
+        while (fgets(line, sizeof(line), in)) {
+                for (char *p = line; *p; p++) {
+                        if (strncmp(p, "@DEMO_DIR@", 10) == 0) {
+                                fputs(demo_dir, out);
+                                p += 9;
+                        } else if (strncmp(p, "@DEMO_UID@", 10) == 0) {
+                                fprintf(out, "%u", (unsigned) getuid());
+                                p += 9;
+                        } else
+                                fputc(*p, out);
+                }
+        }
+        fclose(in);
+        REQUIRE(fclose(out) == 0);
+}
+
+/* The sample configuration of conf/ loads, and so does the demo's. */
+static void test_samples(void) {
+        char demo[PATH_MAX], guests[PATH_MAX], path[PATH_MAX + 32], want[PATH_MAX + 64];
+        Config *c = NULL;
+        int r;
+
+        r = config_load(TEST_CONFDIR "/xen-ioreqd.conf", TEST_CONFDIR "/guests.d", &c, err, sizeof(err));
+        CHECK_INT(r, 0);
+        CHECK_STR(err, "");
+        if (c) {
+                CHECK_INT(c->n_guests, 1);
+                CHECK(config_find_guest(c, "guest") != NULL);
+                CHECK_INT(c->max_guests, 1024);         /* every key commented out: defaults */
+                CHECK_INT(c->limits.max_client_registrations, 256);
+                config_free(c);
+                c = NULL;
+        }
+
+        make_dir(demo, sizeof(demo), "demo");
+        REQUIRE((size_t) snprintf(guests, sizeof(guests), "%s/guests.d", demo) < sizeof(guests));
+        REQUIRE(mkdir(guests, 0700) == 0);
+        snprintf(path, sizeof(path), "%s/xen-ioreqd.conf", demo);
+        instantiate(TEST_CONFDIR "/demo/xen-ioreqd.conf", path, demo);
+        snprintf(want, sizeof(want), "%s/demo1.conf", guests);
+        instantiate(TEST_CONFDIR "/demo/guests.d/demo1.conf", want, demo);
+        snprintf(want, sizeof(want), "%s/demo2.conf", guests);
+        instantiate(TEST_CONFDIR "/demo/guests.d/demo2.conf", want, demo);
+        r = config_load(path, NULL, &c, err, sizeof(err));
+        CHECK_INT(r, 0);
+        CHECK_STR(err, "");
+        if (c) {
+                const GuestConfig *d1 = config_find_guest(c, "demo1"), *d2 = config_find_guest(c, "demo2");
+                CHECK_INT(c->n_guests, 2);
+                CHECK(d1 && d2);
+                if (d1 && d2) {
+                        snprintf(want, sizeof(want), "%s/run/demo1.sock", demo);
+                        CHECK_STR(d1->socket, want);
+                        snprintf(want, sizeof(want), "%s/run/second-guest.sock", demo);
+                        CHECK_STR(d2->socket, want);
+                        CHECK(guest_config_allows(d1, getuid(), 12345));
+                        CHECK_INT(d2->limits.max_registrations, 64);
+                        CHECK_INT(d1->limits.max_registrations, 4096);
+                }
+                config_free(c);
+        }
+}
+
 static void test_helpers(void) {
         CHECK(config_guest_name_valid("guest"));
         CHECK(config_guest_name_valid("Debian-12_x.y+z@host:1"));
@@ -457,6 +526,7 @@ int main(void) {
         test_cross_file();
         test_equal();
         test_helpers();
+        test_samples();
 
         rm_rf(tmpdir);
         return ut_finish("test-config");
