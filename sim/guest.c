@@ -543,6 +543,8 @@ static int wait_all(struct vcpu_ctx *c, struct pend *pd, unsigned n, int timeout
                     int *ret_state) {
         uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
         _Atomic uint32_t *evw = &c->d->vcpu_evt[c->vcpu];
+        uint32_t seen = 0;
+        bool first = true;
 
         for (;;) {
                 uint32_t ev = atomic_load_explicit(evw, memory_order_acquire);
@@ -550,10 +552,21 @@ static int wait_all(struct vcpu_ctx *c, struct pend *pd, unsigned n, int timeout
                 int r = ctx_check(c);
                 if (r < 0)
                         return r;
+                /*
+                 * Xen looks at the slots once before blocking the vCPU, then only when an
+                 * event wakes it: a state written without a notify is not noticed.
+                 */
+                bool look = first || ev != seen;
+                first = false;
+                seen = ev;
                 for (unsigned i = 0; i < n; i++) {
                         struct pend *p = &pd[i];
                         if (p->done)
                                 continue;
+                        if (!look) {
+                                all = false;
+                                continue;
+                        }
                         /* A destroyed server never answers: the request is lost for good. */
                         if (__atomic_load_n(&c->d->srv[p->srv].gen, __ATOMIC_ACQUIRE) !=
                             p->srv_gen) {

@@ -241,15 +241,18 @@ void st_srv_answer(struct st_srv *s, unsigned v, uint64_t data) {
 
 static void *async_main(void *p) {
         struct st_async *a = p;
+        int r;
         if (a->invalidate)
-                a->r = xsg_invalidate(st_guest(), a->domid, a->vcpu, a->io.timeout_ms);
+                r = xsg_invalidate(st_guest(), a->domid, a->vcpu, a->io.timeout_ms);
         else
-                a->r = xsg_io(st_guest(), a->domid, a->vcpu, &a->io);
+                r = xsg_io(st_guest(), a->domid, a->vcpu, &a->io);
+        __atomic_store_n(&a->r, r, __ATOMIC_RELEASE);
         return NULL;
 }
 
 void st_async_start(struct st_async *a) {
         st_guest();
+        a->r = ST_RUNNING;
         if (pthread_create(&a->th, NULL, async_main, a)) {
                 fprintf(stderr, "FAIL: pthread_create\n");
                 st_fail_now();

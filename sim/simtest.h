@@ -86,7 +86,8 @@ int st_srv_vcpu(const struct st_srv *s, int port);
 /* Answer vCPU v's request: data (for reads), IORESP_READY, notify. */
 void st_srv_answer(struct st_srv *s, unsigned v, uint64_t data);
 
-/* A guest access running in its own thread. */
+/* A guest access running in its own thread; r is ST_RUNNING until it returns. */
+#define ST_RUNNING 1
 struct st_async {
         pthread_t th;
         uint32_t domid;
