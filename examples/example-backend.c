@@ -69,7 +69,8 @@ static void usage(FILE *f) {
                 "Usage: xen-ioreqd-example-backend --socket PATH [options]\n"
                 "  -s, --socket PATH      the guest's xen-ioreqd socket\n"
                 "  -b, --base ADDR        virtio-mmio device base (default 0x2000000)\n"
-                "  -q, --queues N|LIST    number of queues (0..N-1) or a list like 0,2,5 (default 1)\n"
+                "  -q, --queues N|LIST    number of queues (0..N-1) or a list like 0,2,5 (default 1);\n"
+                "                         a single queue index I is the list \"I,\"\n"
                 "  -m, --mode MODE        virtio (VIRTIO_MMIO message, default), mask (ASSIGN with\n"
                 "                         mask 0xffff), exact (ASSIGN of the exact queue index),\n"
                 "                         privcmd (xenioreqd_ioeventfd, privcmd-style)\n"
@@ -258,8 +259,9 @@ static int setup(const Options *o, Queue *queues, xenioreqd_client **ret) {
         }
         if (r < 0) {
                 if (i > 0)
-                        fprintf(stderr, "Failed to register queue %u at base 0x%" PRIx64 " on %s: %s\n",
-                                queues[i - 1].index, o->base, o->socket, strerror(-r));
+                        fprintf(stderr, "Failed to register queue %u at base 0x%" PRIx64 " on %s: %s%s\n",
+                                queues[i - 1].index, o->base, o->socket, strerror(-r),
+                                r == -ESRCH ? " (the guest is not running; --wait waits for it)" : "");
                 else
                         fprintf(stderr, "Failed to connect to %s: %s\n", o->socket, strerror(-r));
                 return r;
