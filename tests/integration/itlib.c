@@ -238,6 +238,7 @@ void it_init(It *it, const char *name, int argc, char **argv) {
         memset(it, 0, sizeof(*it));
         it->name = name;
         it->notify_fd = -1;
+        it->pass_fd = -1;
         it_current = it;
         setvbuf(stdout, NULL, _IOLBF, 0);
         signal(SIGALRM, it_alarm);
@@ -350,8 +351,18 @@ static void daemon_exec(It *it, const char *const *args, const char *const *extr
                 dup2(out_fd, STDOUT_FILENO);
                 dup2(out_fd, STDERR_FILENO);
         }
-        /* the daemon inherits nothing else from the test */
-        close_range(3, ~0u, 0);
+        /* the daemon inherits nothing else from the test, except a socket to activate it with */
+        if (it->pass_fd >= 0) {
+                char pid[32];
+
+                if (dup2(it->pass_fd, 3) < 0)
+                        _exit(126);
+                close_range(4, ~0u, 0);
+                snprintf(pid, sizeof pid, "%d", (int) getpid());
+                setenv("LISTEN_PID", pid, 1);
+                setenv("LISTEN_FDS", "1", 1);
+        } else
+                close_range(3, ~0u, 0);
         {
                 const char *argv[16] = { bin };
                 size_t n = 1;

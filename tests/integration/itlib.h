@@ -38,6 +38,7 @@ typedef struct It {
         pid_t daemon;
         int daemon_status;              /* after it_daemon_wait() */
         int notify_fd;
+        int pass_fd;                    /* >= 0: passed to the daemon as fd 3 (socket activation) */
         char *notes[IT_NOTES_MAX];      /* sd_notify messages received, in order */
         size_t n_notes;
         size_t notes_seen;              /* it_wait_note() scans from here */
