@@ -33,7 +33,7 @@ static void usage(FILE *f) {
 int main(int argc, char **argv) {
         const char *config_path = NULL;
         bool check_only = false, prefix = false, verbose = false;
-        char err[512] = "", status[256];
+        char err[512] = "", status[512];
         struct ev_loop *loop;
         Config *config = NULL;
         Manager *m = NULL;

@@ -21,6 +21,7 @@
 #define container_of(ptr, type, member) ((type *) ((char *) (ptr) - offsetof(type, member)))
 
 #define MANAGER_STATUS_DELAY 0.2        /* seconds */
+#define MANAGER_STATUS_REFRESH 5.0      /* seconds */
 
 /* ---- sockets passed by the service manager ---- */
 
@@ -154,25 +155,42 @@ static void manager_xs_changed(Xenxs *x, int error, void *userdata) {
 
 void manager_status_string(Manager *m, char *buf, size_t size) {
         unsigned running = 0, serving = 0, regs = 0, clients = 0;
+        unsigned long long kicks = 0, unmatched = 0, reads = 0, invalid = 0, other = 0;
 
         for (Guest *g = m->guests; g; g = g->next) {
+                IoreqStats st = guest_stats(g);
+
                 if (g->domid != XEN_NO_DOMID)
                         running++;
                 if (g->state == XIRQ_GUEST_SERVING)
                         serving++;
                 regs += guest_registrations(g);
                 clients += g->n_clients;
+                kicks += st.kicks;
+                unmatched += st.unmatched;
+                reads += st.reads;
+                invalid += st.invalid;
+                other += st.other;
         }
-        snprintf(buf, size, "%u guests configured, %u running, %u serving, %u registrations, %u connections",
-                 m->n_guests, running, serving, regs, clients);
+        snprintf(buf, size,
+                 "%u guests configured, %u running, %u serving, %u registrations, %u connections; "
+                 "%llu kicks, %llu unmatched, %llu reads, %llu invalid, %llu other",
+                 m->n_guests, running, serving, regs, clients, kicks, unmatched, reads, invalid, other);
 }
 
 static void manager_status_cb(struct ev_loop *loop, ev_timer *w, int revents) {
         Manager *m = container_of(w, Manager, status_timer);
-        char status[256];
+        char status[512];
 
         manager_status_string(m, status, sizeof status);
         notify_status(&m->notify, status);
+}
+
+/* the counters move without any other change: refresh now and then (unchanged text is not sent) */
+static void manager_status_refresh_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+        Manager *m = container_of(w, Manager, status_refresh);
+
+        manager_update_status(m);
 }
 
 /*
@@ -222,7 +240,7 @@ int manager_reload(Manager *m) {
 
         r = config_load(m->config_path, NULL, &new, err, sizeof err);
         if (r < 0) {
-                char status[256];
+                char status[512];
 
                 log_error_errno(r, "Configuration not reloaded, keeping the old one: %s", err[0] ? err : strerror(-r));
                 manager_status_string(m, status, sizeof status);
@@ -256,7 +274,7 @@ int manager_reload(Manager *m) {
         manager_scan_domains(m);
 
         {
-                char status[256];
+                char status[512];
 
                 manager_status_string(m, status, sizeof status);
                 notify_ready(&m->notify, status);
@@ -298,6 +316,7 @@ int manager_new(Manager **ret, struct ev_loop *loop, const char *config_path, Co
         }
         ev_prepare_init(&m->reaper, manager_reaper_cb);
         ev_timer_init(&m->status_timer, manager_status_cb, MANAGER_STATUS_DELAY, 0.);
+        ev_timer_init(&m->status_refresh, manager_status_refresh_cb, MANAGER_STATUS_REFRESH, MANAGER_STATUS_REFRESH);
         ev_signal_init(&m->sig_hup, manager_sighup_cb, SIGHUP);
         ev_signal_init(&m->sig_term, manager_sigterm_cb, SIGTERM);
         ev_signal_init(&m->sig_int, manager_sigterm_cb, SIGINT);
@@ -325,6 +344,7 @@ int manager_start(Manager *m) {
                 return log_error_errno(r, "Failed to connect to xenstore: %m");
         manager_scan_domains(m);
 
+        ev_timer_start(m->loop, &m->status_refresh);
         ev_signal_start(m->loop, &m->sig_hup);
         ev_signal_start(m->loop, &m->sig_term);
         ev_signal_start(m->loop, &m->sig_int);
@@ -339,6 +359,7 @@ Manager *manager_free(Manager *m) {
         ev_signal_stop(m->loop, &m->sig_term);
         ev_signal_stop(m->loop, &m->sig_int);
         ev_timer_stop(m->loop, &m->status_timer);
+        ev_timer_stop(m->loop, &m->status_refresh);
         m->xs = xenxs_free(m->xs);
         /* each guest answers what is in flight, destroys its server, closes its clients, unlinks its socket */
         while (m->guests)

@@ -31,6 +31,7 @@ typedef struct Manager {
         ev_signal sig_hup, sig_term, sig_int;
         ev_prepare reaper;              /* frees disconnected clients */
         ev_timer status_timer;          /* coalesces STATUS= updates */
+        ev_timer status_refresh;        /* STATUS= counters, now and then */
         Client *dead;
         /* sockets from the service manager (sd_listen_fds), matched to guests by path */
         int *listen_fds;

@@ -14,7 +14,7 @@ typedef struct Notify {
         struct ev_loop *loop;
         ev_timer watchdog;
         bool watchdog_on;
-        char status[256];               /* last STATUS= sent, to skip repeats */
+        char status[512];               /* last STATUS= sent, to skip repeats */
 } Notify;
 
 /* Start the watchdog timer if the service manager asks for one. */
