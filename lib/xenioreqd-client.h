@@ -61,9 +61,10 @@ typedef struct xenioreqd_client xenioreqd_client;
 /*
  * Connect to a guest's socket and do the HELLO handshake.  Errors: those of
  * socket(2)/connect(2) (-ENOENT: no such socket, -ECONNREFUSED: daemon not
- * listening, -EACCES), -ENAMETOOLONG, -ECONNRESET (the daemon closed the
- * connection, e.g. uid not allowed), -EPROTONOSUPPORT (no common version),
- * -ETIMEDOUT, -EPROTO, -ENOMEM.
+ * listening, -EACCES: no write permission on the socket), the daemon's
+ * refusal (-EACCES: uid/gid not allowed, -EUSERS: too many connections),
+ * -EPROTONOSUPPORT (no common version), -ENAMETOOLONG, -ECONNRESET (the
+ * daemon closed the connection), -ETIMEDOUT, -EPROTO, -ENOMEM.
  */
 int xenioreqd_connect(const char *socket_path, xenioreqd_client **ret);
 
@@ -110,11 +111,11 @@ int xenioreqd_ioeventfd(xenioreqd_client *c, uint64_t addr, uint32_t addr_len, i
  *   XIRQ_MATCH_EXACT  data == value (mask 0)
  *   XIRQ_MATCH_MASK   (data & mask) == value
  * space is XIRQ_SPACE_MMIO or XIRQ_SPACE_PIO.  Daemon errors: -EINVAL (bad
- * field), -EEXIST (collides with a registration: same key, ANY against
- * anything at that address, overlapping range, data sets that intersect),
- * -ENOSPC (limits: registrations, ranges, masks per address), -EBADF (not an
- * eventfd), -ESRCH (guest not running), -EUSERS (too many
- * connections); see xen-ioreqd-protocol(7) for the full list.
+ * field, or event_fd is not an eventfd), -EEXIST (collides with a
+ * registration: same key, ANY against anything at that address, overlapping
+ * range, data sets that intersect), -ENOSPC (limits: registrations, ranges,
+ * masks per address), -ESRCH (guest not running), an error of Xen when the
+ * ioreq server cannot be set up; see xen-ioreqd-protocol(7) for the full list.
  */
 int xenioreqd_assign(xenioreqd_client *c, uint8_t space, uint64_t addr, uint8_t len, uint8_t match,
                      uint64_t value, uint64_t mask, int event_fd);

@@ -395,6 +395,8 @@ int match_add(MatchTable *t, const MatchKey *key, void *userdata, bool *ret_new_
                 if (new_mask && s->nmasks >= MATCH_MAX_MASKS)
                         return -ENOSPC;
         }
+        if (new_range && t->ranges[key->space] >= MATCH_MAX_RANGES)
+                return -ENOSPC;
         if (t->reg_count >= MATCH_MAX_ENTRIES)
                 return -ENOSPC;
 

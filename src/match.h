@@ -16,7 +16,10 @@
  *     another (addr, len) is refused (-EEXIST): Xen routes an access to one
  *     server range, it cannot split it between two overlapping ones;
  *   - at most MATCH_MAX_MASKS distinct masks per address (-ENOSPC), so that
- *     match_lookup() does a small constant number of probes.
+ *     match_lookup() does a small constant number of probes;
+ *   - at most MATCH_MAX_RANGES distinct ranges per space (-ENOSPC): Xen
+ *     accepts 256 ranges of each type per ioreq server, and one table feeds
+ *     one server, so the 257th is refused here, before Xen is asked.
  *
  * A "range" is a distinct (space, addr, len) with at least one registration:
  * that is what the daemon maps into its ioreq server.  match_add() and
@@ -36,6 +39,7 @@
 
 #define MATCH_MAX_MASKS         4u              /* distinct masks per address */
 #define MATCH_MAX_ENTRIES       (1u << 20)      /* registrations per table */
+#define MATCH_MAX_RANGES        256u            /* ranges per space (Xen's limit per server) */
 
 typedef struct MatchKey {
         uint64_t addr;
@@ -64,7 +68,8 @@ MatchTable *match_table_free(MatchTable *t);
  * Add a registration.  userdata must not be NULL.  On success *ret_new_range
  * (if not NULL) tells whether (space, addr, len) had no registration before.
  * Errors: -EINVAL (bad key), -EEXIST (collision or overlap, see above),
- * -ENOSPC (too many masks at this address, or MATCH_MAX_ENTRIES), -ENOMEM.
+ * -ENOSPC (too many masks at this address, MATCH_MAX_RANGES or
+ * MATCH_MAX_ENTRIES), -ENOMEM.
  * On error the table is unchanged.
  */
 int match_add(MatchTable *t, const MatchKey *key, void *userdata, bool *ret_new_range);

@@ -441,6 +441,29 @@ static void test_grow_shrink(void) {
         match_table_free(t);
 }
 
+static void test_range_limit(void) {
+        MatchTable *t = NULL;
+        bool nr = false;
+        unsigned bad = 0;
+
+        REQUIRE(match_table_new(&t) == 0);
+        for (unsigned i = 0; i < MATCH_MAX_RANGES; i++)
+                if (add(t, key(MMIO, 0x10000 + i * 4, 4, 0, 0), i + 1, &nr) != 0 || !nr)
+                        bad++;
+        CHECK_INT(bad, 0);
+        CHECK_INT(match_ranges(t, MMIO), 256);
+        /* the 257th range of a space: refused before Xen would be asked */
+        CHECK_INT(add(t, key(MMIO, 0x20000, 4, 0, 0), 999, &nr), -ENOSPC);
+        /* more registrations on existing ranges, and the other space, still fine */
+        CHECK_INT(add(t, key(MMIO, 0x10004, 4, 0, 0), 999, &nr), -EEXIST);
+        CHECK_INT(add(t, key(PIO, 0x100, 2, 0, 0), 1000, &nr), 0);
+        CHECK_INT(match_remove(t, &(MatchKey) { .addr = 0x10000, .space = MMIO, .len = 4 }, NULL, NULL), 0);
+        CHECK_INT(add(t, key(MMIO, 0x20000, 4, 0xff, 1), 999, &nr), 0);
+        CHECK(nr);
+        CHECK_INT(match_ranges(t, MMIO), 256);
+        match_table_free(t);
+}
+
 int main(void) {
         ut_start(120);
         test_key_check();
@@ -448,5 +471,6 @@ int main(void) {
         test_collisions();
         test_random();
         test_grow_shrink();
+        test_range_limit();
         return ut_finish("test-match");
 }
