@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,7 @@ struct hport {
 struct hhandle {
         bool used;
         int efd;
+        struct host_client *owner;
 };
 
 struct host {
@@ -653,7 +655,7 @@ static int op_evt_open(struct host *h, struct host_client *c, uint64_t *val, int
         ring = xs_shm_ring(h->shm, i);
         memset(ring, 0, sizeof(*ring));
         ring->gen = atomic_fetch_add(&h->hdr->handle_gen[i], 1) + 1;
-        h->handle[i] = (struct hhandle){ .used = true, .efd = efd };
+        h->handle[i] = (struct hhandle){ .used = true, .efd = efd, .owner = c };
         c->evt = (int)i;
         val[0] = i;
         val[1] = ring->gen;
@@ -674,6 +676,23 @@ static void deliver(struct host *h, uint32_t lport) {
         (void)xs_ring_push(xs_shm_ring(h->shm, p->handle - 1), lport);
         n = write(h->handle[p->handle - 1].efd, &one, sizeof(one));
         (void)n;
+}
+
+/*
+ * On Linux a process's event channels are unbound by the time it has exited. Here the owner's
+ * connection may be closed while xensimd has not processed the hang-up yet: do it now, so
+ * that a restarted server can bind the port at once, as on Xen.
+ */
+static void reap_dead_owner(struct host *h, uint32_t lport) {
+        uint32_t hid = h->port[lport].handle;
+        struct host_client *owner;
+        struct pollfd p;
+
+        if (!hid || hid > XS_MAX_HANDLES || !(owner = h->handle[hid - 1].owner) || owner->fd < 0)
+                return;
+        p = (struct pollfd){ .fd = owner->fd, .events = POLLRDHUP };
+        if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+                host_client_release(h, owner);
 }
 
 static int op_evt_bind(struct host *h, struct host_client *c, const uint64_t *a, uint64_t *val) {
@@ -699,6 +718,8 @@ static int op_evt_bind(struct host *h, struct host_client *c, const uint64_t *a,
         if (a[1] == 0 || a[1] >= XS_MAX_GPORTS)
                 return -EINVAL;
         g = &d->gport[a[1]];
+        if (g->lport)
+                reap_dead_owner(h, g->lport);
         if ((g->kind != XS_GPORT_IOREQ && g->kind != XS_GPORT_BUFIOREQ) || g->lport)
                 return -EINVAL;
         for (l = 1; l < XS_MAX_PORTS; l++)
@@ -983,8 +1004,9 @@ void host_dispatch(struct host *h, struct host_client *c, const struct xs_req *r
 
 /* ---- lifetime ---- */
 
-void host_client_init(struct host_client *c) {
+void host_client_init(struct host_client *c, int fd) {
         memset(c, 0, sizeof(*c));
+        c->fd = fd;
         c->evt = -1;
 }
 
@@ -995,7 +1017,7 @@ void host_client_release(struct host *h, struct host_client *c) {
                         if (h->port[l].handle == hid)
                                 port_free(h, l);
                 close(h->handle[c->evt].efd);
-                h->handle[c->evt] = (struct hhandle){ .used = false, .efd = -1 };
+                h->handle[c->evt] = (struct hhandle){ .used = false, .efd = -1, .owner = NULL };
                 atomic_fetch_add(&h->hdr->handle_gen[c->evt], 1);
                 c->evt = -1;
         }

@@ -16,6 +16,7 @@ struct xs_handle;
 
 /* What the host remembers about one client connection (one library handle, or a guest). */
 struct host_client {
+        int fd;                         /* its socket (to notice a peer that already died) */
         bool restricted;                /* xendevicemodel/xenforeignmemory/xenevtchn restrict */
         uint32_t rdomid;
         int evt;                        /* evtchn handle index, -1 if none */
@@ -32,7 +33,7 @@ void host_set_xenstore(struct host *h, struct xs_handle *xs);
 /* Write dom0's entries. */
 int host_xenstore_dom0(struct host *h);
 
-void host_client_init(struct host_client *c);
+void host_client_init(struct host_client *c, int fd);
 /* Release everything the client holds: its evtchn handle and ports, its mappings. */
 void host_client_release(struct host *h, struct host_client *c);
 

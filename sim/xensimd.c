@@ -89,6 +89,11 @@ static void conn_cb(struct ev_loop *loop, ev_io *w, int revents) {
         n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
                 return;
+        if (n < 0) {
+                /* e.g. ECONNRESET from a killed peer; the control buffer is not valid. */
+                conn_free(c);
+                return;
+        }
         /* Nobody sends fds to the host: close any that came, and drop the client. */
         for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h; h = CMSG_NXTHDR(&mh, h)) {
                 if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS) {
@@ -156,7 +161,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
         }
         c->fd = fd;
         c->d = d;
-        host_client_init(&c->hc);
+        host_client_init(&c->hc, fd);
         c->next = d->conns;
         if (d->conns)
                 d->conns->prev = c;
