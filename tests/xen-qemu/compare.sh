@@ -1,19 +1,26 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# compare.sh XEN_FACTS XENSIM_FACTS [KNOWN]: diff the fidelity probe's facts from real Xen
-# and from xensim ("name=value" lines).  A difference listed in KNOWN (lines "name reason",
-# '#' comments) is reported as KNOWN; any other difference, or a fact one side lacks, fails.
-# Last line: the summary; exit status 1 on an unexpected difference.
+# compare.sh XEN_FACTS XENSIM_FACTS [KNOWN [README]]: diff the fidelity probe's facts from
+# real Xen and from xensim ("name=value" lines).  A difference listed in KNOWN (lines
+# "name reason", '#' comments) is reported as KNOWN, provided README (the simulator's
+# README.md) names the fact; otherwise it is UNDOCUMENTED.  Any other difference, or a fact
+# one side lacks, fails.  Last line: the summary; exit status 1 on an unexpected difference.
 set -u
-[ $# -ge 2 ] || { echo "usage: compare.sh XEN_FACTS XENSIM_FACTS [KNOWN]" >&2; exit 2; }
+[ $# -ge 2 ] || { echo "usage: compare.sh XEN_FACTS XENSIM_FACTS [KNOWN [README]]" >&2; exit 2; }
 known=${3:-/dev/null}
-awk -v KNOWN="$known" '
+readme=${4:-}
+awk -v KNOWN="$known" -v README="$readme" '
 function val(s) { return substr(s, index(s, "=") + 1) }
 function key(s) { return substr(s, 1, index(s, "=") - 1) }
 BEGIN {
     while ((getline line < KNOWN) > 0) {
         if (line ~ /^[ \t]*(#|$)/) continue
         n = split(line, f, /[ \t]+/); k = f[1]; sub(/^[^ \t]+[ \t]+/, "", line); why[k] = line
+    }
+    if (README != "") {
+        while ((getline line < README) > 0)
+            for (k in why) if (index(line, k)) documented[k] = 1
+        for (k in why) if (!(k in documented)) undoc[k] = 1
     }
 }
 FNR == NR { if (index($0, "=")) { x[key($0)] = val($0); if (!(key($0) in seen)) { order[++nk] = key($0); seen[key($0)] = 1 } } next }
@@ -28,6 +35,8 @@ END {
             else { printf "MISSING %s: not reported on %s\n", k, side; bad++ }
         } else if (x[k] == s[k]) {
             printf "SAME %s=%s\n", k, x[k]; same++
+        } else if (k in undoc) {
+            printf "UNDOCUMENTED %s: xen=%s xensim=%s (listed as known, but %s does not name it)\n", k, x[k], s[k], README; bad++
         } else if (k in why) {
             printf "KNOWN %s: xen=%s xensim=%s (%s)\n", k, x[k], s[k], why[k]; kn++
         } else {

@@ -69,10 +69,12 @@ BPID=
 
 daemon_start() {
     mkdir -p /run/xen-ioreqd /etc/xen-ioreqd/guests.d
-    if [ ! -f $CONF ]; then
-        printf '[daemon]\nguests_dir = /etc/xen-ioreqd/guests.d\nsocket_dir = /run/xen-ioreqd\n' > $CONF
-    fi
-    [ -f /etc/xen-ioreqd/guests.d/guest.conf ] || printf '[guest]\nname = guest\n' > /etc/xen-ioreqd/guests.d/guest.conf
+    # the sample configuration of the tree (conf/), with the paths its comments show made
+    # explicit (the binary's compiled-in defaults follow its configure prefix)
+    [ -f $CONF ] && [ -f /etc/xen-ioreqd/guests.d/guest.conf ] || { log "no sample configuration"; return 1; }
+    sed -i 's|^;guests_dir = |guests_dir = |; s|^;socket_dir = |socket_dir = |' $CONF
+    grep -q '^guests_dir = /etc/xen-ioreqd/guests.d' $CONF && grep -q '^socket_dir = /run/xen-ioreqd' $CONF \
+        || { log "unexpected sample configuration"; return 1; }
     xen-ioreqd -n -c $CONF > /tmp/daemon-check.log 2>&1 || { sed 's/^/XQ-DAEMON /' /tmp/daemon-check.log; return 1; }
     xq-notify /run/xq-notify.sock 1200 > /tmp/notify.log 2>&1 &
     sleep 0.3
@@ -148,8 +150,17 @@ product() {
     sleep 1
     q=$(query)
     log "after the guest: $q"
-    backend_stop /tmp/backend1.log
     kill -TERM $vpid 2>/dev/null; wait_for /tmp/vmm.log VMM-STATS 10; wait $vpid 2>/dev/null
+    # the guest dies: the daemon must tell and disconnect its client (which then prints
+    # its counts), tear down its server, and let the domain go
+    local other1; other1=$(qfield "$q" other)
+    xl destroy guest
+    if wait_for /tmp/backend1.log CLIENT-COUNTS 10; then
+        grep -q 'CLIENT-COUNTS.* end=hangup' /tmp/backend1.log || why3="$why3 client not disconnected by the daemon;"
+    else
+        why3="$why3 client still connected 10 s after the destroy;"; backend_stop /tmp/backend1.log
+    fi
+    wait $BPID 2>/dev/null; BPID=
     tr -d '\r' < $GLOG > /tmp/guest1.log; GL=/tmp/guest1.log
     show GUEST $GL; show BACKEND /tmp/backend1.log; show VMM /tmp/vmm.log
     grep -q 'READY=1' /tmp/notify.log || why1="$why1 no READY=1;"
@@ -168,9 +179,7 @@ product() {
     want 2 && { [ -z "$why2" ] && result 2 PASS "VMM (lower id, whole window) answered config reads and got the 2 other writes; all 190 notifies went to xen-ioreqd" \
                                 || result 2 FAIL "$why2"; }
 
-    # -- lifecycle: destroy, create again with 2 vCPUs ------------------------------------
-    local other1; other1=$(qfield "$q" other)
-    xl destroy guest
+    # -- lifecycle: the destroyed guest is created again, with 2 vCPUs ----------------------
     gone guest 20 || why3="$why3 the old domain stays listed (daemon still maps its page?): $(xl list | tail -n +2 | tr '\n' ' ');"
     q=$(wait_query 10 "*state=absent*") || why3="$why3 daemon did not notice the destroy ($q);"
     log "after destroy: $q"
@@ -197,7 +206,7 @@ product() {
     grep -q 'GUEST-DONE cpu=0 rc=0' $GL && grep -q 'GUEST-DONE cpu=1 rc=0' $GL || why4="$why4 a vCPU's ops failed;"
     counts_equal /tmp/backend2.log "q0=80 q1=40 q2=70 q3=30" || why4="$why4 backend counts differ: $(grep CLIENT-COUNTS /tmp/backend2.log);"
     kill -0 $DPID 2>/dev/null || why3="$why3 xen-ioreqd died;"
-    want 3 && { [ -z "$why3" ] && result 3 PASS "destroy followed (old domain gone, state absent), dom$newdomid served after re-create, INVALIDATE answered (other=$(qfield "$q" other), first boot other=$other1)" \
+    want 3 && { [ -z "$why3" ] && result 3 PASS "destroy followed (client disconnected, old domain gone, state absent), dom$newdomid served after re-create, INVALIDATE answered (other=$(qfield "$q" other), first boot other=$other1)" \
                                 || result 3 FAIL "$why3"; }
     want 4 && { [ -z "$why4" ] && result 4 PASS "2 vCPUs kicked 4 queues concurrently, 220 kicks counted exactly" \
                                 || result 4 FAIL "$why4"; }
