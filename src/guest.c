@@ -166,6 +166,24 @@ static int guest_listen(Guest *g, int inherited_fd) {
         /* nobody may connect before owner and mode are set */
         old_umask = umask(0777);
         r = bind(fd, (struct sockaddr *) &sa, (socklen_t) (offsetof(struct sockaddr_un, sun_path) + len + 1));
+        if (r < 0 && errno == ENOENT) {
+                /* the socket directory (RuntimeDirectory= outside systemd): create its last component */
+                char dir[sizeof(sa.sun_path)];
+                char *slash;
+
+                memcpy(dir, c->socket, len + 1);
+                slash = strrchr(dir, '/');
+                if (slash && slash != dir) {
+                        *slash = '\0';
+                        umask(0022);
+                        if (mkdir(dir, 0755) == 0 || errno == EEXIST) {
+                                umask(0777);
+                                r = bind(fd, (struct sockaddr *) &sa,
+                                         (socklen_t) (offsetof(struct sockaddr_un, sun_path) + len + 1));
+                        } else
+                                errno = ENOENT;
+                }
+        }
         umask(old_umask);
         if (r < 0) {
                 r = -errno;

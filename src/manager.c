@@ -333,11 +333,9 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return r;
 
-        for (size_t i = 0; i < m->config->n_guests; i++) {
-                r = manager_add_guest(m, m->config->guests[i]);
-                if (r < 0)
-                        return r;
-        }
+        /* a guest whose socket cannot be created is left out (logged); the others are served */
+        for (size_t i = 0; i < m->config->n_guests; i++)
+                (void) manager_add_guest(m, m->config->guests[i]);
 
         r = xenxs_new(&m->xs, m->loop, manager_xs_changed, m);
         if (r < 0)

@@ -2,10 +2,13 @@
 /*
  * Socket activation: a SOCK_SEQPACKET socket passed by the service manager
  * (LISTEN_FDS) for a guest's configured path is used as is (not re-created)
- * and left in place on exit; guests without a passed socket create theirs.
+ * and left in place on exit; guests without a passed socket create theirs
+ * (and their directory); a guest whose path holds something else is left
+ * out, the others are served.
  */
 #define _GNU_SOURCE 1
 #include <errno.h>
+#include <stdio.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -31,6 +34,18 @@ int main(int argc, char **argv) {
         it_write_guest(&it, "g1", NULL);
         it_write_guest(&it, "g2", NULL);
         dom = it_domain_create(&it, "g1", 1);
+        {
+                char text[400];
+                FILE *f;
+
+                snprintf(text, sizeof text, "socket = %s/newdir/g3.sock\n", it.dir);
+                it_write_guest(&it, "g3", text);
+                snprintf(text, sizeof text, "socket = %s/not-a-socket\n", it.dir);
+                it_write_guest(&it, "g4", text);
+                snprintf(text, sizeof text, "%s/not-a-socket", it.dir);
+                f = fopen(text, "w");
+                CHECK(f && fclose(f) == 0, "creating %s", text);
+        }
 
         /* what systemd would do for ListenSequentialPacket=…/g1.sock with SocketMode=0600 */
         it_socket_path(&it, "g1", path, sizeof path);
@@ -54,6 +69,13 @@ int main(int argc, char **argv) {
               (unsigned long) after.st_ino, after.st_mode & 0777);
         it_socket_path(&it, "g2", path2, sizeof path2);
         CHECK(stat(path2, &after) == 0 && (after.st_mode & 0777) == 0660, "g2's socket created by the daemon");
+
+        snprintf(path2, sizeof path2, "%s/newdir/g3.sock", it.dir);
+        CHECK(stat(path2, &after) == 0 && S_ISSOCK(after.st_mode), "g3's socket created with its directory");
+        snprintf(path2, sizeof path2, "%s/not-a-socket", it.dir);
+        CHECK(stat(path2, &after) == 0 && S_ISREG(after.st_mode), "a regular file in a guest's socket path is kept");
+        CHECK(it_log_contains(&it, "Guest g4: failed to listen"), "g4 left out with an error");
+        it_socket_path(&it, "g2", path2, sizeof path2);
 
         c = it_connect(&it, "g1");
         CHECK_EQ(it_hello(c, NULL), 0, "HELLO on the passed socket");
