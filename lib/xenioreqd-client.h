@@ -44,7 +44,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#if defined(__cplusplus) && !defined(_Static_assert)
+/* protocol.h checks its struct sizes with C11's _Static_assert */
+#define _Static_assert static_assert
+#define XENIOREQD_CLIENT_UNDEF_STATIC_ASSERT
+#endif
 #include <xenioreqd/protocol.h>
+#ifdef XENIOREQD_CLIENT_UNDEF_STATIC_ASSERT
+#undef _Static_assert
+#undef XENIOREQD_CLIENT_UNDEF_STATIC_ASSERT
+#endif
 
 #ifdef __cplusplus
 extern "C" {

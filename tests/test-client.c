@@ -18,8 +18,8 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "xenioreqd-client.h"    /* before the internal headers: it must stand alone */
 #include "proto.h"
-#include "xenioreqd-client.h"
 #include "unit-assert.h"
 
 static int srv = -1;    /* the fake daemon's end */
