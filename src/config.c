@@ -264,8 +264,8 @@ static int lookup_id(const char *name, bool group, uint32_t *ret) {
         size_t size = sz > 0 ? (size_t) sz : 4096;
         int r;
 
-        if (isdigit((unsigned char) name[0]))
-                return parse_id(name, ret);
+        if (strspn(name, "0123456789") == strlen(name))
+                return parse_id(name, ret);     /* numeric: no lookup */
 
         for (;;) {
                 char *buf = malloc(size);
