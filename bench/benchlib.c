@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#define _GNU_SOURCE 1
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "benchlib.h"
+
+/* ---- histogram ---- */
+
+void hist_reset(Hist *h) {
+        memset(h, 0, sizeof(*h));
+}
+
+static unsigned hist_bucket(uint64_t v) {
+        unsigned e, i;
+
+        if (v < HIST_SUB)
+                return (unsigned) v;
+        e = 63u - (unsigned) __builtin_clzll(v);        /* >= HIST_SUB_BITS */
+        i = (e - HIST_SUB_BITS + 1) * HIST_SUB + (unsigned) ((v >> (e - HIST_SUB_BITS)) - HIST_SUB);
+        return i < HIST_BUCKETS ? i : HIST_BUCKETS - 1;
+}
+
+/* the middle of a bucket's value range */
+static double hist_bucket_mid(unsigned i) {
+        unsigned e;
+        uint64_t lo, width;
+
+        if (i < HIST_SUB)
+                return (double) i;
+        e = i / HIST_SUB + HIST_SUB_BITS - 1;
+        width = UINT64_C(1) << (e - HIST_SUB_BITS);
+        lo = ((uint64_t) (i % HIST_SUB) + HIST_SUB) << (e - HIST_SUB_BITS);
+        return (double) lo + (double) width / 2.0;
+}
+
+void hist_add(Hist *h, uint64_t ns) {
+        h->b[hist_bucket(ns)]++;
+        h->count++;
+        h->sum_ns += ns;
+        if (ns > h->max_ns)
+                h->max_ns = ns;
+}
+
+void hist_merge(Hist *into, const Hist *from) {
+        for (unsigned i = 0; i < HIST_BUCKETS; i++)
+                into->b[i] += from->b[i];
+        into->count += from->count;
+        into->sum_ns += from->sum_ns;
+        if (from->max_ns > into->max_ns)
+                into->max_ns = from->max_ns;
+}
+
+double hist_quantile_us(const Hist *h, double q) {
+        uint64_t want, acc = 0;
+
+        if (!h->count)
+                return 0;
+        want = (uint64_t) ((double) h->count * q);
+        if (want >= h->count)
+                want = h->count - 1;
+        for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+                acc += h->b[i];
+                if (acc > want)
+                        return hist_bucket_mid(i) / 1000.0;
+        }
+        return (double) h->max_ns / 1000.0;
+}
+
+double hist_mean_us(const Hist *h) {
+        return h->count ? (double) h->sum_ns / (double) h->count / 1000.0 : 0;
+}
+
+/* ---- shared memory ---- */
+
+int bench_shm_map(int fd, BenchShm **ret) {
+        void *p = mmap(NULL, sizeof(BenchShm), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+        if (p == MAP_FAILED)
+                return -errno;
+        *ret = p;
+        return 0;
+}
+
+int bench_shm_new(BenchShm **ret, int *ret_fd) {
+        int fd = memfd_create("xirq-bench", MFD_CLOEXEC), r;
+
+        if (fd < 0)
+                return -errno;
+        if (ftruncate(fd, sizeof(BenchShm)) < 0) {
+                r = -errno;
+                close(fd);
+                return r;
+        }
+        r = bench_shm_map(fd, ret);
+        if (r < 0) {
+                close(fd);
+                return r;
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
+/* ---- time, /proc ---- */
+
+uint64_t now_ns(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+void sleep_us(uint64_t us) {
+        struct timespec ts = { (time_t) (us / 1000000u), (long) (us % 1000000u) * 1000 };
+
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+double proc_cpu_seconds(pid_t pid) {
+        char path[64], buf[2048], *p;
+        unsigned long long ut, st;
+        ssize_t n;
+        int fd;
+
+        snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -1;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return -1;
+        buf[n] = '\0';
+        /* the command name may contain anything: fields start after the last ')' */
+        p = strrchr(buf, ')');
+        if (!p)
+                return -1;
+        /* state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
+        if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+                return -1;
+        return (double) (ut + st) / (double) sysconf(_SC_CLK_TCK);
+}
+
+long proc_status_kib(pid_t pid, const char *key) {
+        char path[64], line[256];
+        size_t klen = strlen(key);
+        long v = -1;
+        FILE *f;
+
+        snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -1;
+        while (fgets(line, sizeof line, f))
+                if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+                        v = strtol(line + klen + 1, NULL, 10);
+                        break;
+                }
+        fclose(f);
+        return v;
+}
+
+/* ---- processes ---- */
+
+#define PROCS_MAX 256
+static pid_t procs[PROCS_MAX];
+
+static void procs_forget(pid_t pid) {
+        for (size_t i = 0; i < PROCS_MAX; i++)
+                if (procs[i] == pid)
+                        procs[i] = 0;
+}
+
+pid_t proc_spawn(const char *const *argv, const char *const *env, const char *log, const int *keep,
+                 size_t nkeep) {
+        size_t slot;
+        pid_t pid;
+        int out;
+
+        for (slot = 0; slot < PROCS_MAX && procs[slot]; slot++)
+                ;
+        if (slot == PROCS_MAX)
+                return -EMFILE;
+        out = open(log ? log : "/dev/null", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (out < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                int r = -errno;
+
+                close(out);
+                return r;
+        }
+        if (pid == 0) {
+                int devnull = open("/dev/null", O_RDONLY);
+
+                if (devnull >= 0)
+                        dup2(devnull, STDIN_FILENO);
+                dup2(out, STDOUT_FILENO);
+                dup2(out, STDERR_FILENO);
+                /* nothing but what was asked for survives the exec */
+                close_range(3, ~0u, CLOSE_RANGE_CLOEXEC);
+                for (size_t i = 0; i < nkeep; i++)
+                        fcntl(keep[i], F_SETFD, 0);
+                for (size_t i = 0; env && env[i]; i++)
+                        putenv((char *) env[i]);
+                signal(SIGPIPE, SIG_DFL);
+                execv(argv[0], (char *const *) argv);
+                fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+                _exit(127);
+        }
+        close(out);
+        procs[slot] = pid;
+        return pid;
+}
+
+static int wait_status(int st) {
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+bool proc_alive(pid_t pid) {
+        int st;
+
+        if (pid <= 0)
+                return false;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+                procs_forget(pid);
+                return false;
+        }
+        return true;
+}
+
+int proc_stop(pid_t pid, int timeout_ms) {
+        uint64_t deadline = now_ns() + (uint64_t) timeout_ms * 1000000u;
+        int st;
+
+        if (pid <= 0)
+                return -1;
+        kill(pid, SIGTERM);
+        for (;;) {
+                pid_t r = waitpid(pid, &st, WNOHANG);
+
+                if (r == pid) {
+                        procs_forget(pid);
+                        return wait_status(st);
+                }
+                if (r < 0) {
+                        procs_forget(pid);
+                        return -1;
+                }
+                if (now_ns() >= deadline)
+                        break;
+                sleep_us(5000);
+        }
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+        procs_forget(pid);
+        return 128 + SIGKILL;
+}
+
+void procs_kill_all(void) {
+        for (size_t i = 0; i < PROCS_MAX; i++)
+                if (procs[i] > 0) {
+                        kill(procs[i], SIGKILL);
+                        waitpid(procs[i], NULL, 0);
+                        procs[i] = 0;
+                }
+}
+
+/* ---- files ---- */
+
+int write_text(const char *path, const char *text) {
+        FILE *f = fopen(path, "we");
+
+        if (!f)
+                return -errno;
+        fputs(text, f);
+        if (fclose(f) != 0)
+                return -errno;
+        return 0;
+}
+
+void rm_rf(const char *path) {
+        struct stat st;
+        struct dirent *e;
+        DIR *d;
+
+        if (lstat(path, &st) < 0)
+                return;
+        if (!S_ISDIR(st.st_mode)) {
+                unlink(path);
+                return;
+        }
+        d = opendir(path);
+        while (d && (e = readdir(d))) {
+                char sub[4096];
+
+                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                        continue;
+                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+                rm_rf(sub);
+        }
+        if (d)
+                closedir(d);
+        rmdir(path);
+}
