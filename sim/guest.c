@@ -375,8 +375,21 @@ struct pend {
         uint64_t data;
 };
 
+/* getpid() is a system call: keep the value, refreshed in a forked child. */
+static _Atomic uint32_t self_pid;
+static pthread_once_t pid_once = PTHREAD_ONCE_INIT;
+
+static void pid_refresh(void) {
+        atomic_store(&self_pid, (uint32_t)getpid());
+}
+
+static void pid_init(void) {
+        pid_refresh();
+        pthread_atfork(NULL, NULL, pid_refresh);
+}
+
 static int vcpu_enter(xsg *g, uint32_t domid, unsigned vcpu, struct vcpu_ctx *c) {
-        uint32_t s, nr, st, pid = (uint32_t)getpid(), owner = 0;
+        uint32_t s, nr, st, pid, owner = 0;
         int r = dom_lookup(g, domid, &c->slot);
 
         if (r < 0)
@@ -395,6 +408,8 @@ static int vcpu_enter(xsg *g, uint32_t domid, unsigned vcpu, struct vcpu_ctx *c)
                 return r;
         if (vcpu >= nr || vcpu >= XS_MAX_VCPUS)
                 return -ENXIO;
+        pthread_once(&pid_once, pid_init);
+        pid = atomic_load(&self_pid);
         if (atomic_compare_exchange_strong(&c->d->vcpu_busy[vcpu], &owner, pid))
                 return 0;
         /* Taken: by a live thread, or by a process that died while driving it. */

@@ -649,7 +649,7 @@ static int op_evt_open(struct host *h, struct host_client *c, uint64_t *val, int
                         break;
         if (i == XS_MAX_HANDLES)
                 return -EMFILE;
-        efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        efd = eventfd(0, EFD_CLOEXEC);
         if (efd < 0)
                 return -errno;
         ring = xs_shm_ring(h->shm, i);

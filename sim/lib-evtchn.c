@@ -2,12 +2,13 @@
 /*
  * libxenevtchn.so.1 for xensim.
  *
- * The fd a user polls is an epoll fd watching a private non-blocking eventfd. Notifiers (guest
- * vCPUs, xensimd at bind time, this handle's own unmask) queue the port on the handle's ring in
- * the shm and write the eventfd; xenevtchn_pending pops the ring and clears the eventfd as soon
- * as the ring is empty, re-checking afterwards so no wake-up is lost. So the fd is readable
- * exactly while a port is pending, like /dev/xen/evtchn, and O_NONBLOCK set by the user on it
- * makes xenevtchn_pending fail with EAGAIN once nothing is pending.
+ * The fd a user polls is an eventfd that xensimd created for the handle (blocking, like
+ * /dev/xen/evtchn). Notifiers (guest vCPUs, xensimd at bind time, this handle's own unmask)
+ * queue the port on the handle's ring in the shm, then write the eventfd once;
+ * xenevtchn_pending pops the ring and consumes the wake-ups as soon as the ring is empty,
+ * re-checking afterwards so none is lost. So the fd is readable while a port is pending, and
+ * with nothing pending xenevtchn_pending blocks, or fails with EAGAIN when the user set
+ * O_NONBLOCK on the fd.
  *
  * xenevtchn_notify towards a guest vCPU is an atomic add on that vCPU's event counter plus one
  * FUTEX_WAKE. Masking follows Xen and Linux: a delivered port stays masked until
@@ -20,7 +21,6 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <stdlib.h>
-#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -32,7 +32,7 @@ struct xenevtchn_handle {
         Xentoolcore__Active_Handle tc_ah;
         struct lib_conn c;
         void *shm;
-        int efd, epfd;
+        int efd;
         uint32_t idx, gen;
         struct xs_ring *ring;
         pthread_mutex_t plock;
@@ -46,12 +46,11 @@ xenevtchn_handle *xenevtchn_open(struct xentoollog_logger *logger, unsigned int 
         struct xenevtchn_handle *h = calloc(1, sizeof(*h));
         struct xs_req req = { .op = XS_OP_EVT_OPEN };
         struct xs_rep rep;
-        struct epoll_event ev = { .events = EPOLLIN };
         int r;
 
         if (!h)
                 return NULL;
-        h->efd = h->epfd = -1;
+        h->efd = -1;
         pthread_mutex_init(&h->plock, NULL);
         h->tc_ah.restrict_callback = evt_restrict_cb;
         xentoolcore__register_active_handle(&h->tc_ah);
@@ -73,8 +72,8 @@ xenevtchn_handle *xenevtchn_open(struct xentoollog_logger *logger, unsigned int 
         h->idx = (uint32_t)rep.val[0];
         h->gen = (uint32_t)rep.val[1];
         h->ring = xs_shm_ring(h->shm, h->idx);
-        h->epfd = epoll_create1(flags & XENEVTCHN_NO_CLOEXEC ? 0 : EPOLL_CLOEXEC);
-        if (h->epfd < 0 || epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->efd, &ev) < 0) {
+        if ((flags & XENEVTCHN_NO_CLOEXEC) &&
+            fcntl(h->efd, F_SETFD, fcntl(h->efd, F_GETFD) & ~FD_CLOEXEC) < 0) {
                 r = -errno;
                 goto fail;
         }
@@ -82,8 +81,6 @@ xenevtchn_handle *xenevtchn_open(struct xentoollog_logger *logger, unsigned int 
         return h;
 fail:
         xentoolcore__deregister_active_handle(&h->tc_ah);
-        if (h->epfd >= 0)
-                close(h->epfd);
         if (h->efd >= 0)
                 close(h->efd);
         if (h->c.fd >= 0)
@@ -103,7 +100,6 @@ int xenevtchn_close(xenevtchn_handle *xce) {
         if (!xce)
                 return 0;
         xentoolcore__deregister_active_handle(&xce->tc_ah);
-        close(xce->epfd);
         close(xce->efd);
         if (xce->c.fd >= 0)
                 close(xce->c.fd);       /* xensimd unbinds every port of the handle */
@@ -114,7 +110,7 @@ int xenevtchn_close(xenevtchn_handle *xce) {
 }
 
 int xenevtchn_fd(xenevtchn_handle *xce) {
-        return xce->epfd;
+        return xce->efd;
 }
 
 static struct xs_port *own_port(xenevtchn_handle *xce, evtchn_port_t port) {
@@ -155,7 +151,12 @@ static void wake_self(xenevtchn_handle *xce) {
         (void)n;
 }
 
-/* The ring just ran empty: clear the eventfd, and re-arm it if a port slipped in meanwhile. */
+/*
+ * The ring just ran empty: consume the wake-ups of the ports taken so far. Every queued port
+ * is followed by exactly one eventfd write from its producer, so this read returns at once
+ * (or after the few instructions between a producer's push and its write). A port queued
+ * meanwhile has its wake-up re-armed.
+ */
 static void settle(xenevtchn_handle *xce) {
         uint64_t cnt;
         ssize_t n = read(xce->efd, &cnt, sizeof(cnt));
@@ -165,7 +166,7 @@ static void settle(xenevtchn_handle *xce) {
 }
 
 xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *xce) {
-        struct epoll_event ev;
+        uint64_t cnt;
         uint32_t port;
         int r;
 
@@ -183,19 +184,20 @@ xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *xce) {
                         r = (int)port;
                         break;
                 }
-                settle(xce);
+                /*
+                 * Nothing queued: wait on the eventfd itself, which blocks or fails with
+                 * EAGAIN as the user set O_NONBLOCK on it, like a read of /dev/xen/evtchn.
+                 * The wake-ups consumed here belong to ports now in the ring: re-arm one so
+                 * that taking the last of them finds a count to consume.
+                 */
+                if (read(xce->efd, &cnt, sizeof(cnt)) < 0) {
+                        if (errno == EAGAIN && !xs_ring_empty(xce->ring))
+                                continue;
+                        r = -1;
+                        break;
+                }
                 if (!xs_ring_empty(xce->ring))
-                        continue;
-                int fl = fcntl(xce->epfd, F_GETFL);
-                if (fl >= 0 && (fl & O_NONBLOCK)) {
-                        errno = EAGAIN;
-                        r = -1;
-                        break;
-                }
-                if (epoll_wait(xce->epfd, &ev, 1, -1) < 0) {
-                        r = -1;
-                        break;
-                }
+                        wake_self(xce);
         }
         pthread_mutex_unlock(&xce->plock);
         return r;
