@@ -1,0 +1,84 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-only
+# xensim: the xensim command line (its output formats and exit statuses are an interface the
+# daemon's integration tests rely on): create/list/servers/destroy, accesses with and without
+# a server, a hung vCPU (exit 3 + message), a crashed domain (exit 4), no such domain (exit 5).
+set -u
+sim=${XENSIM_BUILDDIR:-$(dirname "$0")}
+[ -x "$sim/xensimd" ] || sim=$(pwd)
+fail=0
+check() { # description, command...
+        local d=$1
+        shift
+        if ! "$@"; then
+                echo "FAIL: $d" >&2
+                fail=1
+        fi
+}
+
+dir=$(mktemp -d /tmp/xensim-cli.XXXXXX)
+hostpid= floorpid=
+cleanup() {
+        [ -n "$floorpid" ] && kill "$floorpid" 2>/dev/null && wait "$floorpid" 2>/dev/null
+        if [ -n "$hostpid" ]; then
+                kill "$hostpid" 2>/dev/null
+                wait "$hostpid" || { echo "FAIL: xensimd exit status $?" >&2; fail=1; }
+        fi
+        rm -rf "$dir"
+}
+trap cleanup EXIT
+( sleep 60; echo "FAIL: watchdog" >&2; kill -9 $$ ) 2>/dev/null &
+watchdog=$!
+
+export XENSIM_DIR=$dir XENSTORED_PATH=$dir/xenstored.sock
+"$sim/xensimd" --dir "$dir" > "$dir/host.out" 2>"$dir/host.err" &
+hostpid=$!
+for _ in $(seq 200); do grep -q "xensimd: ready" "$dir/host.out" && break; sleep 0.05; done
+check "xensimd ready" grep -q "xensimd: ready" "$dir/host.out"
+x="$sim/xensim"
+
+d=$($x create web 2)
+check "create prints a domid" test "$d" -ge 1
+check "list" bash -c "$x list | grep -qx '$d 2 running web'"
+check "duplicate name fails" bash -c "! $x create web 1 2>/dev/null"
+check "no server: read all-ones" test "$($x read "$d" 0 mmio 0xfe000000 4)" = 0xffffffff
+check "no server: inw" test "$($x read "$d" 1 pio 0x7000 2)" = 0xffff
+check "no server: write ok" $x write "$d" 0 mmio 0xfe000000 4 0x1234
+$x read "$d" 2 mmio 0xfe000000 4 2>/dev/null
+check "vCPU out of range fails" test $? -eq 1
+
+LD_LIBRARY_PATH=$sim/.libs "$sim/xensim-floor" --domid "$d" --range 0xfe000000-0xfe000fff \
+        > "$dir/floor.out" 2>&1 &
+floorpid=$!
+for _ in $(seq 200); do grep -q ready "$dir/floor.out" && break; sleep 0.05; done
+check "servers" bash -c "$x servers $d | grep -q '^server 0 enabled vp_eport=3,4 bound='"
+check "servers ranges" bash -c "$x servers $d | grep -qx '  mmio 0xfe000000-0xfe000fff'"
+check "write via floor" $x write "$d" 1 mmio 0xfe000010 4 0xabcd
+check "read via floor" test "$($x read "$d" 0 mmio 0xfe000010 4)" = 0xabcd
+check "invalidate" test "$($x invalidate "$d" 0)" = 1
+check "load json" bash -c "$x load --json --vcpus 2 --count 500 $d mmio 0xfe000000 4 1 | grep -q '\"count\":500,\"errors\":0'"
+check "peek" bash -c "$x peek $d 0 0 | grep -q '^state=0 .* vp_eport=3$'"
+kill -STOP "$floorpid"
+out=$($x --timeout-ms 300 write "$d" 0 mmio 0xfe000000 4 1 2>&1)
+st=$?
+check "hung exit status 3 (got $st)" test $st -eq 3
+check "hung message" bash -c "grep -q '^vCPU 0 of domain $d hung: slot state 1$' <<< '$out'"
+kill -CONT "$floorpid"
+kill "$floorpid"; wait "$floorpid"; floorpid=
+
+$x inject slot "$d" 0 0 7 2>/dev/null
+check "inject slot on a destroyed server fails" test $? -ne 0
+c=$($x create crashy 1)
+check "crash" $x crash "$c"
+$x read "$c" 0 mmio 0 4 2>/dev/null
+check "crashed domain exit 4" test $? -eq 4
+check "list crashed" bash -c "$x list | grep -qx '$c 1 crashed crashy'"
+check "destroy" $x destroy "$d"
+$x read "$d" 0 mmio 0 4 2>/dev/null
+check "no domain exit 5" test $? -eq 5
+$x destroy "$d" 2>/dev/null
+check "destroy twice exit 5" test $? -eq 5
+$x frobnicate 2>/dev/null
+check "usage exit 2" test $? -eq 2
+kill "$watchdog" 2>/dev/null
+exit $fail
