@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -345,8 +346,18 @@ static void daemon_exec(It *it, const char *const *args, const char *const *extr
         unsetenv("WATCHDOG_PID");
         unsetenv("LISTEN_FDS");
         unsetenv("LISTEN_PID");
-        for (size_t i = 0; extra_env && extra_env[i]; i++)
+        for (size_t i = 0; extra_env && extra_env[i]; i++) {
+                /* not for the daemon: a limit on its open files */
+                if (strncmp(extra_env[i], "IT_NOFILE=", 10) == 0) {
+                        struct rlimit rl;
+
+                        rl.rlim_cur = rl.rlim_max = strtoul(extra_env[i] + 10, NULL, 10);
+                        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                                _exit(126);
+                        continue;
+                }
                 putenv((char *) extra_env[i]);
+        }
         if (out_fd >= 0) {
                 dup2(out_fd, STDOUT_FILENO);
                 dup2(out_fd, STDERR_FILENO);
