@@ -127,12 +127,51 @@ void sleep_us(uint64_t us) {
                 ;
 }
 
+/* the sum of the first field of /proc/PID/task/TID/schedstat (CPU time in ns) over all threads */
+static double proc_schedstat_seconds(pid_t pid) {
+        char path[64], sub[128], buf[128];
+        unsigned long long sum = 0, v;
+        struct dirent *e;
+        DIR *d;
+        int n = 0;
+
+        snprintf(path, sizeof path, "/proc/%d/task", (int) pid);
+        d = opendir(path);
+        if (!d)
+                return -1;
+        while ((e = readdir(d))) {
+                ssize_t len;
+                int fd;
+
+                if (e->d_name[0] == '.')
+                        continue;
+                snprintf(sub, sizeof sub, "%s/%.32s/schedstat", path, e->d_name);
+                fd = open(sub, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        continue;       /* the thread just exited */
+                len = read(fd, buf, sizeof(buf) - 1);
+                close(fd);
+                if (len <= 0)
+                        continue;
+                buf[len] = '\0';
+                if (sscanf(buf, "%llu", &v) == 1) {
+                        sum += v;
+                        n++;
+                }
+        }
+        closedir(d);
+        return n ? (double) sum / 1e9 : -1;
+}
+
 double proc_cpu_seconds(pid_t pid) {
         char path[64], buf[2048], *p;
+        double s = proc_schedstat_seconds(pid);
         unsigned long long ut, st;
         ssize_t n;
         int fd;
 
+        if (s >= 0)
+                return s;
         snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
         fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)

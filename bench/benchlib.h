@@ -67,7 +67,11 @@ int bench_shm_map(int fd, BenchShm **ret);
 
 uint64_t now_ns(void);
 void sleep_us(uint64_t us);
-/* utime + stime of a process, in seconds (clock ticks resolution); < 0 on error */
+/*
+ * CPU time of a process (all its threads), in seconds: from the schedulers' per-thread
+ * schedstat (nanoseconds) when the kernel has it, else utime + stime of /proc/PID/stat
+ * (clock ticks).  < 0 on error.
+ */
 double proc_cpu_seconds(pid_t pid);
 /* a "Key:   N kB" field of /proc/PID/status, in KiB; < 0 on error */
 long proc_status_kib(pid_t pid, const char *key);
