@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,7 @@ struct host {
         struct xs_shm_hdr *hdr;
         struct xs_handle *xs;
         struct hdom *dom[XS_MAX_DOMS];
+        bool slot_used[XS_MAX_DOMS];
         uint32_t next_domid;
         uint32_t page_refs[XS_MAX_PAGES];
         uint32_t page_slot[XS_MAX_PAGES];
@@ -803,10 +805,18 @@ static int op_dom_create(struct host *h, const struct xs_req *req, uint64_t *val
         h->dom[slot] = d;
         struct xs_dom *s = sdom(h, slot);
         pub_begin(h, slot);
-        memset(s->gport, 0, sizeof(s->gport));
-        memset(s->srv, 0, sizeof(s->srv));
-        for (unsigned v = 0; v < XS_MAX_VCPUS; v++)
-                atomic_store(&s->vcpu_busy[v], 0);
+        /* Only a reused slot has stale contents (untouched shm pages cost no memory). */
+        if (h->slot_used[slot]) {
+                memset(s->gport, 0, sizeof(s->gport));
+                for (unsigned i = 0; i < XS_MAX_SERVERS; i++) {
+                        uint32_t gen = s->srv[i].gen;
+                        memset(&s->srv[i], 0, offsetof(struct xs_server, r));
+                        s->srv[i].gen = gen;
+                }
+                for (unsigned v = 0; v < XS_MAX_VCPUS; v++)
+                        atomic_store(&s->vcpu_busy[v], 0);
+        }
+        h->slot_used[slot] = true;
         dom_publish_header(h, slot);
         dom_publish_gport(h, slot, 1);
         dom_publish_gport(h, slot, 2);
