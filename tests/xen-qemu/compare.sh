@@ -23,6 +23,7 @@ BEGIN {
         for (k in why) if (!(k in documented)) undoc[k] = 1
     }
 }
+/^#/ { next }
 FNR == NR { if (index($0, "=")) { x[key($0)] = val($0); if (!(key($0) in seen)) { order[++nk] = key($0); seen[key($0)] = 1 } } next }
           { if (index($0, "=")) { s[key($0)] = val($0); if (!(key($0) in seen)) { order[++nk] = key($0); seen[key($0)] = 1 } } }
 END {

@@ -25,7 +25,7 @@ cf="-O2 -Wall -Wextra -Wno-unused-parameter"
 $CC $cf -DXQ_XENSIM -I"$TOP/sim" -o "$WORK/bin/xq-guest-xensim" "$SRC/xq-guest.c" "$guestlib" \
     -Wl,-rpath,"$BUILD/sim/.libs" -lpthread || exit 1
 $CC $cf -o "$WORK/bin/xq-probe" "$SRC/xq-probe.c" -lxendevicemodel -lxenforeignmemory \
-    -lxenevtchn -lxenstore || exit 1
+    -lxenevtchn -lxenstore -lxentoolcore || exit 1
 
 "$BUILD/sim/xensimd" --dir "$D" > "$D/xensimd.log" 2>&1 &
 pid=$!

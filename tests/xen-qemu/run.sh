@@ -110,7 +110,7 @@ helpers() {
     local cf="-O2 -g0 -Wall -Wextra -Wno-unused-parameter"
     $CC $cf -static -o "$WORK/bin/xq-guest" "$SRC/xq-guest.c" || die "cannot build xq-guest"
     $CC $cf -o "$WORK/bin/xq-probe" "$SRC/xq-probe.c" -lxendevicemodel -lxenforeignmemory \
-        -lxenevtchn -lxenstore || die "cannot build xq-probe"
+        -lxenevtchn -lxenstore -lxentoolcore || die "cannot build xq-probe"
     $CC $cf -o "$WORK/bin/xq-vmm" "$SRC/xq-vmm.c" -lxendevicemodel -lxenforeignmemory \
         -lxenevtchn || die "cannot build xq-vmm"
     $CC $cf -o "$WORK/bin/xq-notify" "$SRC/xq-notify.c" || die "cannot build xq-notify"

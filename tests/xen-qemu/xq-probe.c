@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,6 +43,7 @@
 #include <xenevtchn.h>
 #include <xenforeignmemory.h>
 #include <xenstore.h>
+#include <xentoolcore.h>
 #include <xen/xen.h>
 #include <xen/memory.h>
 #include <xen/hvm/ioreq.h>
@@ -751,6 +753,68 @@ int main(int argc, char **argv)
         srv_destroy(2);
         srv_destroy(1);
 
+        /* -- restricted handles ---------------------------------------------- */
+        {
+                xendevicemodel_handle *d2 = xendevicemodel_open(NULL, 0);
+                rc = xendevicemodel_restrict(d2, P.domid);
+                fact("restrict.dm", "%s", ename(rc, errno));
+                rc = xendevicemodel_nr_vcpus(d2, P.domid, &nv);
+                fact("restrict.dm_target", "%s", ename(rc, errno));
+                rc = xendevicemodel_nr_vcpus(d2, 0, &nv);
+                fact("restrict.dm_dom0", "%s", ename(rc, errno));
+                rc = xendevicemodel_nr_vcpus(d2, 1234, &nv);
+                fact("restrict.dm_bogus", "%s", ename(rc, errno));
+                rc = xendevicemodel_restrict(d2, P.domid);
+                fact("restrict.dm_same_again", "%s", ename(rc, errno));
+                rc = xendevicemodel_restrict(d2, 1234);
+                fact("restrict.dm_other_again", "%s", ename(rc, errno));
+                xendevicemodel_close(d2);
+                xenforeignmemory_handle *f2 = xenforeignmemory_open(NULL, 0);
+                rc = xenforeignmemory_restrict(f2, P.domid);
+                fact("restrict.fmem", "%s", ename(rc, errno));
+                void *addr = NULL;
+                xenforeignmemory_resource_handle *r =
+                        xenforeignmemory_map_resource(f2, 1234, XENMEM_resource_ioreq_server, 0,
+                                                      XENMEM_resource_ioreq_server_frame_ioreq(0), 1,
+                                                      &addr, PROT_READ | PROT_WRITE, 0);
+                fact("restrict.fmem_bogus", "%s", ename(r ? 0 : -1, errno));
+                if (r)
+                        xenforeignmemory_unmap_resource(f2, r);
+                xenforeignmemory_close(f2);
+                xenevtchn_handle *x2 = xenevtchn_open(NULL, 0);
+                rc = xenevtchn_restrict(x2, P.domid);
+                fact("restrict.evtchn", "%s", ename(rc, errno));
+                rc = xenevtchn_bind_interdomain(x2, 1234, 1);
+                fact("restrict.evtchn_bind_bogus", "%s", ename(rc, errno));
+                xenevtchn_close(x2);
+                /* restrict_all changes the whole process: in a child */
+                fflush(stdout);
+                pid_t pid = fork();
+                if (pid == 0) {
+                        alarm(10);
+                        xendevicemodel_handle *d3 = xendevicemodel_open(NULL, 0);
+                        struct xs_handle *h3 = xs_open(0);
+                        rc = xentoolcore_restrict_all(P.domid);
+                        fact("restrict_all", "%s", ename(rc, errno));
+                        rc = xendevicemodel_nr_vcpus(d3, 1234, &nv);
+                        fact("restrict_all.dm_opened_before_bogus", "%s", ename(rc, errno));
+                        unsigned len;
+                        errno = 0;
+                        void *v = h3 ? xs_read(h3, XBT_NULL, "/local/domain/0/name", &len) : NULL;
+                        fact("restrict_all.xs_opened_before", "%s", v ? "readable" : ename(-1, errno));
+                        free(v);
+                        rc = xentoolcore_restrict_all(1234);
+                        fact("restrict_all.again_other", "%s", ename(rc, errno));
+                        fflush(stdout);
+                        _exit(0);
+                }
+                int st = 0;
+                if (pid > 0)
+                        waitpid(pid, &st, 0);
+                if (pid < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
+                        note("restrict_all child failed (status %d)", st);
+        }
+
         /* -- vp_eport timing and the control server ---------------------- */
         rc = srv_map(0, P.ctrl, P.ctrl + 0xfff);
         fact("page.nonzero_bytes_after_map_range", "%u", page_nonzero_bytes(&P.srv[0]));
@@ -964,6 +1028,54 @@ int main(int argc, char **argv)
                         return 1;
         }
 
+        /* -- how answers are taken: NONE, no notify, while disabled ---------- */
+        {
+                ioreq_t *slot = &P.srv[2].page->vcpu_ioreq[0];
+                P.srv[2].hold = true;
+                rc = guest_do(OP_READ, 4, P.dev + 0x40, 0, NULL, 1000);
+                if (rc == 0) {
+                        fact("answer.state_none_read", "not-held");
+                } else {
+                        slot->data = 0x3333;
+                        __atomic_thread_fence(__ATOMIC_RELEASE);
+                        slot->state = STATE_IOREQ_NONE;
+                        xenevtchn_notify(P.xce, P.srv[2].local[0]);
+                        rc = guest_wait(3000);
+                        fact("answer.state_none_read", rc ? "blocked" : "0x%" PRIx64, P.cmd_result);
+                        if (rc)
+                                return 1;
+                }
+                rc = guest_do(OP_READ, 4, P.dev + 0x44, 0, NULL, 1000);
+                if (rc == 0) {
+                        fact("answer.resp_ready_without_notify", "not-held");
+                } else {
+                        slot->data = 0x4444;
+                        __atomic_thread_fence(__ATOMIC_RELEASE);
+                        slot->state = STATE_IORESP_READY;
+                        rc = guest_wait(1500);
+                        fact("answer.resp_ready_without_notify", "%s", rc ? "blocked" : "completed");
+                        xenevtchn_notify(P.xce, P.srv[2].local[0]);
+                        rc = guest_wait(3000);
+                        fact("answer.notify_after_resp_ready", rc ? "blocked" : "0x%" PRIx64, P.cmd_result);
+                        if (rc)
+                                return 1;
+                }
+                rc = guest_do(OP_READ, 4, P.dev + 0x48, 0, NULL, 1000);
+                if (rc == 0) {
+                        fact("answer.while_disabled", "not-held");
+                } else {
+                        srv_state(2, 0);
+                        slot->data = 0x5555;
+                        complete(&P.srv[2], 0, P.srv[2].local[0]);
+                        rc = guest_wait(3000);
+                        fact("answer.while_disabled", rc ? "blocked" : "0x%" PRIx64, P.cmd_result);
+                        srv_state(2, 1);
+                        if (rc)
+                                return 1;
+                }
+                P.srv[2].hold = false;
+        }
+
         /* -- INVALIDATE on demand: the guest sleeps so its vCPU is free ----- */
         if (c_inval && *c_inval) {
                 srv_create(3, "s3");
@@ -1012,6 +1124,18 @@ int main(int argc, char **argv)
                 note("invalidates per server: %u %u %u %u", n[0], n[1], n[2], n[3]);
         }
 
+        /* -- a server destroyed while the guest waits for it (the guest stays
+         *    blocked on real Xen, so this comes last) ------------------------ */
+        P.srv[2].hold = true;
+        rc = guest_do(OP_READ, 4, P.dev + 0x4c, 0, NULL, 1000);
+        if (rc == 0) {
+                fact("inflight.destroy_server_releases_guest", "not-held");
+        } else {
+                srv_destroy(2);
+                rc = guest_wait(2000);
+                fact("inflight.destroy_server_releases_guest", "%d", rc == 0);
+        }
+
         /* -- the domain goes away ------------------------------------------- */
         P.nlog = 0;
         mark = X.n;
@@ -1047,6 +1171,19 @@ int main(int argc, char **argv)
         fact("dead.notify_old_port", "%s", ename(rc, errno));
         rc = xenevtchn_unbind(P.xce, P.srv[1].local[0]);
         fact("dead.unbind_old_port", "%s", ename(rc, errno));
+        {
+                void *addr = NULL;
+                xenforeignmemory_resource_handle *r =
+                        xenforeignmemory_map_resource(P.fm, P.domid, XENMEM_resource_ioreq_server, P.srv[1].id,
+                                                      XENMEM_resource_ioreq_server_frame_ioreq(0), 1,
+                                                      &addr, PROT_READ | PROT_WRITE, 0);
+                fact("dead.map_resource", "%s", ename(r ? 0 : -1, errno));
+                if (r)
+                        xenforeignmemory_unmap_resource(P.fm, r);
+                ioservid_t id;
+                rc = xendevicemodel_create_ioreq_server(P.dm, P.domid, 0, &id);
+                fact("dead.create_server", "%s", ename(rc, errno));
+        }
         for (int i = 0; i < MAX_SRV; i++)
                 if (P.srv[i].res)
                         xenforeignmemory_unmap_resource(P.fm, P.srv[i].res);
