@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # compare.sh XEN_FACTS XENSIM_FACTS [KNOWN [README]]: diff the fidelity probe's facts from
 # real Xen and from xensim ("name=value" lines).  A difference listed in KNOWN (lines
-# "name reason", '#' comments) is reported as KNOWN, provided README (the simulator's
-# README.md) names the fact; otherwise it is UNDOCUMENTED.  Any other difference, or a fact
+# "NAME | PHRASE | REASON", '#' comments) is reported as KNOWN, provided README (the
+# simulator's README.md) contains PHRASE on one line; otherwise it is UNDOCUMENTED.  Any other difference, or a fact
 # one side lacks, fails.  Last line: the summary; exit status 1 on an unexpected difference.
 set -u
 [ $# -ge 2 ] || { echo "usage: compare.sh XEN_FACTS XENSIM_FACTS [KNOWN [README]]" >&2; exit 2; }
@@ -15,11 +15,12 @@ function key(s) { return substr(s, 1, index(s, "=") - 1) }
 BEGIN {
     while ((getline line < KNOWN) > 0) {
         if (line ~ /^[ \t]*(#|$)/) continue
-        n = split(line, f, /[ \t]+/); k = f[1]; sub(/^[^ \t]+[ \t]+/, "", line); why[k] = line
+        n = split(line, f, /[ \t]*\|[ \t]*/)
+        k = f[1]; sub(/^[ \t]+/, "", k); why[k] = f[3]; phrase[k] = f[2]
     }
     if (README != "") {
         while ((getline line < README) > 0)
-            for (k in why) if (index(line, k)) documented[k] = 1
+            for (k in why) if (phrase[k] != "" && index(line, phrase[k])) documented[k] = 1
         for (k in why) if (!(k in documented)) undoc[k] = 1
     }
 }
@@ -37,7 +38,7 @@ END {
         } else if (x[k] == s[k]) {
             printf "SAME %s=%s\n", k, x[k]; same++
         } else if (k in undoc) {
-            printf "UNDOCUMENTED %s: xen=%s xensim=%s (listed as known, but %s does not name it)\n", k, x[k], s[k], README; bad++
+            printf "UNDOCUMENTED %s: xen=%s xensim=%s (listed as known, but %s lacks \"%s\")\n", k, x[k], s[k], README, phrase[k]; bad++
         } else if (k in why) {
             printf "KNOWN %s: xen=%s xensim=%s (%s)\n", k, x[k], s[k], why[k]; kn++
         } else {

@@ -1183,6 +1183,9 @@ int main(int argc, char **argv)
                 ioservid_t id;
                 rc = xendevicemodel_create_ioreq_server(P.dm, P.domid, 0, &id);
                 fact("dead.create_server", "%s", ename(rc, errno));
+                unsigned int n = 0;
+                rc = xendevicemodel_nr_vcpus(P.dm, P.domid, &n);
+                fact("dead.nr_vcpus", "%s", ename(rc, errno));
         }
         for (int i = 0; i < MAX_SRV; i++)
                 if (P.srv[i].res)
