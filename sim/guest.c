@@ -822,22 +822,30 @@ int xsg_inject_notify(xsg *g, uint32_t domid, unsigned server, unsigned vcpu) {
 }
 
 int xsg_slot_peek(xsg *g, uint32_t domid, unsigned server, unsigned slot, ioreq_t *ret) {
-        struct vcpu_ctx c;
-        struct target t;
-        int r = dom_lookup(g, domid, &c.slot);
+        uint32_t dslot, s, page = 0;
+        struct xs_dom *d;
+        int r = dom_lookup(g, domid, &dslot);
 
         if (r < 0)
                 return r;
-        c.g = g;
-        c.d = xs_shm_dom(g->shm, c.slot);
-        c.dgen = c.d->gen;
-        c.vcpu = 0;
-        if (slot >= XS_PAGE_SIZE / sizeof(ioreq_t))
+        if (slot >= XS_PAGE_SIZE / sizeof(ioreq_t) || server >= XS_MAX_SERVERS)
                 return -ENXIO;
-        r = get_server(&c, server, 0, &t);
-        if (r < 0 && r != -EHOSTDOWN)
+        d = xs_shm_dom(g->shm, dslot);
+        do {
+                s = seq_begin(d);
+                r = 0;
+                if (d->domid != domid || d->state == XS_DOM_FREE)
+                        r = -ESRCH;
+                else if (d->srv[server].state == XS_SRV_NONE)
+                        r = -ENOENT;
+                else
+                        page = d->srv[server].page;
+        } while (seq_retry(d, s));
+        if (r < 0)
                 return r;
-        memcpy(ret, (const void *)slot_of(g, t.page, slot), sizeof(*ret));
+        if (page == 0 || page >= XS_MAX_PAGES)
+                return -ENOENT;
+        memcpy(ret, (const void *)slot_of(g, page, slot), sizeof(*ret));
         return 0;
 }
 

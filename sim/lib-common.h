@@ -9,6 +9,9 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "xensim-client.h"
 #include "xentoolcore-internal.h"
@@ -23,6 +26,11 @@ static inline int lib_conn_open(struct lib_conn *c) {
         pthread_mutex_init(&c->lock, NULL);
         r = xsc_connect(NULL, &c->fd);
         if (r < 0) {
+                /* The real libraries log open failures too; say where xensim was looked for. */
+                const char *dir = getenv("XENSIM_DIR");
+                fprintf(stderr, "xensim: cannot reach the simulated Xen host at %s%s: %s\n",
+                        dir && *dir ? dir : "(XENSIM_DIR is not set)",
+                        dir && *dir ? "/host.sock" : "", strerror(-r));
                 c->fd = -1;
                 return r;
         }
