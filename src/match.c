@@ -1,13 +1,21 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Registration table: two open-addressing hash tables with linear probing,
- * power-of-two capacities kept at most 1/4 full, backward-shift deletion.
+ * power-of-two capacities, backward-shift deletion, plus direct arrays for
+ * small values.
  *
- *   addrs  one slot per (space, addr) in use: its len, the distinct masks
- *          registered there (at most MATCH_MAX_MASKS) and the list of its
- *          registrations.  Overlap rules make (space, addr) determine len.
+ *   addrs  pointers to one AddrEntry per (space, addr) in use, at most 1/8
+ *          full so that the probe for the address is nearly always the first:
+ *          its len (overlap rules make (space, addr) determine it), the
+ *          distinct masks registered there (at most MATCH_MAX_MASKS) and the
+ *          list of its registrations.
+ *   dense  per (address, mask): the registrations whose value is below
+ *          MATCH_DENSE_MAX, indexed by value.  Virtio queue indexes are
+ *          small, so a kick is found without hashing its data, in the same
+ *          number of instructions whatever the number of registrations.
  *   regs   one slot per registration, a pointer to its Reg, hashed on
- *          (space, addr, mask, value).
+ *          (space, addr, mask, value), at most 1/4 full: used by lookup for
+ *          values of MATCH_DENSE_MAX and above, and by find/remove.
  *
  * Data sets of two registrations at one address never intersect (add refuses
  * it), so at most one registration matches a write and the order in which
@@ -24,6 +32,8 @@
 #include "match.h"
 
 #define TABLE_MIN       16u
+#define MATCH_DENSE_MAX 256u    /* values below this are in the dense arrays */
+#define DENSE_MIN       8u
 
 typedef struct Reg Reg;
 struct Reg {
@@ -33,20 +43,26 @@ struct Reg {
         Reg *prev;
 };
 
-typedef struct AddrSlot {
+typedef struct MaskEntry {
+        uint64_t mask;
+        uint32_t refs;          /* registrations with this mask */
+        uint32_t dense_len;     /* values < dense_len are indexed in dense */
+        Reg **dense;
+} MaskEntry;
+
+typedef struct AddrEntry {
         uint64_t addr;
-        uint64_t masks[MATCH_MAX_MASKS];
-        uint32_t mask_refs[MATCH_MAX_MASKS];
-        Reg *head;
-        uint32_t nregs;
-        uint8_t space;          /* 0: free slot */
+        uint8_t space;
         uint8_t len;
         uint8_t nmasks;
-} AddrSlot;
+        uint32_t nregs;
+        Reg *head;
+        MaskEntry m[MATCH_MAX_MASKS];
+} AddrEntry;
 
 struct MatchTable {
         uint64_t seed;
-        AddrSlot *addrs;
+        AddrEntry **addrs;
         size_t addr_cap;        /* power of two */
         size_t addr_count;
         Reg **regs;
@@ -136,12 +152,23 @@ int match_table_new(MatchTable **ret) {
         return 0;
 }
 
+static void addr_entry_free(AddrEntry *e) {
+        if (!e)
+                return;
+        for (unsigned k = 0; k < MATCH_MAX_MASKS; k++)
+                free(e->m[k].dense);
+        free(e);
+}
+
 MatchTable *match_table_free(MatchTable *t) {
         if (!t)
                 return NULL;
         if (t->regs)
                 for (size_t i = 0; i < t->reg_cap; i++)
                         free(t->regs[i]);
+        if (t->addrs)
+                for (size_t i = 0; i < t->addr_cap; i++)
+                        addr_entry_free(t->addrs[i]);
         free(t->regs);
         free(t->addrs);
         free(t);
@@ -150,46 +177,46 @@ MatchTable *match_table_free(MatchTable *t) {
 
 /* ---- address table ---- */
 
-static AddrSlot *addr_find(const MatchTable *t, uint8_t space, uint64_t addr) {
+static AddrEntry **addr_find(const MatchTable *t, uint8_t space, uint64_t addr) {
         size_t m = t->addr_cap - 1;
         size_t i = addr_hash(t, space, addr) & m;
 
         for (;;) {
-                AddrSlot *s = &t->addrs[i];
-                if (s->space == 0)
+                AddrEntry *e = t->addrs[i];
+                if (!e)
                         return NULL;
-                if (s->addr == addr && s->space == space)
-                        return s;
+                if (e->addr == addr && e->space == space)
+                        return &t->addrs[i];
                 i = (i + 1) & m;
         }
 }
 
-static AddrSlot *addr_insert_slot(AddrSlot *tab, size_t cap, const MatchTable *t, uint8_t space, uint64_t addr) {
+static void addr_insert_slot(AddrEntry **tab, size_t cap, const MatchTable *t, AddrEntry *e) {
         size_t m = cap - 1;
-        size_t i = addr_hash(t, space, addr) & m;
+        size_t i = addr_hash(t, e->space, e->addr) & m;
 
-        while (tab[i].space != 0)
+        while (tab[i])
                 i = (i + 1) & m;
-        return &tab[i];
+        tab[i] = e;
 }
 
 static int addr_resize(MatchTable *t, size_t cap) {
-        AddrSlot *n = calloc(cap, sizeof(*n));
+        AddrEntry **n = calloc(cap, sizeof(*n));
 
         if (!n)
                 return -ENOMEM;
         for (size_t i = 0; i < t->addr_cap; i++)
-                if (t->addrs[i].space != 0)
-                        *addr_insert_slot(n, cap, t, t->addrs[i].space, t->addrs[i].addr) = t->addrs[i];
+                if (t->addrs[i])
+                        addr_insert_slot(n, cap, t, t->addrs[i]);
         free(t->addrs);
         t->addrs = n;
         t->addr_cap = cap;
         return 0;
 }
 
-static void addr_delete(MatchTable *t, AddrSlot *s) {
+static void addr_delete(MatchTable *t, AddrEntry **slot) {
         size_t m = t->addr_cap - 1;
-        size_t hole = (size_t) (s - t->addrs);
+        size_t hole = (size_t) (slot - t->addrs);
         size_t i = hole;
 
         /* backward-shift: move later members of the cluster into the hole
@@ -197,15 +224,15 @@ static void addr_delete(MatchTable *t, AddrSlot *s) {
         for (;;) {
                 size_t home;
                 i = (i + 1) & m;
-                if (t->addrs[i].space == 0)
+                if (!t->addrs[i])
                         break;
-                home = addr_hash(t, t->addrs[i].space, t->addrs[i].addr) & m;
+                home = addr_hash(t, t->addrs[i]->space, t->addrs[i]->addr) & m;
                 if (((i - home) & m) >= ((i - hole) & m)) {
                         t->addrs[hole] = t->addrs[i];
                         hole = i;
                 }
         }
-        memset(&t->addrs[hole], 0, sizeof(t->addrs[hole]));
+        t->addrs[hole] = NULL;
         t->addr_count--;
 }
 
@@ -290,31 +317,39 @@ void *match_find(const MatchTable *t, const MatchKey *key) {
 
 void *match_lookup(const MatchTable *t, uint8_t space, uint64_t addr, uint8_t size, uint64_t data) {
         uint64_t h = addr_hash(t, space, addr);
-        size_t am = t->addr_cap - 1, rm = t->reg_cap - 1;
+        size_t am = t->addr_cap - 1;
         size_t i = h & am;
-        const AddrSlot *s;
+        const AddrEntry *e;
 
         for (;;) {
-                s = &t->addrs[i];
-                if (s->space == 0)
+                e = t->addrs[i];
+                if (!e)
                         return NULL;
-                if (s->addr == addr && s->space == space)
+                if (e->addr == addr && e->space == space)
                         break;
                 i = (i + 1) & am;
         }
-        if (s->len != size)
+        if (e->len != size)
                 return NULL;
 
-        for (unsigned k = 0; k < s->nmasks; k++) {
-                uint64_t mask = s->masks[k];
-                uint64_t value = data & mask;
-                size_t j = reg_hash(h, mask, value) & rm;
+        for (unsigned k = 0; k < e->nmasks; k++) {
+                const MaskEntry *me = &e->m[k];
+                uint64_t value = data & me->mask;
+                size_t rm, j;
 
+                if (value < MATCH_DENSE_MAX) {
+                        /* every registration with a small value is in dense */
+                        if (value < me->dense_len && me->dense[value])
+                                return me->dense[value]->userdata;
+                        continue;
+                }
+                rm = t->reg_cap - 1;
+                j = reg_hash(h, me->mask, value) & rm;
                 for (;;) {
                         const Reg *r = t->regs[j];
                         if (!r)
                                 break;
-                        if (r->key.addr == addr && r->key.value == value && r->key.mask == mask &&
+                        if (r->key.addr == addr && r->key.value == value && r->key.mask == me->mask &&
                             r->key.space == space)
                                 return r->userdata;
                         j = (j + 1) & rm;
@@ -335,8 +370,9 @@ static bool overlaps_other(const MatchTable *t, const MatchKey *k) {
         uint64_t last = k->addr + (k->len - 1);
 
         for (uint64_t a = first;; a++) {
-                const AddrSlot *s = addr_find(t, k->space, a);
-                if (s && !(a == k->addr && s->len == k->len) && ranges_overlap(a, s->len, k->addr, k->len))
+                AddrEntry **slot = addr_find(t, k->space, a);
+                if (slot && !(a == k->addr && (*slot)->len == k->len) &&
+                    ranges_overlap(a, (*slot)->len, k->addr, k->len))
                         return true;
                 if (a == last)
                         break;
@@ -349,10 +385,28 @@ static inline bool sets_intersect(uint64_t m1, uint64_t v1, uint64_t m2, uint64_
         return ((v1 ^ v2) & m1 & m2) == 0;
 }
 
+/* Make dense (of dense_len entries) hold index value; the new part is zeroed. */
+static int dense_grow(Reg ***dense, uint32_t *dense_len, uint64_t value) {
+        uint32_t n = DENSE_MIN;
+        Reg **d;
+
+        while (n <= value)
+                n *= 2;
+        if (n <= *dense_len)
+                return 0;
+        d = realloc(*dense, n * sizeof(*d));
+        if (!d)
+                return -ENOMEM;
+        memset(d + *dense_len, 0, (n - *dense_len) * sizeof(*d));
+        *dense = d;
+        *dense_len = n;
+        return 0;
+}
+
 int match_add(MatchTable *t, const MatchKey *key, void *userdata, bool *ret_new_range) {
-        AddrSlot *s;
+        AddrEntry **slot, *e = NULL, *fresh = NULL;
         Reg *r;
-        unsigned mi;
+        unsigned mi = 0;
         bool new_mask = true, new_range;
         int rc;
 
@@ -361,12 +415,13 @@ int match_add(MatchTable *t, const MatchKey *key, void *userdata, bool *ret_new_
         if (overlaps_other(t, key))
                 return -EEXIST;
 
-        s = addr_find(t, key->space, key->addr);
-        new_range = !s;
-        if (s) {
+        slot = addr_find(t, key->space, key->addr);
+        new_range = !slot;
+        if (slot) {
+                e = *slot;
                 /* same address and no overlap: same len */
-                for (mi = 0; mi < s->nmasks; mi++)
-                        if (s->masks[mi] == key->mask) {
+                for (mi = 0; mi < e->nmasks; mi++)
+                        if (e->m[mi].mask == key->mask) {
                                 new_mask = false;
                                 break;
                         }
@@ -375,8 +430,8 @@ int match_add(MatchTable *t, const MatchKey *key, void *userdata, bool *ret_new_
                 /* a mask that is a subset of the new one: one probe finds the
                  * only possible intersecting registration; otherwise walk
                  * the registrations of this address */
-                for (unsigned k = 0; k < s->nmasks; k++) {
-                        uint64_t m2 = s->masks[k];
+                for (unsigned k = 0; k < e->nmasks; k++) {
+                        uint64_t m2 = e->m[k].mask;
                         if (m2 == key->mask)
                                 continue;       /* equal masks intersect only if equal keys */
                         if ((m2 & ~key->mask) == 0) {
@@ -386,13 +441,13 @@ int match_add(MatchTable *t, const MatchKey *key, void *userdata, bool *ret_new_
                                 if (reg_find(t, &probe))
                                         return -EEXIST;
                         } else {
-                                for (const Reg *o = s->head; o; o = o->next)
+                                for (const Reg *o = e->head; o; o = o->next)
                                         if (o->key.mask == m2 &&
                                             sets_intersect(key->mask, key->value, m2, o->key.value))
                                                 return -EEXIST;
                         }
                 }
-                if (new_mask && s->nmasks >= MATCH_MAX_MASKS)
+                if (new_mask && e->nmasks >= MATCH_MAX_MASKS)
                         return -ENOSPC;
         }
         if (new_range && t->ranges[key->space] >= MATCH_MAX_RANGES)
@@ -400,13 +455,13 @@ int match_add(MatchTable *t, const MatchKey *key, void *userdata, bool *ret_new_
         if (t->reg_count >= MATCH_MAX_ENTRIES)
                 return -ENOSPC;
 
-        /* grow first, so that nothing can fail after the insertion */
+        /* allocate everything first, so that nothing can fail after the insertion */
         if ((t->reg_count + 1) * 4 > t->reg_cap) {
                 rc = reg_resize(t, t->reg_cap * 2);
                 if (rc < 0)
                         return rc;
         }
-        if (new_range && (t->addr_count + 1) * 4 > t->addr_cap) {
+        if (new_range && (t->addr_count + 1) * 8 > t->addr_cap) {
                 rc = addr_resize(t, t->addr_cap * 2);
                 if (rc < 0)
                         return rc;
@@ -414,28 +469,50 @@ int match_add(MatchTable *t, const MatchKey *key, void *userdata, bool *ret_new_
         r = calloc(1, sizeof(*r));
         if (!r)
                 return -ENOMEM;
+        if (new_range) {
+                e = fresh = calloc(1, sizeof(*e));
+                if (!e) {
+                        free(r);
+                        return -ENOMEM;
+                }
+                e->space = key->space;
+                e->addr = key->addr;
+                e->len = key->len;
+                mi = 0;
+        } else if (new_mask) {
+                mi = e->nmasks;
+        }
+        if (key->value < MATCH_DENSE_MAX) {
+                /* a new mask's entry is unused: its dense is NULL, length 0 */
+                rc = dense_grow(&e->m[mi].dense, &e->m[mi].dense_len, key->value);
+                if (rc < 0) {
+                        free(r);
+                        free(fresh);
+                        return rc;
+                }
+        }
+
+        /* commit */
         r->key = *key;
         r->userdata = userdata;
-
         if (new_range) {
-                s = addr_insert_slot(t->addrs, t->addr_cap, t, key->space, key->addr);
-                s->space = key->space;
-                s->addr = key->addr;
-                s->len = key->len;
+                addr_insert_slot(t->addrs, t->addr_cap, t, e);
                 t->addr_count++;
                 t->ranges[key->space]++;
         }
         if (new_mask) {
-                mi = s->nmasks++;
-                s->masks[mi] = key->mask;
-                s->mask_refs[mi] = 0;
+                e->nmasks++;
+                e->m[mi].mask = key->mask;
+                e->m[mi].refs = 0;
         }
-        s->mask_refs[mi]++;
-        r->next = s->head;
-        if (s->head)
-                s->head->prev = r;
-        s->head = r;
-        s->nregs++;
+        e->m[mi].refs++;
+        if (key->value < MATCH_DENSE_MAX)
+                e->m[mi].dense[key->value] = r;
+        r->next = e->head;
+        if (e->head)
+                e->head->prev = r;
+        e->head = r;
+        e->nregs++;
 
         reg_insert_slot(t->regs, t->reg_cap, t, r);
         t->reg_count++;
@@ -447,7 +524,7 @@ int match_add(MatchTable *t, const MatchKey *key, void *userdata, bool *ret_new_
 
 int match_remove(MatchTable *t, const MatchKey *key, void **ret_userdata, bool *ret_range_unused) {
         Reg **slot, *r;
-        AddrSlot *s;
+        AddrEntry **aslot, *e;
         bool unused = false;
 
         if (!t || match_key_check(key) < 0)
@@ -456,31 +533,35 @@ int match_remove(MatchTable *t, const MatchKey *key, void **ret_userdata, bool *
         if (!slot)
                 return -ENOENT;
         r = *slot;
-        s = addr_find(t, key->space, key->addr);
-        /* s exists: every registration has its address slot */
+        aslot = addr_find(t, key->space, key->addr);
+        e = *aslot;     /* every registration has its address entry */
         reg_delete(t, slot);
 
         if (r->prev)
                 r->prev->next = r->next;
         else
-                s->head = r->next;
+                e->head = r->next;
         if (r->next)
                 r->next->prev = r->prev;
-        s->nregs--;
-        for (unsigned k = 0; k < s->nmasks; k++)
-                if (s->masks[k] == key->mask) {
-                        if (--s->mask_refs[k] == 0) {
-                                s->nmasks--;
-                                s->masks[k] = s->masks[s->nmasks];
-                                s->mask_refs[k] = s->mask_refs[s->nmasks];
-                                s->masks[s->nmasks] = 0;
-                                s->mask_refs[s->nmasks] = 0;
-                        }
-                        break;
+        e->nregs--;
+        for (unsigned k = 0; k < e->nmasks; k++) {
+                MaskEntry *me = &e->m[k];
+                if (me->mask != key->mask)
+                        continue;
+                if (key->value < me->dense_len)
+                        me->dense[key->value] = NULL;
+                if (--me->refs == 0) {
+                        free(me->dense);
+                        e->nmasks--;
+                        *me = e->m[e->nmasks];
+                        memset(&e->m[e->nmasks], 0, sizeof(e->m[e->nmasks]));
                 }
-        if (s->nregs == 0) {
+                break;
+        }
+        if (e->nregs == 0) {
                 t->ranges[key->space]--;
-                addr_delete(t, s);
+                addr_delete(t, aslot);
+                addr_entry_free(e);
                 unused = true;
         }
 
@@ -493,7 +574,7 @@ int match_remove(MatchTable *t, const MatchKey *key, void **ret_userdata, bool *
         /* shrink, best effort */
         if (t->reg_cap > TABLE_MIN && t->reg_count * 16 < t->reg_cap)
                 (void) reg_resize(t, t->reg_cap / 2);
-        if (t->addr_cap > TABLE_MIN && t->addr_count * 16 < t->addr_cap)
+        if (t->addr_cap > TABLE_MIN && t->addr_count * 32 < t->addr_cap)
                 (void) addr_resize(t, t->addr_cap / 2);
         return 0;
 }

@@ -311,6 +311,8 @@ static MatchKey random_key(void) {
         k.mask = masks[rnd() % (sizeof(masks) / sizeof(masks[0]))] & lm;
         /* few distinct values so that collisions happen */
         k.value = rnd() & k.mask & 0x1f;
+        if (rnd() & 1)  /* values of the hashed path (>= 256) too */
+                k.value = rnd() & k.mask & 0x31f;
         if ((rnd() % 64) == 0)
                 k.len = 3;      /* now and then an invalid key */
         return k;
@@ -357,7 +359,7 @@ static void test_random(void) {
                         uint64_t data = rnd();
                         uintptr_t want;
                         if (rnd() & 1)  /* data likely to match */
-                                data &= 0x1f;
+                                data &= (rnd() & 1) ? 0x1f : 0x31f;
                         want = ref_lookup(k.space, k.addr, size, data);
                         CHECK_U64((uintptr_t) lookup(t, k.space, k.addr, size, data), want);
                         hits += want != 0;
@@ -397,9 +399,10 @@ static void test_grow_shrink(void) {
         const unsigned N = 20000;
 
         REQUIRE(match_table_new(&t) == 0);
-        /* 20000 queues spread over 200 virtio notify registers */
+        /* 20000 queues spread over 200 virtio notify registers; values 0..693 cover both the
+         * dense (< 256) and the hashed lookup */
         for (unsigned i = 0; i < N; i++) {
-                MatchKey k = key(MMIO, 0x10000000 + (uint64_t) (i % 200) * 0x200 + 0x50, 4, 0xffff, i / 200);
+                MatchKey k = key(MMIO, 0x10000000 + (uint64_t) (i % 200) * 0x200 + 0x50, 4, 0xffff, (i / 200) * 7);
                 if (match_add(t, &k, (void *) (uintptr_t) (i + 1), &nr) != 0)
                         bad++;
                 ranges_created += nr;
@@ -413,7 +416,7 @@ static void test_grow_shrink(void) {
         bad = 0;
         for (unsigned i = 0; i < N; i++)
                 if (lookup(t, MMIO, 0x10000000 + (uint64_t) (i % 200) * 0x200 + 0x50, 4,
-                           0xabcd0000u | (i / 200)) != (void *) (uintptr_t) (i + 1))
+                           0xabcd0000u | ((i / 200) * 7)) != (void *) (uintptr_t) (i + 1))
                         bad++;
         CHECK_INT(bad, 0);
         /* remove in another order */
@@ -421,7 +424,7 @@ static void test_grow_shrink(void) {
         for (unsigned j = 0; j < N; j++) {
                 unsigned i = (j * 7919u) % N;
                 void *ud = NULL;
-                MatchKey k = key(MMIO, 0x10000000 + (uint64_t) (i % 200) * 0x200 + 0x50, 4, 0xffff, i / 200);
+                MatchKey k = key(MMIO, 0x10000000 + (uint64_t) (i % 200) * 0x200 + 0x50, 4, 0xffff, (i / 200) * 7);
                 if (match_remove(t, &k, &ud, &unused) != 0 || ud != (void *) (uintptr_t) (i + 1))
                         bad++;
                 ranges_freed += unused;
