@@ -26,9 +26,11 @@
  * match_remove() report when a range appears or disappears.
  *
  * match_lookup() is the hot path: O(1) in the number of registrations (a
- * hash probe on the address, then one probe per distinct mask there), no
- * allocation, no list walk.  Hashes are seeded from getrandom() so that a
- * client cannot choose keys that collide.
+ * hash probe on the address, then per distinct mask there one array index
+ * for values below 256, such as virtio queue indexes, or one hash probe),
+ * no allocation, no list walk.  Hashes are seeded from getrandom() so that a
+ * client cannot choose keys that collide.  Memory: the direct arrays take at
+ * most 2 KiB per (address, mask).
  *
  * The table is not thread-safe; one table per guest, used from one thread.
  */
