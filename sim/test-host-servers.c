@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <poll.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -356,7 +357,23 @@ static void test_zombie(void) {
         xendevicemodel_close(dm);
 }
 
-/* The toolstack side: xenstore entries, growing domids. */
+/* The token of the next watch event (bounded wait), 0 if none came. */
+static char next_watch(struct xs_handle *xs) {
+        struct pollfd p = { .fd = xs_fileno(xs), .events = POLLIN };
+        unsigned n;
+        char **ev;
+        char tok;
+        if (poll(&p, 1, 2000) != 1)
+                return 0;
+        ev = xs_read_watch(xs, &n);
+        if (!ev)
+                return 0;
+        tok = ev[XS_WATCH_TOKEN][0];
+        free(ev);
+        return tok;
+}
+
+/* The toolstack side: xenstore entries, growing domids, @introduceDomain/@releaseDomain. */
 static void test_xenstore(void) {
         struct xs_handle *xs = xs_open(0);
         unsigned len;
@@ -367,7 +384,20 @@ static void test_xenstore(void) {
         v = xs_read(xs, XBT_NULL, "/local/domain/0/name", &len);
         CHECK(v && !strcmp(v, "Domain-0"), "dom0 name %s", v ? v : "(null)");
         free(v);
+        CHECK(xs_watch(xs, "@introduceDomain", "I") && xs_watch(xs, "@releaseDomain", "R"),
+              "watch");
+        /* Registering fires each watch once. */
+        char t1 = next_watch(xs), t2 = next_watch(xs);
+        CHECK(t1 + t2 == 'I' + 'R', "initial watch events %c %c", t1 ? t1 : '-', t2 ? t2 : '-');
         uint32_t d = st_domain("xsguest", 3);
+        CHECK(next_watch(xs) == 'I', "no @introduceDomain after create");
+        {
+                char p0[64];
+                snprintf(p0, sizeof(p0), "/local/domain/%u/name", d);
+                v = xs_read(xs, XBT_NULL, p0, &len);
+                CHECK(v != NULL, "name missing when @introduceDomain fired");
+                free(v);
+        }
         char p[64];
         snprintf(p, sizeof(p), "/local/domain/%u/name", d);
         v = xs_read(xs, XBT_NULL, p, &len);
@@ -379,6 +409,7 @@ static void test_xenstore(void) {
         free(v);
         CHECK(xs_is_domain_introduced(xs, d), "introduced");
         CHECK(xsg_domain_destroy(st_guest(), d) == 0, "destroy");
+        CHECK(next_watch(xs) == 'R', "no @releaseDomain after destroy");
         snprintf(p, sizeof(p), "/local/domain/%u", d);
         v = xs_read(xs, XBT_NULL, p, &len);
         CHECK(v == NULL, "entries removed");
