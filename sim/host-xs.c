@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <xenstore.h>
@@ -114,6 +115,21 @@ int host_xs_domain_destroy(struct xs_handle *xs, uint32_t domid) {
         if (!xs_release_domain(xs, domid) && !r)
                 r = -errno;
         return r;
+}
+
+/*
+ * A crash shuts the domain down: real xenstored learns it from VIRQ_DOM_EXC and fires
+ * @releaseDomain while the domain stays introduced. xensim-xenstored takes that event as the
+ * control command "xensim-domain <domid> shutdown".
+ */
+int host_xs_domain_shutdown(struct xs_handle *xs, uint32_t domid) {
+        char body[32];
+        int n = snprintf(body, sizeof(body), "%u%cshutdown", domid, 0);
+        char *rep = xs_control_command(xs, "xensim-domain", body, (unsigned)n + 1);
+        if (!rep)
+                return -errno;
+        free(rep);
+        return 0;
 }
 
 int host_xs_dom0(struct xs_handle *xs) {

@@ -884,6 +884,9 @@ void host_dispatch(struct host *h, struct host_client *c, const struct xs_req *r
                         dom_publish_header(h, (uint32_t)slot);
                         pub_end(h, (uint32_t)slot);
                         wake_vcpus(h, (uint32_t)slot);
+                        if (h->xs && host_xs_domain_shutdown(h->xs, h->dom[slot]->domid) < 0)
+                                fprintf(stderr, "<4>xensimd: xenstored did not take the "
+                                                "shutdown of domain %u\n", h->dom[slot]->domid);
                 }
                 break;
         case XS_OP_DOM_SLOT:

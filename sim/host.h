@@ -49,6 +49,7 @@ void host_dispatch(struct host *h, struct host_client *c, const struct xs_req *r
 int host_xs_domain_create(struct xs_handle *xs, uint32_t domid, const char *name,
                           unsigned nr_vcpus);
 int host_xs_domain_destroy(struct xs_handle *xs, uint32_t domid);
+int host_xs_domain_shutdown(struct xs_handle *xs, uint32_t domid);
 int host_xs_dom0(struct xs_handle *xs);
 
 #endif

@@ -408,6 +408,9 @@ static void test_xenstore(void) {
         CHECK(v && !strcmp(v, "online"), "cpu/2 %s", v ? v : "(null)");
         free(v);
         CHECK(xs_is_domain_introduced(xs, d), "introduced");
+        CHECK(xsg_domain_crash(st_guest(), d) == 0, "crash");
+        CHECK(next_watch(xs) == 'R', "no @releaseDomain after the crash");
+        CHECK(xs_is_domain_introduced(xs, d), "a crashed domain stays introduced");
         CHECK(xsg_domain_destroy(st_guest(), d) == 0, "destroy");
         CHECK(next_watch(xs) == 'R', "no @releaseDomain after destroy");
         snprintf(p, sizeof(p), "/local/domain/%u", d);
