@@ -29,6 +29,7 @@
 #define IT_WATCHDOG_S   90
 
 It *it_current;
+int it_timeout_scale = 1;
 static uint32_t it_seq = 1;
 
 static long long now_ms(void) {
@@ -242,9 +243,11 @@ void it_init(It *it, const char *name, int argc, char **argv) {
         it->pass_fd = -1;
         it_current = it;
         setvbuf(stdout, NULL, _IOLBF, 0);
+        if (getenv("IT_TIMEOUT_SCALE"))
+                it_timeout_scale = atoi(getenv("IT_TIMEOUT_SCALE")) > 0 ? atoi(getenv("IT_TIMEOUT_SCALE")) : 1;
         signal(SIGALRM, it_alarm);
         signal(SIGPIPE, SIG_IGN);
-        alarm(IT_WATCHDOG_S);
+        alarm(IT_WATCHDOG_S * (unsigned) it_timeout_scale);
 
         snprintf(it->dir, sizeof it->dir, "/tmp/xen-ioreqd-%s-XXXXXX", name);
         if (!mkdtemp(it->dir))
@@ -375,13 +378,19 @@ static void daemon_exec(It *it, const char *const *args, const char *const *extr
         } else
                 close_range(3, ~0u, 0);
         {
-                const char *argv[16] = { bin };
-                size_t n = 1;
+                const char *argv[32];
+                char *wrapper = getenv("IT_DAEMON_WRAPPER") ? strdup(getenv("IT_DAEMON_WRAPPER")) : NULL;
+                size_t n = 0;
 
-                for (size_t i = 0; args[i] && n < 15; i++)
+                /* e.g. "valgrind --error-exitcode=99 --leak-check=full" */
+                for (char *save = NULL, *w = wrapper ? strtok_r(wrapper, " ", &save) : NULL; w && n < 16;
+                     w = strtok_r(NULL, " ", &save))
+                        argv[n++] = w;
+                argv[n++] = bin;
+                for (size_t i = 0; args[i] && n < 31; i++)
                         argv[n++] = args[i];
                 argv[n] = NULL;
-                execv(bin, (char *const *) argv);
+                execvp(argv[0], (char *const *) argv);
         }
         fprintf(stderr, "exec %s: %m\n", bin);
         _exit(127);

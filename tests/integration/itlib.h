@@ -8,7 +8,8 @@
  * re-executes itself once so that it uses them too) and arms a watchdog
  * alarm.  it_daemon_start() writes nothing: tests write the config files
  * first, then start the daemon with NOTIFY_SOCKET pointing at a socket of
- * this process and wait for READY=1.  Every wait is bounded; a failed
+ * this process and wait for READY=1 (IT_DAEMON_WRAPPER="valgrind …" runs it
+ * under a wrapper).  Every wait is bounded; a failed
  * check prints what was expected, the daemon's log tail, and exits 1.
  */
 #ifndef XENIOREQD_ITLIB_H
@@ -22,7 +23,9 @@
 #include "xenioreqd/protocol.h"
 #include "xensim-guest.h"
 
-#define IT_TIMEOUT_MS   5000
+/* every bounded wait; IT_TIMEOUT_SCALE=N multiplies them (e.g. for a daemon under valgrind) */
+extern int it_timeout_scale;
+#define IT_TIMEOUT_MS   (5000 * it_timeout_scale)
 #define IT_NOTES_MAX    256
 
 typedef struct It {
