@@ -154,11 +154,23 @@ int main(int argc, char **argv) {
         CHECK_EQ(it_write(&it, dom2, 0, XSG_MMIO, BASE + NOTIFY, 4, 0), 0, "kick after the reboot");
         CHECK_EQ(it_efd_take(e0), 1, "kick after the reboot");
 
+        /* a crash (the domain stays, as with on_crash=preserve): served until it is destroyed */
+        CHECK_EQ(xsg_domain_crash(it.xsg, dom2), 0, "crash the domain");
+        usleep(100000);
+        CHECK(it_daemon_alive(&it), "the daemon survives a guest crash");
+        CHECK_EQ(it_query(c1, &q), 0, "QUERY after the crash");
+        CHECK_EQ(q.domid, dom2, "the crashed domain is still the guest's");
+        it_domain_destroy(&it, dom2);
+        CHECK(it_closed(c1, IT_TIMEOUT_MS), "connection closed when the crashed domain was destroyed");
+        close(c1);
+        wait_state(XIRQ_GUEST_ABSENT, 0xffffffffu, "after the crashed domain was destroyed");
+        CHECK_EQ(xsg_servers(it.xsg, dom2, s, XSG_MAX_SERVERS), -ESRCH, "the destroyed domain is gone (no zombie)");
+        c1 = it_connect(&it, "g1");
+
         /* SIGINT stops as SIGTERM does */
         it_daemon_signal(&it, SIGINT);
         CHECK(it_wait_note(&it, "STOPPING=1", IT_TIMEOUT_MS), "STOPPING=1 after SIGINT");
         CHECK_EQ(it_daemon_wait(&it, IT_TIMEOUT_MS), 0, "exit status after SIGINT");
-        CHECK_EQ(it_servers(&it, dom2, s, XSG_MAX_SERVERS), 0, "no server left after the stop");
         close(c1);
         it_fini(&it);
         return 0;
