@@ -368,6 +368,7 @@ struct vcpu_ctx {
 
 struct pend {
         volatile ioreq_t *io;
+        uint32_t page;
         unsigned srv;
         uint32_t srv_gen;
         unsigned prev;
@@ -410,13 +411,48 @@ static int vcpu_enter(xsg *g, uint32_t domid, unsigned vcpu, struct vcpu_ctx *c)
                 return -ENXIO;
         pthread_once(&pid_once, pid_init);
         pid = atomic_load(&self_pid);
-        if (atomic_compare_exchange_strong(&c->d->vcpu_busy[vcpu], &owner, pid))
+        if (!atomic_compare_exchange_strong(&c->d->vcpu_busy[vcpu], &owner, pid)) {
+                /* Taken: by a live thread, or by a process that died while driving it. */
+                if (owner == pid || owner == 0 || kill((pid_t)owner, 0) == 0 || errno != ESRCH ||
+                    !atomic_compare_exchange_strong(&c->d->vcpu_busy[vcpu], &owner, pid))
+                        return -EBUSY;
+        }
+        return 0;
+}
+
+static int wait_all(struct vcpu_ctx *c, struct pend *pd, unsigned n, int timeout_ms,
+                    int *ret_state, const uint32_t *resume_ev);
+static volatile ioreq_t *slot_of(xsg *g, uint32_t page, unsigned idx);
+
+/*
+ * A vCPU left hung by an earlier access is still blocked: before anything else it waits (up
+ * to this access's timeout) for those answers. Returns 0 once it is free.
+ */
+static int vcpu_resume(struct vcpu_ctx *c, int timeout_ms, int *ret_state) {
+        struct xs_vpend *vp = &c->d->vpend[c->vcpu];
+        struct pend pd[XS_MAX_SERVERS];
+        unsigned n = vp->n;
+        int r;
+
+        if (!n)
                 return 0;
-        /* Taken: by a live thread, or by a process that died while driving it. */
-        if (owner != pid && owner != 0 && kill((pid_t)owner, 0) < 0 && errno == ESRCH &&
-            atomic_compare_exchange_strong(&c->d->vcpu_busy[vcpu], &owner, pid))
-                return 0;
-        return -EBUSY;
+        if (n > XS_MAX_SERVERS)
+                n = XS_MAX_SERVERS;
+        for (unsigned i = 0; i < n; i++) {
+                uint32_t page = vp->w[i].page, srv = vp->w[i].srv;
+                if (page == 0 || page >= XS_MAX_PAGES || srv >= XS_MAX_SERVERS) {
+                        vp->n = 0;
+                        return 0;
+                }
+                pd[i] = (struct pend){ .io = slot_of(c->g, page, c->vcpu), .page = page,
+                                       .srv = srv, .srv_gen = vp->w[i].srv_gen,
+                                       .prev = vp->w[i].prev };
+        }
+        uint32_t ev = vp->ev;
+        r = wait_all(c, pd, n, timeout_ms, ret_state, &ev);
+        if (r == 0)
+                vp->n = 0;
+        return r;
 }
 
 static void vcpu_leave(struct vcpu_ctx *c) {
@@ -555,11 +591,12 @@ static int crash(struct vcpu_ctx *c) {
  * wait_for_io() does each time the vCPU is woken by an event.
  */
 static int wait_all(struct vcpu_ctx *c, struct pend *pd, unsigned n, int timeout_ms,
-                    int *ret_state) {
+                    int *ret_state, const uint32_t *resume_ev) {
         uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
         _Atomic uint32_t *evw = &c->d->vcpu_evt[c->vcpu];
-        uint32_t seen = 0;
-        bool first = true;
+        /* A resumed vCPU only looks again once an event came after its last look. */
+        uint32_t seen = resume_ev ? *resume_ev : 0;
+        bool first = !resume_ev;
 
         for (;;) {
                 uint32_t ev = atomic_load_explicit(evw, memory_order_acquire);
@@ -611,11 +648,21 @@ static int wait_all(struct vcpu_ctx *c, struct pend *pd, unsigned n, int timeout
                         return 0;
                 uint64_t t = now_ns();
                 if (t >= deadline) {
+                        /* The vCPU stays blocked on what is still unanswered. */
+                        struct xs_vpend *vp = &c->d->vpend[c->vcpu];
+                        unsigned k = 0;
                         for (unsigned i = 0; i < n; i++)
                                 if (!pd[i].done) {
-                                        *ret_state = (int)slot_state(pd[i].io);
-                                        break;
+                                        if (!k)
+                                                *ret_state = (int)slot_state(pd[i].io);
+                                        vp->w[k].page = pd[i].page;
+                                        vp->w[k].srv = pd[i].srv;
+                                        vp->w[k].srv_gen = pd[i].srv_gen;
+                                        vp->w[k].prev = pd[i].prev;
+                                        k++;
                                 }
+                        vp->ev = seen;
+                        vp->n = k;
                         return -ETIMEDOUT;
                 }
                 uint64_t left = deadline - t;
@@ -628,8 +675,8 @@ static int send_one(struct vcpu_ctx *c, const struct target *t, const struct xsg
                     struct pend *p) {
         volatile ioreq_t *io = slot_of(c->g, t->page, c->vcpu);
         slot_write(io, raw, STATE_IOREQ_READY);
-        *p = (struct pend){ .io = io, .srv = (unsigned)t->srv, .srv_gen = t->srv_gen,
-                            .prev = STATE_IOREQ_READY };
+        *p = (struct pend){ .io = io, .page = t->page, .srv = (unsigned)t->srv,
+                            .srv_gen = t->srv_gen, .prev = STATE_IOREQ_READY };
         notify(c, t->vport, t->lport);
         return 0;
 }
@@ -655,6 +702,9 @@ int xsg_io(xsg *g, uint32_t domid, unsigned vcpu, struct xsg_io *io) {
         r = vcpu_enter(g, domid, vcpu, &c);
         if (r < 0)
                 return r;
+        r = vcpu_resume(&c, tmo, &io->slot_state);
+        if (r < 0)
+                goto out;
         /* An MMIO access that crosses a 4 KiB page becomes one request per page. */
         while (off < io->size) {
                 uint64_t addr = io->addr + off;
@@ -679,7 +729,7 @@ int xsg_io(xsg *g, uint32_t domid, unsigned vcpu, struct xsg_io *io) {
                         send_one(&c, &t, &raw, &p);
                         io->server = t.srv;
                         io->nr_requests++;
-                        r = wait_all(&c, &p, 1, tmo, &io->slot_state);
+                        r = wait_all(&c, &p, 1, tmo, &io->slot_state, NULL);
                         if (r < 0)
                                 goto out;
                         piece = p.data & ones(len);
@@ -721,6 +771,9 @@ int xsg_invalidate(xsg *g, uint32_t domid, unsigned vcpu, int timeout_ms) {
         r = vcpu_enter(g, domid, vcpu, &c);
         if (r < 0)
                 return r;
+        r = vcpu_resume(&c, timeout_ms > 0 ? timeout_ms : XSG_DEFAULT_TIMEOUT_MS, &st);
+        if (r < 0)
+                goto out;
         /* Every enabled server, the highest id first. */
         for (int id = XS_MAX_SERVERS - 1; id >= 0; id--) {
                 if (__atomic_load_n(&c.d->srv[id].state, __ATOMIC_ACQUIRE) != XS_SRV_ENABLED)
@@ -736,7 +789,7 @@ int xsg_invalidate(xsg *g, uint32_t domid, unsigned vcpu, int timeout_ms) {
                                .size = 4, .count = 0, .data = ~0ull };
         for (unsigned i = 0; i < n; i++)
                 send_one(&c, &t[i], &raw, &p[i]);
-        r = wait_all(&c, p, n, timeout_ms > 0 ? timeout_ms : XSG_DEFAULT_TIMEOUT_MS, &st);
+        r = wait_all(&c, p, n, timeout_ms > 0 ? timeout_ms : XSG_DEFAULT_TIMEOUT_MS, &st, NULL);
         if (r == 0)
                 r = (int)n;
 out:
@@ -756,11 +809,14 @@ int xsg_inject_request(xsg *g, uint32_t domid, unsigned vcpu, unsigned server,
         r = vcpu_enter(g, domid, vcpu, &c);
         if (r < 0)
                 return r;
+        r = vcpu_resume(&c, timeout_ms > 0 ? timeout_ms : XSG_DEFAULT_TIMEOUT_MS, &st);
+        if (r < 0)
+                goto out;
         r = get_server(&c, server, vcpu, &t);
         if (r < 0)
                 goto out;
         send_one(&c, &t, raw, &p);
-        r = wait_all(&c, &p, 1, timeout_ms > 0 ? timeout_ms : XSG_DEFAULT_TIMEOUT_MS, &st);
+        r = wait_all(&c, &p, 1, timeout_ms > 0 ? timeout_ms : XSG_DEFAULT_TIMEOUT_MS, &st, NULL);
         if (r == 0 && ret_data)
                 *ret_data = p.data;
 out:

@@ -815,6 +815,7 @@ static int op_dom_create(struct host *h, const struct xs_req *req, uint64_t *val
                 }
                 for (unsigned v = 0; v < XS_MAX_VCPUS; v++)
                         atomic_store(&s->vcpu_busy[v], 0);
+                memset(s->vpend, 0, sizeof(s->vpend));
         }
         h->slot_used[slot] = true;
         dom_publish_header(h, slot);

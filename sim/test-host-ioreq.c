@@ -252,7 +252,18 @@ static void test_answers(void) {
         slot->state = STATE_IORESP_READY;
         CHECK(st_async_join(&x) == -ETIMEDOUT && x.io.slot_state == STATE_IORESP_READY,
               "IORESP_READY without notify: r=%d state=%d", x.r, x.io.slot_state);
-        slot->state = STATE_IOREQ_NONE;
+        /* Still blocked: the next access sends nothing and hangs too... */
+        x = acc(dom, 0, XSG_READ, BASE, 4, 0, 300);
+        st_async_start(&x);
+        CHECK(next_req(&s, 500) < 0, "a blocked vCPU sent a new request");
+        CHECK(st_async_join(&x) == -ETIMEDOUT, "blocked vCPU: r=%d", x.r);
+        /* ...until the notify comes: then it resumes and its next access proceeds. */
+        xenevtchn_notify(s.xce, s.lport[0]);
+        x = acc(dom, 0, XSG_READ, BASE, 4, 0, 3000);
+        st_async_start(&x);
+        CHECK(next_req(&s, 2000) == 0, "no request after the late notify");
+        st_srv_answer(&s, 0, 0x6);
+        CHECK(st_async_join(&x) == 0 && x.io.value == 6, "access after resuming: r=%d", x.r);
 
         /* Notify with the slot still READY: stays blocked. INPROCESS + notify: stays
          * blocked. IORESP_READY + notify: done. */
@@ -299,6 +310,13 @@ static void test_answers(void) {
         slot->state = STATE_IORESP_READY;       /* the old mapping: no effect */
         xenevtchn_notify(s.xce, s.lport[0]);
         CHECK(st_async_join(&x) == -ETIMEDOUT, "destroyed server: r=%d", x.r);
+        st_srv_down(&s);
+        /* That vCPU stays blocked for good, even with a new server on the range. */
+        st_srv_up(&s, dom, BASE, BASE + 0xfff);
+        x = acc(dom, 0, XSG_READ, BASE, 4, 0, 300);
+        st_async_start(&x);
+        CHECK(next_req(&s, 500) < 0, "the orphaned vCPU sent a new request");
+        CHECK(st_async_join(&x) == -ETIMEDOUT, "orphaned vCPU: r=%d", x.r);
         st_srv_down(&s);
         xsg_domain_destroy(st_guest(), dom);
 }

@@ -21,7 +21,9 @@
  *   -EBUSY      that vCPU is already executing an access (one access per vCPU at a time;
  *               a vCPU may be driven by any thread or process, but only by one at a time)
  *   -ETIMEDOUT  the vCPU was not answered within the timeout: it is hung (struct xsg_io
- *               tells the slot state it was left in)
+ *               tells the slot state it was left in). As on Xen it stays blocked: its next
+ *               access first waits (within its own timeout) for the missing answer, and
+ *               sends its own request only once an event delivered that answer.
  *   -ENOTCONN   the host went away
  * A handle may be used by several threads at once (one vCPU per thread).
  */

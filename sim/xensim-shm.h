@@ -88,6 +88,19 @@ struct xs_gport {
         uint32_t lport;                 /* the dom0 port bound to it, 0 = none */
 };
 
+/*
+ * A vCPU whose answer did not come in time stays blocked, as on Xen: the guest driver keeps
+ * what it waits for here (written only by the thread holding vcpu_busy) and resumes waiting
+ * before the vCPU's next access.
+ */
+struct xs_vpend {
+        uint32_t n;                     /* pending requests, 0 = not hung */
+        uint32_t ev;                    /* the vCPU's event count already looked at */
+        struct {
+                uint32_t page, srv, srv_gen, prev;
+        } w[XS_MAX_SERVERS];
+};
+
 struct xs_dom {
         _Atomic uint32_t seq;           /* seqlock: odd while xensimd writes */
         uint32_t state;                 /* XS_DOM_* */
@@ -98,6 +111,7 @@ struct xs_dom {
         char name[64];
         _Atomic uint32_t vcpu_evt[XS_MAX_VCPUS];  /* futex words: bumped by notifies to a vCPU */
         _Atomic uint32_t vcpu_busy[XS_MAX_VCPUS]; /* owned by the thread driving that vCPU */
+        struct xs_vpend vpend[XS_MAX_VCPUS];      /* requests a hung vCPU still waits for */
         struct xs_gport gport[XS_MAX_GPORTS];
         struct xs_server srv[XS_MAX_SERVERS];
 };
