@@ -174,9 +174,98 @@ static void on_alarm(int sig) {
         _exit(1);
 }
 
+static pid_t scenario_pid;
+
 static void on_term(int sig) {
+        if (scenario_pid > 0)
+                kill(scenario_pid, SIGTERM);
         procs_kill_all();
         _exit(130);
+}
+
+static char failed[128];
+
+static ssize_t read_full(int fd, void *buf, size_t len) {
+        size_t got = 0;
+
+        while (got < len) {
+                ssize_t n = read(fd, (char *) buf + got, len - got);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                got += (size_t) n;
+        }
+        return (ssize_t) got;
+}
+
+static void write_full(int fd, const void *buf, size_t len) {
+        while (len > 0) {
+                ssize_t n = write(fd, buf, len);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        _exit(1);
+                buf = (const char *) buf + n;
+                len -= (size_t) n;
+        }
+}
+
+/*
+ * Each scenario runs in a child process with its own xensimd: the guest library keeps the
+ * host's shared memory mapped for the life of a process, so one process can drive only one
+ * host.  The child sends its targets and its JSON back through a pipe.
+ */
+static void run_scenario(const char *name, void (*fn)(void)) {
+        int pipefd[2], st;
+        size_t n = 0, before = n_targets;
+        char buf[4096];
+        ssize_t got;
+
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                die("pipe: %m");
+        fflush(stdout);
+        scenario_pid = fork();
+        if (scenario_pid < 0)
+                die("fork: %m");
+        if (scenario_pid == 0) {
+                close(pipefd[0]);
+                signal(SIGINT, SIG_DFL);
+                alarm(SCENARIO_ALARM);
+                n_targets = 0;
+                free(json_results.s);
+                json_results = (Sb) { 0 };
+                fn();
+                say("\n");
+                write_full(pipefd[1], &n_targets, sizeof(n_targets));
+                write_full(pipefd[1], targets, n_targets * sizeof(targets[0]));
+                if (json_results.len)
+                        write_full(pipefd[1], json_results.s, json_results.len);
+                exit(0);
+        }
+        close(pipefd[1]);
+        if (read_full(pipefd[0], &n, sizeof(n)) == (ssize_t) sizeof(n) && n <= sizeof(targets) / sizeof(targets[0]) - before &&
+            read_full(pipefd[0], targets + before, n * sizeof(targets[0])) == (ssize_t) (n * sizeof(targets[0]))) {
+                n_targets = before + n;
+                if (json_results.len)
+                        sb_printf(&json_results, ",\n");
+                while ((got = read_full(pipefd[0], buf, sizeof(buf) - 1)) > 0) {
+                        buf[got] = '\0';
+                        sb_printf(&json_results, "%s", buf);
+                }
+        }
+        close(pipefd[0]);
+        while (waitpid(scenario_pid, &st, 0) < 0 && errno == EINTR)
+                ;
+        scenario_pid = 0;
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || n_targets == before) {
+                n_targets = before;
+                say("%s FAILED (%s %d)\n\n", name, WIFEXITED(st) ? "exit status" : "signal",
+                    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+                snprintf(failed + strlen(failed), sizeof(failed) - strlen(failed), "%s%s", failed[0] ? " " : "", name);
+        }
 }
 
 /* ---- the simulated host ---- */
@@ -277,6 +366,22 @@ static void kick(Env *e, uint32_t domid, unsigned vcpu, uint64_t addr, uint64_t 
         if (r < 0)
                 die("kick of domain %" PRIu32 " vCPU %u at 0x%" PRIx64 " failed: %s", domid, vcpu, addr,
                     strerror(-r));
+}
+
+/* what the host knows of a domain's ioreq servers, for failure messages */
+static void domain_describe(Env *e, uint32_t domid) {
+        struct xsg_server_info info[XSG_MAX_SERVERS];
+        int n = xsg_servers(e->g, domid, info, XSG_MAX_SERVERS);
+
+        if (n < 0) {
+                fprintf(stderr, "xirq-bench: domain %" PRIu32 ": %s\n", domid, strerror(-n));
+                return;
+        }
+        fprintf(stderr, "xirq-bench: domain %" PRIu32 ": %d ioreq servers\n", domid, n);
+        for (int i = 0; i < n && i < XSG_MAX_SERVERS; i++)
+                fprintf(stderr, "xirq-bench:   server %u %s, %u MMIO ranges, vCPU 0 port %" PRIu32 " bound to %" PRIu32 "\n",
+                        info[i].id, info[i].enabled ? "enabled" : "disabled", info[i].nr_ranges[XSG_MMIO],
+                        info[i].vp_eport[0], info[i].bound_port[0]);
 }
 
 /* ---- xen-ioreqd ---- */
@@ -485,8 +590,9 @@ static void backend_drain(Backend *b, uint64_t expect, const char *who) {
 
         while (atomic_load(&b->shm->delivered) < expect) {
                 if (now_ns() > deadline)
-                        die("%s: the backend got %" PRIu64 " of %" PRIu64 " kicks", who,
-                            (uint64_t) atomic_load(&b->shm->delivered), expect);
+                        die("%s: the backend (%s) got %" PRIu64 " of %" PRIu64 " kicks", who,
+                            proc_alive(b->pid) ? "running" : "exited", (uint64_t) atomic_load(&b->shm->delivered),
+                            expect);
                 sleep_us(200);
         }
         if (atomic_load(&b->shm->delivered) != expect)
@@ -632,7 +738,7 @@ static double paced_cpu_fraction(Env *e, Side *s, double seconds, unsigned gap_u
 }
 
 static void scenario_p1(void) {
-        unsigned rounds = opt.quick ? 20 : 60;
+        unsigned rounds = opt.quick ? 20 : 150;
         uint64_t n = opt.quick ? 1000 : 2000;
         Env e;
         Daemon d;
@@ -747,8 +853,8 @@ static void scenario_p1(void) {
 static void scenario_p2(void) {
         static const unsigned sizes[][2] = { { 1, 1 }, { 4, 4 }, { 16, 16 } };  /* guests, vCPUs */
         enum { G = 16, V = 16 };
-        unsigned rounds = opt.quick ? 3 : 8;
-        double seconds = opt.quick ? 0.2 : 0.5;
+        unsigned rounds = opt.quick ? 10 : 50;
+        double seconds = opt.quick ? 0.1 : 0.2;
         uint32_t dd[G], fd[G];
         pid_t floors[G];
         int efds[G];
@@ -798,6 +904,26 @@ static void scenario_p2(void) {
                 free(socks[i]);
         }
 
+        /* every domain is served and its backend signalled, before anything is measured */
+        for (unsigned side = 0; side < 2; side++) {
+                Backend *vb = side ? &bf : &bd;
+
+                for (unsigned i = 0; i < G; i++) {
+                        uint32_t dom = side ? fd[i] : dd[i];
+                        struct xsg_io io = { .space = XSG_MMIO, .dir = XSG_WRITE, .addr = KICK_ADDR, .size = 4,
+                                             .timeout_ms = 10000 };
+                        int r = xsg_io(e.g, dom, 0, &io);
+
+                        if (r < 0 || io.server < 0) {
+                                domain_describe(&e, dom);
+                                die("P2: check kick of domain %" PRIu32 " (%s): %s", dom, side ? "floor" : "xen-ioreqd",
+                                    r < 0 ? strerror(-r) : "no ioreq server took it");
+                        }
+                        atomic_fetch_add(&vb->shm->kicks, 1);
+                }
+                backend_drain(vb, atomic_load(&vb->shm->kicks), side ? "P2 floor" : "P2 xen-ioreqd");
+        }
+
         for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
                 unsigned ng = sizes[z][0], nv = sizes[z][1];
                 double count[2] = { 0, 0 }, secs[2] = { 0, 0 }, cpu[2] = { 0, 0 };
@@ -822,6 +948,8 @@ static void scenario_p2(void) {
                                         for (unsigned i = 0; i < ng; i++)
                                                 c0 += proc_cpu_seconds(floors[i]);
                                 rr = xsg_load(e.g, &o, &res);
+                                if (side == 0 && !proc_alive(bd.pid))
+                                        die("P2: the backend of xen-ioreqd exited (see %s/backend-d.log)", e.dir);
                                 if (rr < 0 || res.errors)
                                         die("P2 %ux%u load on %s: %s, %" PRIu64 " errors", ng, nv,
                                             side ? "floor" : "xen-ioreqd", strerror(rr < 0 ? -rr : 0), res.errors);
@@ -897,7 +1025,7 @@ static void register_queues(xenioreqd_client *c, const char *guest, unsigned fir
 
 static void scenario_p3(void) {
         unsigned n = opt.quick ? 100 : 1000;
-        unsigned rounds = opt.quick ? 8 : 20;
+        unsigned rounds = opt.quick ? 8 : 50;
         uint64_t kicks = opt.quick ? 1000 : 2000;
         Env e;
         Daemon da, db;
@@ -1139,7 +1267,11 @@ static double callgrind_inclusive(const char *path, const char *function) {
                 return -1;
         }
         if (pid == 0) {
+                int devnull = open("/dev/null", O_WRONLY);
+
                 dup2(pipefd[1], STDOUT_FILENO);
+                if (devnull >= 0)
+                        dup2(devnull, STDERR_FILENO);   /* its perl warnings about empty line tables */
                 execv(argv[0], (char *const *) argv);
                 _exit(127);
         }
@@ -1154,7 +1286,7 @@ static double callgrind_inclusive(const char *path, const char *function) {
                         char num[64];
                         size_t k = 0;
 
-                        for (const char *q = line; *q && *q != ' ' && k < sizeof(num) - 1; q++)
+                        for (const char *q = line + strspn(line, " "); *q && *q != ' ' && k < sizeof(num) - 1; q++)
                                 if (*q != ',')
                                         num[k++] = *q;
                         num[k] = '\0';
@@ -1170,7 +1302,7 @@ static double callgrind_inclusive(const char *path, const char *function) {
 }
 
 static void scenario_p4(void) {
-        uint64_t kicks = opt.quick ? 1000 : 4000, chunk = 500;
+        uint64_t kicks = opt.quick ? 1000 : 4000;
         char valgrind[PATH_MAX], outa[400], outb[400], toolarg[448];
         Env e;
         Daemon da, db;
@@ -1227,12 +1359,18 @@ static void scenario_p4(void) {
                 if (xenioreqd_query(cb, &gi) < 0 || gi.registrations != 4096)
                         die("P4: the guest does not have 4096 registrations");
         }
-        /* interleaved chunks; the 4096 side cycles through every registration */
+        /*
+         * Kicks alternate between the two guests, each followed by a pause, so that every kick
+         * finds its daemon asleep: one wake-up per kick, the same path in both configurations
+         * (back-to-back kicks would let the number of kicks per wake-up, and with it the
+         * instruction count, depend on timing).  The 4096 side cycles through every registration.
+         */
         while (done_a < kicks || done_b < kicks) {
-                for (uint64_t i = 0; i < chunk && done_a < kicks; i++, done_a++)
-                        kick(&e, doma, 0, KICK_ADDR, 0);
-                for (uint64_t i = 0; i < chunk && done_b < kicks; i++, done_b++)
-                        kick(&e, domb, 0, KICK_BASE + (done_b % 256) * 0x1000u + 0x50, (done_b / 256) % 16);
+                kick(&e, doma, 0, KICK_ADDR, 0);
+                kick(&e, domb, 0, KICK_BASE + (done_b % 256) * 0x1000u + 0x50, (done_b / 256) % 16);
+                done_a++;
+                done_b++;
+                sleep_us(300);
         }
         {
                 xenioreqd_guest_info ga, gb;
@@ -1392,27 +1530,14 @@ int main(int argc, char **argv) {
             opt.quick ? "quick" : "full", opt.command ? opt.command : "xirq-bench", opt.commit ? opt.commit : "unknown",
             sysconf(_SC_NPROCESSORS_ONLN), cpu, kernel, started);
 
-        if (wanted("P1") || wanted("P5")) {
-                alarm(SCENARIO_ALARM);
-                scenario_p1();
-                say("\n");
-        }
-        if (wanted("P2")) {
-                alarm(SCENARIO_ALARM);
-                scenario_p2();
-                say("\n");
-        }
-        if (wanted("P3")) {
-                alarm(SCENARIO_ALARM);
-                scenario_p3();
-                say("\n");
-        }
-        if (wanted("P4")) {
-                alarm(SCENARIO_ALARM);
-                scenario_p4();
-                say("\n");
-        }
-        alarm(0);
+        if (wanted("P1") || wanted("P5"))
+                run_scenario("P1/P5", scenario_p1);
+        if (wanted("P2"))
+                run_scenario("P2", scenario_p2);
+        if (wanted("P3"))
+                run_scenario("P3", scenario_p3);
+        if (wanted("P4"))
+                run_scenario("P4", scenario_p4);
 
         say("%-10s %-58s %10s %8s  %s\n", "target", "measure", "value", "limit", "status");
         for (size_t i = 0; i < n_targets; i++) {
@@ -1424,6 +1549,8 @@ int main(int argc, char **argv) {
                     t->limit, t->status == ST_MET ? "MET" : "MISSED", t->note[0] ? " - " : "", t->note);
         }
         say("\n%zu targets, %u missed; %ld s\n", n_targets, missed, (long) (time(NULL) - t0));
+        if (failed[0])
+                say("scenarios that FAILED (no results): %s\n", failed);
 
         if (opt.json) {
                 FILE *f = fopen(opt.json, "we");
@@ -1440,7 +1567,8 @@ int main(int argc, char **argv) {
                 json_string(f, cpu);
                 fprintf(f, ", \"kernel\": ");
                 json_string(f, kernel);
-                fprintf(f, "},\n\"results\": [\n%s\n],\n\"targets\": [\n", json_results.s ? json_results.s : "");
+                fprintf(f, "},\n\"failed\": \"%s\",\n\"results\": [\n%s\n],\n\"targets\": [\n", failed,
+                        json_results.s ? json_results.s : "");
                 for (size_t i = 0; i < n_targets; i++) {
                         const Target *t = &targets[i];
 
@@ -1457,5 +1585,5 @@ int main(int argc, char **argv) {
                 say("results written to %s\n", opt.json);
         }
         free(json_results.s);
-        return 0;
+        return failed[0] ? 1 : 0;
 }
