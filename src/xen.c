@@ -176,11 +176,15 @@ int xen_server_enable(XenServer *s) {
         for (unsigned v = 0; v < s->nr_vcpus; v++) {
                 xenevtchn_port_or_error_t p;
 
+                s->local[v] = NO_PORT;
+                s->nr_bound = v + 1;
+                /* a vCPU slot without a port (a vCPU Xen never allocated) sends nothing */
+                if (s->remote[v] == 0)
+                        continue;
                 p = xenevtchn_bind_interdomain(s->xce, s->domid, s->remote[v]);
                 if (p < 0)
                         return errno > 0 ? -errno : -EIO;
                 s->local[v] = (uint32_t) p;
-                s->nr_bound = v + 1;
                 port_insert(s, (uint32_t) p, v);
         }
 
@@ -202,6 +206,8 @@ static void answer_in_flight(XenServer *s) {
                 ioreq_t *slot = &s->page->vcpu_ioreq[v];
                 unsigned state = ((volatile ioreq_t *) slot)->state;
 
+                if (s->local[v] == NO_PORT)
+                        continue;
                 if (state != STATE_IOREQ_READY && state != STATE_IOREQ_INPROCESS)
                         continue;
                 __atomic_thread_fence(__ATOMIC_ACQUIRE);
@@ -229,7 +235,8 @@ XenServer *xen_server_free(XenServer *s) {
         if (s->page)
                 answer_in_flight(s);
         for (unsigned v = s->nr_bound; v > 0; v--)
-                (void) xenevtchn_unbind(s->xce, s->local[v - 1]);
+                if (s->local[v - 1] != NO_PORT)
+                        (void) xenevtchn_unbind(s->xce, s->local[v - 1]);
         if (s->fres)
                 (void) xenforeignmemory_unmap_resource(s->fmem, s->fres);
         if (s->id != XEN_NO_SERVER)
