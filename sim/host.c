@@ -655,7 +655,15 @@ static int op_evt_open(struct host *h, struct host_client *c, uint64_t *val, int
         if (efd < 0)
                 return -errno;
         ring = xs_shm_ring(h->shm, i);
-        memset(ring, 0, sizeof(*ring));
+        /* Clear only what a previous owner left queued: untouched pages cost no memory. */
+        uint32_t cons = atomic_load(&ring->cons), prod = atomic_load(&ring->prod);
+        if (prod - cons > XS_RING_SIZE)
+                cons = prod - XS_RING_SIZE;
+        for (uint32_t k = cons; k != prod; k++)
+                atomic_store(&ring->ent[k & (XS_RING_SIZE - 1)], 0);
+        atomic_store(&ring->prod, 0);
+        atomic_store(&ring->cons, 0);
+        atomic_store(&ring->overflow, 0);
         ring->gen = atomic_fetch_add(&h->hdr->handle_gen[i], 1) + 1;
         h->handle[i] = (struct hhandle){ .used = true, .efd = efd, .owner = c };
         c->evt = (int)i;

@@ -37,7 +37,7 @@
 #define XS_MAX_GPORTS 1088u             /* guest ports: 3 + 8 * (128 + 1) fits */
 #define XS_MAX_PORTS 16384u             /* dom0 ports */
 #define XS_MAX_HANDLES 2048u            /* evtchn handles */
-#define XS_RING_SIZE 4096u              /* ports per handle ring (power of two) */
+#define XS_RING_SIZE 16384u             /* ports per handle ring (power of two, >= ports) */
 #define XS_MAX_PAGES 12288u             /* ioreq page pool */
 #define XS_IRQ_LOG 4096u
 
