@@ -332,7 +332,10 @@ void it_remove_guest(It *it, const char *name) {
 }
 
 void it_socket_path(It *it, const char *guest, char *buf, size_t size) {
-        snprintf(buf, size, "%s/%s.sock", it->sockets_dir, guest);
+        int n = snprintf(buf, size, "%s/%s.sock", it->sockets_dir, guest);
+
+        if (n < 0 || (size_t) n >= size)
+                IT_FAIL("socket path of guest %s too long", guest);
 }
 
 /* ---- the daemon ---- */
