@@ -309,6 +309,25 @@ int proc_stop(pid_t pid, int timeout_ms) {
 }
 
 void procs_kill_all(void) {
+        uint64_t deadline = now_ns() + 2000000000u;
+        bool left;
+
+        /* SIGTERM first: xensimd stops its xenstored child only when it can run its teardown */
+        for (size_t i = 0; i < PROCS_MAX; i++)
+                if (procs[i] > 0)
+                        kill(procs[i], SIGTERM);
+        do {
+                left = false;
+                for (size_t i = 0; i < PROCS_MAX; i++)
+                        if (procs[i] > 0) {
+                                if (waitpid(procs[i], NULL, WNOHANG) != 0)
+                                        procs[i] = 0;
+                                else
+                                        left = true;
+                        }
+                if (left)
+                        sleep_us(10000);
+        } while (left && now_ns() < deadline);
         for (size_t i = 0; i < PROCS_MAX; i++)
                 if (procs[i] > 0) {
                         kill(procs[i], SIGKILL);

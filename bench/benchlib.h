@@ -91,7 +91,7 @@ pid_t proc_spawn(const char *const *argv, const char *const *env, const char *lo
 int proc_stop(pid_t pid, int timeout_ms);
 /* Is it still running (reaps it if not)? */
 bool proc_alive(pid_t pid);
-/* SIGKILL every child still running (for failure paths and exit). */
+/* Stop every child still running: SIGTERM, SIGKILL after 2 s (failure paths; signal-safe). */
 void procs_kill_all(void);
 
 /* ---- files ---- */
