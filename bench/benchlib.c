@@ -127,10 +127,10 @@ void sleep_us(uint64_t us) {
                 ;
 }
 
-/* the sum of the first field of /proc/PID/task/TID/schedstat (CPU time in ns) over all threads */
-static double proc_schedstat_seconds(pid_t pid) {
+/* the sums of the first two fields of /proc/PID/task/TID/schedstat (ns) over all threads */
+int proc_sched(pid_t pid, double *ret_cpu, double *ret_wait) {
         char path[64], sub[128], buf[128];
-        unsigned long long sum = 0, v;
+        unsigned long long sum = 0, wsum = 0, v, w;
         struct dirent *e;
         DIR *d;
         int n = 0;
@@ -154,23 +154,28 @@ static double proc_schedstat_seconds(pid_t pid) {
                 if (len <= 0)
                         continue;
                 buf[len] = '\0';
-                if (sscanf(buf, "%llu", &v) == 1) {
+                if (sscanf(buf, "%llu %llu", &v, &w) == 2) {
                         sum += v;
+                        wsum += w;
                         n++;
                 }
         }
         closedir(d);
-        return n ? (double) sum / 1e9 : -1;
+        if (!n)
+                return -ENOENT;
+        *ret_cpu = (double) sum / 1e9;
+        *ret_wait = (double) wsum / 1e9;
+        return 0;
 }
 
 double proc_cpu_seconds(pid_t pid) {
         char path[64], buf[2048], *p;
-        double s = proc_schedstat_seconds(pid);
+        double s, w;
         unsigned long long ut, st;
         ssize_t n;
         int fd;
 
-        if (s >= 0)
+        if (proc_sched(pid, &s, &w) == 0)
                 return s;
         snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
         fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -73,6 +73,11 @@ void sleep_us(uint64_t us);
  * (clock ticks).  < 0 on error.
  */
 double proc_cpu_seconds(pid_t pid);
+/*
+ * From the per-thread schedstat, summed over the threads: CPU time and time spent runnable but
+ * waiting for a CPU (run-queue delay), in seconds.  -ENOENT without schedstat.
+ */
+int proc_sched(pid_t pid, double *ret_cpu, double *ret_wait);
 /* a "Key:   N kB" field of /proc/PID/status, in KiB; < 0 on error */
 long proc_status_kib(pid_t pid, const char *key);
 

@@ -926,7 +926,7 @@ static void scenario_p2(void) {
 
         for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
                 unsigned ng = sizes[z][0], nv = sizes[z][1];
-                double count[2] = { 0, 0 }, secs[2] = { 0, 0 }, cpu[2] = { 0, 0 };
+                double count[2] = { 0, 0 }, secs[2] = { 0, 0 }, cpu[2] = { 0, 0 }, wait[2] = { 0, 0 };
                 Backend *be[2] = { &bd, &bf };
                 char id[32], what[160];
 
@@ -939,25 +939,25 @@ static void scenario_p2(void) {
                                         .addr = KICK_ADDR, .size = 4, .data = 0, .timeout_ms = 10000,
                                 };
                                 struct xsg_load_result res;
-                                double c0 = 0, c1 = 0;
+                                double c0 = 0, c1 = 0, w0 = 0, w1 = 0, c, w;
                                 int rr;
 
-                                if (side == 0)
-                                        c0 = proc_cpu_seconds(d.pid);
-                                else
-                                        for (unsigned i = 0; i < ng; i++)
-                                                c0 += proc_cpu_seconds(floors[i]);
+                                for (unsigned i = 0; i < (side == 0 ? 1 : ng); i++)
+                                        if (proc_sched(side == 0 ? d.pid : floors[i], &c, &w) == 0) {
+                                                c0 += c;
+                                                w0 += w;
+                                        }
                                 rr = xsg_load(e.g, &o, &res);
                                 if (side == 0 && !proc_alive(bd.pid))
                                         die("P2: the backend of xen-ioreqd exited (see %s/backend-d.log)", e.dir);
                                 if (rr < 0 || res.errors)
                                         die("P2 %ux%u load on %s: %s, %" PRIu64 " errors", ng, nv,
                                             side ? "floor" : "xen-ioreqd", strerror(rr < 0 ? -rr : 0), res.errors);
-                                if (side == 0)
-                                        c1 = proc_cpu_seconds(d.pid);
-                                else
-                                        for (unsigned i = 0; i < ng; i++)
-                                                c1 += proc_cpu_seconds(floors[i]);
+                                for (unsigned i = 0; i < (side == 0 ? 1 : ng); i++)
+                                        if (proc_sched(side == 0 ? d.pid : floors[i], &c, &w) == 0) {
+                                                c1 += c;
+                                                w1 += w;
+                                        }
                                 atomic_fetch_add(&be[side]->shm->kicks, res.count);
                                 backend_drain(be[side], atomic_load(&be[side]->shm->kicks),
                                               side ? "P2 floor" : "P2 xen-ioreqd");
@@ -966,23 +966,25 @@ static void scenario_p2(void) {
                                 count[side] += (double) res.count;
                                 secs[side] += res.seconds;
                                 cpu[side] += c1 - c0;
+                                wait[side] += w1 - w0;
                         }
                 double kd = count[0] / secs[0], kf = count[1] / secs[1], ratio = kd / kf;
                 say("  %2ux%-2u (%3u vCPUs): xen-ioreqd %9.0f kicks/s  floor %9.0f kicks/s  ratio %.3f | cpu s/Mkick "
-                    "%.3f vs %.3f\n",
-                    ng, nv, ng * nv, kd, kf, ratio, cpu[0] / (count[0] / 1e6), cpu[1] / (count[1] / 1e6));
+                    "%.3f vs %.3f | run-queue wait us/kick %.2f vs %.2f\n",
+                    ng, nv, ng * nv, kd, kf, ratio, cpu[0] / (count[0] / 1e6), cpu[1] / (count[1] / 1e6),
+                    wait[0] / count[0] * 1e6, wait[1] / count[1] * 1e6);
                 snprintf(id, sizeof id, "P2.%u", ng * nv);
                 snprintf(what, sizeof what, "kicks/s at %u guests x %u vCPUs, xen-ioreqd / floor", ng, nv);
                 target_add(id, what, ratio, 0.90, true, NULL);
                 sb_printf(j,
                           "%s{\"id\": \"P2\", \"guests\": %u, \"vcpus\": %u, \"rounds\": %u, \"seconds_per_round\": %.2f, "
                           "\"xen-ioreqd\": {\"kicks\": %.0f, \"seconds\": %.3f, \"kicks_per_s\": %.1f, \"cpu_seconds\": %.3f, "
-                          "\"cpu_s_per_mkick\": %.4f}, "
+                          "\"cpu_s_per_mkick\": %.4f, \"runqueue_wait_us_per_kick\": %.3f}, "
                           "\"floor\": {\"servers\": %u, \"kicks\": %.0f, \"seconds\": %.3f, \"kicks_per_s\": %.1f, "
-                          "\"cpu_seconds\": %.3f, \"cpu_s_per_mkick\": %.4f}, \"ratio\": %.4f}",
+                          "\"cpu_seconds\": %.3f, \"cpu_s_per_mkick\": %.4f, \"runqueue_wait_us_per_kick\": %.3f}, \"ratio\": %.4f}",
                           j->len ? ",\n" : "", ng, nv, rounds, seconds, count[0], secs[0], kd, cpu[0],
-                          cpu[0] / (count[0] / 1e6), ng, count[1], secs[1], kf, cpu[1], cpu[1] / (count[1] / 1e6),
-                          ratio);
+                          cpu[0] / (count[0] / 1e6), wait[0] / count[0] * 1e6, ng, count[1], secs[1], kf, cpu[1],
+                          cpu[1] / (count[1] / 1e6), wait[1] / count[1] * 1e6, ratio);
         }
 
         backend_stop(&bd);
