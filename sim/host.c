@@ -351,7 +351,7 @@ static int op_server_create(struct host *h, struct host_client *c, const uint64_
                 return r;
         d = h->dom[slot];
         if (d->state == XS_DOM_DYING)
-                return -ESRCH;
+                return -EINVAL;         /* Xen 4.17 refuses a dying domain with EINVAL */
         if (a[1] > HVM_IOREQSRV_BUFIOREQ_ATOMIC)
                 return -EINVAL;
         for (id = 0; id < XS_MAX_SERVERS; id++)

@@ -349,6 +349,7 @@ static void test_zombie(void) {
         CHECK_ERRNO(xendevicemodel_destroy_ioreq_server(dm, dom, id), ENOENT);
         CHECK_ERRNO(xendevicemodel_set_ioreq_server_state(dm, dom, id, 1), ENOENT);
         CHECK_OK(xendevicemodel_nr_vcpus(dm, dom, &n));
+        CHECK_ERRNO(xendevicemodel_create_ioreq_server(dm, dom, 0, &id), EINVAL);
         CHECK(xsg_domain_destroy(st_guest(), dom) == -ESRCH, "second destroy");
         CHECK_OK(xenforeignmemory_unmap_resource(fm, res));
         CHECK(xsg_domain_info(st_guest(), dom, &di) == -ESRCH, "gone after unmap");
