@@ -21,10 +21,15 @@
 
 #define CLIENT_BURST    16u     /* requests handled per wake-up */
 #define CLIENT_MAX_FDS  4u      /* more than this truncates the control data: dropped */
+#define CLIENT_REFUSE_TIMEOUT 2.0       /* seconds a refused peer has to send its first request */
 
 static RateLimit client_log = RATELIMIT_INIT(10 * 1000 * 1000, 10);
 
 static void client_io_cb(struct ev_loop *loop, ev_io *w, int revents);
+
+static void client_refuse_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+        client_disconnect(container_of(w, Client, refuse_timer));
+}
 
 int client_new(Client **ret, Guest *g, int fd, uid_t uid, gid_t gid, pid_t pid, int refuse_error) {
         Client *c;
@@ -53,6 +58,9 @@ int client_new(Client **ret, Guest *g, int fd, uid_t uid, gid_t gid, pid_t pid, 
 
         ev_io_init(&c->io, client_io_cb, fd, EV_READ);
         ev_io_start(c->manager->loop, &c->io);
+        ev_timer_init(&c->refuse_timer, client_refuse_timeout_cb, CLIENT_REFUSE_TIMEOUT, 0.);
+        if (refuse_error)
+                ev_timer_start(c->manager->loop, &c->refuse_timer);
         *ret = c;
         return 0;
 }
@@ -64,6 +72,7 @@ void client_disconnect(Client *c) {
                 return;
         c->dead = true;
         ev_io_stop(c->manager->loop, &c->io);
+        ev_timer_stop(c->manager->loop, &c->refuse_timer);
 
         if (g) {
                 while (c->registrations)

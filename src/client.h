@@ -25,6 +25,7 @@ struct Client {
         Manager *manager;
         int fd;
         ev_io io;
+        ev_timer refuse_timer;          /* a refused peer that says nothing is closed after a while */
         uid_t uid;
         gid_t gid;
         pid_t pid;

@@ -375,11 +375,14 @@ int main(int argc, char **argv) {
         c3 = it_connect(&it, "g1");
         CHECK_EQ(it_hello(c3, NULL), 0, "third connection of root");
         {
-                int c4 = it_connect(&it, "g1");
+                int c4 = it_connect(&it, "g1"), c5 = it_connect(&it, "g1");
 
                 CHECK_EQ(it_hello(c4, NULL), EUSERS, "fourth connection of root");
                 CHECK(it_closed(c4, IT_TIMEOUT_MS), "the refused connection is closed");
                 close(c4);
+                /* a refused peer that sends nothing is not kept waiting forever */
+                CHECK(it_closed(c5, IT_TIMEOUT_MS), "a silent refused connection is closed after a while");
+                close(c5);
         }
 
         /* peers: uid 65534 not allowed, unless its gid is */
