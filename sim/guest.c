@@ -202,7 +202,19 @@ static int state_err(uint32_t state) {
 /* ---- toolstack ---- */
 
 int xsg_domain_create(xsg *g, const char *name, unsigned nr_vcpus, uint32_t *ret_domid) {
-        struct xs_req req = { .op = XS_OP_DOM_CREATE, .a = { nr_vcpus } };
+        return xsg_domain_create2(g, name, nr_vcpus, 0, ret_domid);
+}
+
+int xsg_domain_unpause(xsg *g, uint32_t domid) {
+        uint64_t v[4];
+        int r = op(g, XS_OP_DOM_UNPAUSE, (const uint64_t[]){ domid }, 1, v);
+        return r < 0 ? r : (int)v[0];
+}
+
+int xsg_domain_create2(xsg *g, const char *name, unsigned nr_vcpus, unsigned flags,
+                       uint32_t *ret_domid) {
+        struct xs_req req = { .op = XS_OP_DOM_CREATE,
+                              .a = { nr_vcpus, flags & XSG_CREATE_PAUSED ? 1 : 0 } };
         struct xs_rep rep;
         int r;
 
@@ -234,6 +246,7 @@ static void fill_info(struct xs_dom *d, struct xsg_domain_info *i) {
         i->domid = d->domid;
         i->nr_vcpus = d->nr_vcpus;
         i->state = (enum xsg_domain_state)d->state;
+        i->paused = d->paused != 0;
         memcpy(i->name, d->name, sizeof(i->name) - 1);
         for (unsigned s = 0; s < XS_MAX_SERVERS; s++)
                 if (d->srv[s].state != XS_SRV_NONE)
@@ -390,7 +403,7 @@ static void pid_init(void) {
 }
 
 static int vcpu_enter(xsg *g, uint32_t domid, unsigned vcpu, struct vcpu_ctx *c) {
-        uint32_t s, nr, st, pid, owner = 0;
+        uint32_t s, nr, st, paused, pid, owner = 0;
         int r = dom_lookup(g, domid, &c->slot);
 
         if (r < 0)
@@ -403,10 +416,13 @@ static int vcpu_enter(xsg *g, uint32_t domid, unsigned vcpu, struct vcpu_ctx *c)
                 c->dgen = c->d->gen;
                 nr = c->d->nr_vcpus;
                 st = c->d->state;
+                paused = c->d->paused;
         } while (seq_retry(c->d, s));
         r = state_err(st);
         if (r < 0)
                 return r;
+        if (paused)
+                return -EAGAIN;
         if (vcpu >= nr || vcpu >= XS_MAX_VCPUS)
                 return -ENXIO;
         pthread_once(&pid_once, pid_init);

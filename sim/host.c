@@ -61,6 +61,7 @@ struct irqent {
 struct hdom {
         uint32_t domid, gen, nr_vcpus;
         int state;
+        bool paused;
         char name[64];
         struct hsrv srv[XS_MAX_SERVERS];
         struct hgport gport[XS_MAX_GPORTS];
@@ -179,6 +180,7 @@ static void dom_publish_header(struct host *h, uint32_t slot) {
         s->domid = d->domid;
         s->gen = d->gen;
         s->nr_vcpus = d->nr_vcpus;
+        s->paused = d->paused;
         memcpy(s->name, d->name, sizeof(s->name));
 }
 
@@ -786,7 +788,7 @@ static int op_dom_create(struct host *h, const struct xs_req *req, uint64_t *val
 
         memcpy(name, req->name, sizeof(name));
         name[63] = 0;
-        if (!name_ok(req->name) || req->a[0] < 1 || req->a[0] > XS_MAX_VCPUS)
+        if (!name_ok(req->name) || req->a[0] < 1 || req->a[0] > XS_MAX_VCPUS || req->a[1] > 1)
                 return -EINVAL;
         for (unsigned i = 0; i < XS_MAX_DOMS; i++)
                 if (h->dom[i] && h->dom[i]->state != XS_DOM_DYING &&
@@ -806,6 +808,7 @@ static int op_dom_create(struct host *h, const struct xs_req *req, uint64_t *val
         d->gen = ++h->gen_counter;
         d->nr_vcpus = (uint32_t)req->a[0];
         d->state = XS_DOM_RUNNING;
+        d->paused = req->a[1] & 1;
         memcpy(d->name, name, sizeof(name));
         /* Ports 1 and 2: the xenstore and console channels libxl sets up. */
         d->gport[1].kind = XS_GPORT_RESERVED;
@@ -848,6 +851,60 @@ static int toolstack_check(struct host_client *c, uint64_t domid, struct host *h
                 return -ESRCH;
         *ret_slot = dom_find(h, (uint32_t)domid);
         return *ret_slot < 0 ? -ESRCH : 0;
+}
+
+/*
+ * Unpausing a domain created paused: as Xen does shortly after boot, vCPU 0 sends one
+ * INVALIDATE to every enabled server (highest id first) and is blocked until all of them
+ * answered. xensimd fills the slots and notifies; the wait itself is recorded as the vCPU's
+ * pending requests (struct xs_vpend), which its first access resumes, before the domain is
+ * published as running.
+ */
+static int op_dom_unpause(struct host *h, uint32_t slot, uint64_t *val) {
+        struct hdom *d = h->dom[slot];
+        struct xs_dom *s = sdom(h, slot);
+        struct xs_vpend *vp = &s->vpend[0];
+        unsigned n = 0;
+
+        if (!d->paused)
+                return -EINVAL;
+        vp->ev = atomic_load(&s->vcpu_evt[0]);
+        for (int id = XS_MAX_SERVERS - 1; id >= 0; id--) {
+                struct hsrv *v = &d->srv[id];
+                if (v->state != XS_SRV_ENABLED)
+                        continue;
+                ioreq_t *io = xs_shm_page(h->shm, v->page);
+                io->state = STATE_IOREQ_NONE;
+                atomic_thread_fence(memory_order_release);
+                io->addr = 0;
+                io->data = ~0ull;
+                io->count = 0;
+                io->size = 4;
+                io->data_is_ptr = 0;
+                io->dir = IOREQ_WRITE;
+                io->df = 0;
+                io->type = IOREQ_TYPE_INVALIDATE;
+                atomic_thread_fence(memory_order_release);
+                io->state = STATE_IOREQ_READY;
+                vp->w[n].page = v->page;
+                vp->w[n].srv = (uint32_t)id;
+                vp->w[n].srv_gen = s->srv[id].gen;
+                vp->w[n].prev = STATE_IOREQ_READY;
+                n++;
+        }
+        vp->n = n;
+        for (unsigned i = 0; i < n; i++) {
+                uint32_t port = d->srv[vp->w[i].srv].vport[0];
+                if (port < XS_MAX_GPORTS && d->gport[port].lport)
+                        deliver(h, d->gport[port].lport);
+        }
+        d->paused = false;
+        pub_begin(h, slot);
+        dom_publish_header(h, slot);
+        pub_end(h, slot);
+        wake_vcpus(h, slot);
+        val[0] = n;
+        return 0;
 }
 
 /* ---- dispatch ---- */
@@ -897,6 +954,13 @@ void host_dispatch(struct host *h, struct host_client *c, const struct xs_req *r
                                 fprintf(stderr, "<4>xensimd: xenstored did not take the "
                                                 "shutdown of domain %u\n", h->dom[slot]->domid);
                 }
+                break;
+        case XS_OP_DOM_UNPAUSE:
+                r = toolstack_check(c, a[0], h, &slot);
+                if (r == 0 && h->dom[slot]->state != XS_DOM_RUNNING)
+                        r = h->dom[slot]->state == XS_DOM_DYING ? -ESRCH : -EINVAL;
+                if (r == 0)
+                        r = op_dom_unpause(h, (uint32_t)slot, val);
                 break;
         case XS_OP_DOM_SLOT:
                 r = toolstack_check(c, a[0], h, &slot);

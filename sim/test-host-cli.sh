@@ -68,6 +68,12 @@ kill "$floorpid"; wait "$floorpid"; floorpid=
 
 $x inject slot "$d" 0 0 7 2>/dev/null
 check "inject slot on a destroyed server fails" test $? -ne 0
+pz=$($x create --paused sleepy 1)
+check "list paused" bash -c "$x list | grep -qx '$pz 1 paused sleepy'"
+$x read "$pz" 0 mmio 0 4 2>/dev/null
+check "paused domain: access fails (1)" test $? -eq 1
+check "unpause with no server" test "$($x unpause "$pz")" = 0
+check "runs after unpause" test "$($x read "$pz" 0 mmio 0 4)" = 0xffffffff
 c=$($x create crashy 1)
 check "crash" $x crash "$c"
 $x read "$c" 0 mmio 0 4 2>/dev/null

@@ -408,6 +408,79 @@ static void test_inject(uint32_t dom) {
         st_srv_down(&s);
 }
 
+/* A domain created paused: at unpause vCPU 0 sends the boot INVALIDATE and waits for it. */
+static void test_boot(void) {
+        xendevicemodel_handle *dm = xendevicemodel_open(NULL, 0);
+        xenforeignmemory_handle *fm = xenforeignmemory_open(NULL, 0);
+        xenevtchn_handle *xce = xenevtchn_open(NULL, 0);
+        shared_iopage_t *page[3];
+        xenforeignmemory_resource_handle *res[3];
+        int port[3][2];
+        ioservid_t id[3];
+        uint32_t dom;
+        uint64_t v;
+
+        CHECK(xsg_domain_create2(st_guest(), "boot", 2, XSG_CREATE_PAUSED, &dom) == 0, "create");
+        struct xsg_domain_info di;
+        CHECK(xsg_domain_info(st_guest(), dom, &di) == 0 && di.paused, "not paused");
+        CHECK(xsg_read(st_guest(), dom, 0, XSG_MMIO, BASE, 4, &v, 500) == -EAGAIN,
+              "a paused vCPU ran");
+        for (int i = 0; i < 3; i++) {
+                page[i] = NULL;
+                CHECK_OK(xendevicemodel_create_ioreq_server(dm, dom, 0, &id[i]));
+                res[i] = xenforeignmemory_map_resource(fm, dom, XENMEM_resource_ioreq_server,
+                                                       id[i], 1, 1, (void **)&page[i],
+                                                       PROT_READ | PROT_WRITE, 0);
+                CHECK_OK(xendevicemodel_map_io_range_to_ioreq_server(dm, dom, id[i], 1, BASE,
+                                                                     BASE + 0xfff));
+                CHECK_OK(xendevicemodel_set_ioreq_server_state(dm, dom, id[i], 1));
+                for (int c = 0; c < 2; c++)
+                        port[i][c] = xenevtchn_bind_interdomain(
+                                xce, dom, page[i]->vcpu_ioreq[c].vp_eport);
+        }
+        for (int i = 0; i < 6; i++)
+                st_wait_port(xce, 1000, false);
+        CHECK_OK(xendevicemodel_set_ioreq_server_state(dm, dom, id[1], 0));
+
+        CHECK(xsg_domain_unpause(st_guest(), dom) == 2, "boot INVALIDATE not sent to 2 servers");
+        CHECK(xsg_domain_unpause(st_guest(), dom) == -EINVAL, "second unpause");
+        int p1 = st_wait_port(xce, 1000, false), p2 = st_wait_port(xce, 1000, false);
+        CHECK(p1 == port[2][0] && p2 == port[0][0], "boot INVALIDATE order %d,%d", p1, p2);
+        ioreq_t io = page[2]->vcpu_ioreq[0];
+        CHECK(io.state == STATE_IOREQ_READY && io.type == IOREQ_TYPE_INVALIDATE && io.size == 4 &&
+              io.count == 0 && io.data == ~0ull && io.dir == IOREQ_WRITE, "boot INVALIDATE fields");
+        CHECK(page[1]->vcpu_ioreq[0].state == STATE_IOREQ_NONE, "disabled server got one");
+
+        /* vCPU 1 runs; vCPU 0 is blocked until both servers answered. */
+        struct st_async x1 = acc(dom, 1, XSG_WRITE, BASE, 4, 1, 3000);
+        st_async_start(&x1);
+        CHECK(st_wait_port(xce, 2000, false) == port[2][1], "vCPU 1 request");
+        page[2]->vcpu_ioreq[1].state = STATE_IORESP_READY;
+        xenevtchn_notify(xce, (evtchn_port_t)port[2][1]);
+        CHECK(st_async_join(&x1) == 0, "vCPU 1 access");
+        struct st_async x0 = acc(dom, 0, XSG_WRITE, BASE, 4, 2, 3000);
+        st_async_start(&x0);
+        page[2]->vcpu_ioreq[0].state = STATE_IORESP_READY;
+        xenevtchn_notify(xce, (evtchn_port_t)port[2][0]);
+        CHECK(!finished_within(&x0, 200), "vCPU 0 ran before every server answered");
+        CHECK(page[2]->vcpu_ioreq[0].state == STATE_IOREQ_NONE, "answer not consumed");
+        page[0]->vcpu_ioreq[0].state = STATE_IORESP_READY;
+        xenevtchn_notify(xce, (evtchn_port_t)port[0][0]);
+        CHECK(st_wait_port(xce, 2000, false) == port[2][0] &&
+              page[2]->vcpu_ioreq[0].type == IOREQ_TYPE_COPY, "vCPU 0 request after boot");
+        page[2]->vcpu_ioreq[0].state = STATE_IORESP_READY;
+        xenevtchn_notify(xce, (evtchn_port_t)port[2][0]);
+        CHECK(st_async_join(&x0) == 0, "vCPU 0 access: %d", x0.r);
+        for (int i = 0; i < 3; i++) {
+                xenforeignmemory_unmap_resource(fm, res[i]);
+                xendevicemodel_destroy_ioreq_server(dm, dom, id[i]);
+        }
+        xsg_domain_destroy(st_guest(), dom);
+        xenevtchn_close(xce);
+        xenforeignmemory_close(fm);
+        xendevicemodel_close(dm);
+}
+
 int main(int argc, char **argv) {
         st_init(argc, argv, 90);
         uint32_t dom = st_domain("ioreq", 2);
@@ -419,5 +492,6 @@ int main(int argc, char **argv) {
         test_crash(STATE_IOREQ_READY, true);
         test_death();
         test_inject(dom);
+        test_boot();
         return st_finish();
 }

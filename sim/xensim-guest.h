@@ -24,6 +24,7 @@
  *               tells the slot state it was left in). As on Xen it stays blocked: its next
  *               access first waits (within its own timeout) for the missing answer, and
  *               sends its own request only once an event delivered that answer.
+ *   -EAGAIN     the domain is paused (created with XSG_CREATE_PAUSED, not unpaused yet)
  *   -ENOTCONN   the host went away
  * A handle may be used by several threads at once (one vCPU per thread).
  */
@@ -77,6 +78,7 @@ struct xsg_domain_info {
         enum xsg_domain_state state;
         unsigned nr_servers;       /* ioreq servers that exist */
         char name[XSG_NAME_MAX + 1];
+        bool paused;               /* created with XSG_CREATE_PAUSED, not unpaused yet */
 };
 
 /*
@@ -86,6 +88,20 @@ struct xsg_domain_info {
  * vCPU count; -ENOSPC: too many domains.
  */
 int xsg_domain_create(xsg *g, const char *name, unsigned nr_vcpus, uint32_t *ret_domid);
+/*
+ * The same with flags: XSG_CREATE_PAUSED creates it paused (as `xl create -p`): its vCPUs run
+ * nothing (accesses fail with -EAGAIN) until xsg_domain_unpause().
+ */
+#define XSG_CREATE_PAUSED 1u
+int xsg_domain_create2(xsg *g, const char *name, unsigned nr_vcpus, unsigned flags,
+                       uint32_t *ret_domid);
+/*
+ * Unpause a domain created paused. As Xen does at boot, vCPU 0 then sends one INVALIDATE to
+ * every enabled server (the highest id first) and stays blocked until all of them answered:
+ * its first access waits for those answers. Returns the number of servers it went to;
+ * -EINVAL if the domain is not paused.
+ */
+int xsg_domain_unpause(xsg *g, uint32_t domid);
 /* Destroy: its ioreq servers are destroyed, its xenstore entries removed, @releaseDomain. */
 int xsg_domain_destroy(xsg *g, uint32_t domid);
 /* Crash it, as Xen's domain_crash() does (its vCPUs stop; the domain stays until destroyed). */

@@ -107,7 +107,7 @@ struct xs_dom {
         uint32_t domid;
         uint32_t gen;                   /* bumped at create and free */
         uint32_t nr_vcpus;
-        uint32_t pad;
+        uint32_t paused;                /* created paused, not unpaused yet */
         char name[64];
         _Atomic uint32_t vcpu_evt[XS_MAX_VCPUS];  /* futex words: bumped by notifies to a vCPU */
         _Atomic uint32_t vcpu_busy[XS_MAX_VCPUS]; /* owned by the thread driving that vCPU */
@@ -239,12 +239,13 @@ static inline int xs_ring_empty(struct xs_ring *r) {
 enum xs_op {
         XS_OP_HELLO = 1,                /* → fd: the shm memfd; val[0] = its size */
         /* toolstack / guest */
-        XS_OP_DOM_CREATE = 10,          /* name, a0 = vcpus → val[0] domid */
+        XS_OP_DOM_CREATE = 10,          /* name, a0 = vcpus, a1 = 1: paused → val[0] domid */
         XS_OP_DOM_DESTROY = 11,         /* a0 = domid */
         XS_OP_DOM_CRASH = 12,           /* a0 = domid */
         XS_OP_WAKEFD = 13,              /* a0 = handle index → fd: its eventfd; val[0] = gen */
         XS_OP_IRQ_GET = 14,             /* a0 = domid, a1 = index → val[0..3] kind,a,b,seq */
         XS_OP_DOM_SLOT = 15,            /* a0 = domid → val[0] slot, val[1] gen */
+        XS_OP_DOM_UNPAUSE = 16,         /* a0 = domid → val[0] servers sent the boot INVALIDATE */
         /* devicemodel */
         XS_OP_DM_RESTRICT = 20,         /* a0 = domid */
         XS_OP_DM_CREATE = 21,           /* a0 = domid, a1 = bufioreq → val[0] id */

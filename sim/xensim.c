@@ -23,7 +23,8 @@ static int timeout_ms = XSG_DEFAULT_TIMEOUT_MS;
 
 static void usage(FILE *f) {
         fputs("Usage: xensim [--dir DIR] [--timeout-ms T] COMMAND ...\n"
-              "  create NAME VCPUS | destroy DOMID | crash DOMID | list | servers DOMID\n"
+              "  create [--paused] NAME VCPUS | unpause DOMID | destroy DOMID | crash DOMID\n"
+              "  list | servers DOMID\n"
               "  write DOMID VCPU mmio|pio ADDR SIZE VALUE | read DOMID VCPU mmio|pio ADDR SIZE\n"
               "  invalidate DOMID VCPU\n"
               "  load [--json] [--vcpus V] [--count N|--seconds T] [--read] DOMID[,DOMID...]\n"
@@ -80,6 +81,9 @@ static int fail(int r, uint32_t domid, unsigned vcpu, int slot_state, const char
         case -ESRCH:
                 fprintf(stderr, "xensim: no domain %u\n", domid);
                 return EX_NODOM;
+        case -EAGAIN:
+                fprintf(stderr, "xensim: domain %u is paused\n", domid);
+                return EX_ERR;
         default:
                 fprintf(stderr, "xensim: %s: %s\n", what, strerror(-r));
                 return EX_ERR;
@@ -106,7 +110,9 @@ static int cmd_list(xsg *g) {
                 return EX_ERR;
         n = xsg_domain_list(g, d, 2048);
         for (int i = 0; i < n && i < 2048; i++)
-                printf("%u %u %s %s\n", d[i].domid, d[i].nr_vcpus, state_name(d[i].state),
+                printf("%u %u %s %s\n", d[i].domid, d[i].nr_vcpus,
+                       d[i].paused && d[i].state == XSG_DOMAIN_RUNNING ? "paused"
+                                                                      : state_name(d[i].state),
                        d[i].name);
         free(d);
         return n < 0 ? EX_ERR : EX_OK;
@@ -400,13 +406,19 @@ int main(int argc, char **argv) {
                 return EX_ERR;
         }
         const char *cmd = argv[0];
+        bool paused = argc == 4 && !strcmp(cmd, "create") && !strcmp(argv[1], "--paused");
+        if (paused) {
+                argv++;
+                argc--;
+        }
         if (!strcmp(cmd, "create") && argc == 3) {
                 uint64_t vcpus;
                 if (num(argv[2], XSG_MAX_VCPUS, &vcpus) < 0) {
                         ret = EX_USAGE;
                         goto out;
                 }
-                r = xsg_domain_create(g, argv[1], (unsigned)vcpus, &domid);
+                r = xsg_domain_create2(g, argv[1], (unsigned)vcpus,
+                                       paused ? XSG_CREATE_PAUSED : 0, &domid);
                 if (r < 0) {
                         fprintf(stderr, "xensim: create: %s\n", strerror(-r));
                         ret = EX_ERR;
@@ -423,6 +435,19 @@ int main(int argc, char **argv) {
                 r = cmd[0] == 'd' ? xsg_domain_destroy(g, (uint32_t)v)
                                   : xsg_domain_crash(g, (uint32_t)v);
                 ret = r < 0 ? fail(r, (uint32_t)v, 0, 0, cmd) : EX_OK;
+        } else if (!strcmp(cmd, "unpause") && argc == 2) {
+                uint64_t v;
+                if (num(argv[1], UINT32_MAX, &v) < 0) {
+                        ret = EX_USAGE;
+                        goto out;
+                }
+                r = xsg_domain_unpause(g, (uint32_t)v);
+                if (r < 0)
+                        ret = fail(r, (uint32_t)v, 0, 0, "unpause");
+                else {
+                        printf("%d\n", r);
+                        ret = EX_OK;
+                }
         } else if (!strcmp(cmd, "list") && argc == 1) {
                 ret = cmd_list(g);
         } else if (!strcmp(cmd, "servers") && argc == 2) {
