@@ -116,8 +116,17 @@ void st_init(int argc, char **argv, unsigned watchdog_s) {
                 snprintf(fdarg, sizeof(fdarg), "%d", fd);
                 int devnull = open("/dev/null", O_WRONLY);
                 dup2(devnull, 1);
-                execl(XENSIM_BUILDDIR "/xensimd", "xensimd", "--dir", dir_buf, "--ready-fd",
-                      fdarg, (char *)NULL);
+                /* XENSIM_TEST_WRAPPER runs the host under a tool, e.g. "valgrind -q". */
+                const char *wrap = getenv("XENSIM_TEST_WRAPPER");
+                if (wrap && *wrap) {
+                        char cmd[1024];
+                        snprintf(cmd, sizeof(cmd), "exec %s %s/xensimd --dir '%s' --ready-fd %s",
+                                 wrap, XENSIM_BUILDDIR, dir_buf, fdarg);
+                        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+                } else {
+                        execl(XENSIM_BUILDDIR "/xensimd", "xensimd", "--dir", dir_buf,
+                              "--ready-fd", fdarg, (char *)NULL);
+                }
                 _exit(127);
         }
         close(pfd[1]);
