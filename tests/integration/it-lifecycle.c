@@ -143,16 +143,21 @@ int main(int argc, char **argv) {
         close(c1);
         wait_state(XIRQ_GUEST_ABSENT, 0xffffffffu, "after the domain went away");
 
-        /* and comes back (a reboot) with a new domid */
-        dom2 = it_domain_create(&it, "g1", 1);
+        /* and comes back (a reboot) with a new domid, paused as `xl create -p` leaves it */
+        CHECK_EQ(xsg_domain_create2(it.xsg, "g1", 1, XSG_CREATE_PAUSED, &dom2), 0, "create the domain paused");
         CHECK(dom2 != dom, "a new domid after a reboot (%u, was %u)", dom2, dom);
         wait_state(XIRQ_GUEST_RUNNING, dom2, "after the reboot");
         c1 = it_connect(&it, "g1");
         CHECK_EQ(it_hello(c1, &domid), 0, "HELLO");
         CHECK_EQ(domid, dom2, "domid in HELLO after the reboot");
         CHECK_EQ(it_virtio(c1, BASE, 0, false, e0), 0, "register after the reboot");
+        /* unpausing sends the boot INVALIDATE from vCPU 0 to every enabled server: answered */
+        CHECK_EQ(xsg_domain_unpause(it.xsg, dom2), 1, "unpause: the boot INVALIDATE went to one server");
         CHECK_EQ(it_write(&it, dom2, 0, XSG_MMIO, BASE + NOTIFY, 4, 0), 0, "kick after the reboot");
         CHECK_EQ(it_efd_take(e0), 1, "kick after the reboot");
+        CHECK_EQ(it_query(c1, &q), 0, "QUERY after the reboot");
+        CHECK_EQ(q.other, 1, "the boot INVALIDATE counted as other");
+        CHECK_EQ(q.kicks, 1, "kicks after the reboot");
 
         /* a crash (the domain stays, as with on_crash=preserve): served until it is destroyed */
         CHECK_EQ(xsg_domain_crash(it.xsg, dom2), 0, "crash the domain");
