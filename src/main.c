@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include <ev.h>
 
@@ -28,6 +29,16 @@ static void usage(FILE *f) {
                 "  -h       this help\n"
                 "  -V       print the version\n",
                 CONFIG_DEFAULT_PATH);
+}
+
+static void raise_nofile_limit(void) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                        log_debug_errno(errno, "Failed to raise the open files limit: %m");
+        }
 }
 
 int main(int argc, char **argv) {
@@ -71,6 +82,8 @@ int main(int argc, char **argv) {
 
         /* every write to a peer that went away is an error return, never a signal */
         signal(SIGPIPE, SIG_IGN);
+        /* each serving guest holds its own Xen handles, clients and eventfds: use the hard limit */
+        raise_nofile_limit();
         loop = ev_default_loop(EVFLAG_AUTO);
         if (!loop) {
                 config_free(config);
