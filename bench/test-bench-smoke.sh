@@ -1,0 +1,39 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Smoke test of the benchmark suite: bench/run --quick must run every scenario and write
+# every result and every target to its JSON file.  Speed is not judged here: a MISSED
+# target passes, a scenario that failed or a result that is missing does not.
+set -u
+
+builddir=${BUILDDIR:?BUILDDIR must point at the top build directory}
+srcdir=${SRCDIR:?SRCDIR must point at the top source directory}
+out=$(mktemp -d /tmp/xirq-bench-smoke-XXXXXX) || exit 1
+trap 'rm -rf "$out"' EXIT
+
+if ! timeout 300 "$srcdir/bench/run" --quick --builddir "$builddir" --json "$out/results.json" >"$out/log" 2>&1; then
+	echo "FAIL: bench/run --quick failed:"
+	cat "$out/log"
+	exit 1
+fi
+fail=0
+for key in '"id": "P1"' '"id": "P5"' '"id": "BP"' '"id": "P3"' '"id": "P4"' \
+	'"guests": 1, "vcpus": 1' '"guests": 4, "vcpus": 4' '"guests": 16, "vcpus": 16' \
+	'"id": "P1.p50"' '"id": "P1.p99"' '"id": "BP.p50"' '"id": "P2.1"' '"id": "P2.16"' \
+	'"id": "P2.256"' '"id": "P3.p99"' '"id": "P3.attach"' '"id": "P3.rss"' '"id": "P4"' \
+	'"failed": ""' '"commit": ' '"nproc": '; do
+	if ! grep -qF "$key" "$out/results.json"; then
+		echo "FAIL: $key missing from the results"
+		fail=1
+	fi
+done
+n=$(grep -c '"status": "\(MET\|MISSED\)"' "$out/results.json")
+if [ "$n" -ne 10 ]; then
+	echo "FAIL: $n targets with a status, expected 10"
+	fail=1
+fi
+if [ "$fail" -ne 0 ]; then
+	cat "$out/log"
+	exit 1
+fi
+grep -E '^(P[0-9.a-z]+|BP\.p50) ' "$out/log"
+echo "PASS bench smoke"
