@@ -41,6 +41,7 @@ host_tools() {
     command -v cpio >/dev/null || missing="$missing cpio"
     command -v xz >/dev/null || missing="$missing xz-utils"
     command -v perl >/dev/null || missing="$missing perl"
+    command -v flock >/dev/null || missing="$missing util-linux"
     [ -e /usr/lib/$MULTIARCH/libc.a ] || missing="$missing libc6-dev"
     [ -e /usr/include/xendevicemodel.h ] || missing="$missing libxen-dev"
     command -v "$CC" >/dev/null || missing="$missing gcc"
@@ -205,6 +206,8 @@ boot() {
     local dom0="console=hvc0 quiet loglevel=3 xq_scen=$scen"
     say "booting Xen in QEMU (TCG, bounded by ${TMO}s), serial log: $LOG"
     local t0=$SECONDS
+    exec 9>/tmp/xen-ioreqd-qemu.lock
+    flock -w 1800 9 || die "another QEMU run holds /tmp/xen-ioreqd-qemu.lock"
     timeout -k 10 "$TMO" qemu-system-x86_64 -machine pc -accel tcg -cpu qemu64,+svm,+npt \
         -smp "$SMP" -m 1024 -display none -monitor none -serial stdio -no-reboot \
         -kernel "$WORK/xen.elf" -append "$xen" \
@@ -212,6 +215,7 @@ boot() {
         | perl -MTime::HiRes=time -ne 'BEGIN { $| = 1; $t0 = time } s/\r//g; printf "[%7.2f] %s", time - $t0, $_' \
         > "$LOG"
     QEMU_RC=${PIPESTATUS[0]}
+    exec 9>&-
     say "QEMU exited rc=$QEMU_RC after $((SECONDS - t0))s"
 }
 
@@ -232,6 +236,7 @@ verdicts() {
         case $line in PASS*) pass=$((pass + 1)) ;; *) fail=$((fail + 1)) ;; esac
     done
     say "logs: $LOG (serial), $WORK/facts-xen.txt, $WORK/facts-xensim.txt, $WORK/compare.txt"
+    say "total $((SECONDS - T0))s"
     echo "$pass passed, $fail failed"
     [ "$fail" -eq 0 ]
 }
@@ -254,6 +259,10 @@ fidelity() {
 }
 
 mkdir -p "$WORK" || die "cannot create $WORK"
+T0=$SECONDS
+# one run per work dir, and one QEMU at a time on this machine (TCG needs the CPUs)
+exec 8>"$WORK.lock"
+flock -w 1800 8 || die "another run holds $WORK.lock"
 host_tools
 fetch_debs
 extract
