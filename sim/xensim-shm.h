@@ -202,12 +202,13 @@ static inline int xs_port_unmask(struct xs_port *p) {
 /* Queue a port on a ring (many producers). Returns 0, or -EFBIG when the ring overflowed. */
 static inline int xs_ring_push(struct xs_ring *r, uint32_t port) {
         uint32_t idx = atomic_fetch_add_explicit(&r->prod, 1, memory_order_acq_rel);
-        uint32_t cons = atomic_load_explicit(&r->cons, memory_order_acquire);
-        if (idx - cons >= XS_RING_SIZE) {
+        _Atomic uint32_t *e = &r->ent[idx & (XS_RING_SIZE - 1)];
+        /* The consumer zeroes what it takes: a full entry here means the ring wrapped. */
+        if (atomic_load_explicit(e, memory_order_acquire) != 0) {
                 atomic_store_explicit(&r->overflow, 1, memory_order_release);
                 return -27; /* EFBIG */
         }
-        atomic_store_explicit(&r->ent[idx & (XS_RING_SIZE - 1)], port, memory_order_release);
+        atomic_store_explicit(e, port, memory_order_release);
         return 0;
 }
 
