@@ -41,9 +41,9 @@ struct host_map {
 struct hsrv {
         int state;                      /* XS_SRV_* */
         uint32_t page, bufpage, bufport;
-        uint32_t nr[2];
+        uint32_t nr[3];                 /* PIO, MMIO, PCI config space */
         uint32_t vport[XS_MAX_VCPUS];
-        struct xs_range *r[2];          /* XS_MAX_RANGES each, allocated on first map */
+        struct xs_range *r[3];          /* XS_MAX_RANGES each, allocated on first map */
 };
 
 struct hgport {
@@ -217,8 +217,8 @@ static void dom_free(struct host *h, uint32_t slot) {
         pub_end(h, slot);
         wake_vcpus(h, slot);
         for (unsigned i = 0; i < XS_MAX_SERVERS; i++) {
-                free(d->srv[i].r[0]);
-                free(d->srv[i].r[1]);
+                for (unsigned t = 0; t < 3; t++)
+                        free(d->srv[i].r[t]);
         }
         free(d->irq);
         free(d);
@@ -285,8 +285,8 @@ static void server_destroy(struct host *h, uint32_t slot, unsigned id) {
         }
         page_unref(h, v->page);
         page_unref(h, v->bufpage);
-        free(v->r[0]);
-        free(v->r[1]);
+        for (unsigned t = 0; t < 3; t++)
+                free(v->r[t]);
         memset(v, 0, sizeof(*v));
         dom_publish_server(h, slot, id);
         sdom(h, slot)->srv[id].gen = ++h->gen_counter;
@@ -473,6 +473,12 @@ static int op_map(struct host *h, struct host_client *c, const uint64_t *a, bool
         int slot, r;
         unsigned t;
 
+        r = check_target(h, c, a[0], &slot);
+        if (r < 0)
+                return r;
+        /* Xen's order: reversed range, then the server, then the type. */
+        if (a[3] > a[4])
+                return -EINVAL;
         r = check_server(h, c, a[0], a[1], &slot);
         if (r < 0)
                 return r;
@@ -482,10 +488,8 @@ static int op_map(struct host *h, struct host_client *c, const uint64_t *a, bool
         else if (a[2] == XEN_DMOP_IO_RANGE_MEMORY)
                 t = 1;
         else if (a[2] == XEN_DMOP_IO_RANGE_PCI)
-                return -ENOSYS;         /* PCI config space ranges are not simulated */
+                t = 2;                  /* kept, but the guests issue no config cycles */
         else
-                return -EINVAL;
-        if (a[3] > a[4])
                 return -EINVAL;
         if (!v->r[t]) {
                 v->r[t] = calloc(XS_MAX_RANGES, sizeof(struct xs_range));
@@ -1184,10 +1188,9 @@ struct host *host_free(struct host *h) {
         for (unsigned i = 0; i < XS_MAX_DOMS; i++)
                 if (h->dom[i]) {
                         free(h->dom[i]->irq);
-                        for (unsigned s = 0; s < XS_MAX_SERVERS; s++) {
-                                free(h->dom[i]->srv[s].r[0]);
-                                free(h->dom[i]->srv[s].r[1]);
-                        }
+                        for (unsigned s = 0; s < XS_MAX_SERVERS; s++)
+                                for (unsigned t = 0; t < 3; t++)
+                                        free(h->dom[i]->srv[s].r[t]);
                         free(h->dom[i]);
                 }
         for (unsigned i = 0; i < XS_MAX_HANDLES; i++)

@@ -107,19 +107,30 @@ int xendevicemodel_map_mem_type_to_ioreq_server(xendevicemodel_handle *dmod, dom
         return -1;
 }
 
+/* As the real library: a PCI device is a one-element range of type XEN_DMOP_IO_RANGE_PCI. */
 int xendevicemodel_map_pcidev_to_ioreq_server(xendevicemodel_handle *dmod, domid_t domid,
                                               ioservid_t id, uint16_t segment, uint8_t bus,
                                               uint8_t device, uint8_t function) {
-        errno = ENOSYS;
-        return -1;
+        uint64_t sbdf = XEN_DMOP_PCI_SBDF(segment, bus, device, function);
+        if (device > 0x1f || function > 0x7) {
+                errno = EINVAL;
+                return -1;
+        }
+        return lib_op(&dmod->c, XS_OP_DM_MAP,
+                      LIB_ARGS(domid, id, XEN_DMOP_IO_RANGE_PCI, sbdf, sbdf), NULL);
 }
 
 int xendevicemodel_unmap_pcidev_from_ioreq_server(xendevicemodel_handle *dmod, domid_t domid,
                                                   ioservid_t id, uint16_t segment,
                                                   uint8_t bus, uint8_t device,
                                                   uint8_t function) {
-        errno = ENOSYS;
-        return -1;
+        uint64_t sbdf = XEN_DMOP_PCI_SBDF(segment, bus, device, function);
+        if (device > 0x1f || function > 0x7) {
+                errno = EINVAL;
+                return -1;
+        }
+        return lib_op(&dmod->c, XS_OP_DM_UNMAP,
+                      LIB_ARGS(domid, id, XEN_DMOP_IO_RANGE_PCI, sbdf, sbdf), NULL);
 }
 
 int xendevicemodel_destroy_ioreq_server(xendevicemodel_handle *dmod, domid_t domid,

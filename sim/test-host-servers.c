@@ -60,6 +60,14 @@ static void test_ranges(xendevicemodel_handle *dm, uint32_t dom) {
         CHECK_ERRNO(xendevicemodel_map_io_range_to_ioreq_server(dm, dom, a, 1, 0xfdfff000, 0xfe001fff), EEXIST);
         CHECK_OK(xendevicemodel_map_io_range_to_ioreq_server(dm, dom, a, 1, 0xfe001000, 0xfe001fff));
         CHECK_ERRNO(xendevicemodel_map_io_range_to_ioreq_server(dm, dom, a, 1, 0xfe003000, 0xfe002000), EINVAL);
+        /* Xen checks a reversed range before looking the server up. */
+        CHECK_ERRNO(xendevicemodel_map_io_range_to_ioreq_server(dm, dom, 7, 1, 5, 1), EINVAL);
+        CHECK_ERRNO(xendevicemodel_map_io_range_to_ioreq_server(dm, dom, 7, 1, 1, 5), ENOENT);
+        /* PCI devices are ranges of their own type. */
+        CHECK_OK(xendevicemodel_map_pcidev_to_ioreq_server(dm, dom, a, 0, 0, 3, 0));
+        CHECK_ERRNO(xendevicemodel_map_pcidev_to_ioreq_server(dm, dom, a, 0, 0, 3, 0), EEXIST);
+        CHECK_OK(xendevicemodel_unmap_pcidev_from_ioreq_server(dm, dom, a, 0, 0, 3, 0));
+        CHECK_ERRNO(xendevicemodel_unmap_pcidev_from_ioreq_server(dm, dom, a, 0, 0, 3, 0), ENOENT);
         CHECK_OK(xendevicemodel_map_io_range_to_ioreq_server(dm, dom, a, 0, 0x100, 0x1ff));
         CHECK_ERRNO(xendevicemodel_map_io_range_to_ioreq_server(dm, dom, a, 0, 0x100, 0x1ff), EEXIST);
         CHECK_OK(xendevicemodel_unmap_io_range_from_ioreq_server(dm, dom, a, 1, 0xfe001000, 0xfe0017ff));
