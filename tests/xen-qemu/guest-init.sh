@@ -4,8 +4,8 @@
 # (xl's extra=), which the kernel hands to init as environment variables:
 #   xq=OPS    xq-guest operations run on vCPU 0, '+' between operations
 #   xq1=OPS   run at the same time on vCPU 1 (when the guest has two)
-# It prints GUEST-UP, one GUEST-DONE line per xq-guest instance, then idles until dom0
-# destroys it.
+#   xqoff=S   power off S seconds after the operations (default: idle until destroyed)
+# It prints GUEST-UP and one GUEST-DONE line per xq-guest instance.
 /bin/busybox --install -s /bin
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
 ncpu=$(grep -c ^processor /proc/cpuinfo)
@@ -20,5 +20,8 @@ if [ -n "${xq1:-}" ] && [ "$ncpu" -gt 1 ]; then
 fi
 [ -n "${xq:-}" ] && run_ops 0 "$xq"
 wait
+if [ -n "${xqoff:-}" ]; then
+    sleep "$xqoff"; echo "GUEST-POWEROFF"; poweroff -f
+fi
 echo "GUEST-IDLE"
 while :; do sleep 3600; done

@@ -12,14 +12,14 @@ log() { echo "XQ-LOG t=$(t) $*"; }
 result() { echo "XQ-RESULT $1 $2 $3"; }
 want() { case $SCEN in *,$1,*) return 0 ;; esac; return 1; }
 
-# mkcfg NAME VCPUS OPS [OPS_VCPU1]: an xl config for the harness's PVH guest
+# mkcfg NAME VCPUS OPS [OPS_VCPU1 [POWEROFF_AFTER_S]]: an xl config for the harness's PVH guest
 mkcfg() {
     cat > /etc/xen/$1.cfg <<CFG
 name = "$1"
 type = "pvh"
 kernel = "/guest/vmlinux"
 ramdisk = "/guest/initrd"
-extra = "console=hvc0 iomem=relaxed quiet loglevel=3 xq=$3${4:+ xq1=$4}"
+extra = "console=hvc0 iomem=relaxed quiet loglevel=3 xq=$3${4:+ xq1=$4}${5:+ xqoff=$5}"
 memory = 128
 vcpus = $2
 on_poweroff = "destroy"
@@ -205,7 +205,8 @@ product() {
     gone guest 20 || why3="$why3 the old domain stays listed (daemon still maps its page?): $(xl list | tail -n +2 | tr '\n' ' ');"
     q=$(wait_query 10 "*state=absent*") || why3="$why3 daemon did not notice the destroy ($q);"
     log "after destroy: $q"
-    mkcfg guest 2 "kick:$BASE:0=80,1=40" "kick:$BASE:2=70,3=30"
+    # this guest powers itself off 8 s after its kicks (on_poweroff=destroy)
+    mkcfg guest 2 "kick:$BASE:0=80,1=40" "kick:$BASE:2=70,3=30" 8
     : > $GLOG
     xl create -p /etc/xen/guest.cfg > /tmp/create2.log 2>&1 || why3="$why3 second xl create failed;"
     newdomid=$(xl domid guest 2>/dev/null)
@@ -220,7 +221,16 @@ product() {
     sleep 1
     q=$(query)
     log "after the guest: $q"
-    backend_stop /tmp/backend2.log
+    # the guest powers off: the daemon disconnects the client, tears down, lets the domain go
+    if wait_for /tmp/backend2.log BACKEND-EXIT 30; then
+        hung_up /tmp/backend2.log || why3="$why3 client not disconnected after the guest's poweroff;"
+    else
+        why3="$why3 client still connected 30 s after the guest's poweroff was due;"; backend_stop /tmp/backend2.log
+    fi
+    wait $BPID 2>/dev/null; BPID=
+    gone guest 20 || why3="$why3 the powered-off domain stays listed: $(xl list | tail -n +2 | tr '\n' ' ');"
+    local q2; q2=$(wait_query 10 "*state=absent*") || why3="$why3 daemon did not notice the poweroff ($q2);"
+    log "after poweroff: $q2"
     tr -d '\r' < $GLOG > /tmp/guest2.log; GL=/tmp/guest2.log
     show GUEST $GL; show BACKEND /tmp/backend2.log
     [ "$(qfield "$q" other)" -ge 1 ] 2>/dev/null || why3="$why3 no INVALIDATE/other request answered (other=$(qfield "$q" other));"
@@ -237,7 +247,7 @@ product() {
     [ "$overlap" = yes ] || why4="$why4 the two vCPUs did not kick at the same time (overlap=$overlap);"
     counts_equal /tmp/backend2.log "q0=80 q1=40 q2=70 q3=30" || why4="$why4 backend counts differ: $(counts /tmp/backend2.log);"
     kill -0 $DPID 2>/dev/null || why3="$why3 xen-ioreqd died;"
-    want 3 && { [ -z "$why3" ] && result 3 PASS "destroy followed (client disconnected, old domain gone, state absent), dom$newdomid served after re-create, INVALIDATE answered (other=$(qfield "$q" other), first boot other=$other1)" \
+    want 3 && { [ -z "$why3" ] && result 3 PASS "xl destroy and guest poweroff followed (client disconnected, domain gone, state absent each time), dom$newdomid served after re-create, INVALIDATE answered (other=$(qfield "$q" other), first boot other=$other1)" \
                                 || result 3 FAIL "$why3"; }
     want 4 && { [ -z "$why4" ] && result 4 PASS "2 vCPUs kicked 4 queues concurrently, 220 kicks counted exactly (xq-client, daemon)" \
                                 || result 4 FAIL "$why4"; }

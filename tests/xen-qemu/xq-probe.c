@@ -787,6 +787,47 @@ int main(int argc, char **argv)
                 rc = xenevtchn_bind_interdomain(x2, 1234, 1);
                 fact("restrict.evtchn_bind_bogus", "%s", ename(rc, errno));
                 xenevtchn_close(x2);
+                /* a complete server set-up through handles restricted to the guest */
+                d2 = xendevicemodel_open(NULL, 0);
+                f2 = xenforeignmemory_open(NULL, 0);
+                x2 = xenevtchn_open(NULL, 0);
+                int r1 = xendevicemodel_restrict(d2, P.domid), r2 = xenforeignmemory_restrict(f2, P.domid);
+                int r3 = xenevtchn_restrict(x2, P.domid);
+                ioservid_t id;
+                char steps[160];
+                int step = 0;
+                if (r1 || r2 || r3) {
+                        snprintf(steps, sizeof(steps), "restrict-failed");
+                } else if ((step = 1, xendevicemodel_create_ioreq_server(d2, P.domid, 0, &id)) == 0) {
+                        addr = NULL;
+                        r = xenforeignmemory_map_resource(f2, P.domid, XENMEM_resource_ioreq_server, id,
+                                                          XENMEM_resource_ioreq_server_frame_ioreq(0), 1,
+                                                          &addr, PROT_READ | PROT_WRITE, 0);
+                        int p = -1;
+                        if ((step = 2, r != NULL) &&
+                            (step = 3, xendevicemodel_map_io_range_to_ioreq_server(d2, P.domid, id, 1, P.dev + 0x9000,
+                                                                                    P.dev + 0x9fff) == 0) &&
+                            (step = 4, xendevicemodel_set_ioreq_server_state(d2, P.domid, id, 1) == 0) &&
+                            (step = 5, (p = xenevtchn_bind_interdomain(x2, P.domid,
+                                        ((shared_iopage_t *)addr)->vcpu_ioreq[0].vp_eport)) >= 0) &&
+                            (step = 6, xenevtchn_notify(x2, p) == 0) && (step = 7, xenevtchn_unbind(x2, p) == 0) &&
+                            (step = 8, xendevicemodel_set_ioreq_server_state(d2, P.domid, id, 0) == 0) &&
+                            (step = 9, xendevicemodel_destroy_ioreq_server(d2, P.domid, id) == 0))
+                                step = 0;
+                        e = errno;
+                        if (step)
+                                xendevicemodel_destroy_ioreq_server(P.dm, P.domid, id);
+                        if (r)
+                                xenforeignmemory_unmap_resource(f2, r);
+                        snprintf(steps, sizeof(steps), step ? "failed-at-step-%d:%s" : "ok", step, ename(-1, e));
+                } else {
+                        snprintf(steps, sizeof(steps), "failed-at-step-1:%s", ename(-1, errno));
+                }
+                fact("restrict.full_setup_on_target", "%s", steps);
+                xendevicemodel_close(d2);
+                xenforeignmemory_close(f2);
+                xenevtchn_close(x2);
+
                 /* restrict_all changes the whole process: in a child */
                 fflush(stdout);
                 pid_t pid = fork();
@@ -1187,9 +1228,19 @@ int main(int argc, char **argv)
                 rc = xendevicemodel_nr_vcpus(P.dm, P.domid, &n);
                 fact("dead.nr_vcpus", "%s", ename(rc, errno));
         }
+        /* the dying domain is kept while its ioreq pages are mapped; it goes once they are not */
         for (int i = 0; i < MAX_SRV; i++)
-                if (P.srv[i].res)
+                if (P.srv[i].res) {
                         xenforeignmemory_unmap_resource(P.fm, P.srv[i].res);
+                        P.srv[i].res = NULL;
+                }
+        {
+                unsigned int n = 0;
+                double end = now() + 10;
+                while ((rc = xendevicemodel_nr_vcpus(P.dm, P.domid, &n)) == 0 && now() < end)
+                        usleep(100 * 1000);
+                fact("dead.nr_vcpus_after_unmap", "%s", ename(rc, errno));
+        }
         fact("probe.complete", "1");
         note("%d facts in %.1fs, %lu spurious events", nfacts, now() - t0, P.spurious);
         return 0;
