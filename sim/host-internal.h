@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
+/*
+ * host-internal.h - the private state of xensimd's host and the functions its modules share:
+ * host.c (lifetime, publishing, dispatch) → host-dom.c (domains, pages, toolstack) →
+ * host-ioreq.c (ioreq servers, ranges, mappings) → host-evtchn.c (event channels, handles).
+ */
+#ifndef XENSIM_HOST_INTERNAL_H
+#define XENSIM_HOST_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <xen/hvm/hvm_op.h>
+#include <xen/hvm/ioreq.h>
+
+#include "host.h"
+
+struct host_map {
+        uint32_t id;
+        uint32_t slot;                  /* domain slot */
+        uint32_t nr;
+        uint32_t page[2];
+};
+
+struct hsrv {
+        int state;                      /* XS_SRV_* */
+        uint32_t page, bufpage, bufport;
+        uint32_t nr[3];                 /* PIO, MMIO, PCI config space */
+        uint32_t vport[XS_MAX_VCPUS];
+        struct xs_range *r[3];          /* XS_MAX_RANGES each, allocated on first map */
+};
+
+struct hgport {
+        uint8_t kind;
+        uint8_t srv;
+        uint16_t vcpu;
+        uint32_t lport;
+};
+
+struct irqent {
+        uint32_t kind;
+        uint64_t a, b, seq;
+};
+
+struct hdom {
+        uint32_t domid, gen, nr_vcpus;
+        int state;
+        bool paused;
+        char name[64];
+        struct hsrv srv[XS_MAX_SERVERS];
+        struct hgport gport[XS_MAX_GPORTS];
+        unsigned maprefs;               /* foreignmemory mappings of its pages */
+        struct irqent *irq;             /* XS_IRQ_LOG entries, allocated on first use */
+        unsigned irq_start, irq_count;
+};
+
+struct hport {
+        uint32_t handle;                /* owner handle + 1, 0 = free */
+        uint32_t rslot;                 /* peer domain slot + 1, 0 = unbound */
+        uint32_t rport;
+};
+
+struct hhandle {
+        bool used;
+        int efd;
+        struct host_client *owner;
+};
+
+struct host {
+        bool verbose;
+        int shm_fd;
+        void *shm;
+        struct xs_shm_hdr *hdr;
+        struct xs_handle *xs;
+        struct hdom *dom[XS_MAX_DOMS];
+        bool slot_used[XS_MAX_DOMS];
+        uint32_t next_domid;
+        uint32_t page_refs[XS_MAX_PAGES];
+        uint32_t page_slot[XS_MAX_PAGES];
+        uint32_t free_pages[XS_MAX_PAGES];
+        unsigned nr_free_pages;
+        struct hport port[XS_MAX_PORTS];
+        struct hhandle handle[XS_MAX_HANDLES];
+        uint32_t next_map_id;
+        uint64_t irq_seq;
+        uint32_t gen_counter;
+};
+
+
+/* host.c: logging and publishing to the shm (under the domain's seqlock). */
+void host_log(struct host *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void host_pub_begin(struct host *h, uint32_t slot);
+void host_pub_end(struct host *h, uint32_t slot);
+void host_pub_header(struct host *h, uint32_t slot);
+void host_pub_gport(struct host *h, uint32_t slot, uint32_t port);
+void host_pub_server(struct host *h, uint32_t slot, unsigned id);
+void host_wake_vcpus(struct host *h, uint32_t slot);
+
+static inline struct xs_dom *host_sdom(struct host *h, uint32_t slot) {
+        return xs_shm_dom(h->shm, slot);
+}
+
+/* host-dom.c: domains, their ioreq pages, the toolstack operations. */
+int host_dom_page_alloc(struct host *h, uint32_t slot, uint32_t *ret);
+void host_dom_page_unref(struct host *h, uint32_t p);
+int host_dom_find(struct host *h, uint32_t domid);
+void host_dom_free(struct host *h, uint32_t slot);
+void host_dom_destroy(struct host *h, uint32_t slot);
+int host_dom_check(struct host_client *c, uint64_t domid, struct host *h, int *ret_slot);
+int host_dom_create(struct host *h, const struct xs_req *req, uint64_t *val);
+int host_dom_unpause(struct host *h, uint32_t slot, uint64_t *val);
+
+/* host-ioreq.c: ioreq servers, their ranges and pages (devicemodel, foreignmemory). */
+int host_ioreq_check_target(struct host *h, struct host_client *c, uint64_t domid,
+                            int *ret_slot);
+int host_ioreq_check_server(struct host *h, struct host_client *c, uint64_t domid, uint64_t id,
+                            int *ret_slot);
+int host_ioreq_create(struct host *h, struct host_client *c, const uint64_t *a, uint64_t *val);
+void host_ioreq_server_destroy(struct host *h, uint32_t slot, unsigned id);
+int host_ioreq_map(struct host *h, struct host_client *c, const uint64_t *a, bool map);
+int host_ioreq_set_state(struct host *h, struct host_client *c, const uint64_t *a);
+int host_ioreq_irq(struct host *h, struct host_client *c, const uint64_t *a);
+int host_ioreq_fm_map(struct host *h, struct host_client *c, const uint64_t *a, uint64_t *val);
+int host_ioreq_fm_unmap(struct host *h, struct host_client *c, uint64_t id);
+void host_ioreq_map_drop(struct host *h, struct host_map *m);
+
+/* host-evtchn.c: dom0 event channels and evtchn handles. */
+int host_evt_open(struct host *h, struct host_client *c, uint64_t *val, int *ret_fd);
+int host_evt_bind(struct host *h, struct host_client *c, const uint64_t *a, uint64_t *val);
+int host_evt_unbind(struct host *h, struct host_client *c, uint64_t port);
+void host_evt_deliver(struct host *h, uint32_t lport);
+void host_evt_unbind_peer(struct host *h, uint32_t lport);
+void host_evt_port_free(struct host *h, uint32_t lport);
+
+#endif
