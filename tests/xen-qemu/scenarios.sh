@@ -147,7 +147,9 @@ product() {
     # -- first guest: 1 vCPU; config-space reads and other writes for the VMM, kicks --
     # (queue 7 is not registered: its 5 notifies reach the daemon and match nothing; the read
     # of QUEUE_NOTIFY is answered by the daemon with 0)
-    mkcfg guest 1 "r4:$BASE+r4:0xfe000004+r4:0xfe000008+w4:0xfe000070:0xf+w4:0xfe000024:0x1+kick:$BASE:0=100,1=60,2=30+w4:0xfe000050:0x7x5+r4:0xfe000050"
+    # Port I/O too: a second client registers 4-byte writes to ports 0x7000 and 0x7004; the
+    # 2-byte write matches nothing, the read is answered 0.
+    mkcfg guest 1 "r4:$BASE+r4:0xfe000004+r4:0xfe000008+w4:0xfe000070:0xf+w4:0xfe000024:0x1+kick:$BASE:0=100,1=60,2=30+w4:0xfe000050:0x7x5+r4:0xfe000050+o4:0x7000:0x1x7+o4:0x7004:0x2x3+o2:0x7000:0x5+i4:0x7000"
     : > $GLOG
     xl create -p /etc/xen/guest.cfg > /tmp/create1.log 2>&1 || { show CREATE /tmp/create1.log
         for s in 1 2 3 4; do want $s && result $s FAIL "xl create failed"; done; return; }
@@ -162,6 +164,12 @@ product() {
         kind1=xq-client; why1="$why1 the example backend is not built (ran with xq-client);"
     fi
     backend_start $kind1 /tmp/backend1.log 0,1,2 || why1="$why1 backend registration failed;"
+    local bpid1=$BPID
+    ( xq-client $SOCK pio 0x7000,0x7004 600 & echo $! > /tmp/pio.log.pid; wait $!; echo "BACKEND-EXIT rc=$?" ) \
+        > /tmp/pio.log 2>&1 &
+    local ppid=$!
+    wait_for /tmp/pio.log 'CLIENT-READY|CLIENT-FAIL|BACKEND-EXIT' 20 && grep -q CLIENT-READY /tmp/pio.log \
+        || why1="$why1 port registration failed;"
     q=$(wait_query 10 "*state=serving*") || why1="$why1 not serving after registration ($q);"
     log "before unpause: $q; $(grep VMM-READY /tmp/vmm.log)"
     xl unpause guest
@@ -179,18 +187,26 @@ product() {
     else
         why3="$why3 client still connected 10 s after the destroy;"; backend_stop /tmp/backend1.log
     fi
-    wait $BPID 2>/dev/null; BPID=
+    wait $bpid1 2>/dev/null; BPID=
+    if wait_for /tmp/pio.log BACKEND-EXIT 10; then
+        hung_up /tmp/pio.log || why3="$why3 port client not disconnected by the daemon;"
+    else
+        why3="$why3 port client still connected 10 s after the destroy;"; backend_stop /tmp/pio.log
+    fi
+    wait $ppid 2>/dev/null
+    show PIO-CLIENT /tmp/pio.log
     tr -d '\r' < $GLOG > /tmp/guest1.log; GL=/tmp/guest1.log
     show GUEST $GL; show BACKEND /tmp/backend1.log; show VMM /tmp/vmm.log
     grep -q 'READY=1' /tmp/notify.log || why1="$why1 no READY=1;"
     grep -q 'GUEST-DONE cpu=0 rc=0' $GL || why1="$why1 guest ops failed;"
     grep -q 'XQG-KICKS base=0xfe000000 q0=100 q1=60 q2=30 ' $GL || why1="$why1 the guest did not write all kicks;"
     counts_equal /tmp/backend1.log "q0=100 q1=60 q2=30" || why1="$why1 backend counts differ: $(counts /tmp/backend1.log);"
-    [ "$(qfield "$q" kicks)" = 190 ] || why1="$why1 daemon kicks=$(qfield "$q" kicks), want 190;"
-    [ "$(qfield "$q" unmatched)" = 5 ] || why1="$why1 daemon unmatched=$(qfield "$q" unmatched), want 5 (queue 7);"
-    [ "$(qfield "$q" reads)" = 1 ] && grep -q 'XQG read r4:0xfe000050 val=0x0$' $GL \
-        || why1="$why1 the read of QUEUE_NOTIFY was not answered 0 by the daemon (reads=$(qfield "$q" reads));"
-    want 1 && { [ -z "$why1" ] && result 1 PASS "190 kicks on 3 queues counted exactly by xen-ioreqd-example-backend and the daemon, 5 unmatched notifies and a notify-register read answered, READY=1 seen, guest done" \
+    [ "$(qfield "$q" kicks)" = 200 ] || why1="$why1 daemon kicks=$(qfield "$q" kicks), want 200 (190 MMIO + 10 PIO);"
+    [ "$(qfield "$q" unmatched)" = 6 ] || why1="$why1 daemon unmatched=$(qfield "$q" unmatched), want 6 (queue 7 x5, 2-byte port write);"
+    [ "$(qfield "$q" reads)" = 2 ] && grep -q 'XQG read r4:0xfe000050 val=0x0$' $GL && grep -q 'XQG read i4:0x7000 val=0x0$' $GL \
+        || why1="$why1 the reads of registered addresses were not answered 0 by the daemon (reads=$(qfield "$q" reads));"
+    counts_equal /tmp/pio.log "port0x7000=7 port0x7004=3" || why1="$why1 port client counts differ: $(counts /tmp/pio.log);"
+    want 1 && { [ -z "$why1" ] && result 1 PASS "190 kicks on 3 queues counted exactly by xen-ioreqd-example-backend and the daemon, 10 port writes by a PIO client, 6 unmatched writes and 2 reads answered, READY=1 seen, guest done" \
                                 || result 1 FAIL "$why1"; }
     # the VMM: config space answered, other writes seen, no QUEUE_NOTIFY
     grep -q 'XQG read r4:0xfe000000 val=0x74726976' $GL && grep -q 'XQG read r4:0xfe000004 val=0x2$' $GL \

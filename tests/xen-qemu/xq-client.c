@@ -5,15 +5,18 @@
  * VIRTIO_MMIO registration (with an eventfd) per queue, then it counts kicks.
  *
  * usage: xq-client SOCKET BASE Q[,Q...] SECONDS
- * Prints "CLIENT-READY ..." once every queue is registered, and on SIGTERM/SIGINT,
- * after SECONDS, or when the daemon closes the connection:
- * "CLIENT-COUNTS q<Q>=<kicks> ... end=term|timeout|hangup".  Exit 1 if a
- * registration failed.
+ *        xq-client SOCKET pio PORT[,PORT...] SECONDS
+ * The second form registers, with ASSIGN, every 4-byte port write (any value) to
+ * each PORT.  Prints "CLIENT-READY ..." once everything is registered, and on
+ * SIGTERM/SIGINT, after SECONDS, or when the daemon closes the connection:
+ * "CLIENT-COUNTS q<Q>=<kicks> ... end=term|timeout|hangup" (port<PORT>= for ports).
+ * Exit 1 if a registration failed.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +67,8 @@ int main(int argc, char **argv)
         setvbuf(stdout, NULL, _IOLBF, 0);
         signal(SIGTERM, on_signal);
         signal(SIGINT, on_signal);
-        uint64_t base = strtoull(argv[2], NULL, 0);
+        bool pio = !strcmp(argv[2], "pio");
+        uint64_t base = pio ? 0 : strtoull(argv[2], NULL, 0);
         unsigned q[MAXQ], nq = 0;
         for (char *s = argv[3], *e; *s && nq < MAXQ; s = *e ? e + 1 : e) {
                 q[nq++] = (unsigned)strtoul(s, &e, 0);
@@ -96,9 +100,12 @@ int main(int argc, char **argv)
                 efd[k] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
                 struct xirq_virtio_mmio m = { .hdr = { .type = XIRQ_MSG_VIRTIO_MMIO, .seq = 2 + k },
                                               .base = base, .queue = (uint16_t)q[k] };
+                struct xirq_assign a = { .hdr = { .type = XIRQ_MSG_ASSIGN, .seq = 2 + k },
+                                         .space = XIRQ_SPACE_PIO, .len = 4, .match = XIRQ_MATCH_ANY,
+                                         .addr = q[k] };
                 struct xirq_reply r;
-                if (efd[k] < 0 || send_fd(sock, &m, sizeof(m), efd[k]) < 0 ||
-                    recv(sock, &r, sizeof(r), 0) != sizeof(r)) {
+                int sr = pio ? send_fd(sock, &a, sizeof(a), efd[k]) : send_fd(sock, &m, sizeof(m), efd[k]);
+                if (efd[k] < 0 || sr < 0 || recv(sock, &r, sizeof(r), 0) != sizeof(r)) {
                         printf("CLIENT-FAIL register queue %u: %s\n", q[k], strerror(errno));
                         return 1;
                 }
@@ -107,7 +114,7 @@ int main(int argc, char **argv)
                         return 1;
                 }
         }
-        printf("CLIENT-READY base=0x%" PRIx64 " queues=%s domid=%d\n", base, argv[3], (int)hr.domid);
+        printf("CLIENT-READY %s=%s queues=%s domid=%d\n", pio ? "space" : "base", argv[2], argv[3], (int)hr.domid);
 
         uint64_t count[MAXQ] = { 0 };
         const char *why = "timeout";
@@ -140,7 +147,7 @@ int main(int argc, char **argv)
         }
         printf("CLIENT-COUNTS");
         for (unsigned k = 0; k < nq; k++)
-                printf(" q%u=%" PRIu64, q[k], count[k]);
+                printf(pio ? " port0x%x=%" PRIu64 : " q%u=%" PRIu64, q[k], count[k]);
         printf(" end=%s\n", why);
         return 0;
 }

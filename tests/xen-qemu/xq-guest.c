@@ -12,6 +12,7 @@
  * Usage: xq-guest [--name NAME] [--vcpu N] OP...
  *   rS:ADDR[xN]            read S (1,2,4,8) bytes N times, print the last value
  *   wS:ADDR:VAL[xN]        write VAL N times
+ *   iS:PORT[xN], oS:PORT:VAL[xN]   the same with port I/O (S = 1, 2, 4)
  *   kick:BASE:Q=N[,Q=N...] virtio-mmio notifies: for each queue Q, N writes of
  *                          (i << 16 | Q) to BASE+0x50 (i = 1..N, the upper half
  *                          being notification data under the 0xffff mask),
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/io.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,6 +67,16 @@ static int acc_read(unsigned size, uint64_t addr, uint64_t *val)
 static int acc_write(unsigned size, uint64_t addr, uint64_t val)
 {
         return xsg_write(G, G_domid, G_vcpu, XSG_MMIO, addr, size, val, 60000);
+}
+
+static int pio_in(unsigned size, uint64_t port, uint64_t *val)
+{
+        return xsg_read(G, G_domid, G_vcpu, XSG_PIO, port, size, val, 60000);
+}
+
+static int pio_out(unsigned size, uint64_t port, uint64_t val)
+{
+        return xsg_write(G, G_domid, G_vcpu, XSG_PIO, port, size, val, 60000);
 }
 #else
 struct map {
@@ -127,6 +139,51 @@ static int acc_write(unsigned size, uint64_t addr, uint64_t val)
         }
         return 0;
 }
+
+/* Port I/O: an in/out instruction traps into Xen, which sends a PIO ioreq. */
+static int pio_ready;
+
+static int pio_setup(uint64_t port)
+{
+        if (port > 0xffff)
+                return -EINVAL;
+        if (!pio_ready) {
+                if (iopl(3) < 0)
+                        return -errno;
+                pio_ready = 1;
+        }
+        return 0;
+}
+
+static int pio_in(unsigned size, uint64_t port, uint64_t *val)
+{
+        int r = pio_setup(port);
+        if (r < 0)
+                return r;
+        uint16_t p = (uint16_t)port;
+        switch (size) {
+        case 1: { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(p)); *val = v; break; }
+        case 2: { uint16_t v; __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(p)); *val = v; break; }
+        case 4: { uint32_t v; __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(p)); *val = v; break; }
+        default: return -EINVAL;
+        }
+        return 0;
+}
+
+static int pio_out(unsigned size, uint64_t port, uint64_t val)
+{
+        int r = pio_setup(port);
+        if (r < 0)
+                return r;
+        uint16_t p = (uint16_t)port;
+        switch (size) {
+        case 1: __asm__ volatile("outb %0, %1" : : "a"((uint8_t)val), "Nd"(p)); break;
+        case 2: __asm__ volatile("outw %0, %1" : : "a"((uint16_t)val), "Nd"(p)); break;
+        case 4: __asm__ volatile("outl %0, %1" : : "a"((uint32_t)val), "Nd"(p)); break;
+        default: return -EINVAL;
+        }
+        return 0;
+}
 #endif
 
 static double now(void)
@@ -157,6 +214,8 @@ static int mailbox(uint64_t ctrl)
                 case 1: r = acc_read(size, addr, &res); break;
                 case 2: r = acc_write(size, addr, val); break;
                 case 3: r = 0; usleep((useconds_t)(val > 60000 ? 60000 : val) * 1000); break;
+                case 4: r = pio_in(size, addr, &res); break;
+                case 5: r = pio_out(size, addr, val); break;
                 default: r = -EINVAL;
                 }
                 if (r < 0)
@@ -223,14 +282,16 @@ static int one_op(const char *op)
                 return kick(op + 5);
         if (!strncmp(op, "mailbox:", 8))
                 return mailbox(strtoull(op + 8, NULL, 0)) ? -EIO : 0;
-        if (kind != 'r' && kind != 'w')
+        if (kind != 'r' && kind != 'w' && kind != 'i' && kind != 'o')
                 return -EINVAL;
+        bool pio = kind == 'i' || kind == 'o';
+        bool rd = kind == 'r' || kind == 'i';
         char *end;
         unsigned size = (unsigned)strtoul(op + 1, &end, 10);
-        if (*end != ':' || (size != 1 && size != 2 && size != 4 && size != 8))
+        if (*end != ':' || (size != 1 && size != 2 && size != 4 && (size != 8 || pio)))
                 return -EINVAL;
         uint64_t addr = strtoull(end + 1, &end, 0), val = 0;
-        if (kind == 'w') {
+        if (!rd) {
                 if (*end != ':')
                         return -EINVAL;
                 val = strtoull(end + 1, &end, 0);
@@ -241,14 +302,15 @@ static int one_op(const char *op)
         if (*end || n == 0)
                 return -EINVAL;
         for (unsigned long i = 0; i < n; i++) {
-                int r = kind == 'r' ? acc_read(size, addr, &val) : acc_write(size, addr, val);
+                int r = pio ? (rd ? pio_in(size, addr, &val) : pio_out(size, addr, val))
+                            : (rd ? acc_read(size, addr, &val) : acc_write(size, addr, val));
                 if (r < 0)
                         return r;
         }
-        if (kind == 'r')
-                printf("XQG read r%u:0x%" PRIx64 " val=0x%" PRIx64 "\n", size, addr, val);
+        if (rd)
+                printf("XQG read %c%u:0x%" PRIx64 " val=0x%" PRIx64 "\n", kind, size, addr, val);
         else
-                printf("XQG wrote w%u:0x%" PRIx64 ":0x%" PRIx64 "x%lu\n", size, addr, val, n);
+                printf("XQG wrote %c%u:0x%" PRIx64 ":0x%" PRIx64 "x%lu\n", kind, size, addr, val, n);
         return 0;
 }
 

@@ -13,7 +13,7 @@
  *                until it has a command)
  *   +0x08 read   address        +0x10 read   value (write data, or sleep ms)
  *   +0x18 write  result (the value read, or 0), marks the command done
- * Ops: 0 exit, 1 read, 2 write, 3 sleep.
+ * Ops: 0 exit, 1 read, 2 write, 3 sleep, 4 port in, 5 port out.
  *
  * Everything that depends on the environment is a command given on the
  * command line (create/unpause/invalidate/destroy the guest), run with
@@ -54,7 +54,7 @@
 #define MAX_VCPU 8
 #define LOG_MAX 4096
 
-enum { OP_EXIT = 0, OP_READ = 1, OP_WRITE = 2, OP_SLEEP = 3 };
+enum { OP_EXIT = 0, OP_READ = 1, OP_WRITE = 2, OP_SLEEP = 3, OP_PIN = 4, OP_POUT = 5 };
 
 struct srv {
         bool used;
@@ -366,11 +366,11 @@ static unsigned log_count(int srv, unsigned type, unsigned from)
         return n;
 }
 
-/* Which server saw the last COPY request logged after index from ("none" if none). */
+/* Which server saw the last MMIO or PIO request logged after index from ("none" if none). */
 static const char *who_got(unsigned from, const char *const *names)
 {
         for (unsigned k = P.nlog; k-- > from;)
-                if (P.log[k].r.type == IOREQ_TYPE_COPY)
+                if (P.log[k].r.type == IOREQ_TYPE_COPY || P.log[k].r.type == IOREQ_TYPE_PIO)
                         return names[P.log[k].srv];
         return "none";
 }
@@ -1035,6 +1035,35 @@ int main(int argc, char **argv)
         rc = guest_do(OP_WRITE, 4, P.dev + 0x20000, 0x12345678, NULL, 10000);
         fact("noserver.write_completes", "%d", rc == 0);
         fact("noserver.requests_seen", "%u", P.nlog - from);
+
+        /* -- port I/O -------------------------------------------------------- */
+        rc = xendevicemodel_map_io_range_to_ioreq_server(P.dm, P.domid, P.srv[1].id, 0, 0x7000, 0x70ff);
+        fact("pio.map_range", "%s", ename(rc, errno));
+        from = P.nlog;
+        rc = guest_do(OP_POUT, 4, 0x7000, 0x12345678, NULL, 10000);
+        if (rc || P.nlog == from) {
+                fact("pio.out4.fields", "%s", rc ? "timeout" : "none");
+        } else {
+                struct req_log *l = &P.log[P.nlog - 1];
+                fact("pio.out4.fields", "srv=%s,type=%u,dir=%u,size=%u,count=%u,ptr=%u,addr=0x%" PRIx64 ",data=0x%" PRIx64,
+                     nm[l->srv], l->r.type, l->r.dir, l->r.size, l->r.count, l->r.data_is_ptr, (uint64_t)l->r.addr,
+                     (uint64_t)l->r.data);
+        }
+        from = P.nlog;
+        rc = guest_do(OP_PIN, 2, 0x7002, 0, &val, 10000);
+        fact("pio.in2", rc ? "timeout" : "0x%" PRIx64 ",srv=%s", val, who_got(from, nm));
+        from = P.nlog;
+        rc = guest_do(OP_PIN, 1, 0x70ff, 0, &val, 10000);
+        fact("pio.in1_last_port", rc ? "timeout" : "0x%" PRIx64 ",srv=%s", val, who_got(from, nm));
+        from = P.nlog;
+        rc = guest_do(OP_PIN, 4, 0x70fe, 0, &val, 10000);
+        fact("pio.in4_straddling_range_end", rc ? "timeout" : "0x%" PRIx64 ",requests=%u", val, P.nlog - from);
+        from = P.nlog;
+        rc = guest_do(OP_PIN, 4, 0x7100, 0, &val, 10000);
+        fact("pio.noserver.in4", rc ? "timeout" : "0x%" PRIx64 ",requests=%u", val, P.nlog - from);
+        from = P.nlog;
+        rc = guest_do(OP_POUT, 2, 0x7100, 0x1234, NULL, 10000);
+        fact("pio.noserver.out2_completes", "%d,requests=%u", rc == 0, P.nlog - from);
 
         /* -- masking ------------------------------------------------------- */
         P.srv[2].no_unmask = true;
