@@ -237,6 +237,10 @@ int xsg_domain_destroy(xsg *g, uint32_t domid) {
         return op(g, XS_OP_DOM_DESTROY, (const uint64_t[]){ domid }, 1, NULL);
 }
 
+int xsg_domain_poweroff(xsg *g, uint32_t domid) {
+        return op(g, XS_OP_DOM_POWEROFF, (const uint64_t[]){ domid }, 1, NULL);
+}
+
 int xsg_domain_crash(xsg *g, uint32_t domid) {
         return op(g, XS_OP_DOM_CRASH, (const uint64_t[]){ domid }, 1, NULL);
 }

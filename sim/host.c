@@ -147,6 +147,20 @@ void host_dispatch(struct host *h, struct host_client *c, const struct xs_req *r
                                                 "shutdown of domain %u\n", h->dom[slot]->domid);
                 }
                 break;
+        case XS_OP_DOM_POWEROFF:
+                /* The guest powers off (on_poweroff=destroy): a shutdown, then destruction. */
+                r = host_dom_check(c, a[0], h, &slot);
+                if (r == 0 && h->dom[slot]->state == XS_DOM_DYING)
+                        r = -ESRCH;
+                if (r == 0) {
+                        host_log(h, "domain %u powers off", h->dom[slot]->domid);
+                        if (h->xs && h->dom[slot]->state == XS_DOM_RUNNING &&
+                            host_xs_domain_shutdown(h->xs, h->dom[slot]->domid) < 0)
+                                fprintf(stderr, "<4>xensimd: xenstored did not take the "
+                                                "shutdown of domain %u\n", h->dom[slot]->domid);
+                        host_dom_destroy(h, (uint32_t)slot);
+                }
+                break;
         case XS_OP_DOM_UNPAUSE:
                 r = host_dom_check(c, a[0], h, &slot);
                 if (r == 0 && h->dom[slot]->state != XS_DOM_RUNNING)

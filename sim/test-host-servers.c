@@ -428,6 +428,14 @@ static void test_xenstore(void) {
         free(v);
         uint32_t d2 = st_domain("xsguest", 1);
         CHECK(d2 > d, "re-created guest gets a new domid (%u after %u)", d2, d);
+        CHECK(next_watch(xs) == 'I', "@introduceDomain");
+        /* Power-off: @releaseDomain with the nodes present, then another one once gone. */
+        uint32_t d3 = st_domain("poweroff", 1);
+        CHECK(next_watch(xs) == 'I', "@introduceDomain");
+        CHECK(xsg_domain_poweroff(st_guest(), d3) == 0, "poweroff");
+        CHECK(next_watch(xs) == 'R' && next_watch(xs) == 'R', "two @releaseDomain on poweroff");
+        struct xsg_domain_info pi;
+        CHECK(xsg_domain_info(st_guest(), d3, &pi) == -ESRCH, "powered-off domain still there");
         CHECK(xsg_domain_create(st_guest(), "xsguest", 1, NULL) == -EEXIST, "duplicate name");
         CHECK(xsg_domain_create(st_guest(), "bad/name", 1, NULL) == -EINVAL, "bad name");
         CHECK(xsg_domain_create(st_guest(), "many", 129, NULL) == -EINVAL, "129 vCPUs");

@@ -104,6 +104,12 @@ int xsg_domain_create2(xsg *g, const char *name, unsigned nr_vcpus, unsigned fla
 int xsg_domain_unpause(xsg *g, uint32_t domid);
 /* Destroy: its ioreq servers are destroyed, its xenstore entries removed, @releaseDomain. */
 int xsg_domain_destroy(xsg *g, uint32_t domid);
+/*
+ * The guest powers off, with libxl's default on_poweroff=destroy: xenstored sees the shutdown
+ * (@releaseDomain, the nodes still present), then the domain is destroyed (its nodes removed,
+ * a second @releaseDomain), as FACTS 9g observed.
+ */
+int xsg_domain_poweroff(xsg *g, uint32_t domid);
 /* Crash it, as Xen's domain_crash() does (its vCPUs stop; the domain stays until destroyed). */
 int xsg_domain_crash(xsg *g, uint32_t domid);
 int xsg_domain_info(xsg *g, uint32_t domid, struct xsg_domain_info *ret);

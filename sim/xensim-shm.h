@@ -247,6 +247,7 @@ enum xs_op {
         XS_OP_IRQ_GET = 14,             /* a0 = domid, a1 = index → val[0..3] kind,a,b,seq */
         XS_OP_DOM_SLOT = 15,            /* a0 = domid → val[0] slot, val[1] gen */
         XS_OP_DOM_UNPAUSE = 16,         /* a0 = domid → val[0] servers sent the boot INVALIDATE */
+        XS_OP_DOM_POWEROFF = 17,        /* a0 = domid: shutdown then destroy */
         /* devicemodel */
         XS_OP_DM_RESTRICT = 20,         /* a0 = domid */
         XS_OP_DM_CREATE = 21,           /* a0 = domid, a1 = bufioreq → val[0] id */

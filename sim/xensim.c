@@ -24,6 +24,7 @@ static int timeout_ms = XSG_DEFAULT_TIMEOUT_MS;
 static void usage(FILE *f) {
         fputs("Usage: xensim [--dir DIR] [--timeout-ms T] COMMAND ...\n"
               "  create [--paused] NAME VCPUS | unpause DOMID | destroy DOMID | crash DOMID\n"
+              "  poweroff DOMID\n"
               "  list | servers DOMID\n"
               "  write DOMID VCPU mmio|pio ADDR SIZE VALUE | read DOMID VCPU mmio|pio ADDR SIZE\n"
               "  invalidate DOMID VCPU\n"
@@ -426,14 +427,16 @@ int main(int argc, char **argv) {
                         printf("%u\n", domid);
                         ret = EX_OK;
                 }
-        } else if ((!strcmp(cmd, "destroy") || !strcmp(cmd, "crash")) && argc == 2) {
+        } else if ((!strcmp(cmd, "destroy") || !strcmp(cmd, "crash") ||
+                    !strcmp(cmd, "poweroff")) && argc == 2) {
                 uint64_t v;
                 if (num(argv[1], UINT32_MAX, &v) < 0) {
                         ret = EX_USAGE;
                         goto out;
                 }
-                r = cmd[0] == 'd' ? xsg_domain_destroy(g, (uint32_t)v)
-                                  : xsg_domain_crash(g, (uint32_t)v);
+                r = cmd[0] == 'd'   ? xsg_domain_destroy(g, (uint32_t)v)
+                    : cmd[0] == 'c' ? xsg_domain_crash(g, (uint32_t)v)
+                                    : xsg_domain_poweroff(g, (uint32_t)v);
                 ret = r < 0 ? fail(r, (uint32_t)v, 0, 0, cmd) : EX_OK;
         } else if (!strcmp(cmd, "unpause") && argc == 2) {
                 uint64_t v;
