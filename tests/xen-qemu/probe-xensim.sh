@@ -29,7 +29,7 @@ $CC $cf -o "$WORK/bin/xq-probe" "$SRC/xq-probe.c" -lxendevicemodel -lxenforeignm
 
 "$BUILD/sim/xensimd" --dir "$D" > "$D/xensimd.log" 2>&1 &
 pid=$!
-for i in $(seq 100); do grep -q 'ready' "$D/xensimd.log" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 100); do grep -q 'ready' "$D/xensimd.log" 2>/dev/null && break; sleep 0.1; done
 grep -q 'ready' "$D/xensimd.log" || { echo "probe-xensim: xensimd did not start" >&2; cat "$D/xensimd.log" >&2; exit 1; }
 export XENSIM_DIR=$D XENSTORED_PATH=$D/xenstored.sock
 export LD_LIBRARY_PATH=$BUILD/sim/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}

@@ -33,11 +33,20 @@ LOG=$WORK/serial.log
 say() { echo "xen-qemu: $*"; }
 die() { echo "xen-qemu: error: $*" >&2; exit 2; }
 
+static_busybox() {
+    local b
+    for b in /bin/busybox /usr/bin/busybox "$(command -v busybox)"; do
+        [ -x "$b" ] && LC_ALL=C ldd "$b" 2>&1 | grep -q 'not a dynamic' && { echo "$b"; return 0; }
+    done
+    return 1
+}
+
 # ---- 1. host tools (Debian packages) -------------------------------------------------
 host_tools() {
     local missing=""
     command -v qemu-system-x86_64 >/dev/null || missing="$missing qemu-system-x86"
-    [ -x /bin/busybox ] || [ -x /usr/bin/busybox ] || missing="$missing busybox-static"
+    # dom0 and the guest need a static busybox (busybox-static; Debian's plain busybox is dynamic)
+    static_busybox >/dev/null || missing="$missing busybox-static"
     command -v cpio >/dev/null || missing="$missing cpio"
     command -v xz >/dev/null || missing="$missing xz-utils"
     command -v perl >/dev/null || missing="$missing perl"
@@ -59,7 +68,8 @@ fetch_debs() {
     cd "$CACHE" || exit 2
     local kver=${XQ_KVER:-}
     if [ -z "$kver" ]; then
-        local k; k=$(ls linux-image-*-amd64_*.deb 2>/dev/null | grep -v -- -dbg | sort -V | tail -1)
+        local k f; k=
+        for f in linux-image-*-amd64_*.deb; do case $f in *-dbg_*|'linux-image-*') ;; *) k=$f ;; esac; done
         if [ -n "$k" ]; then kver=${k#linux-image-}; kver=${kver%%_*}
         else
             kver=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/.*Depends: linux-image-\(.*-amd64\)$/\1/p' | head -1)
@@ -78,12 +88,12 @@ fetch_debs() {
         apt-get download -q "$p" >/dev/null 2>&1 || { apt-get update -qq; apt-get download -q "$p" >/dev/null; } \
             || die "apt-get download $p failed"
     done
-    cd - >/dev/null
+    cd - >/dev/null || exit 2
 }
 
 # ---- 3. extract (once per set of .debs) -------------------------------------------------
 extract() {
-    local stamp; stamp=$(cd "$CACHE" && ls *.deb | grep -v '^linux-image' ; echo "$KVER")
+    local stamp; stamp=$(cd "$CACHE" && for f in *.deb; do case $f in linux-image*) ;; *) echo "$f" ;; esac; done; echo "$KVER")
     if [ -f "$WORK/ext/.stamp" ] && [ "$(cat "$WORK/ext/.stamp")" = "$stamp" ]; then return 0; fi
     say "extracting .debs"
     rm -rf "$WORK/ext" "$WORK/kern"; mkdir -p "$WORK/ext" "$WORK/kern"
@@ -151,7 +161,7 @@ build_elf() { # RELPATH
 # ---- 5. images -----------------------------------------------------------------------------
 images() {
     local G=$WORK/guestroot D=$WORK/dom0root bb
-    bb=$(command -v busybox); [ -x /bin/busybox ] && bb=/bin/busybox
+    bb=$(static_busybox) || die "no static busybox"
     rm -rf "$G" "$D"
     mkdir -p "$G"/{bin,proc,sys,dev,tmp}
     cp "$bb" "$G/bin/busybox"; cp "$WORK/bin/xq-guest" "$G/bin/xq-guest"

@@ -125,7 +125,9 @@ qfield() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 wait_query() {
     local i=0 q
     while :; do
-        q=$(query); case $q in $2) echo "$q"; return 0 ;; esac
+        q=$(query)
+        # shellcheck disable=SC2254 # $2 is a glob on purpose
+        case $q in $2) echo "$q"; return 0 ;; esac
         i=$((i + 1)); [ $i -gt $(($1 * 5)) ] && { echo "$q"; return 1; }; sleep 0.2
     done
 }
