@@ -287,6 +287,9 @@ Guest *guest_free(Guest *g) {
 
 void guest_update_config(Guest *g, const GuestConfig *config) {
         g->config = config;
+        /* the running server keeps serving; only its polling window changes */
+        if (g->xen)
+                ioreq_set_busy_poll(&g->ioreq, config->limits.busy_poll_us);
 }
 
 void guest_disconnect_all(Guest *g) {

@@ -2,12 +2,36 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ioreq.h"
 #include "xenioreqd/protocol.h"
 
 #define container_of(ptr, type, member) ((type *) ((char *) (ptr) - offsetof(type, member)))
+
+/*
+ * Longest spin of one busy-poll turn: between two turns the loop serves
+ * every other watcher, so this bounds what one guest's polling adds to the
+ * wait of another guest's event (or of a client).
+ */
+#define IOREQ_POLL_SLICE_NS     UINT64_C(5000)
+
+static uint64_t ioreq_now_ns(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * UINT64_C(1000000000) + (uint64_t) ts.tv_nsec;
+}
+
+/* a hint to the CPU inside a spin (and to its sibling hyperthread) */
+static inline void ioreq_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#elif defined(__aarch64__)
+        __asm__ __volatile__("yield" ::: "memory");
+#endif
+}
 
 /* Outcome of validating one request. */
 typedef enum IoreqClass {
@@ -67,16 +91,17 @@ static void ioreq_log_invalid(Ioreq *q, unsigned vcpu, const XenIoreq *r, const 
                   r->count, r->data_is_ptr, r->df, r->vp_eport, suppressed);
 }
 
-static void ioreq_handle(Ioreq *q, unsigned vcpu) {
+/* Take and answer vCPU's request if its slot is READY; false if there was none. */
+static bool ioreq_handle(Ioreq *q, unsigned vcpu) {
         XenIoreq r;
         IoreqClass class = IOREQ_CLASS_INVALID;
         const char *bad;
         const Registration *reg;
         static const uint64_t one = 1;
 
-        /* not READY: a spurious event (there is one right after every bind) */
+        /* not READY: a spurious event (there is one right after every bind), or taken by polling */
         if (!xen_server_take(q->xen, vcpu, &r))
-                return;
+                return false;
 
         bad = ioreq_check(q, vcpu, &r, &class);
         if (bad)
@@ -94,12 +119,12 @@ static void ioreq_handle(Ioreq *q, unsigned vcpu) {
                 } else
                         q->stats.unmatched++;
                 (void) xen_server_complete(q->xen, vcpu, false, 0);
-                return;
+                return true;
 
         case IOREQ_CLASS_READ:
                 q->stats.reads++;
                 (void) xen_server_complete(q->xen, vcpu, true, 0);
-                return;
+                return true;
 
         case IOREQ_CLASS_OTHER:
                 q->stats.other++;
@@ -113,9 +138,20 @@ static void ioreq_handle(Ioreq *q, unsigned vcpu) {
 
         /* no device answers: reads see all-ones, data in guest memory is left alone */
         (void) xen_server_complete(q->xen, vcpu, r.dir == XEN_IOREQ_READ && !r.data_is_ptr, ~UINT64_C(0));
+        return true;
+}
+
+/* A request was taken: (re)open the busy-poll window, timed from the next turn. */
+static void ioreq_activity(Ioreq *q) {
+        if (q->busy_poll_us == 0)
+                return;
+        q->poll_restart = true;
+        ev_idle_start(q->loop, &q->poll);
 }
 
 void ioreq_dispatch(Ioreq *q) {
+        bool taken = false;
+
         /*
          * Bounded work per wake-up: a guest that floods its ports (or sends
          * events with nothing READY) must not keep the loop from other
@@ -129,7 +165,7 @@ void ioreq_dispatch(Ioreq *q) {
                 port = xen_server_pending(q->xen);
                 if (port < 0) {
                         if (port == -EAGAIN)
-                                return;
+                                break;
                         if (port == -EINTR)
                                 continue;
                         q->fail(q, port);
@@ -139,16 +175,72 @@ void ioreq_dispatch(Ioreq *q) {
                 (void) xen_server_unmask(q->xen, (uint32_t) port);
 
                 vcpu = xen_server_port_vcpu(q->xen, (uint32_t) port);
-                if (vcpu < 0)
-                        continue;
-                ioreq_handle(q, (unsigned) vcpu);
+                if (vcpu >= 0 && ioreq_handle(q, (unsigned) vcpu))
+                        taken = true;
+
+                /*
+                 * No other slot READY: no request is waiting for its event to
+                 * be read, so go back to the loop instead of asking for the
+                 * next port only to hear EAGAIN (a system call per wake-up).
+                 * A port still queued (spurious, or for a request made READY
+                 * since) keeps the fd readable and brings the loop back here.
+                 */
+                if (xen_server_next_ready(q->xen, 0) < 0)
+                        break;
         }
+        if (taken)
+                ioreq_activity(q);
 }
 
 static void ioreq_io_cb(struct ev_loop *loop, ev_io *w, int revents) {
         Ioreq *q = container_of(w, Ioreq, io);
 
         ioreq_dispatch(q);
+}
+
+/*
+ * One busy-poll turn, run by the loop when no other watcher is pending (the
+ * loop does not sleep while this watcher is active).  Spin on the slots for
+ * at most IOREQ_POLL_SLICE_NS; requests found are taken and answered like
+ * those announced by an event, and the turn ends at once so that their
+ * events, other guests and clients are served before the next turn.
+ */
+static void ioreq_poll_cb(struct ev_loop *loop, ev_idle *w, int revents) {
+        Ioreq *q = container_of(w, Ioreq, poll);
+        uint64_t now = ioreq_now_ns(), window = (uint64_t) q->busy_poll_us * 1000u, end;
+        unsigned nr = xen_server_nr_vcpus(q->xen);
+
+        if (q->poll_restart) {
+                q->poll_restart = false;
+                q->poll_until = now + window;
+        }
+        if (now >= q->poll_until) {
+                /* the window passed without a request: sleep on the event channel again */
+                ev_idle_stop(loop, w);
+                return;
+        }
+        end = now + IOREQ_POLL_SLICE_NS < q->poll_until ? now + IOREQ_POLL_SLICE_NS : q->poll_until;
+
+        for (;;) {
+                int vcpu = xen_server_next_ready(q->xen, 0);
+
+                if (vcpu >= 0) {
+                        bool taken = false;
+
+                        /* one pass over the slots: a guest rewriting READY cannot hold this turn */
+                        for (unsigned n = 0; vcpu >= 0 && n < nr; n++) {
+                                if (ioreq_handle(q, (unsigned) vcpu))
+                                        taken = true;
+                                vcpu = xen_server_next_ready(q->xen, (unsigned) vcpu + 1);
+                        }
+                        if (taken)
+                                q->poll_until = ioreq_now_ns() + window;
+                        return;
+                }
+                ioreq_cpu_relax();
+                if (ioreq_now_ns() >= end)
+                        return;
+        }
 }
 
 int ioreq_start(Ioreq *q, struct ev_loop *loop, XenServer *xen, const MatchTable *match,
@@ -168,14 +260,33 @@ int ioreq_start(Ioreq *q, struct ev_loop *loop, XenServer *xen, const MatchTable
                 .invalid_log = RATELIMIT_INIT(10 * 1000 * 1000, 10),
         };
         ev_io_init(&q->io, ioreq_io_cb, fd, EV_READ);
+        ev_idle_init(&q->poll, ioreq_poll_cb);
         /* events that arrived before this are queued on the fd: it is readable */
         ev_io_start(loop, &q->io);
         return 0;
 }
 
+void ioreq_set_busy_poll(Ioreq *q, uint32_t busy_poll_us) {
+        uint64_t until;
+
+        q->busy_poll_us = busy_poll_us;
+        if (!q->loop || !ev_is_active(&q->poll))
+                return;
+        if (busy_poll_us == 0) {
+                ev_idle_stop(q->loop, &q->poll);
+                return;
+        }
+        /* a shorter window applies to the one running */
+        until = ioreq_now_ns() + (uint64_t) busy_poll_us * 1000u;
+        if (until < q->poll_until)
+                q->poll_until = until;
+}
+
 void ioreq_stop(Ioreq *q) {
-        if (q->loop)
+        if (q->loop) {
+                ev_idle_stop(q->loop, &q->poll);
                 ev_io_stop(q->loop, &q->io);
+        }
         q->xen = NULL;
         q->match = NULL;
 }

@@ -5,10 +5,18 @@
  * vCPU's request once, validates it, signals the matching eventfd and
  * completes it.  Nothing here allocates, and every request that reaches the
  * server is answered.
+ *
+ * Adaptive busy-poll (busy_poll_us > 0): once a request has been taken, an
+ * ev_idle watcher also looks at the guest's slots for IOREQ_READY, in short
+ * bounded spins between which the loop serves every other watcher, until
+ * busy_poll_us pass without a request.  A request found that way is taken
+ * and answered exactly as one announced by its event (which is still
+ * drained and unmasked when it arrives, and then finds nothing to take).
  */
 #ifndef XENIOREQD_IOREQ_H
 #define XENIOREQD_IOREQ_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <ev.h>
 
@@ -39,24 +47,29 @@ typedef void (*IoreqFailFn)(Ioreq *q, int error);
 
 struct Ioreq {
         ev_io io;
+        ev_idle poll;                   /* active while the busy-poll window is open */
         struct ev_loop *loop;
         XenServer *xen;
         const MatchTable *match;
         IoreqFailFn fail;
         unsigned budget;                /* ports handled per wake-up */
         uint32_t busy_poll_us;          /* 0: sleep on the event channel only */
+        bool poll_restart;              /* a request was taken: the window starts again */
+        uint64_t poll_until;            /* end of the window, CLOCK_MONOTONIC ns */
         IoreqStats stats;
         RateLimit invalid_log;
 };
 
 /*
  * Start dispatching an enabled, bound server.  Resets the counters.
- * busy_poll_us is the configured adaptive polling time (not used yet: the
- * dispatch always waits on the event channel).
+ * busy_poll_us: the adaptive polling window (0: never poll).
  */
 int ioreq_start(Ioreq *q, struct ev_loop *loop, XenServer *xen, const MatchTable *match,
                 uint32_t busy_poll_us, IoreqFailFn fail);
 void ioreq_stop(Ioreq *q);
+
+/* A new polling window for a running dispatch; 0 stops polling at once. */
+void ioreq_set_busy_poll(Ioreq *q, uint32_t busy_poll_us);
 
 /* One wake-up's work: drain pending ports (bounded), answer every request taken. */
 void ioreq_dispatch(Ioreq *q);

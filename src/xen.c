@@ -285,6 +285,14 @@ int xen_server_unmask(XenServer *s, uint32_t port) {
         return 0;
 }
 
+int xen_server_next_ready(const XenServer *s, unsigned from) {
+        for (unsigned v = from; v < s->nr_bound; v++)
+                if (((const volatile ioreq_t *) &s->page->vcpu_ioreq[v])->state == STATE_IOREQ_READY &&
+                    s->local[v] != NO_PORT)
+                        return (int) v;
+        return -1;
+}
+
 bool xen_server_take(XenServer *s, unsigned vcpu, XenIoreq *ret) {
         ioreq_t *slot = &s->page->vcpu_ioreq[vcpu];
         ioreq_t copy;

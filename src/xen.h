@@ -86,6 +86,12 @@ int xen_server_port_vcpu(const XenServer *s, uint32_t port);
 /* The remote port (vp_eport) read for a vCPU when it was bound. */
 uint32_t xen_server_vp_eport(const XenServer *s, unsigned vcpu);
 /*
+ * The first vCPU, from `from` on, that has a bound port and whose slot reads
+ * IOREQ_READY, or -1.  Only looks (no barrier, nothing taken): the request is
+ * then taken with xen_server_take like one announced by an event.
+ */
+int xen_server_next_ready(const XenServer *s, unsigned from);
+/*
  * If vCPU's slot is IOREQ_READY: copy it once into *ret (after an acquire
  * barrier), mark it INPROCESS and return true.  Otherwise false, untouched.
  */
