@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -91,13 +92,49 @@ static void ioreq_log_invalid(Ioreq *q, unsigned vcpu, const XenIoreq *r, const 
                   r->count, r->data_is_ptr, r->df, r->vp_eport, suppressed);
 }
 
-/* Take and answer vCPU's request if its slot is READY; false if there was none. */
-static bool ioreq_handle(Ioreq *q, unsigned vcpu) {
+/* Signal the eventfds and answer the requests taken since the last flush, in that order. */
+static void ioreq_flush(Ioreq *q) {
+        for (unsigned i = 0; i < q->n_signals; i++)
+                /* EAGAIN: the counter is saturated, the kicks coalesce with those not yet read */
+                (void) !write(q->signals[i].fd, &q->signals[i].count, sizeof(q->signals[i].count));
+        q->n_signals = 0;
+        for (unsigned i = 0; i < q->n_answers; i++)
+                (void) xen_server_complete(q->xen, q->answers[i].vcpu, q->answers[i].set_data, q->answers[i].data);
+        q->n_answers = 0;
+}
+
+static void ioreq_answer(Ioreq *q, unsigned vcpu, bool set_data, uint64_t data) {
+        q->answers[q->n_answers++] = (IoreqAnswer) { .vcpu = vcpu, .set_data = set_data, .data = data };
+}
+
+static void ioreq_signal(Ioreq *q, int fd) {
+        /* kicks of one queue from several vCPUs come together: look back a little, not at all */
+        for (unsigned i = q->n_signals, k = 0; i > 0 && k < 4; i--, k++)
+                if (q->signals[i - 1].fd == fd) {
+                        q->signals[i - 1].count++;
+                        return;
+                }
+        q->signals[q->n_signals++] = (IoreqSignal) { .fd = fd, .count = 1 };
+}
+
+/*
+ * Take vCPU's request if its slot is READY, validate it and queue its
+ * answer (and its eventfd signal) for the next flush; false if there was
+ * none.
+ */
+static bool ioreq_take(Ioreq *q, unsigned vcpu) {
         XenIoreq r;
         IoreqClass class = IOREQ_CLASS_INVALID;
         const char *bad;
         const Registration *reg;
-        static const uint64_t one = 1;
+
+        /*
+         * A vCPU has one request in flight, so a pass takes at most one per
+         * vCPU; a guest rewriting READY in a slot it has not had answered
+         * yet could make it more: answer what is queued first.
+         */
+        if (q->n_answers == q->max_pass)
+                ioreq_flush(q);
 
         /* not READY: a spurious event (there is one right after every bind), or taken by polling */
         if (!xen_server_take(q->xen, vcpu, &r))
@@ -113,17 +150,16 @@ static bool ioreq_handle(Ioreq *q, unsigned vcpu) {
                                    r.type == XEN_IOREQ_TYPE_PIO ? XIRQ_SPACE_PIO : XIRQ_SPACE_MMIO,
                                    r.addr, (uint8_t) r.size, r.data);
                 if (reg) {
-                        /* EAGAIN: the counter is saturated, the kick coalesces with one not yet read */
-                        (void) !write(reg->fd, &one, sizeof(one));
+                        ioreq_signal(q, reg->fd);
                         q->stats.kicks++;
                 } else
                         q->stats.unmatched++;
-                (void) xen_server_complete(q->xen, vcpu, false, 0);
+                ioreq_answer(q, vcpu, false, 0);
                 return true;
 
         case IOREQ_CLASS_READ:
                 q->stats.reads++;
-                (void) xen_server_complete(q->xen, vcpu, true, 0);
+                ioreq_answer(q, vcpu, true, 0);
                 return true;
 
         case IOREQ_CLASS_OTHER:
@@ -137,7 +173,7 @@ static bool ioreq_handle(Ioreq *q, unsigned vcpu) {
         }
 
         /* no device answers: reads see all-ones, data in guest memory is left alone */
-        (void) xen_server_complete(q->xen, vcpu, r.dir == XEN_IOREQ_READ && !r.data_is_ptr, ~UINT64_C(0));
+        ioreq_answer(q, vcpu, r.dir == XEN_IOREQ_READ && !r.data_is_ptr, ~UINT64_C(0));
         return true;
 }
 
@@ -151,6 +187,7 @@ static void ioreq_activity(Ioreq *q) {
 
 void ioreq_dispatch(Ioreq *q) {
         bool taken = false;
+        int error = 0;
 
         /*
          * Bounded work per wake-up: a guest that floods its ports (or sends
@@ -168,14 +205,14 @@ void ioreq_dispatch(Ioreq *q) {
                                 break;
                         if (port == -EINTR)
                                 continue;
-                        q->fail(q, port);
-                        return;
+                        error = port;
+                        break;
                 }
                 /* unmask first: an event for a request sent after this one must not be lost */
                 (void) xen_server_unmask(q->xen, (uint32_t) port);
 
                 vcpu = xen_server_port_vcpu(q->xen, (uint32_t) port);
-                if (vcpu >= 0 && ioreq_handle(q, (unsigned) vcpu))
+                if (vcpu >= 0 && ioreq_take(q, (unsigned) vcpu))
                         taken = true;
 
                 /*
@@ -187,6 +224,12 @@ void ioreq_dispatch(Ioreq *q) {
                  */
                 if (xen_server_next_ready(q->xen, 0) < 0)
                         break;
+        }
+        /* what was taken is answered, even when the event channel just failed */
+        ioreq_flush(q);
+        if (error < 0) {
+                q->fail(q, error);
+                return;
         }
         if (taken)
                 ioreq_activity(q);
@@ -229,10 +272,11 @@ static void ioreq_poll_cb(struct ev_loop *loop, ev_idle *w, int revents) {
 
                         /* one pass over the slots: a guest rewriting READY cannot hold this turn */
                         for (unsigned n = 0; vcpu >= 0 && n < nr; n++) {
-                                if (ioreq_handle(q, (unsigned) vcpu))
+                                if (ioreq_take(q, (unsigned) vcpu))
                                         taken = true;
                                 vcpu = xen_server_next_ready(q->xen, (unsigned) vcpu + 1);
                         }
+                        ioreq_flush(q);
                         if (taken)
                                 q->poll_until = ioreq_now_ns() + window;
                         return;
@@ -246,9 +290,19 @@ static void ioreq_poll_cb(struct ev_loop *loop, ev_idle *w, int revents) {
 int ioreq_start(Ioreq *q, struct ev_loop *loop, XenServer *xen, const MatchTable *match,
                 uint32_t busy_poll_us, IoreqFailFn fail) {
         int fd = xen_server_fd(xen);
+        unsigned nr = xen_server_nr_vcpus(xen);
+        IoreqAnswer *answers;
+        IoreqSignal *signals;
 
         if (fd < 0)
                 return -EBADF;
+        answers = calloc(nr, sizeof(*answers));
+        signals = calloc(nr, sizeof(*signals));
+        if (!answers || !signals) {
+                free(answers);
+                free(signals);
+                return -ENOMEM;
+        }
 
         *q = (Ioreq) {
                 .loop = loop,
@@ -257,6 +311,9 @@ int ioreq_start(Ioreq *q, struct ev_loop *loop, XenServer *xen, const MatchTable
                 .fail = fail,
                 .budget = 2 * xen_server_nr_vcpus(xen) + 64,
                 .busy_poll_us = busy_poll_us,
+                .answers = answers,
+                .signals = signals,
+                .max_pass = nr,
                 .invalid_log = RATELIMIT_INIT(10 * 1000 * 1000, 10),
         };
         ev_io_init(&q->io, ioreq_io_cb, fd, EV_READ);
@@ -287,6 +344,11 @@ void ioreq_stop(Ioreq *q) {
                 ev_idle_stop(q->loop, &q->poll);
                 ev_io_stop(q->loop, &q->io);
         }
+        free(q->answers);
+        free(q->signals);
+        q->answers = NULL;
+        q->signals = NULL;
+        q->n_answers = q->n_signals = 0;
         q->xen = NULL;
         q->match = NULL;
 }

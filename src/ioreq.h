@@ -2,9 +2,10 @@
 /*
  * The hot path: one guest's ioreq dispatch.  One ev_io on the guest's
  * event-channel fd; every wake-up drains the pending ports, takes each
- * vCPU's request once, validates it, signals the matching eventfd and
- * completes it.  Nothing here allocates, and every request that reaches the
- * server is answered.
+ * vCPU's request once and validates it; then it signals the matching
+ * eventfds (one write per eventfd and pass, adding up its kicks) and
+ * completes every request taken.  Nothing here allocates after start, and
+ * every request that reaches the server is answered.
  *
  * Adaptive busy-poll (busy_poll_us > 0): once a request has been taken, an
  * ev_idle watcher also looks at the guest's slots for IOREQ_READY, in short
@@ -42,6 +43,19 @@ typedef struct IoreqStats {
 
 typedef struct Ioreq Ioreq;
 
+/* A request taken in the current pass, answered once the pass's eventfds are signalled. */
+typedef struct IoreqAnswer {
+        uint64_t data;
+        uint32_t vcpu;
+        bool set_data;
+} IoreqAnswer;
+
+/* An eventfd to signal at the end of the pass, with the kicks it collected. */
+typedef struct IoreqSignal {
+        int fd;
+        uint64_t count;
+} IoreqSignal;
+
 /* Called when the event channel fails beyond repair; the owner must stop the Ioreq. */
 typedef void (*IoreqFailFn)(Ioreq *q, int error);
 
@@ -56,13 +70,16 @@ struct Ioreq {
         uint32_t busy_poll_us;          /* 0: sleep on the event channel only */
         bool poll_restart;              /* a request was taken: the window starts again */
         uint64_t poll_until;            /* end of the window, CLOCK_MONOTONIC ns */
+        IoreqAnswer *answers;           /* nr_vcpus entries */
+        IoreqSignal *signals;           /* nr_vcpus entries */
+        unsigned n_answers, n_signals, max_pass;
         IoreqStats stats;
         RateLimit invalid_log;
 };
 
 /*
  * Start dispatching an enabled, bound server.  Resets the counters.
- * busy_poll_us: the adaptive polling window (0: never poll).
+ * busy_poll_us: the adaptive polling window (0: never poll).  -ENOMEM, -EBADF.
  */
 int ioreq_start(Ioreq *q, struct ev_loop *loop, XenServer *xen, const MatchTable *match,
                 uint32_t busy_poll_us, IoreqFailFn fail);
