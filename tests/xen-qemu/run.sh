@@ -69,14 +69,21 @@ fetch_debs() {
     local kver=${XQ_KVER:-}
     if [ -z "$kver" ]; then
         local k f; k=
-        for f in linux-image-*-amd64_*.deb; do case $f in *-dbg_*|'linux-image-*') ;; *) k=$f ;; esac; done
+        for f in linux-image-*-amd64_*.deb; do
+            [ -e "$f" ] || continue
+            case $f in *-dbg_*) ;; *) k=$f ;; esac
+        done
         if [ -n "$k" ]; then kver=${k#linux-image-}; kver=${kver%%_*}
         else
             kver=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/.*Depends: linux-image-\(.*-amd64\)$/\1/p' | head -1)
             if [ -z "$kver" ]; then apt-get update -qq; kver=$(apt-cache depends linux-image-amd64 | sed -n 's/.*Depends: linux-image-\(.*-amd64\)$/\1/p' | head -1); fi
         fi
     fi
-    [ -n "$kver" ] || die "cannot determine the kernel version (set XQ_KVER)"
+    case $kver in
+    [0-9]*-amd64) ;;
+    *) die "cannot determine the kernel version ('$kver'; set XQ_KVER, e.g. 6.1.0-56-amd64)" ;;
+    esac
+    case $kver in *[!0-9a-z.-]*) die "bad kernel version '$kver'" ;; esac
     KVER=$kver
     local p
     for p in xen-hypervisor-4.17-amd64 linux-image-$KVER xen-utils-4.17 xen-utils-common \
