@@ -37,6 +37,7 @@ END {
             else { printf "MISSING %s: not reported on %s\n", k, side; bad++ }
         } else if (x[k] == s[k]) {
             printf "SAME %s=%s\n", k, x[k]; same++
+            if (k in why) printf "FIXED %s: equal now, remove it from the known differences\n", k
         } else if (k in undoc) {
             printf "UNDOCUMENTED %s: xen=%s xensim=%s (listed as known, but %s lacks \"%s\")\n", k, x[k], s[k], README, phrase[k]; bad++
         } else if (k in why) {

@@ -3,7 +3,9 @@
 # probe-xensim.sh BUILDDIR WORKDIR: run the fidelity probe (xq-probe, the same source as
 # on real Xen, linked against Debian's libxen sonames) on xensim: a private xensimd, the
 # drop-in libraries through LD_LIBRARY_PATH, and xq-guest built against the xensim guest
-# driver as the guest.  Writes WORKDIR/facts-xensim.txt; exit status 0 if the probe completed.
+# driver as the guest.  The domain is created paused and unpaused as xl does (xensim then
+# sends the boot INVALIDATE, answered by the probe, before the guest program starts; the
+# unpause runs in the background because the probe is the server that must answer it).  Writes WORKDIR/facts-xensim.txt; exit status 0 if the probe completed.
 set -u
 SRC=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$SRC/../.." && pwd)
@@ -35,8 +37,8 @@ export XENSIM_DIR=$D XENSTORED_PATH=$D/xenstored.sock
 export LD_LIBRARY_PATH=$BUILD/sim/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 X=$BUILD/sim/xensim
 timeout -s KILL 150 "$WORK/bin/xq-probe" --name probe --timeout 120 \
-    --create "$X create probe 1 >/dev/null" \
-    --unpause "$WORK/bin/xq-guest-xensim --name probe mailbox:0xfe100000 > $D/guest.log 2>&1 &" \
+    --create "$X create --paused probe 1 >/dev/null" \
+    --unpause "( $X unpause \$XQ_DOMID && exec $WORK/bin/xq-guest-xensim --name probe mailbox:0xfe100000 ) > $D/guest.log 2>&1 &" \
     --invalidate "$X invalidate \$XQ_DOMID 0 >/dev/null &" \
     --destroy "$X destroy \$XQ_DOMID" > "$WORK/probe-xensim.out" 2> "$WORK/probe-xensim.err"
 rc=$?

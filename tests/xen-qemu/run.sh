@@ -271,7 +271,7 @@ fidelity() {
         "$TOP/sim/README.md" > "$WORK/compare.txt" 2>&1
     local rc=$?
     FID_MSG=$(tail -1 "$WORK/compare.txt")
-    sed 's/^/    /' "$WORK/compare.txt" | grep -E '^ +(DIFF|KNOWN|MISSING|UNDOCUMENTED)' || true
+    sed 's/^/    /' "$WORK/compare.txt" | grep -E '^ +(DIFF|KNOWN|MISSING|UNDOCUMENTED|FIXED|STALE)' || true
     return $rc
 }
 
