@@ -10,25 +10,35 @@ srcdir=${SRCDIR:?SRCDIR must point at the top source directory}
 out=$(mktemp -d /tmp/xirq-bench-smoke-XXXXXX) || exit 1
 trap 'rm -rf "$out"' EXIT
 
-if ! timeout 300 "$srcdir/bench/run" --quick --builddir "$builddir" --json "$out/results.json" >"$out/log" 2>&1; then
+# In a sanitizer build the daemon cannot run under valgrind, so P4 (callgrind) is left out.
+only= p4=1 ntargets=10
+if [ "${XIRQ_SANITIZED:-0}" = 1 ]; then
+	echo "P4 not run: this is an AddressSanitizer build, which valgrind cannot run"
+	only="--only P1,P2,P3" p4=0 ntargets=9
+fi
+if ! timeout 300 "$srcdir/bench/run" --quick $only --builddir "$builddir" --json "$out/results.json" >"$out/log" 2>&1; then
 	echo "FAIL: bench/run --quick failed:"
 	cat "$out/log"
 	exit 1
 fi
 fail=0
-for key in '"id": "P1"' '"id": "P5"' '"id": "BP"' '"id": "P3"' '"id": "P4"' \
+for key in '"id": "P1"' '"id": "P5"' '"id": "BP"' '"id": "P3"' \
 	'"guests": 1, "vcpus": 1' '"guests": 4, "vcpus": 4' '"guests": 16, "vcpus": 16' \
 	'"id": "P1.p50"' '"id": "P1.p99"' '"id": "BP.p50"' '"id": "P2.1"' '"id": "P2.16"' \
-	'"id": "P2.256"' '"id": "P3.p99"' '"id": "P3.attach"' '"id": "P3.rss"' '"id": "P4"' \
+	'"id": "P2.256"' '"id": "P3.p99"' '"id": "P3.attach"' '"id": "P3.rss"' \
 	'"failed": ""' '"commit": ' '"nproc": '; do
 	if ! grep -qF "$key" "$out/results.json"; then
 		echo "FAIL: $key missing from the results"
 		fail=1
 	fi
 done
+if [ "$p4" = 1 ] && ! grep -qF '"id": "P4"' "$out/results.json"; then
+	echo "FAIL: P4 missing from the results"
+	fail=1
+fi
 n=$(grep -c '"status": "\(MET\|MISSED\)"' "$out/results.json")
-if [ "$n" -ne 10 ]; then
-	echo "FAIL: $n targets with a status, expected 10"
+if [ "$n" -ne "$ntargets" ]; then
+	echo "FAIL: $n targets with a status, expected $ntargets"
 	fail=1
 fi
 if [ "$fail" -ne 0 ]; then
