@@ -6,6 +6,7 @@
 
 #include "xenioreqd/protocol.h"
 #include "match.h"
+#include "match-ref.h"
 #include "unit-assert.h"
 
 #define MMIO XIRQ_SPACE_MMIO
@@ -177,17 +178,10 @@ static void test_collisions(void) {
         match_table_free(t);
 }
 
-/* ---- brute force reference ---- */
+/* ---- against the brute-force reference (match-ref.c) ---- */
 
 #define REF_MAX 4096
 
-typedef struct Ref {
-        MatchKey k;
-        uintptr_t ud;
-        bool used;
-} Ref;
-
-static Ref ref[REF_MAX];
 static uint64_t rng_state = 0x243f6a8885a308d3;
 
 static uint64_t rnd(void) {
@@ -196,99 +190,6 @@ static uint64_t rnd(void) {
         rng_state ^= rng_state << 25;
         rng_state ^= rng_state >> 27;
         return rng_state * UINT64_C(2685821657736338717);
-}
-
-static bool same_key(const MatchKey *a, const MatchKey *b) {
-        return a->space == b->space && a->addr == b->addr && a->len == b->len && a->mask == b->mask &&
-               a->value == b->value;
-}
-
-static int ref_add(const MatchKey *k, uintptr_t ud, bool *new_range) {
-        uint64_t masks[8];
-        unsigned nmasks = 0;
-        bool range = false, known = false;
-        int free_slot = -1;
-
-        if (match_key_check(k) < 0)
-                return -EINVAL;
-        for (int i = 0; i < REF_MAX; i++) {
-                const Ref *r = &ref[i];
-                if (!r->used) {
-                        if (free_slot < 0)
-                                free_slot = i;
-                        continue;
-                }
-                if (r->k.space != k->space)
-                        continue;
-                if (r->k.addr == k->addr && r->k.len == k->len)
-                        continue;
-                if (r->k.addr <= k->addr + k->len - 1 && k->addr <= r->k.addr + r->k.len - 1)
-                        return -EEXIST;
-        }
-        for (int i = 0; i < REF_MAX; i++) {
-                const Ref *r = &ref[i];
-                if (!r->used || r->k.space != k->space || r->k.addr != k->addr)
-                        continue;
-                range = true;
-                if (((r->k.value ^ k->value) & r->k.mask & k->mask) == 0)
-                        return -EEXIST;
-                known = false;
-                for (unsigned j = 0; j < nmasks; j++)
-                        if (masks[j] == r->k.mask)
-                                known = true;
-                if (!known)
-                        masks[nmasks++] = r->k.mask;
-        }
-        known = false;
-        for (unsigned j = 0; j < nmasks; j++)
-                if (masks[j] == k->mask)
-                        known = true;
-        if (!known && nmasks >= MATCH_MAX_MASKS)
-                return -ENOSPC;
-        REQUIRE(free_slot >= 0);
-        ref[free_slot] = (Ref) { .k = *k, .ud = ud, .used = true };
-        *new_range = !range;
-        return 0;
-}
-
-static int ref_remove(const MatchKey *k, uintptr_t *ud, bool *unused) {
-        for (int i = 0; i < REF_MAX; i++)
-                if (ref[i].used && same_key(&ref[i].k, k)) {
-                        *ud = ref[i].ud;
-                        ref[i].used = false;
-                        *unused = true;
-                        for (int j = 0; j < REF_MAX; j++)
-                                if (ref[j].used && ref[j].k.space == k->space && ref[j].k.addr == k->addr)
-                                        *unused = false;
-                        return 0;
-                }
-        return -ENOENT;
-}
-
-static uintptr_t ref_lookup(uint8_t space, uint64_t addr, uint8_t size, uint64_t data) {
-        uintptr_t found = 0;
-        unsigned n = 0;
-
-        for (int i = 0; i < REF_MAX; i++)
-                if (ref[i].used && ref[i].k.space == space && ref[i].k.addr == addr && ref[i].k.len == size &&
-                    (data & ref[i].k.mask) == ref[i].k.value) {
-                        found = ref[i].ud;
-                        n++;
-                }
-        CHECK(n <= 1);  /* the add rules keep matches unambiguous */
-        return found;
-}
-
-static unsigned ref_ranges(uint8_t space) {
-        unsigned n = 0;
-        for (int i = 0; i < REF_MAX; i++) {
-                bool first = ref[i].used && ref[i].k.space == space;
-                for (int j = 0; first && j < i; j++)
-                        if (ref[j].used && ref[j].k.space == space && ref[j].k.addr == ref[i].k.addr)
-                                first = false;
-                n += first;
-        }
-        return n;
 }
 
 static MatchKey random_key(void) {
@@ -320,10 +221,11 @@ static MatchKey random_key(void) {
 
 static void test_random(void) {
         MatchTable *t = NULL;
+        MatchRef *ref = NULL;
         unsigned adds_ok = 0, removes_ok = 0, hits = 0, eexist = 0, enospc = 0, einval = 0;
 
         REQUIRE(match_table_new(&t) == 0);
-        memset(ref, 0, sizeof(ref));
+        REQUIRE(match_ref_new(&ref, REF_MAX) == 0);
         for (unsigned step = 0; step < 40000; step++) {
                 MatchKey k = random_key();
                 unsigned op = rnd() % 10;
@@ -331,8 +233,10 @@ static void test_random(void) {
                 if (op < 4) {
                         bool nr1 = false, nr2 = false;
                         uintptr_t ud = step + 1;
-                        int r1 = ref_add(&k, ud, &nr1);
-                        int r2 = match_add(t, &k, (void *) ud, &nr2);
+                        int r1 = match_ref_add(ref, &k, ud, &nr1);
+                        int r2;
+                        REQUIRE(r1 != -ENOBUFS);        /* the reference has room for the whole window */
+                        r2 = match_add(t, &k, (void *) ud, &nr2);
                         CHECK_INT(r2, r1);
                         eexist += r1 == -EEXIST;
                         enospc += r1 == -ENOSPC;
@@ -345,7 +249,7 @@ static void test_random(void) {
                         bool u1 = false, u2 = false;
                         uintptr_t ud1 = 0;
                         void *ud2 = NULL;
-                        int r1 = match_key_check(&k) < 0 ? -EINVAL : ref_remove(&k, &ud1, &u1);
+                        int r1 = match_ref_remove(ref, &k, &ud1, &u1);
                         int r2 = match_remove(t, &k, &ud2, &u2);
                         CHECK_INT(r2, r1);
                         if (r1 == 0 && r2 == 0) {
@@ -358,19 +262,18 @@ static void test_random(void) {
                         uint8_t size = sizes[rnd() % 4];
                         uint64_t data = rnd();
                         uintptr_t want;
+                        unsigned matches;
                         if (rnd() & 1)  /* data likely to match */
                                 data &= (rnd() & 1) ? 0x1f : 0x31f;
-                        want = ref_lookup(k.space, k.addr, size, data);
+                        want = match_ref_lookup(ref, k.space, k.addr, size, data, &matches);
+                        CHECK(matches <= 1);    /* the add rules keep matches unambiguous */
                         CHECK_U64((uintptr_t) lookup(t, k.space, k.addr, size, data), want);
                         hits += want != 0;
                 }
                 if (step % 1000 == 0) {
-                        unsigned n = 0;
-                        for (int i = 0; i < REF_MAX; i++)
-                                n += ref[i].used;
-                        CHECK_INT(match_count(t), n);
-                        CHECK_INT(match_ranges(t, MMIO), ref_ranges(MMIO));
-                        CHECK_INT(match_ranges(t, PIO), ref_ranges(PIO));
+                        CHECK_INT(match_count(t), match_ref_count(ref));
+                        CHECK_INT(match_ranges(t, MMIO), match_ref_ranges(ref, MMIO));
+                        CHECK_INT(match_ranges(t, PIO), match_ref_ranges(ref, PIO));
                 }
         }
         /* the random walk must have exercised every path */
@@ -383,6 +286,7 @@ static void test_random(void) {
         printf("random walk: %u adds, %u removes, %u hits, %u EEXIST, %u ENOSPC, %u EINVAL\n", adds_ok,
                removes_ok, hits, eexist, enospc, einval);
         match_table_free(t);
+        match_ref_free(ref);
 }
 
 static int count_cb(const MatchKey *k, void *ud, void *ctx) {
