@@ -183,14 +183,17 @@ int main(int argc, char **argv) {
         it_log("500 kicks of the plain guest in %llu ms while the other polled",
                (unsigned long long) (now_ms() - t0));
 
-        /* the daemon burns CPU during a window ... */
+        /*
+         * The daemon burns CPU during a window (a whole CPU when it gets one;
+         * the bound leaves room for a loaded machine) ...
+         */
         kick(dp, 0);
-        cpu = cpu_during(300);
-        CHECK(cpu >= 60, "the daemon used only %llu ms of CPU in 300 ms of a polling window", (unsigned long long) cpu);
+        cpu = cpu_during(600);
+        CHECK(cpu >= 60, "the daemon used only %llu ms of CPU in 600 ms of a polling window", (unsigned long long) cpu);
         /* ... and none once it has passed without a request */
         usleep(1000 * 1000);
         cpu = cpu_during(500);
-        CHECK(cpu <= 40, "the daemon used %llu ms of CPU in 500 ms after its window", (unsigned long long) cpu);
+        CHECK(cpu <= 30, "the daemon used %llu ms of CPU in 500 ms after its window", (unsigned long long) cpu);
         probe_put(dp, sp);
         CHECK_EQ(probe_wait(dp, sp, 300), STATE_IOREQ_READY, "after the window: probe slot state");
         probe_clear(dp, sp);
