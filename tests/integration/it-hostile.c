@@ -8,11 +8,12 @@
  * server's page are scribbled with any state and events are sent for them
  * (vCPU 3 may hang by its own doing), spurious events come on every port,
  * while vCPUs 0 and 1 make legitimate accesses that must each be answered
- * within their timeout; its domain is destroyed,
- * powered off or crashed and re-created while I/O is in flight.  h2
+ * within their timeout; its domain is destroyed, powered off or crashed and
+ * re-created (sometimes paused, then unpaused) while I/O is in flight.  h2
  * (2 vCPUs) is attacked by clients only; a well-behaved backend holds a
  * registration there whose kicks are counted exactly while the attack goes
- * on.  Hostile clients connect to both sockets and send valid, mutated,
+ * on and SIGHUP reloads change h2's busy-poll window (some new configs are
+ * broken and must be rejected whole).  Hostile clients connect to both sockets and send valid, mutated,
  * truncated, oversized and random packets with 0..6 fds of every kind
  * (eventfd, pipe, socket, /dev/null, memfd, epoll); some never read their
  * replies, some only connect, some vanish mid-stream.  Every reply a client
@@ -648,8 +649,8 @@ static void *h1_legit_thread(void *arg) {
                 };
                 rc = xsg_io(it.xsg, domid, vcpu, &io);
                 v = io.value;
-                if (rc == -ESRCH || rc == -EHOSTDOWN) {
-                        /* destroyed, powered off or crashed by the churn */
+                if (rc == -ESRCH || rc == -EHOSTDOWN || rc == -EAGAIN) {
+                        /* destroyed, powered off or crashed by the churn, or still paused */
                         atomic_fetch_add(&h1_gone, 1);
                         usleep(1000);
                         continue;
@@ -799,6 +800,7 @@ static atomic_ulong hostile_ops, churns;
 
 static void h1_churn(Rng *r) {
         uint32_t old = atomic_load(&h1_domid), domid;
+        bool paused;
         int rc;
 
         atomic_store(&h1_domid, 0);
@@ -821,13 +823,31 @@ static void h1_churn(Rng *r) {
                 IT_FAIL("ending domain %u: %s", old, strerror(-rc));
         usleep(rndn(r, 30000));
         /* the name is free once the old domain is gone (a zombie keeps it until unmapped) */
+        paused = rndn(r, 2);
         for (long long deadline = now_ms() + IT_TIMEOUT_MS;;) {
-                rc = xsg_domain_create(it.xsg, "h1", H1_VCPUS, &domid);
+                rc = xsg_domain_create2(it.xsg, "h1", H1_VCPUS, paused ? XSG_CREATE_PAUSED : 0, &domid);
                 if (rc == 0)
                         break;
                 if (rc != -EEXIST || now_ms() > deadline)
                         IT_FAIL("re-creating h1: %s", strerror(-rc));
                 usleep(2000);
+        }
+        if (paused) {
+                /*
+                 * As xl create -p then unpause: vCPU 0 sends INVALIDATE to every enabled server and
+                 * waits for the answers before its next access (the legitimate thread checks that
+                 * one).  Unpaused once the backend's pin is there, so that a hostile client's
+                 * server cannot be the one torn down under it.
+                 */
+                for (long long deadline = now_ms() + IT_TIMEOUT_MS; atomic_load(&h1_pinned) != domid;) {
+                        if (now_ms() > deadline)
+                                IT_FAIL("h1's backend did not register on paused domain %u within %d ms", domid,
+                                        IT_TIMEOUT_MS);
+                        usleep(1000);
+                }
+                rc = xsg_domain_unpause(it.xsg, domid);
+                if (rc < 0)
+                        IT_FAIL("unpausing domain %u: %s", domid, strerror(-rc));
         }
         atomic_store(&h1_domid, domid);
         atomic_fetch_add(&churns, 1);
@@ -891,10 +911,50 @@ static void *h1_hostile_thread(void *arg) {
         return NULL;
 }
 
+/* ---- reloads: h2's busy-poll window changes under load, some new configs are broken ---- */
+
+static atomic_ulong reloads;
+
+static void write_guest_atomic(const char *name, const char *text) {
+        char path[512], tmp[520];
+        FILE *f;
+
+        snprintf(path, sizeof path, "%s/%s.conf", it.guests_dir, name);
+        snprintf(tmp, sizeof tmp, "%s.tmp", path);
+        f = fopen(tmp, "w");
+        if (!f || fputs(text, f) < 0 || fclose(f) != 0)
+                IT_FAIL("cannot write %s: %m", tmp);
+        if (rename(tmp, path) < 0)
+                IT_FAIL("rename %s: %m", tmp);
+}
+
+static void *reload_thread(void *arg) {
+        Rng r = rng_for(600);
+        static const char *const polls[] = { "0", "20", "50", "300" };
+
+        (void) arg;
+        while (!atomic_load(&stop)) {
+                char text[256];
+
+                usleep(100000 + rndn(&r, 300000));
+                if (atomic_load(&stop))
+                        break;
+                snprintf(text, sizeof text, "[guest]\nname = h2\nbusy_poll_us = %s\n%s", polls[rndn(&r, 4)],
+                         rndn(&r, 5) == 0 ? "no_such_key = 1\n" : "");
+                write_guest_atomic("h2", text);
+                it_daemon_signal(&it, SIGHUP);
+                atomic_fetch_add(&reloads, 1);
+        }
+        /* h2 as at the start: later reloads see the same guest */
+        write_guest_atomic("h2", "[guest]\nname = h2\nbusy_poll_us = 50\n");
+        it_daemon_signal(&it, SIGHUP);
+        return NULL;
+}
+
 /* ---- phases and checks ---- */
 
 static void run_phase(unsigned phase) {
-        pthread_t t[CLIENT_THREADS + 6];
+        pthread_t t[CLIENT_THREADS + 7];
         unsigned nt = 0;
         unsigned long kicks0 = atomic_load(&h2_kicks_ok);
 
@@ -908,6 +968,7 @@ static void run_phase(unsigned phase) {
         CHECK(pthread_create(&t[nt++], NULL, h1_legit_thread, (void *) (uintptr_t) 1) == 0, "pthread_create");
         CHECK(pthread_create(&t[nt++], NULL, h1_backend_thread, NULL) == 0, "pthread_create");
         CHECK(pthread_create(&t[nt++], NULL, h1_hostile_thread, NULL) == 0, "pthread_create");
+        CHECK(pthread_create(&t[nt++], NULL, reload_thread, NULL) == 0, "pthread_create");
 
         usleep((useconds_t) (phase_seconds * 1e6));
         atomic_store(&stop, true);
@@ -915,8 +976,9 @@ static void run_phase(unsigned phase) {
                 pthread_join(t[i], NULL);
         CHECK(it_daemon_alive(&it), "the daemon died in phase %u", phase);
         it_log("phase %u: h2 %lu kicks, h1 %lu legitimate accesses (%lu to a dead domain), %lu hostile guest"
-               " operations, %lu re-creations", phase, atomic_load(&h2_kicks_ok) - kicks0, atomic_load(&h1_ok),
-               atomic_load(&h1_gone), atomic_load(&hostile_ops), atomic_load(&churns));
+               " operations, %lu re-creations, %lu reloads", phase, atomic_load(&h2_kicks_ok) - kicks0,
+               atomic_load(&h1_ok), atomic_load(&h1_gone), atomic_load(&hostile_ops), atomic_load(&churns),
+               atomic_load(&reloads));
 }
 
 static unsigned fd_baseline;
