@@ -38,6 +38,7 @@ struct wake {
 struct xsg {
         int fd;
         pthread_mutex_t lock;           /* the socket, the wake-fd cache updates */
+        struct xsc_host *host;          /* the host's shm, shared with other handles */
         void *shm;
         struct xs_shm_hdr *hdr;
         struct wake wake[XS_MAX_HANDLES];
@@ -75,9 +76,10 @@ int xsg_open(xsg **ret, const char *dir) {
                 g->fd = -1;
                 goto fail;
         }
-        r = xsc_shm(g->fd, &g->shm);
+        r = xsc_host_get(g->fd, &g->host);
         if (r < 0)
                 goto fail;
+        g->shm = g->host->shm;
         g->hdr = g->shm;
         *ret = g;
         return 0;
@@ -97,6 +99,7 @@ xsg *xsg_close(xsg *g) {
         free(g->retired);
         if (g->fd >= 0)
                 close(g->fd);
+        xsc_host_put(g->host);
         pthread_mutex_destroy(&g->lock);
         free(g);
         return NULL;

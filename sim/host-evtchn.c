@@ -69,7 +69,8 @@ int host_evt_open(struct host *h, struct host_client *c, uint64_t *val, int *ret
                         break;
         if (i == XS_MAX_HANDLES)
                 return -EMFILE;
-        efd = eventfd(0, EFD_CLOEXEC);
+        /* The count is the number of ports queued and not taken (xensim-shm.h, rings). */
+        efd = eventfd(0, EFD_CLOEXEC | EFD_SEMAPHORE);
         if (efd < 0)
                 return -errno;
         ring = xs_shm_ring(h->shm, i);

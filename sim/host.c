@@ -113,6 +113,17 @@ void host_dispatch(struct host *h, struct host_client *c, const struct xs_req *r
         rep->op = req->op;
         rep->seq = req->seq;
 
+        /* A deferred restriction (lib-common.h) precedes the operation it came with. */
+        if (req->restrict_dom) {
+                uint32_t dom = req->restrict_dom - 1;
+                if (dom > UINT16_MAX || (c->restricted && c->rdomid != dom)) {
+                        r = -EINVAL;
+                        goto out;
+                }
+                c->restricted = true;
+                c->rdomid = dom;
+        }
+
         switch (req->op) {
         case XS_OP_HELLO:
                 val[0] = XS_SHM_SIZE;
@@ -291,6 +302,7 @@ void host_dispatch(struct host *h, struct host_client *c, const struct xs_req *r
                 r = -EOPNOTSUPP;
                 break;
         }
+out:
         rep->err = -r;
 }
 

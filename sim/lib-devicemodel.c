@@ -230,5 +230,5 @@ int xendevicemodel_nr_vcpus(xendevicemodel_handle *dmod, domid_t domid, unsigned
 }
 
 int xendevicemodel_restrict(xendevicemodel_handle *dmod, domid_t domid) {
-        return lib_op(&dmod->c, XS_OP_DM_RESTRICT, LIB_ARGS(domid), NULL);
+        return lib_restrict(&dmod->c, domid, false);
 }

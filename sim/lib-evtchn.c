@@ -3,12 +3,12 @@
  * libxenevtchn.so.1 for xensim.
  *
  * The fd a user polls is an eventfd that xensimd created for the handle (blocking, like
- * /dev/xen/evtchn). Notifiers (guest vCPUs, xensimd at bind time, this handle's own unmask)
- * queue the port on the handle's ring in the shm, then write the eventfd once;
- * xenevtchn_pending pops the ring and consumes the wake-ups as soon as the ring is empty,
- * re-checking afterwards so none is lost. So the fd is readable while a port is pending, and
- * with nothing pending xenevtchn_pending blocks, or fails with EAGAIN when the user set
- * O_NONBLOCK on the fd.
+ * /dev/xen/evtchn, and EFD_SEMAPHORE). Notifiers (guest vCPUs, xensimd at bind time, this
+ * handle's own unmask) queue the port on the handle's ring in the shm, then add 1 to the
+ * eventfd; xenevtchn_pending reads one count and pops one port. So the fd is readable exactly
+ * while a port is pending, and with nothing pending xenevtchn_pending blocks, or fails with
+ * EAGAIN when the user set O_NONBLOCK on the fd. Like Linux: pending is one read(), unmask at
+ * most one write() (none when nothing arrived while masked), notify one system call.
  *
  * xenevtchn_notify towards a guest vCPU is an atomic add on that vCPU's event counter plus one
  * FUTEX_WAKE. Masking follows Xen and Linux: a delivered port stays masked until
@@ -19,6 +19,8 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
+#include <time.h>
 #include <linux/futex.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -31,6 +33,7 @@
 struct xenevtchn_handle {
         Xentoolcore__Active_Handle tc_ah;
         struct lib_conn c;
+        struct xsc_host *host;          /* the host's shm, shared by the process's handles */
         void *shm;
         int efd;
         uint32_t idx, gen;
@@ -57,9 +60,10 @@ xenevtchn_handle *xenevtchn_open(struct xentoollog_logger *logger, unsigned int 
         r = lib_conn_open(&h->c);
         if (r < 0)
                 goto fail;
-        r = xsc_shm(h->c.fd, &h->shm);
+        r = lib_host_get(&h->c, &h->host);
         if (r < 0)
                 goto fail;
+        h->shm = h->host->shm;
         r = xsc_call(h->c.fd, &req, &rep, &h->efd, 1);
         if (r < 0)
                 goto fail;
@@ -85,6 +89,8 @@ fail:
                 close(h->efd);
         if (h->c.fd >= 0)
                 close(h->c.fd);
+        if (h->host)
+                xensim__host_put(h->host);
         free(h);
         errno = -r;
         return NULL;
@@ -103,6 +109,7 @@ int xenevtchn_close(xenevtchn_handle *xce) {
         close(xce->efd);
         if (xce->c.fd >= 0)
                 close(xce->c.fd);       /* xensimd unbinds every port of the handle */
+        xensim__host_put(xce->host);
         pthread_mutex_destroy(&xce->plock);
         pthread_mutex_destroy(&xce->c.lock);
         free(xce);
@@ -151,54 +158,63 @@ static void wake_self(xenevtchn_handle *xce) {
         (void)n;
 }
 
-/*
- * The ring just ran empty: consume the wake-ups of the ports taken so far. Every queued port
- * is followed by exactly one eventfd write from its producer, so this read returns at once
- * (or after the few instructions between a producer's push and its write). A port queued
- * meanwhile has its wake-up re-armed.
- */
-static void settle(xenevtchn_handle *xce) {
-        uint64_t cnt;
-        ssize_t n = read(xce->efd, &cnt, sizeof(cnt));
-        (void)n;
-        if (!xs_ring_empty(xce->ring))
-                wake_self(xce);
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#elif defined(__aarch64__)
+        __asm__ volatile("yield");
+#endif
 }
 
+/*
+ * The port whose count was just consumed: the oldest entry of the ring, filled at once unless
+ * its producer is between claiming and filling it. A producer that never fills it (killed
+ * there) is given up after about a second; then the next entry is the one.
+ */
+static int take(xenevtchn_handle *xce) {
+        struct timespec pause = { 0, 50 * 1000 };
+        uint32_t port;
+
+        for (unsigned i = 0;; i++) {
+                port = xs_ring_pop(xce->ring);
+                if (port)
+                        return (int)port;
+                if (atomic_load_explicit(&xce->ring->overflow, memory_order_acquire)) {
+                        errno = EFBIG;
+                        return -1;
+                }
+                if (i < 1000)
+                        cpu_relax();
+                else if (i < 1100)
+                        sched_yield();
+                else if (i < 1100 + 20000)
+                        nanosleep(&pause, NULL);
+                else {
+                        port = xs_ring_skip(xce->ring);
+                        if (port)
+                                return (int)port;
+                        i = 0;
+                }
+        }
+}
+
+/*
+ * One read() of the eventfd, as Linux's xenevtchn_pending is one read() of /dev/xen/evtchn:
+ * it takes one count (EFD_SEMAPHORE), or blocks, or fails with EAGAIN as the user set
+ * O_NONBLOCK on the fd; then the port comes from the ring without a system call.
+ */
 xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *xce) {
         uint64_t cnt;
-        uint32_t port;
         int r;
 
         pthread_mutex_lock(&xce->plock);
-        for (;;) {
-                if (atomic_load_explicit(&xce->ring->overflow, memory_order_acquire)) {
-                        errno = EFBIG;  /* as Linux's evtchn device after a ring overflow */
-                        r = -1;
-                        break;
-                }
-                port = xs_ring_pop(xce->ring);
-                if (port) {
-                        if (xs_ring_empty(xce->ring))
-                                settle(xce);
-                        r = (int)port;
-                        break;
-                }
-                /*
-                 * Nothing queued: wait on the eventfd itself, which blocks or fails with
-                 * EAGAIN as the user set O_NONBLOCK on it, like a read of /dev/xen/evtchn.
-                 * The wake-ups consumed here belong to ports now in the ring: re-arm one so
-                 * that taking the last of them finds a count to consume.
-                 */
-                if (read(xce->efd, &cnt, sizeof(cnt)) < 0) {
-                        if (errno == EAGAIN && !xs_ring_empty(xce->ring))
-                                continue;
-                        r = -1;
-                        break;
-                }
-                if (!xs_ring_empty(xce->ring))
-                        wake_self(xce);
-        }
+        if (atomic_load_explicit(&xce->ring->overflow, memory_order_acquire)) {
+                errno = EFBIG;  /* as Linux's evtchn device after a ring overflow */
+                r = -1;
+        } else if (read(xce->efd, &cnt, sizeof(cnt)) != sizeof(cnt))
+                r = -1;
+        else
+                r = take(xce);
         pthread_mutex_unlock(&xce->plock);
         return r;
 }
@@ -222,18 +238,22 @@ xenevtchn_port_or_error_t xenevtchn_bind_interdomain(xenevtchn_handle *xce, uint
         return (xenevtchn_port_or_error_t)v[0];
 }
 
+/* Linux refuses these on a restricted handle, whatever the domain. */
+static bool restricted(xenevtchn_handle *xce) {
+        bool r;
+        pthread_mutex_lock(&xce->c.lock);
+        r = xce->c.restricted;
+        pthread_mutex_unlock(&xce->c.lock);
+        return r;
+}
+
 xenevtchn_port_or_error_t xenevtchn_bind_unbound_port(xenevtchn_handle *xce, uint32_t domid) {
-        /* Linux refuses it on a restricted handle whatever the domain. */
-        if (lib_op(&xce->c, XS_OP_EVT_CHECK, LIB_ARGS(UINT64_MAX), NULL))
-                return -1;
-        errno = ENOSYS;
+        errno = restricted(xce) ? EACCES : ENOSYS;
         return -1;
 }
 
 xenevtchn_port_or_error_t xenevtchn_bind_virq(xenevtchn_handle *xce, unsigned int virq) {
-        if (lib_op(&xce->c, XS_OP_EVT_CHECK, LIB_ARGS(UINT64_MAX), NULL))
-                return -1;
-        errno = ENOSYS;
+        errno = restricted(xce) ? EACCES : ENOSYS;
         return -1;
 }
 
@@ -242,5 +262,5 @@ int xenevtchn_unbind(xenevtchn_handle *xce, evtchn_port_t port) {
 }
 
 int xenevtchn_restrict(xenevtchn_handle *xce, domid_t domid) {
-        return lib_op(&xce->c, XS_OP_EVT_RESTRICT, LIB_ARGS(domid), NULL);
+        return lib_restrict(&xce->c, domid, true);
 }

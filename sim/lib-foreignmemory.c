@@ -17,7 +17,7 @@
 struct xenforeignmemory_handle {
         Xentoolcore__Active_Handle tc_ah;
         struct lib_conn c;
-        void *shm;
+        struct xsc_host *host;          /* the host's shm, shared by the process's handles */
 };
 
 struct xenforeignmemory_resource_handle {
@@ -41,7 +41,7 @@ xenforeignmemory_handle *xenforeignmemory_open(struct xentoollog_logger *logger,
         xentoolcore__register_active_handle(&h->tc_ah);
         r = lib_conn_open(&h->c);
         if (r == 0)
-                r = xsc_shm(h->c.fd, &h->shm);
+                r = lib_host_get(&h->c, &h->host);
         if (r < 0) {
                 xentoolcore__deregister_active_handle(&h->tc_ah);
                 if (h->c.fd >= 0)
@@ -61,6 +61,7 @@ int xenforeignmemory_close(xenforeignmemory_handle *fmem) {
         xentoolcore__deregister_active_handle(&fmem->tc_ah);
         if (fmem->c.fd >= 0)
                 close(fmem->c.fd);
+        xensim__host_put(fmem->host);   /* resource mappings stay valid: they map the memfd */
         pthread_mutex_destroy(&fmem->c.lock);
         free(fmem);
         return 0;
@@ -84,7 +85,7 @@ int xenforeignmemory_unmap(xenforeignmemory_handle *fmem, void *addr, size_t pag
 }
 
 int xenforeignmemory_restrict(xenforeignmemory_handle *fmem, domid_t domid) {
-        return lib_op(&fmem->c, XS_OP_FM_RESTRICT, LIB_ARGS(domid), NULL);
+        return lib_restrict(&fmem->c, domid, false);
 }
 
 xenforeignmemory_resource_handle *xenforeignmemory_map_resource(
@@ -116,7 +117,7 @@ xenforeignmemory_resource_handle *xenforeignmemory_map_resource(
                 goto fail;
         for (unsigned long i = 0; i < nr_frames; i++) {
                 void *p = mmap((char *)base + i * XS_PAGE_SIZE, XS_PAGE_SIZE, prot,
-                               MAP_SHARED | MAP_FIXED, xsc_shm_fd(),
+                               MAP_SHARED | MAP_FIXED, fmem->host->shm_fd,
                                (off_t)(XS_OFF_PAGES + v[i] * XS_PAGE_SIZE));
                 if (p == MAP_FAILED) {
                         e = errno;

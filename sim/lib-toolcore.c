@@ -2,7 +2,8 @@
 /*
  * libxentoolcore.so.1 for xensim: the registry of open Xen handles behind
  * xentoolcore_restrict_all(). Handles are kept newest first and restricted in that order;
- * the first failing callback stops the walk and its result is returned.
+ * the first failing callback stops the walk and its result is returned. It also keeps the
+ * process's mappings of xensimd's shared memory for the other drop-in libraries.
  */
 #include "config.h"
 
@@ -10,6 +11,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "xensim-client.h"
 #include "xentoolcore-internal.h"
 
 static pthread_mutex_t handles_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -60,4 +62,12 @@ int xentoolcore__restrict_by_dup2_null(int fd) {
         }
         close(nullfd);
         return 0;
+}
+
+int xensim__host_get(int fd, struct xsc_host **ret) {
+        return xsc_host_get(fd, ret);
+}
+
+void xensim__host_put(struct xsc_host *host) {
+        xsc_host_put(host);
 }

@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -9,14 +11,15 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "xensim-client.h"
 
-static pthread_mutex_t shm_lock = PTHREAD_MUTEX_INITIALIZER;
-static void *shm_base;
-static int shm_fd = -1;
+/* The hosts this process maps (usually one), each shared by all its handles. */
+static pthread_mutex_t hosts_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct xsc_host *hosts;
 static atomic_uint call_seq;
 
 int xsc_connect(const char *dir, int *ret_fd) {
@@ -113,21 +116,43 @@ int xsc_op(int fd, uint16_t op, const uint64_t *a, unsigned na, uint64_t *ret_va
         return 0;
 }
 
-int xsc_shm(int fd, void **ret) {
+/*
+ * The identity of the xensimd behind a connection, without a request: its pid (SO_PEERCRED)
+ * and the inode of the socket it listens on. Returns 0, or -errno when either is unknown
+ * (then the connection gets a mapping of its own).
+ */
+static int host_key(int fd, pid_t *ret_pid, dev_t *ret_dev, ino_t *ret_ino) {
+        struct sockaddr_un sa;
+        socklen_t len = sizeof(sa);
+        struct ucred cred;
+        socklen_t clen = sizeof(cred);
+        struct stat st;
+
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0)
+                return -errno;
+        memset(&sa, 0, sizeof(sa));
+        if (getpeername(fd, (struct sockaddr *)&sa, &len) < 0)
+                return -errno;
+        if (len <= offsetof(struct sockaddr_un, sun_path) || sa.sun_path[0] == '\0' ||
+            len >= sizeof(sa))
+                return -ENOENT;
+        if (stat(sa.sun_path, &st) < 0)
+                return -errno;
+        *ret_pid = cred.pid;
+        *ret_dev = st.st_dev;
+        *ret_ino = st.st_ino;
+        return 0;
+}
+
+static int host_map(int fd, struct xsc_host *host) {
         struct xs_req req = { .op = XS_OP_HELLO };
         struct xs_rep rep;
         int mfd = -1, r;
         void *p;
 
-        pthread_mutex_lock(&shm_lock);
-        if (shm_base) {
-                *ret = shm_base;
-                pthread_mutex_unlock(&shm_lock);
-                return 0;
-        }
         r = xsc_call(fd, &req, &rep, &mfd, 1);
         if (r < 0)
-                goto out;
+                return r;
         r = -rep.err;
         if (r < 0)
                 goto out;
@@ -144,18 +169,75 @@ int xsc_shm(int fd, void **ret) {
                 r = -EPROTO;
                 goto out;
         }
-        shm_base = p;
-        shm_fd = mfd;           /* kept: ioreq pages are mapped from it */
+        host->shm = p;
+        host->shm_fd = mfd;
         mfd = -1;
-        *ret = p;
         r = 0;
 out:
         if (mfd >= 0)
                 close(mfd);
-        pthread_mutex_unlock(&shm_lock);
         return r;
 }
 
-int xsc_shm_fd(void) {
-        return shm_fd;
+int xsc_host_get(int fd, struct xsc_host **ret) {
+        struct xsc_host *host;
+        pid_t pid = 0;
+        dev_t dev = 0;
+        ino_t ino = 0;
+        bool keyed;
+        int r;
+
+        keyed = host_key(fd, &pid, &dev, &ino) == 0;
+        pthread_mutex_lock(&hosts_lock);
+        for (host = keyed ? hosts : NULL; host; host = host->next)
+                if (host->pid == pid && host->dev == dev && host->ino == ino)
+                        break;
+        if (host) {
+                host->refs++;
+                *ret = host;
+                r = 0;
+                goto out;
+        }
+        host = calloc(1, sizeof(*host));
+        if (!host) {
+                r = -ENOMEM;
+                goto out;
+        }
+        r = host_map(fd, host);
+        if (r < 0) {
+                free(host);
+                goto out;
+        }
+        host->refs = 1;
+        if (keyed) {
+                host->pid = pid;
+                host->dev = dev;
+                host->ino = ino;
+        } else
+                host->pid = -1;         /* matches no connection */
+        host->next = hosts;
+        hosts = host;
+        *ret = host;
+out:
+        pthread_mutex_unlock(&hosts_lock);
+        return r;
+}
+
+void xsc_host_put(struct xsc_host *host) {
+        struct xsc_host **pp;
+
+        if (!host)
+                return;
+        pthread_mutex_lock(&hosts_lock);
+        if (--host->refs == 0) {
+                for (pp = &hosts; *pp; pp = &(*pp)->next)
+                        if (*pp == host) {
+                                *pp = host->next;
+                                break;
+                        }
+                munmap(host->shm, XS_SHM_SIZE);
+                close(host->shm_fd);
+                free(host);
+        }
+        pthread_mutex_unlock(&hosts_lock);
 }

@@ -7,6 +7,7 @@
 #define XENSIM_CLIENT_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "xensim-shm.h"
 
@@ -21,9 +22,25 @@ int xsc_connect(const char *dir, int *ret_fd);
 int xsc_call(int fd, struct xs_req *req, struct xs_rep *rep, int *fds, unsigned nfds);
 /* Convenience: call and turn rep.err into -err; fills ret_val (4 values) when not NULL. */
 int xsc_op(int fd, uint16_t op, const uint64_t *a, unsigned na, uint64_t *ret_val);
-/* Map the host's shm through connection fd (once per process; later calls return it). */
-int xsc_shm(int fd, void **ret);
-/* The shm memfd, after a successful xsc_shm(); -1 before. */
-int xsc_shm_fd(void);
+/*
+ * A host's shm as mapped in this process. Every handle connected to the same xensimd shares
+ * one mapping: xsc_host_get() finds the host of connection fd (the peer's pid and the
+ * socket's inode, no request) and takes a reference, or asks the host for its memfd (HELLO)
+ * and maps it; xsc_host_put() drops the reference and unmaps at the last one. So a process
+ * that closed everything on one host and connects to another (another XENSIM_DIR, or a
+ * restarted xensimd) maps the new host's memory.
+ */
+struct xsc_host {
+        void *shm;                      /* XS_SHM_SIZE bytes, MAP_SHARED */
+        int shm_fd;                     /* the memfd: ioreq pages are mapped from it */
+        /* private to xensim-client.c */
+        unsigned refs;
+        pid_t pid;
+        dev_t dev;
+        ino_t ino;
+        struct xsc_host *next;
+};
+int xsc_host_get(int fd, struct xsc_host **ret);
+void xsc_host_put(struct xsc_host *host);
 
 #endif

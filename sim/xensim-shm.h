@@ -17,7 +17,7 @@
  * over the shm can only hurt the simulation of the domains it drives, never xensimd.
  *
  * The hot path never goes through xensimd: a guest notify is an atomic on the port word, a
- * ring push and one eventfd write; a server's notify is an atomic add on the vCPU's counter
+ * ring push and one eventfd write; xenevtchn_pending is one eventfd read and a ring pop; a server's notify is an atomic add on the vCPU's counter
  * and one FUTEX_WAKE.
  */
 #ifndef XENSIM_SHM_H
@@ -134,7 +134,7 @@ struct xs_ring {
         _Atomic uint32_t overflow;
         uint32_t gen;                   /* handle generation */
         uint32_t pad1[13];
-        _Atomic uint32_t ent[XS_RING_SIZE];       /* 0 = empty */
+        _Atomic uint32_t ent[XS_RING_SIZE];       /* 0 = empty, or a port (see below) */
 };
 
 struct xs_shm_hdr {
@@ -199,43 +199,74 @@ static inline int xs_port_unmask(struct xs_port *p) {
         return !!(old & XS_PORT_PENDING);
 }
 
+/*
+ * Rings. Every port queued is followed by exactly one write of 1 to the owner handle's eventfd
+ * (EFD_SEMAPHORE), so the eventfd's count is the number of ports delivered and not taken: it
+ * is readable exactly while one is, and each xenevtchn_pending consumes one with one read(),
+ * like a read of /dev/xen/evtchn. A producer claims an entry (prod), then fills it; the
+ * consumer that read a count waits the few instructions until the oldest claimed entry is
+ * filled. An entry whose producer never fills it (killed in between) is eventually marked
+ * XS_RING_SKIPPED by the consumer; a producer that finds its entry so marked claims another.
+ */
+#define XS_RING_SKIPPED UINT32_MAX
+
 /* Queue a port on a ring (many producers). Returns 0, or -EFBIG when the ring overflowed. */
 static inline int xs_ring_push(struct xs_ring *r, uint32_t port) {
-        uint32_t idx = atomic_fetch_add_explicit(&r->prod, 1, memory_order_acq_rel);
-        _Atomic uint32_t *e = &r->ent[idx & (XS_RING_SIZE - 1)];
-        /* The consumer zeroes what it takes: a full entry here means the ring wrapped. */
-        if (atomic_load_explicit(e, memory_order_acquire) != 0) {
+        for (;;) {
+                uint32_t idx = atomic_fetch_add_explicit(&r->prod, 1, memory_order_acq_rel);
+                _Atomic uint32_t *e = &r->ent[idx & (XS_RING_SIZE - 1)];
+                uint32_t old = 0;
+
+                if (atomic_compare_exchange_strong_explicit(e, &old, port, memory_order_acq_rel,
+                                                            memory_order_acquire))
+                        return 0;
+                if (old == XS_RING_SKIPPED &&
+                    atomic_compare_exchange_strong_explicit(e, &old, 0, memory_order_acq_rel,
+                                                            memory_order_acquire))
+                        continue;
+                /* The consumer zeroes what it takes: a full entry here means the ring wrapped. */
                 atomic_store_explicit(&r->overflow, 1, memory_order_release);
                 return -27; /* EFBIG */
         }
-        atomic_store_explicit(e, port, memory_order_release);
-        return 0;
 }
 
-/* Take the oldest published port (one consumer); 0 when none is published. */
+/* Take the oldest entry if it is filled (one consumer); 0 when it is not (yet). */
 static inline uint32_t xs_ring_pop(struct xs_ring *r) {
         uint32_t c = atomic_load_explicit(&r->cons, memory_order_relaxed);
         _Atomic uint32_t *e = &r->ent[c & (XS_RING_SIZE - 1)];
         uint32_t port = atomic_load_explicit(e, memory_order_acquire);
-        if (!port)
+        if (!port || port == XS_RING_SKIPPED)
                 return 0;
         atomic_store_explicit(e, 0, memory_order_relaxed);
         atomic_store_explicit(&r->cons, c + 1, memory_order_release);
         return port;
 }
 
-static inline int xs_ring_empty(struct xs_ring *r) {
+/* Give up on the oldest entry (its producer is gone); returns its port if it was filled. */
+static inline uint32_t xs_ring_skip(struct xs_ring *r) {
         uint32_t c = atomic_load_explicit(&r->cons, memory_order_relaxed);
-        return atomic_load_explicit(&r->ent[c & (XS_RING_SIZE - 1)], memory_order_acquire) == 0;
+        _Atomic uint32_t *e = &r->ent[c & (XS_RING_SIZE - 1)];
+        uint32_t old = atomic_load_explicit(e, memory_order_acquire);
+
+        do {
+                if (old && old != XS_RING_SKIPPED)
+                        return xs_ring_pop(r);
+        } while (!atomic_compare_exchange_weak_explicit(e, &old, XS_RING_SKIPPED,
+                                                        memory_order_acq_rel,
+                                                        memory_order_acquire));
+        atomic_store_explicit(&r->cons, c + 1, memory_order_release);
+        return 0;
 }
 
 /* ------------------------------------------------------------------------------------------
  * Control protocol on DIR/host.sock (SOCK_SEQPACKET): one struct xs_req per packet, answered
  * by one struct xs_rep (with file descriptors for the ops that say so). Any packet that is not
  * exactly sizeof(struct xs_req) with the right magic and version drops the connection.
+ * A handle's restriction travels with its next request (restrict_dom): xensimd applies it
+ * before the operation, as if the matching *_RESTRICT op had come first.
  */
 #define XS_PROTO_MAGIC 0x58535251u     /* "XSRQ" */
-#define XS_PROTO_VERSION 1u
+#define XS_PROTO_VERSION 2u
 
 enum xs_op {
         XS_OP_HELLO = 1,                /* → fd: the shm memfd; val[0] = its size */
@@ -277,7 +308,7 @@ struct xs_req {
         uint16_t version;
         uint16_t op;
         uint32_t seq;
-        uint32_t pad;
+        uint32_t restrict_dom;          /* domid + 1: restrict the connection first, 0 = no */
         uint64_t a[6];
         char name[64];
 };

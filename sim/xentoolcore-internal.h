@@ -25,4 +25,13 @@ void xentoolcore__register_active_handle(Xentoolcore__Active_Handle *ah);
 void xentoolcore__deregister_active_handle(Xentoolcore__Active_Handle *ah);
 int xentoolcore__restrict_by_dup2_null(int fd);
 
+/*
+ * xensim only (symbol version XENSIM_PRIVATE of its libxentoolcore.so.1): the process's
+ * mappings of xensimd's shm (xsc_host_get/put of xensim-client.h), kept here so that the
+ * evtchn and foreignmemory libraries of one process share one mapping per host.
+ */
+struct xsc_host;
+int xensim__host_get(int fd, struct xsc_host **ret);
+void xensim__host_put(struct xsc_host *host);
+
 #endif
