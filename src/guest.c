@@ -252,6 +252,7 @@ int guest_new(Guest **ret, Manager *m, const GuestConfig *config, int inherited_
         g->state = XIRQ_GUEST_ABSENT;
         g->domid = XEN_NO_DOMID;
         g->listen_fd = -1;
+        g->server_log = (RateLimit) RATELIMIT_INIT(10 * 1000 * 1000, 10);
         ev_io_init(&g->listen_io, guest_accept_cb, -1, EV_READ);
         ev_timer_init(&g->accept_pause, guest_accept_pause_cb, GUEST_ACCEPT_PAUSE, 0.);
 
@@ -300,12 +301,17 @@ void guest_disconnect_all(Guest *g) {
 /* ---- the ioreq server ---- */
 
 static void guest_server_teardown(Guest *g) {
+        unsigned suppressed = 0;
+
         if (!g->xen)
                 return;
         g->last_stats = g->ioreq.stats;
         ioreq_stop(&g->ioreq);
-        log_info("Guest %s: ioreq server %" PRIu32 " of domain %" PRIu32 " destroyed", g->name,
-                 xen_server_id(g->xen), g->domid);
+        /* a client's first registration and its last one make and break the server: rate-limited */
+        if (ratelimit_below(&g->server_log, &suppressed))
+                log_info("Guest %s: ioreq server %" PRIu32 " of domain %" PRIu32 " destroyed"
+                         " (%u similar messages suppressed)",
+                         g->name, xen_server_id(g->xen), g->domid, suppressed);
         g->xen = xen_server_free(g->xen);
         if (g->state == XIRQ_GUEST_SERVING)
                 g->state = g->domid == XEN_NO_DOMID ? XIRQ_GUEST_ABSENT : XIRQ_GUEST_RUNNING;
@@ -326,6 +332,7 @@ static void guest_ioreq_fail(Ioreq *q, int error) {
 
 static int guest_server_setup(Guest *g, const MatchKey *first) {
         XenServer *xen = NULL;
+        unsigned suppressed = 0;
         int r;
 
         r = xen_server_new(&xen, g->domid);
@@ -345,16 +352,22 @@ static int guest_server_setup(Guest *g, const MatchKey *first) {
         g->xen = xen;
         g->state = XIRQ_GUEST_SERVING;
         g->setup_error = 0;
-        log_info("Guest %s: ioreq server %" PRIu32 " of domain %" PRIu32 " serving %u vCPUs", g->name,
-                 xen_server_id(xen), g->domid, xen_server_nr_vcpus(xen));
+        if (ratelimit_below(&g->server_log, &suppressed))
+                log_info("Guest %s: ioreq server %" PRIu32 " of domain %" PRIu32 " serving %u vCPUs"
+                         " (%u similar messages suppressed)",
+                         g->name, xen_server_id(xen), g->domid, xen_server_nr_vcpus(xen), suppressed);
         return 0;
 
 fail:
         xen_server_free(xen);
         g->state = XIRQ_GUEST_FAILED;
         g->setup_error = r;
-        return log_warning_errno(r, "Guest %s: failed to set up an ioreq server for domain %" PRIu32 ": %m",
-                                 g->name, g->domid);
+        /* each registration tries again (a crashed domain): rate-limited */
+        if (ratelimit_below(&g->server_log, &suppressed))
+                log_warning_errno(r, "Guest %s: failed to set up an ioreq server for domain %" PRIu32 ": %m"
+                                  " (%u similar messages suppressed)",
+                                  g->name, g->domid, suppressed);
+        return r;
 }
 
 /* ---- registrations ---- */

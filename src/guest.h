@@ -39,6 +39,7 @@ struct Guest {
         XenServer *xen;                 /* NULL unless SERVING */
         Ioreq ioreq;
         IoreqStats last_stats;          /* of the last server, reported until the next one */
+        RateLimit server_log;           /* set-up and teardown follow a client's registrations */
         MatchTable *match;
 
         /* the listening socket */
