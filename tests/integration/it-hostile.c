@@ -168,6 +168,23 @@ static bool log_has(const char *needle) {
         return found;
 }
 
+/* lines of the log that contain needle */
+static unsigned log_count(const char *needle) {
+        FILE *f = fopen(it.log, "r");
+        char *line = NULL;
+        size_t size = 0;
+        unsigned n = 0;
+
+        if (!f)
+                IT_FAIL("cannot open %s: %m", it.log);
+        while (getline(&line, &size, f) >= 0)
+                if (strstr(line, needle))
+                        n++;
+        free(line);
+        fclose(f);
+        return n;
+}
+
 static void check_no_sanitizer_report(void) {
         static const char *const marks[] = {
                 "ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "Invalid read",
@@ -1030,6 +1047,31 @@ static void check_fresh_client(const char *name, uint32_t domid, unsigned vcpus)
         close(efd2);
 }
 
+/*
+ * A client that registers and drops its only registration over and over makes
+ * the daemon create and destroy h1's ioreq server each time: served, but the
+ * log must not follow it line for line (a client could flood the journal).
+ */
+static void check_server_churn_log(void) {
+        const unsigned rounds = 200;
+        unsigned before = log_count("ioreq server"), after;
+        int c = it_connect(&it, "h1"), efd = it_eventfd();
+        struct xsg_server_info info[XSG_MAX_SERVERS];
+
+        CHECK_EQ(it_hello(c, NULL), 0, "HELLO of the toggling client");
+        for (unsigned i = 0; i < rounds; i++) {
+                CHECK_EQ(it_virtio(c, BASE1, 0, false, efd), 0, "assign (server created)");
+                CHECK_EQ(it_virtio(c, BASE1, 0, true, -1), 0, "deassign (server destroyed)");
+        }
+        CHECK_EQ(xsg_servers(it.xsg, atomic_load(&h1_domid), info, XSG_MAX_SERVERS), 0, "servers after the toggles");
+        close(c);
+        close(efd);
+        after = log_count("ioreq server");
+        it_log("%u server set-ups and teardowns logged in %u lines", 2 * rounds, after - before);
+        CHECK(after - before < rounds / 4, "%u log lines for %u server set-ups and teardowns a client caused",
+              after - before, 2 * rounds);
+}
+
 int main(int argc, char **argv) {
         const char *env;
         int good2, good2_efd;
@@ -1089,6 +1131,7 @@ int main(int argc, char **argv) {
         check_fresh_client("h2", h2_domid, H2_VCPUS);
         check_quiet("after the fresh clients of phase 2");
         rss2 = vm_rss_kb(it.daemon);
+        check_server_churn_log();
         it_log("VmRSS %ld kB after phase 1, %ld kB after phase 2", rss1, rss2);
         /* allocator slack and ASan/valgrind bookkeeping, not growth with the work done */
         CHECK(rss2 <= rss1 + rss1 / 4 + 4096, "VmRSS grew from %ld kB to %ld kB", rss1, rss2);
