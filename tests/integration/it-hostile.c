@@ -12,8 +12,8 @@
  * re-created (sometimes paused, then unpaused) while I/O is in flight.  h2
  * (2 vCPUs) is attacked by clients only; a well-behaved backend holds a
  * registration there whose kicks are counted exactly while the attack goes
- * on and SIGHUP reloads change h2's busy-poll window (some new configs are
- * broken and must be rejected whole).  Hostile clients connect to both sockets and send valid, mutated,
+ * on.  SIGHUP reloads change the busy-poll windows of both guests under load
+ * (some new configs are broken and must be rejected whole).  Hostile clients connect to both sockets and send valid, mutated,
  * truncated, oversized and random packets with 0..6 fds of every kind
  * (eventfd, pipe, socket, /dev/null, memfd, epoll); some never read their
  * replies, some only connect, some vanish mid-stream.  Every reply a client
@@ -59,6 +59,7 @@
 #define NOTIFY          XIRQ_VIRTIO_MMIO_QUEUE_NOTIFY
 #define H1_VCPUS        4u
 #define H2_VCPUS        2u
+#define H1_LIMITS       "max_connections = 64\nmax_connections_per_uid = 40\n"
 #define CLIENT_THREADS  2
 #define CONNS_MAX       24                      /* per client thread */
 #define EXPECT_MAX      64                      /* replies a reading connection waits for */
@@ -956,13 +957,21 @@ static void *reload_thread(void *arg) {
                 usleep(100000 + rndn(&r, 300000));
                 if (atomic_load(&stop))
                         break;
-                snprintf(text, sizeof text, "[guest]\nname = h2\nbusy_poll_us = %s\n%s", polls[rndn(&r, 4)],
-                         rndn(&r, 5) == 0 ? "no_such_key = 1\n" : "");
-                write_guest_atomic("h2", text);
+                /* h1 too: its slots are polled while the hostile guest scribbles on them */
+                if (rndn(&r, 2)) {
+                        snprintf(text, sizeof text, "[guest]\nname = h2\nbusy_poll_us = %s\n%s",
+                                 polls[rndn(&r, 4)], rndn(&r, 5) == 0 ? "no_such_key = 1\n" : "");
+                        write_guest_atomic("h2", text);
+                } else {
+                        snprintf(text, sizeof text, "[guest]\nname = h1\n%sbusy_poll_us = %s\n", H1_LIMITS,
+                                 polls[rndn(&r, 4)]);
+                        write_guest_atomic("h1", text);
+                }
                 it_daemon_signal(&it, SIGHUP);
                 atomic_fetch_add(&reloads, 1);
         }
-        /* h2 as at the start: later reloads see the same guest */
+        /* both as at the start */
+        write_guest_atomic("h1", "[guest]\nname = h1\n" H1_LIMITS);
         write_guest_atomic("h2", "[guest]\nname = h2\nbusy_poll_us = 50\n");
         it_daemon_signal(&it, SIGHUP);
         return NULL;
@@ -1092,7 +1101,7 @@ int main(int argc, char **argv) {
         setenv("ASAN_OPTIONS", "quarantine_size_mb=4:detect_leaks=1", 0);
 
         it_write_global(&it, NULL);
-        it_write_guest(&it, "h1", "max_connections = 64\nmax_connections_per_uid = 40\n");
+        it_write_guest(&it, "h1", H1_LIMITS);
         it_write_guest(&it, "h2", "busy_poll_us = 50\n");
         atomic_store(&h1_domid, it_domain_create(&it, "h1", H1_VCPUS));
         h2_domid = it_domain_create(&it, "h2", H2_VCPUS);
