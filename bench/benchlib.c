@@ -353,28 +353,3 @@ int write_text(const char *path, const char *text) {
                 return -errno;
         return 0;
 }
-
-void rm_rf(const char *path) {
-        struct stat st;
-        struct dirent *e;
-        DIR *d;
-
-        if (lstat(path, &st) < 0)
-                return;
-        if (!S_ISDIR(st.st_mode)) {
-                unlink(path);
-                return;
-        }
-        d = opendir(path);
-        while (d && (e = readdir(d))) {
-                char sub[4096];
-
-                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                        continue;
-                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-                rm_rf(sub);
-        }
-        if (d)
-                closedir(d);
-        rmdir(path);
-}

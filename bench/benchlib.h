@@ -102,6 +102,5 @@ void procs_kill_all(void);
 /* ---- files ---- */
 
 int write_text(const char *path, const char *text);
-void rm_rf(const char *path);
 
 #endif

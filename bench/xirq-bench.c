@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "benchlib.h"
+#include "testutil.h"
 #include "xenioreqd-client.h"
 #include "xensim-guest.h"
 
@@ -144,7 +145,7 @@ static void cleanup_dirs(void) {
         for (size_t i = 0; i < 8; i++)
                 if (env_dirs[i][0]) {
                         if (!opt.keep)
-                                rm_rf(env_dirs[i]);
+                                (void) tu_rm_rf(env_dirs[i]);
                         env_dirs[i][0] = '\0';
                 }
 }
@@ -346,7 +347,7 @@ static void env_stop(Env *e) {
         for (size_t i = 0; i < 8; i++)
                 if (strcmp(env_dirs[i], e->dir) == 0) {
                         if (!opt.keep)
-                                rm_rf(e->dir);
+                                (void) tu_rm_rf(e->dir);
                         env_dirs[i][0] = '\0';
                 }
 }

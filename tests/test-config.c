@@ -12,6 +12,7 @@
 #include <syslog.h>
 
 #include "../src/config.h"
+#include "testutil.h"
 #include "unit-assert.h"
 
 #if !defined(TEST_DATADIR) || !defined(TEST_CONFDIR)
@@ -488,29 +489,6 @@ static void test_helpers(void) {
         CHECK(config_log_level_to_string(LOG_CRIT) == NULL);
 }
 
-static int rm_rf(const char *path) {
-        struct stat st;
-        DIR *d;
-        struct dirent *de;
-
-        if (lstat(path, &st) < 0)
-                return -errno;
-        if (!S_ISDIR(st.st_mode))
-                return unlink(path) < 0 ? -errno : 0;
-        d = opendir(path);
-        if (!d)
-                return -errno;
-        while ((de = readdir(d))) {
-                char sub[PATH_MAX];
-                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                        continue;
-                snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-                rm_rf(sub);
-        }
-        closedir(d);
-        return rmdir(path) < 0 ? -errno : 0;
-}
-
 int main(void) {
         const char *t = getenv("TMPDIR");
 
@@ -528,6 +506,6 @@ int main(void) {
         test_helpers();
         test_samples();
 
-        rm_rf(tmpdir);
+        tu_rm_rf(tmpdir);
         return ut_finish("test-config");
 }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "itlib.h"
+#include "testutil.h"
 
 #ifndef ABS_TOP_BUILDDIR
 #error "ABS_TOP_BUILDDIR must be defined"
@@ -146,31 +147,6 @@ static void write_file(const char *path, const char *text) {
         fputs(text, f);
         if (fclose(f) != 0)
                 IT_FAIL("cannot write %s: %m", path);
-}
-
-static void rm_rf(const char *path) {
-        struct stat st;
-        DIR *d;
-        struct dirent *e;
-
-        if (lstat(path, &st) < 0)
-                return;
-        if (!S_ISDIR(st.st_mode)) {
-                unlink(path);
-                return;
-        }
-        d = opendir(path);
-        while (d && (e = readdir(d))) {
-                char sub[1024];
-
-                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                        continue;
-                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-                rm_rf(sub);
-        }
-        if (d)
-                closedir(d);
-        rmdir(path);
 }
 
 static void start_xensimd(It *it) {
@@ -301,7 +277,7 @@ void it_fini(It *it) {
         for (size_t i = 0; i < it->n_notes; i++)
                 free(it->notes[i]);
         if (!getenv("IT_KEEP"))
-                rm_rf(it->dir);
+                (void) tu_rm_rf(it->dir);
         it_current = NULL;
         printf("PASS %s\n", it->name);
 }
