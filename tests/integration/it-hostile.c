@@ -690,8 +690,13 @@ static void *h1_legit_thread(void *arg) {
 /*
  * A backend that keeps queue 0 of h1 registered ("the pin") through every
  * re-creation and toggles queues 1..3.  The pin keeps h1's ioreq server alive
- * while its domain lives, so that legitimate accesses never meet a server
- * destroyed under them (see h1_pinned).
+ * while its domain lives, so that the legitimate vCPUs never have a request
+ * in flight while the daemon destroys the server: Xen pauses the domain
+ * around disable and destroy, so a request is either in the slot (and
+ * answered by the teardown) or never sent, and a vCPU whose server is gone
+ * completes when it runs again; xensim does neither (a request can land on a
+ * server being torn down, and an answer not yet seen when the server is
+ * destroyed is lost), which would show here as a hung vCPU.
  */
 static atomic_uint h1_pinned;                   /* the domid the pin is registered for, 0 if none */
 
@@ -1097,8 +1102,14 @@ int main(int argc, char **argv) {
                (unsigned long long) master_seed, phase_seconds);
         /* the library's watchdog, extended to the phases */
         alarm((unsigned) ((90 + 2 * phase_seconds) * it_timeout_scale));
-        /* ASan's quarantine would hide a leak behind its own growth: keep it small */
-        setenv("ASAN_OPTIONS", "quarantine_size_mb=4:detect_leaks=1", 0);
+        /* ASan's quarantine would hide a leak behind its own growth: kept small (the last option wins) */
+        {
+                const char *old = getenv("ASAN_OPTIONS");
+                char opts[1024];
+
+                snprintf(opts, sizeof opts, "%s%squarantine_size_mb=4", old ? old : "detect_leaks=1", ":");
+                setenv("ASAN_OPTIONS", opts, 1);
+        }
 
         it_write_global(&it, NULL);
         it_write_guest(&it, "h1", H1_LIMITS);
