@@ -3,7 +3,7 @@
  * Randomized adversarial run of the real daemon on xensim: hostile clients
  * and hostile guests at once, then checks that nothing was lost.
  *
- * Two guests: h1 (4 vCPUs) is attacked from both sides: its vCPU 2 sends
+ * Two guests: h1 (4 vCPUs, then 4..128 as re-created) is attacked from both sides: its vCPU 2 sends
  * malformed requests (every one must be answered), the slots 3..127 of its
  * server's page are scribbled with any state and events are sent for them
  * (vCPU 3 may hang by its own doing), spurious events come on every port,
@@ -57,7 +57,7 @@
 #define BASE2           UINT64_C(0xc0de0000)    /* h2's backend: many bits away from HWIN */
 #define HWIN            UINT64_C(0xfe100000)    /* where hostile clients register */
 #define NOTIFY          XIRQ_VIRTIO_MMIO_QUEUE_NOTIFY
-#define H1_VCPUS        4u
+#define H1_VCPUS        4u                      /* at first; re-created with 4..128 */
 #define H2_VCPUS        2u
 #define H1_LIMITS       "max_connections = 64\nmax_connections_per_uid = 40\n"
 #define CLIENT_THREADS  2
@@ -69,6 +69,7 @@ static double phase_seconds = 2.5;
 static uint64_t master_seed;
 static atomic_bool stop;
 static atomic_uint h1_domid;                    /* 0 while h1 is being re-created */
+static atomic_uint h1_vcpus = H1_VCPUS;
 
 /* ---- helpers ---- */
 
@@ -846,9 +847,12 @@ static void h1_churn(Rng *r) {
                 IT_FAIL("ending domain %u: %s", old, strerror(-rc));
         usleep(rndn(r, 30000));
         /* the name is free once the old domain is gone (a zombie keeps it until unmapped) */
+        static const unsigned vcpus[] = { 4, 5, 8, 64, 128 };
+        unsigned nr = vcpus[rndn(r, 5)];
+
         paused = rndn(r, 2);
         for (long long deadline = now_ms() + IT_TIMEOUT_MS;;) {
-                rc = xsg_domain_create2(it.xsg, "h1", H1_VCPUS, paused ? XSG_CREATE_PAUSED : 0, &domid);
+                rc = xsg_domain_create2(it.xsg, "h1", nr, paused ? XSG_CREATE_PAUSED : 0, &domid);
                 if (rc == 0)
                         break;
                 if (rc != -EEXIST || now_ms() > deadline)
@@ -872,6 +876,7 @@ static void h1_churn(Rng *r) {
                 if (rc < 0)
                         IT_FAIL("unpausing domain %u: %s", domid, strerror(-rc));
         }
+        atomic_store(&h1_vcpus, nr);
         atomic_store(&h1_domid, domid);
         atomic_fetch_add(&churns, 1);
 }
@@ -884,6 +889,7 @@ static void *h1_hostile_thread(void *arg) {
         while (!atomic_load(&stop)) {
                 uint32_t domid = h1_served();
                 struct xsg_raw raw;
+                unsigned nr;
                 int server;
 
                 if (now_ms() >= next_churn) {
@@ -891,6 +897,7 @@ static void *h1_hostile_thread(void *arg) {
                         next_churn = now_ms() + 300 + rndn(&r, 900);
                         continue;
                 }
+                nr = atomic_load(&h1_vcpus);
                 server = domid ? h1_server(domid) : -1;
                 if (server < 0) {
                         usleep(1000);
@@ -912,14 +919,17 @@ static void *h1_hostile_thread(void *arg) {
                 }
                 case 2:
                 case 3:
-                        /* slot 3 and the slots of vCPUs the guest does not have: any state, any event */
+                        /*
+                         * Slots 3..127 (idle vCPUs' and those of vCPUs the guest does not have): any
+                         * state, and an event on the port of any vCPU but the legitimate ones
+                         */
                         random_raw(&r, &raw, true);
                         (void) xsg_inject_slot(it.xsg, domid, (unsigned) server, 3 + rndn(&r, 125), &raw,
-                                               rndn(&r, 3) ? (int) (2 + rndn(&r, 2)) : -1);
+                                               rndn(&r, 3) ? (int) (2 + rndn(&r, nr - 2)) : -1);
                         break;
                 case 4:
                         /* spurious events, also for vCPUs beyond the guest (refused by the host) */
-                        (void) xsg_inject_notify(it.xsg, domid, (unsigned) server, rndn(&r, H1_VCPUS + 2));
+                        (void) xsg_inject_notify(it.xsg, domid, (unsigned) server, rndn(&r, nr + 2));
                         break;
                 default: {
                         int rc = xsg_invalidate(it.xsg, domid, 2, IT_TIMEOUT_MS);
