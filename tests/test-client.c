@@ -20,6 +20,7 @@
 
 #include "xenioreqd-client.h"    /* before the internal headers: it must stand alone */
 #include "proto.h"
+#include "testutil.h"
 #include "unit-assert.h"
 
 static int srv = -1;    /* the fake daemon's end */
@@ -36,58 +37,20 @@ static unsigned count_fds(void) {
 }
 
 static void srv_send(const void *buf, size_t len, int fd) {
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int))];
-        } control;
-        struct iovec iov = { .iov_base = (void *) buf, .iov_len = len };
-        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-        if (fd >= 0) {
-                struct cmsghdr *cm;
-                memset(&control, 0, sizeof(control));
-                msg.msg_control = &control;
-                msg.msg_controllen = sizeof(control.buf);
-                cm = CMSG_FIRSTHDR(&msg);
-                cm->cmsg_level = SOL_SOCKET;
-                cm->cmsg_type = SCM_RIGHTS;
-                cm->cmsg_len = CMSG_LEN(sizeof(int));
-                memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-        }
-        REQUIRE(sendmsg(srv, &msg, MSG_NOSIGNAL) == (ssize_t) len);
+        REQUIRE(tu_send_fds(srv, buf, len, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0) == 0);
 }
 
 /* Receive the client's request: decoded, with its fd (or -1). */
 static int srv_recv(ProtoRequest *req, int *ret_fd) {
         uint8_t buf[XIRQ_MSG_MAX];
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int) * 4)];
-        } control;
-        struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
-        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
-                              .msg_controllen = sizeof(control.buf) };
         unsigned nfds = 0;
-        ssize_t n = recvmsg(srv, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-        int r;
+        ssize_t n = tu_recv_fd(srv, buf, sizeof(buf), MSG_DONTWAIT, ret_fd, &nfds);
 
-        *ret_fd = -1;
-        if (n < 0)
-                return -errno;
-        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
-                if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-                        size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                        for (size_t i = 0; i < k; i++, nfds++) {
-                                int fd;
-                                memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-                                if (*ret_fd < 0)
-                                        *ret_fd = fd;
-                                else
-                                        close(fd);
-                        }
-                }
-        r = proto_decode_request(buf, (size_t) n, nfds, req);
-        return r;
+        if (n < 0) {
+                *ret_fd = -1;
+                return (int) n;
+        }
+        return proto_decode_request(buf, (size_t) n, nfds, req);
 }
 
 static bool same_file(int a, int b) {

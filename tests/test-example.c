@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "proto.h"
+#include "testutil.h"
 #include "unit-assert.h"
 
 #ifndef EXAMPLE_BACKEND
@@ -116,13 +117,6 @@ static int serve_registrations(int l, unsigned n, uint16_t want_type, int *efds,
         c = accept4(l, NULL, NULL, SOCK_CLOEXEC);
         REQUIRE(c >= 0);
         for (unsigned i = 0; i <= n; i++) {
-                union {
-                        struct cmsghdr align;
-                        char buf[CMSG_SPACE(sizeof(int) * 2)];
-                } control;
-                struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
-                struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
-                                      .msg_controllen = sizeof(control.buf) };
                 struct pollfd cp = { .fd = c, .events = POLLIN };
                 ProtoRequest req;
                 unsigned nfds = 0;
@@ -130,13 +124,8 @@ static int serve_registrations(int l, unsigned n, uint16_t want_type, int *efds,
                 ssize_t len;
 
                 REQUIRE(poll(&cp, 1, 5000) == 1);
-                len = recvmsg(c, &msg, MSG_CMSG_CLOEXEC);
+                len = tu_recv_fd(c, buf, sizeof(buf), 0, &fd, &nfds);
                 REQUIRE(len > 0);
-                for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
-                        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-                                memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-                                nfds++;
-                        }
                 CHECK_INT(proto_decode_request(buf, (size_t) len, nfds, &req), 0);
                 if (i == 0) {
                         CHECK_INT(req.op, PROTO_OP_HELLO);

@@ -613,28 +613,7 @@ int it_connect(It *it, const char *guest) {
 }
 
 int it_send(int fd, const void *buf, size_t len, const int *fds, unsigned nfds) {
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int) * 8)];
-        } control;
-        struct iovec iov = { .iov_base = (void *) buf, .iov_len = len };
-        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-        if (nfds > 0) {
-                struct cmsghdr *cm;
-
-                memset(&control, 0, sizeof(control));
-                msg.msg_control = &control;
-                msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-                cm = CMSG_FIRSTHDR(&msg);
-                cm->cmsg_level = SOL_SOCKET;
-                cm->cmsg_type = SCM_RIGHTS;
-                cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-                memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-        }
-        if (sendmsg(fd, &msg, MSG_NOSIGNAL) != (ssize_t) len)
-                return -errno;
-        return 0;
+        return tu_send_fds(fd, buf, len, fds, nfds);
 }
 
 ssize_t it_recv(int fd, void *buf, size_t size, int timeout_ms) {

@@ -107,6 +107,7 @@ bool it_wait_for(bool (*cond_fn)(void *arg), void *arg, int timeout_ms);
 int it_connect(It *it, const char *guest);
 /* errno of connect() when it fails, else the fd */
 int it_connect_errno(It *it, const char *guest);
+/* one packet with nfds (at most TU_MAX_FDS, testutil.h) descriptors attached; 0 or -errno */
 int it_send(int fd, const void *buf, size_t len, const int *fds, unsigned nfds);
 /* one reply packet, bounded wait; returns its length, 0 on EOF, -ETIMEDOUT */
 ssize_t it_recv(int fd, void *buf, size_t size, int timeout_ms);
