@@ -3,17 +3,19 @@
  * Randomized adversarial run of the real daemon on xensim: hostile clients
  * and hostile guests at once, then checks that nothing was lost.
  *
- * Two guests: h1 (4 vCPUs, then 4..128 as re-created) is attacked from both sides: its vCPU 2 sends
- * malformed requests (every one must be answered), the slots 3..127 of its
- * server's page are scribbled with any state and events are sent for them
- * (vCPU 3 may hang by its own doing), spurious events come on every port,
- * while vCPUs 0 and 1 make legitimate accesses that must each be answered
- * within their timeout; its domain is destroyed, powered off or crashed and
- * re-created (sometimes paused, then unpaused) while I/O is in flight.  h2
- * (2 vCPUs) is attacked by clients only; a well-behaved backend holds a
- * registration there whose kicks are counted exactly while the attack goes
- * on.  SIGHUP reloads change the busy-poll windows of both guests under load
- * (some new configs are broken and must be rejected whole).  Hostile clients connect to both sockets and send valid, mutated,
+ * h1 (4 vCPUs, 4..128 when re-created) is attacked from both sides: its
+ * vCPU 2 sends malformed requests (every one must be answered), slots
+ * 3..127 of its server's page are scribbled with any state and events are
+ * sent for them (vCPU 3 may hang by its own doing), spurious events come on
+ * every port, while vCPUs 0 and 1 make legitimate accesses that must each be
+ * answered within their timeout; its domain is destroyed, powered off or
+ * crashed and re-created (sometimes paused, then unpaused) while I/O is in
+ * flight.  h2 (2 vCPUs) is attacked by clients only; a well-behaved backend
+ * holds a registration there whose kicks are counted exactly while the
+ * attack goes on.  SIGHUP reloads change the busy-poll windows of both
+ * guests under load (some new configs are broken and must be rejected whole).
+ *
+ * Hostile clients connect to both sockets and send valid, mutated,
  * truncated, oversized and random packets with 0..6 fds of every kind
  * (eventfd, pipe, socket, /dev/null, memfd, epoll); some never read their
  * replies, some only connect, some vanish mid-stream.  Every reply a client
@@ -714,7 +716,8 @@ static int backend_call(int fd, const uint8_t *buf, size_t len, int efd, uint16_
         if (n == 0 || n == -ECONNRESET)
                 return 1;
         if (n < 0)
-                IT_FAIL("h1 backend: no reply to type 0x%04x within %d ms: %s", type, IT_TIMEOUT_MS, strerror((int) -n));
+                IT_FAIL("h1 backend: no reply to type 0x%04x within %d ms: %s", type, IT_TIMEOUT_MS,
+                        strerror((int) -n));
         if (proto_decode_reply(rep, (size_t) n, 0, type, seq, &pr) < 0)
                 IT_FAIL("h1 backend: a malformed reply to type 0x%04x (%zd bytes)", type, n);
         if (ret_domid)
