@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "benchlib.h"
+#include "testutil.h"
 
 /* ---- histogram ---- */
 
@@ -230,47 +231,15 @@ pid_t proc_spawn(const char *const *argv, const char *const *env, const char *lo
                  size_t nkeep) {
         size_t slot;
         pid_t pid;
-        int out;
 
         for (slot = 0; slot < PROCS_MAX && procs[slot]; slot++)
                 ;
         if (slot == PROCS_MAX)
                 return -EMFILE;
-        out = open(log ? log : "/dev/null", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (out < 0)
-                return -errno;
-        pid = fork();
-        if (pid < 0) {
-                int r = -errno;
-
-                close(out);
-                return r;
-        }
-        if (pid == 0) {
-                int devnull = open("/dev/null", O_RDONLY);
-
-                if (devnull >= 0)
-                        dup2(devnull, STDIN_FILENO);
-                dup2(out, STDOUT_FILENO);
-                dup2(out, STDERR_FILENO);
-                /* nothing but what was asked for survives the exec */
-                close_range(3, ~0u, CLOSE_RANGE_CLOEXEC);
-                for (size_t i = 0; i < nkeep; i++)
-                        fcntl(keep[i], F_SETFD, 0);
-                for (size_t i = 0; env && env[i]; i++)
-                        putenv((char *) env[i]);
-                signal(SIGPIPE, SIG_DFL);
-                execv(argv[0], (char *const *) argv);
-                fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-                _exit(127);
-        }
-        close(out);
-        procs[slot] = pid;
+        pid = tu_spawn(argv, env, log, keep, nkeep);
+        if (pid > 0)
+                procs[slot] = pid;
         return pid;
-}
-
-static int wait_status(int st) {
-        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 bool proc_alive(pid_t pid) {
@@ -286,31 +255,13 @@ bool proc_alive(pid_t pid) {
 }
 
 int proc_stop(pid_t pid, int timeout_ms) {
-        uint64_t deadline = now_ns() + (uint64_t) timeout_ms * 1000000u;
-        int st;
+        int r;
 
         if (pid <= 0)
                 return -1;
-        kill(pid, SIGTERM);
-        for (;;) {
-                pid_t r = waitpid(pid, &st, WNOHANG);
-
-                if (r == pid) {
-                        procs_forget(pid);
-                        return wait_status(st);
-                }
-                if (r < 0) {
-                        procs_forget(pid);
-                        return -1;
-                }
-                if (now_ns() >= deadline)
-                        break;
-                sleep_us(5000);
-        }
-        kill(pid, SIGKILL);
-        waitpid(pid, &st, 0);
+        r = tu_stop_child(pid, timeout_ms);
         procs_forget(pid);
-        return 128 + SIGKILL;
+        return r < 0 ? -1 : r;
 }
 
 void procs_kill_all(void) {

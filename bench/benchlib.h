@@ -8,8 +8,8 @@
  *    eventfd read returns and keeps a histogram there.
  *  - Hist, a log-linear latency histogram (64 sub-buckets per power of two of
  *    nanoseconds: < 1.6 % error), mergeable and small enough to share.
- *  - process helpers: spawn with chosen inherited fds and a log file, stop
- *    with a bounded wait, CPU time and RSS from /proc.
+ *  - process helpers: spawn and stop (over tests/testutil.h) keeping a list
+ *    of children for failure paths, CPU time and RSS from /proc.
  */
 #ifndef XENIOREQD_BENCHLIB_H
 #define XENIOREQD_BENCHLIB_H
@@ -84,11 +84,9 @@ long proc_status_kib(pid_t pid, const char *key);
 /* ---- processes ---- */
 
 /*
- * Start argv[0] (a path) with stdout and stderr appended to log (NULL: /dev/null),
- * the environment of this process plus env (NAME=VALUE strings, NULL-terminated,
- * may be NULL), and only the fds in keep[0..nkeep) inherited besides 0-2.
- * Returns the pid or -errno.  Every child is remembered and killed by
- * procs_kill_all().
+ * tu_spawn() (tests/testutil.h: argv[0] a path, stdout and stderr appended to log,
+ * the environment plus env, only keep[0..nkeep) inherited besides 0-2), and the
+ * child is remembered and killed by procs_kill_all().  Returns the pid or -errno.
  */
 pid_t proc_spawn(const char *const *argv, const char *const *env, const char *log, const int *keep,
                  size_t nkeep);

@@ -281,11 +281,10 @@ typedef struct Env {
 } Env;
 
 static void env_start(Env *e, const char *name) {
-        char bin[PATH_MAX + 32], fdarg[16], ready[8] = "", xsp[400];
+        char bin[PATH_MAX + 32], fdarg[16], xsp[400];
         const char *argv[8];
         int pipefd[2], r;
-        size_t slot, got = 0;
-        uint64_t deadline;
+        size_t slot;
 
         memset(e, 0, sizeof(*e));
         snprintf(e->dir, sizeof e->dir, "/tmp/xirq-bench-%s-XXXXXX", name);
@@ -318,18 +317,12 @@ static void env_start(Env *e, const char *name) {
         close(pipefd[1]);
         if (e->xensimd < 0)
                 die("cannot start %s: %s", bin, strerror(-e->xensimd));
-        deadline = now_ns() + (uint64_t) WAIT_MS * 1000000u;
-        while (got < 6) {
-                ssize_t n;
-
-                if (now_ns() > deadline)
-                        die("xensimd did not report READY within %d ms (see %s/xensimd.log)", WAIT_MS, e->dir);
-                n = read(pipefd[0], ready + got, 6 - got);
-                if (n <= 0)
-                        die("xensimd exited before READY (see %s/xensimd.log)", e->dir);
-                got += (size_t) n;
-        }
+        r = tu_wait_ready(pipefd[0], WAIT_MS);
         close(pipefd[0]);
+        if (r == -ETIMEDOUT)
+                die("xensimd did not report READY within %d ms (see %s/xensimd.log)", WAIT_MS, e->dir);
+        if (r < 0)
+                die("xensimd exited before READY (%s; see %s/xensimd.log)", strerror(-r), e->dir);
 
         setenv("XENSIM_DIR", e->simdir, 1);
         snprintf(xsp, sizeof xsp, "%s/xenstored.sock", e->simdir);
@@ -474,12 +467,10 @@ static xenioreqd_client *daemon_connect(Daemon *d, const char *guest, uint32_t d
 /* ---- floor server ---- */
 
 static pid_t floor_start(Env *e, uint32_t domid, int efd, const char *log) {
-        char bin[PATH_MAX + 32], dom[16], efdarg[16], readyarg[16], buf[8];
+        char bin[PATH_MAX + 32], dom[16], efdarg[16], readyarg[16];
         char range[64], match[64];
         const char *env[] = { e->libs, NULL };
-        int pipefd[2], keep[2];
-        uint64_t deadline;
-        ssize_t n;
+        int pipefd[2], keep[2], r;
         pid_t pid;
 
         snprintf(bin, sizeof bin, "%s/sim/xensim-floor", opt.builddir);
@@ -501,13 +492,10 @@ static pid_t floor_start(Env *e, uint32_t domid, int efd, const char *log) {
         close(pipefd[1]);
         if (pid < 0)
                 die("cannot start %s: %s", bin, strerror(-pid));
-        deadline = now_ns() + (uint64_t) WAIT_MS * 1000000u;
-        do
-                n = read(pipefd[0], buf, sizeof buf);
-        while (n < 0 && errno == EINTR && now_ns() < deadline);
+        r = tu_wait_ready(pipefd[0], WAIT_MS);
         close(pipefd[0]);
-        if (n <= 0)
-                die("xensim-floor for domain %" PRIu32 " did not get ready (see %s)", domid, log);
+        if (r < 0)
+                die("xensim-floor for domain %" PRIu32 " did not get ready (%s; see %s)", domid, strerror(-r), log);
         return pid;
 }
 

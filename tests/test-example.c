@@ -88,23 +88,16 @@ static bool wait_output(Backend *b, const char *s, int timeout_ms) {
 }
 
 static int finish(Backend *b) {
-        int status = -1;
+        int status = 0, r = tu_wait_child(b->pid, 5000, &status);
 
-        for (int i = 0; i < 100; i++) {
-                pid_t r = waitpid(b->pid, &status, WNOHANG);
-                if (r == b->pid)
-                        break;
-                usleep(50000);
-                if (i == 99) {
-                        kill(b->pid, SIGKILL);
-                        waitpid(b->pid, &status, 0);
-                        fprintf(stderr, "backend did not exit\n");
-                        status = -1;
-                }
+        if (r < 0) {
+                kill(b->pid, SIGKILL);
+                waitpid(b->pid, NULL, 0);
+                fprintf(stderr, "backend did not exit\n");
         }
         (void) wait_output(b, "\n\n", 100);     /* drain what is left */
         close(b->out);
-        return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        return r == 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 /* Accept the backend, answer HELLO and n registrations; collect their eventfds. */

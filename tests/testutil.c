@@ -1,11 +1,18 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define _GNU_SOURCE 1   /* close_range */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -69,6 +76,122 @@ ssize_t tu_recv_fd(int sock, void *buf, size_t size, int flags, int *ret_fd, uns
         *ret_fd = first;
         *ret_nfds = nfds;
         return n;
+}
+
+static long long now_ms(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+pid_t tu_spawn(const char *const *argv, const char *const *env, const char *log, const int *keep, size_t nkeep) {
+        pid_t pid;
+        int out;
+
+        out = open(log ? log : "/dev/null", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (out < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                int r = -errno;
+
+                close(out);
+                return r;
+        }
+        if (pid == 0) {
+                int devnull = open("/dev/null", O_RDONLY);
+
+                if (devnull >= 0)
+                        dup2(devnull, STDIN_FILENO);
+                dup2(out, STDOUT_FILENO);
+                dup2(out, STDERR_FILENO);
+                /* nothing but what was asked for survives the exec */
+                close_range(3, ~0u, CLOSE_RANGE_CLOEXEC);
+                for (size_t i = 0; i < nkeep; i++)
+                        fcntl(keep[i], F_SETFD, 0);
+                for (size_t i = 0; env && env[i]; i++)
+                        putenv((char *) env[i]);
+                signal(SIGPIPE, SIG_DFL);
+                execv(argv[0], (char *const *) argv);
+                fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+                _exit(127);
+        }
+        close(out);
+        return pid;
+}
+
+int tu_wait_ready(int fd, int timeout_ms) {
+        static const char ready[] = "READY\n";
+        long long deadline = now_ms() + timeout_ms;
+        char buf[sizeof(ready) - 1];
+        size_t got = 0;
+
+        while (got < sizeof(buf)) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                long long left = deadline - now_ms();
+                ssize_t n;
+                int r;
+
+                if (left <= 0)
+                        return -ETIMEDOUT;
+                r = poll(&p, 1, (int) left);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0)
+                        return -errno;
+                if (r == 0)
+                        return -ETIMEDOUT;
+                n = read(fd, buf + got, sizeof(buf) - got);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return -EPIPE;
+                got += (size_t) n;
+        }
+        return memcmp(buf, ready, sizeof(buf)) == 0 ? 0 : -EBADMSG;
+}
+
+int tu_wait_child(pid_t pid, int timeout_ms, int *ret_wstatus) {
+        long long deadline = now_ms() + timeout_ms;
+
+        for (;;) {
+                int st;
+                pid_t r = waitpid(pid, &st, WNOHANG);
+
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0)
+                        return -errno;
+                if (r == pid) {
+                        *ret_wstatus = st;
+                        return 0;
+                }
+                if (now_ms() >= deadline)
+                        return -ETIMEDOUT;
+                usleep(5000);
+        }
+}
+
+int tu_exit_status(int wstatus) {
+        return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+}
+
+int tu_stop_child(pid_t pid, int timeout_ms) {
+        int st, r;
+
+        if (kill(pid, SIGTERM) < 0)
+                return -errno;
+        r = tu_wait_child(pid, timeout_ms, &st);
+        if (r == -ETIMEDOUT) {
+                (void) kill(pid, SIGKILL);
+                while ((r = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
+                        ;
+                r = r < 0 ? -errno : 0;
+        }
+        return r < 0 ? r : tu_exit_status(st);
 }
 
 int tu_rm_rf(const char *path) {

@@ -106,11 +106,7 @@ static void it_kill_children(It *it) {
                 it->daemon = 0;
         }
         if (it->xensimd > 0) {
-                kill(it->xensimd, SIGTERM);
-                for (int i = 0; i < 100 && waitpid(it->xensimd, NULL, WNOHANG) == 0; i++)
-                        usleep(10000);
-                kill(it->xensimd, SIGKILL);
-                waitpid(it->xensimd, NULL, 0);
+                (void) tu_stop_child(it->xensimd, 1000);
                 it->xensimd = 0;
         }
 }
@@ -150,51 +146,25 @@ static void write_file(const char *path, const char *text) {
 }
 
 static void start_xensimd(It *it) {
-        char bin[512], fdarg[16];
-        int pipefd[2];
-        char buf[16];
-        long long deadline;
-        size_t got = 0;
+        char bin[512], fdarg[16], logpath[400];
+        const char *argv[] = { bin, "--dir", it->simdir, "--ready-fd", fdarg, NULL };
+        int pipefd[2], r;
 
         snprintf(bin, sizeof bin, "%s/sim/xensimd", ABS_TOP_BUILDDIR);
-        if (pipe(pipefd) < 0)
+        snprintf(logpath, sizeof logpath, "%s/xensimd.log", it->dir);
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
                 IT_FAIL("pipe: %m");
-        it->xensimd = fork();
-        if (it->xensimd < 0)
-                IT_FAIL("fork: %m");
-        if (it->xensimd == 0) {
-                char logpath[400];
-                int fd;
-
-                close(pipefd[0]);
-                snprintf(logpath, sizeof logpath, "%s/xensimd.log", it->dir);
-                fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-                if (fd >= 0) {
-                        dup2(fd, STDOUT_FILENO);
-                        dup2(fd, STDERR_FILENO);
-                }
-                snprintf(fdarg, sizeof fdarg, "%d", pipefd[1]);
-                execl(bin, bin, "--dir", it->simdir, "--ready-fd", fdarg, (char *) NULL);
-                fprintf(stderr, "exec %s: %m\n", bin);
-                _exit(127);
-        }
+        snprintf(fdarg, sizeof fdarg, "%d", pipefd[1]);
+        it->xensimd = tu_spawn(argv, NULL, logpath, &pipefd[1], 1);
         close(pipefd[1]);
-
-        deadline = now_ms() + IT_TIMEOUT_MS;
-        while (got < 6) {
-                struct pollfd p = { .fd = pipefd[0], .events = POLLIN };
-                long long left = deadline - now_ms();
-                ssize_t n;
-
-                if (left <= 0 || poll(&p, 1, (int) left) <= 0)
-                        IT_FAIL("xensimd did not report READY within %d ms (see %s/xensimd.log)", IT_TIMEOUT_MS,
-                                it->dir);
-                n = read(pipefd[0], buf + got, sizeof(buf) - 1 - got);
-                if (n <= 0)
-                        IT_FAIL("xensimd exited before READY (see %s/xensimd.log)", it->dir);
-                got += (size_t) n;
-        }
+        if (it->xensimd < 0)
+                IT_FAIL("cannot start %s: %s", bin, strerror(-it->xensimd));
+        r = tu_wait_ready(pipefd[0], IT_TIMEOUT_MS);
         close(pipefd[0]);
+        if (r == -ETIMEDOUT)
+                IT_FAIL("xensimd did not report READY within %d ms (see %s/xensimd.log)", IT_TIMEOUT_MS, it->dir);
+        if (r < 0)
+                IT_FAIL("xensimd exited before READY (%s; see %s/xensimd.log)", strerror(-r), it->dir);
 }
 
 void it_init(It *it, const char *name, int argc, char **argv) {
@@ -410,8 +380,8 @@ bool it_daemon_alive(It *it) {
 
         if (it->daemon <= 0)
                 return false;
-        if (waitpid(it->daemon, &st, WNOHANG) == it->daemon) {
-                it->daemon_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        if (tu_wait_child(it->daemon, 0, &st) == 0) {
+                it->daemon_status = tu_exit_status(st);
                 it->daemon = 0;
                 return false;
         }
@@ -419,20 +389,22 @@ bool it_daemon_alive(It *it) {
 }
 
 int it_daemon_wait(It *it, int timeout_ms) {
-        long long deadline = now_ms() + timeout_ms;
+        int st, r;
 
-        while (it_daemon_alive(it)) {
-                if (now_ms() >= deadline) {
-                        if (timeout_ms > 0)
-                                IT_FAIL("the daemon did not exit within %d ms", timeout_ms);
-                        kill(it->daemon, SIGKILL);
-                        waitpid(it->daemon, NULL, 0);
-                        it->daemon = 0;
-                        return -1;
-                }
-                usleep(5000);
+        if (it->daemon <= 0)
+                return it->daemon_status;
+        r = tu_wait_child(it->daemon, timeout_ms, &st);
+        if (r == 0) {
+                it->daemon_status = tu_exit_status(st);
+                it->daemon = 0;
+                return it->daemon_status;
         }
-        return it->daemon_status;
+        if (timeout_ms > 0)
+                IT_FAIL("the daemon did not exit within %d ms (%s)", timeout_ms, strerror(-r));
+        kill(it->daemon, SIGKILL);
+        waitpid(it->daemon, NULL, 0);
+        it->daemon = 0;
+        return -1;
 }
 
 int it_daemon_run(It *it, char *out, size_t size, const char *arg, ...) {
@@ -441,9 +413,8 @@ int it_daemon_run(It *it, char *out, size_t size, const char *arg, ...) {
         size_t n = 0;
         va_list ap;
         pid_t pid;
-        int fd, st;
+        int fd, st, r;
         ssize_t len;
-        long long deadline = now_ms() + IT_TIMEOUT_MS;
 
         va_start(ap, arg);
         for (const char *a = arg; a && n < 15; a = va_arg(ap, const char *))
@@ -460,18 +431,18 @@ int it_daemon_run(It *it, char *out, size_t size, const char *arg, ...) {
                 IT_FAIL("fork: %m");
         if (pid == 0)
                 daemon_exec(it, args, NULL, fd);
-        while (waitpid(pid, &st, WNOHANG) == 0) {
-                if (now_ms() > deadline) {
-                        kill(pid, SIGKILL);
-                        waitpid(pid, NULL, 0);
-                        IT_FAIL("xen-ioreqd %s did not finish within %d ms", arg, IT_TIMEOUT_MS);
-                }
-                usleep(5000);
+        r = tu_wait_child(pid, IT_TIMEOUT_MS, &st);
+        if (r == -ETIMEDOUT) {
+                kill(pid, SIGKILL);
+                waitpid(pid, NULL, 0);
+                IT_FAIL("xen-ioreqd %s did not finish within %d ms", arg, IT_TIMEOUT_MS);
         }
+        if (r < 0)
+                IT_FAIL("waiting for xen-ioreqd %s: %s", arg, strerror(-r));
         len = pread(fd, out, size - 1, 0);
         out[len > 0 ? len : 0] = '\0';
         close(fd);
-        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        return tu_exit_status(st);
 }
 
 bool it_log_contains(It *it, const char *s) {
