@@ -30,7 +30,8 @@
  *
  * HOSTILE_SEED=N replays the random choices of a run (the seed is printed;
  * thread timing still varies), HOSTILE_SECONDS=S sets each phase's length
- * (default 2.5).
+ * (default 2.5), HOSTILE_UNPINNED=1 lets h1's server be torn down under its
+ * legitimate vCPUs (see h1_pinned).
  */
 #define _GNU_SOURCE 1
 #include <dirent.h>
@@ -700,8 +701,10 @@ static void *h1_legit_thread(void *arg) {
  * completes when it runs again; xensim does neither (a request can land on a
  * server being torn down, and an answer not yet seen when the server is
  * destroyed is lost), which would show here as a hung vCPU.
+ * HOSTILE_UNPINNED=1 runs without the pin: a check of xensim's fidelity.
  */
 static atomic_uint h1_pinned;                   /* the domid the pin is registered for, 0 if none */
+static bool unpinned;                           /* HOSTILE_UNPINNED=1: no pin (shows the xensim race) */
 
 /* one request, its reply within the bound; 1 on EOF (the domain died), else the reply's error */
 static int backend_call(int fd, const uint8_t *buf, size_t len, int efd, uint16_t type, uint32_t seq,
@@ -763,7 +766,8 @@ static void *h1_backend_thread(void *arg) {
                 {
                         bool assign = rndn(&r, 2);
 
-                        len = proto_encode_virtio_mmio(buf, seq, BASE1, (uint16_t) (1 + rndn(&r, 3)),
+                        len = proto_encode_virtio_mmio(buf, seq, BASE1,
+                                                       (uint16_t) (unpinned ? rndn(&r, 4) : 1 + rndn(&r, 3)),
                                                        assign ? 0 : XIRQ_VIRTIO_DEASSIGN);
                         rc = backend_call(fd, buf, len, assign ? efd : -1, XIRQ_MSG_VIRTIO_MMIO, seq, NULL);
                         if (rc == 1) {
@@ -773,7 +777,8 @@ static void *h1_backend_thread(void *arg) {
                                 fd = -1;
                                 continue;
                         }
-                        if (rc != 0 && rc != EEXIST && rc != ENOENT)
+                        /* ENOSPC: hostile clients hold every registration or range the guest may have */
+                        if (rc != 0 && rc != EEXIST && rc != ENOENT && rc != ENOSPC)
                                 IT_FAIL("h1 backend: %s of queue %u: %s", assign ? "assign" : "deassign",
                                         buf[16], strerror(rc));
                 }
@@ -790,6 +795,8 @@ static void *h1_backend_thread(void *arg) {
 static uint32_t h1_served(void) {
         uint32_t domid = atomic_load(&h1_domid);
 
+        if (unpinned)
+                return domid;
         return domid != 0 && atomic_load(&h1_pinned) == domid ? domid : 0;
 }
 
@@ -854,6 +861,7 @@ static void h1_churn(Rng *r) {
         unsigned nr = vcpus[rndn(r, 5)];
 
         paused = rndn(r, 2);
+again:
         for (long long deadline = now_ms() + IT_TIMEOUT_MS;;) {
                 rc = xsg_domain_create2(it.xsg, "h1", nr, paused ? XSG_CREATE_PAUSED : 0, &domid);
                 if (rc == 0)
@@ -867,13 +875,22 @@ static void h1_churn(Rng *r) {
                  * As xl create -p then unpause: vCPU 0 sends INVALIDATE to every enabled server and
                  * waits for the answers before its next access (the legitimate thread checks that
                  * one).  Unpaused once the backend's pin is there, so that a hostile client's
-                 * server cannot be the one torn down under it.
+                 * server cannot be the one torn down under it.  Hostile clients may hold every
+                 * range the guest may have (ENOSPC for the pin): then the domain goes, never run,
+                 * and comes back unpaused.
                  */
-                for (long long deadline = now_ms() + IT_TIMEOUT_MS; atomic_load(&h1_pinned) != domid;) {
-                        if (now_ms() > deadline)
-                                IT_FAIL("h1's backend did not register on paused domain %u within %d ms", domid,
-                                        IT_TIMEOUT_MS);
+                long long deadline = now_ms() + IT_TIMEOUT_MS;
+
+                while (atomic_load(&h1_pinned) != domid && now_ms() < deadline)
                         usleep(1000);
+                if (atomic_load(&h1_pinned) != domid) {
+                        it_log("h1's backend could not register on paused domain %u within %d ms", domid,
+                               IT_TIMEOUT_MS);
+                        rc = xsg_domain_destroy(it.xsg, domid);
+                        if (rc < 0)
+                                IT_FAIL("destroying paused domain %u: %s", domid, strerror(-rc));
+                        paused = false;
+                        goto again;
                 }
                 rc = xsg_domain_unpause(it.xsg, domid);
                 if (rc < 0)
@@ -1108,11 +1125,13 @@ int main(int argc, char **argv) {
         it_init(&it, "it-hostile", argc, argv);
         env = getenv("HOSTILE_SEED");
         master_seed = env ? strtoull(env, NULL, 0) : (uint64_t) time(NULL) ^ ((uint64_t) getpid() << 32);
+        unpinned = getenv("HOSTILE_UNPINNED") && strcmp(getenv("HOSTILE_UNPINNED"), "1") == 0;
         env = getenv("HOSTILE_SECONDS");
         if (env && atof(env) > 0)
                 phase_seconds = atof(env);
-        it_log("seed %llu (HOSTILE_SEED=%llu replays it), %.1f s per phase", (unsigned long long) master_seed,
-               (unsigned long long) master_seed, phase_seconds);
+        it_log("seed %llu (HOSTILE_SEED=%llu replays it), %.1f s per phase%s", (unsigned long long) master_seed,
+               (unsigned long long) master_seed, phase_seconds,
+               unpinned ? ", h1's server not pinned (legitimate vCPUs may meet its teardown)" : "");
         /* the library's watchdog, extended to the phases */
         alarm((unsigned) ((90 + 2 * phase_seconds) * it_timeout_scale));
         /* ASan's quarantine would hide a leak behind its own growth: kept small (the last option wins) */
