@@ -205,29 +205,43 @@ static inline int xs_port_unmask(struct xs_port *p) {
  * is readable exactly while one is, and each xenevtchn_pending consumes one with one read(),
  * like a read of /dev/xen/evtchn. A producer claims an entry (prod), then fills it; the
  * consumer that read a count waits the few instructions until the oldest claimed entry is
- * filled. An entry whose producer never fills it (killed in between) is eventually marked
- * XS_RING_SKIPPED by the consumer; a producer that finds its entry so marked claims another.
+ * filled. An entry whose producer never fills it (killed in between) is eventually given up:
+ * the consumer marks it skipped in that lap of the ring; a producer that finds its own claim
+ * so marked claims another entry, one that finds a mark of an earlier lap fills the entry.
  */
-#define XS_RING_SKIPPED UINT32_MAX
+#define XS_RING_SKIPPED 0x80000000u     /* | lap: an entry the consumer gave up in that lap */
+
+static inline uint32_t xs_ring_mark(uint32_t idx) {
+        return XS_RING_SKIPPED | (idx / XS_RING_SIZE);
+}
+
+/*
+ * Fill the entry claimed as idx with port: 0 done, 1 the consumer gave this claim up (claim
+ * another), -EFBIG the ring overflowed.
+ */
+static inline int xs_ring_fill(struct xs_ring *r, uint32_t idx, uint32_t port) {
+        _Atomic uint32_t *e = &r->ent[idx & (XS_RING_SIZE - 1)];
+        uint32_t old = atomic_load_explicit(e, memory_order_acquire);
+
+        while (old == 0 || ((old & XS_RING_SKIPPED) && old != xs_ring_mark(idx)))
+                if (atomic_compare_exchange_weak_explicit(e, &old, port, memory_order_acq_rel,
+                                                          memory_order_acquire))
+                        return 0;
+        if (old == xs_ring_mark(idx))
+                return 1;
+        /* The consumer zeroes what it takes: a full entry here means the ring wrapped. */
+        atomic_store_explicit(&r->overflow, 1, memory_order_release);
+        return -27; /* EFBIG */
+}
 
 /* Queue a port on a ring (many producers). Returns 0, or -EFBIG when the ring overflowed. */
 static inline int xs_ring_push(struct xs_ring *r, uint32_t port) {
-        for (;;) {
-                uint32_t idx = atomic_fetch_add_explicit(&r->prod, 1, memory_order_acq_rel);
-                _Atomic uint32_t *e = &r->ent[idx & (XS_RING_SIZE - 1)];
-                uint32_t old = 0;
-
-                if (atomic_compare_exchange_strong_explicit(e, &old, port, memory_order_acq_rel,
-                                                            memory_order_acquire))
-                        return 0;
-                if (old == XS_RING_SKIPPED &&
-                    atomic_compare_exchange_strong_explicit(e, &old, 0, memory_order_acq_rel,
-                                                            memory_order_acquire))
-                        continue;
-                /* The consumer zeroes what it takes: a full entry here means the ring wrapped. */
-                atomic_store_explicit(&r->overflow, 1, memory_order_release);
-                return -27; /* EFBIG */
-        }
+        int ret;
+        do
+                ret = xs_ring_fill(r, atomic_fetch_add_explicit(&r->prod, 1, memory_order_acq_rel),
+                                   port);
+        while (ret == 1);
+        return ret;
 }
 
 /* Take the oldest entry if it is filled (one consumer); 0 when it is not (yet). */
@@ -235,7 +249,7 @@ static inline uint32_t xs_ring_pop(struct xs_ring *r) {
         uint32_t c = atomic_load_explicit(&r->cons, memory_order_relaxed);
         _Atomic uint32_t *e = &r->ent[c & (XS_RING_SIZE - 1)];
         uint32_t port = atomic_load_explicit(e, memory_order_acquire);
-        if (!port || port == XS_RING_SKIPPED)
+        if (!port || (port & XS_RING_SKIPPED))
                 return 0;
         atomic_store_explicit(e, 0, memory_order_relaxed);
         atomic_store_explicit(&r->cons, c + 1, memory_order_release);
@@ -249,9 +263,9 @@ static inline uint32_t xs_ring_skip(struct xs_ring *r) {
         uint32_t old = atomic_load_explicit(e, memory_order_acquire);
 
         do {
-                if (old && old != XS_RING_SKIPPED)
+                if (old && !(old & XS_RING_SKIPPED))
                         return xs_ring_pop(r);
-        } while (!atomic_compare_exchange_weak_explicit(e, &old, XS_RING_SKIPPED,
+        } while (!atomic_compare_exchange_weak_explicit(e, &old, xs_ring_mark(c),
                                                         memory_order_acq_rel,
                                                         memory_order_acquire));
         atomic_store_explicit(&r->cons, c + 1, memory_order_release);
