@@ -1025,6 +1025,8 @@ static void run_phase(unsigned phase) {
         unsigned nt = 0;
         unsigned long kicks0 = atomic_load(&h2_kicks_ok);
 
+        atomic_store(&h2_max_ms, 0);
+
         atomic_store(&stop, false);
         for (unsigned i = 0; i < CLIENT_THREADS; i++)
                 CHECK(pthread_create(&t[nt++], NULL, client_thread, (void *) (uintptr_t) (phase * 10 + i)) == 0,
