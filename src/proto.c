@@ -99,6 +99,12 @@ static int check_fds(unsigned nfds, unsigned want) {
         return nfds == want ? 0 : -EBADF;
 }
 
+/* ASSIGN comes with its eventfd, DEASSIGN with none */
+static int set_assign_op(ProtoRequest *req, bool assign, unsigned nfds) {
+        req->op = assign ? PROTO_OP_ASSIGN : PROTO_OP_DEASSIGN;
+        return check_fds(nfds, assign ? 1 : 0);
+}
+
 int proto_decode_request(const void *buf, size_t len, unsigned nfds, ProtoRequest *ret) {
         ProtoRequest req = { 0 };
         size_t want;
@@ -142,13 +148,7 @@ int proto_decode_request(const void *buf, size_t len, unsigned nfds, ProtoReques
                 if (r < 0)
                         return r;
                 req.match = m.match;
-                if (req.hdr.type == XIRQ_MSG_ASSIGN) {
-                        req.op = PROTO_OP_ASSIGN;
-                        r = check_fds(nfds, 1);
-                } else {
-                        req.op = PROTO_OP_DEASSIGN;
-                        r = check_fds(nfds, 0);
-                }
+                r = set_assign_op(&req, req.hdr.type == XIRQ_MSG_ASSIGN, nfds);
                 break;
         }
         case XIRQ_MSG_VIRTIO_MMIO: {
@@ -168,13 +168,7 @@ int proto_decode_request(const void *buf, size_t len, unsigned nfds, ProtoReques
                 if (r < 0)
                         return r;
                 req.match = XIRQ_MATCH_MASK;
-                if (vflags & XIRQ_VIRTIO_DEASSIGN) {
-                        req.op = PROTO_OP_DEASSIGN;
-                        r = check_fds(nfds, 0);
-                } else {
-                        req.op = PROTO_OP_ASSIGN;
-                        r = check_fds(nfds, 1);
-                }
+                r = set_assign_op(&req, !(vflags & XIRQ_VIRTIO_DEASSIGN), nfds);
                 break;
         }
         case XIRQ_MSG_QUERY:
