@@ -30,9 +30,6 @@
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
-/* Default scheduling priority of xensimd (--nice): ahead of the processes it serves. */
-#define XENSIMD_NICE (-10)
-
 struct daemon;
 
 struct conn {
@@ -301,8 +298,7 @@ static int listen_host(struct daemon *d, const char *dir) {
 }
 
 static void usage(FILE *f) {
-        fputs("Usage: xensimd --dir DIR [--xenstored PATH | --no-xenstore] [--ready-fd N]\n"
-              "               [--nice N] [-v]\n"
+        fputs("Usage: xensimd --dir DIR [--xenstored PATH | --no-xenstore] [--ready-fd N] [-v]\n"
               "Simulated Xen 4.17 host; clients find it with XENSIM_DIR=DIR.\n",
               f);
 }
@@ -321,7 +317,6 @@ int main(int argc, char **argv) {
                 { "xenstored", required_argument, NULL, 'x' },
                 { "no-xenstore", no_argument, NULL, 'n' },
                 { "ready-fd", required_argument, NULL, 'r' },
-                { "nice", required_argument, NULL, 'N' },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 {},
@@ -330,10 +325,10 @@ int main(int argc, char **argv) {
         const char *dir = NULL, *xsd = NULL;
         char xsd_buf[PATH_MAX + 32];
         bool no_xs = false;
-        int ready_fd = -1, prio = XENSIMD_NICE, c, r, ret = EXIT_FAILURE;
+        int ready_fd = -1, c, r, ret = EXIT_FAILURE;
         char sockpath[PATH_MAX + 16];
 
-        while ((c = getopt_long(argc, argv, "d:x:nr:N:vh", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "d:x:nr:vh", opts, NULL)) != -1) {
                 switch (c) {
                 case 'd':
                         dir = optarg;
@@ -354,18 +349,6 @@ int main(int argc, char **argv) {
                                 return 2;
                         }
                         ready_fd = (int)v;
-                        break;
-                }
-                case 'N': {
-                        char *end;
-                        long v;
-                        errno = 0;
-                        v = strtol(optarg, &end, 10);
-                        if (errno || *end || end == optarg || v < -20 || v > 19) {
-                                fprintf(stderr, "xensimd: bad --nice '%s' (-20..19)\n", optarg);
-                                return 2;
-                        }
-                        prio = (int)v;
                         break;
                 }
                 case 'v':
@@ -427,13 +410,6 @@ int main(int argc, char **argv) {
                         goto out;
                 }
         }
-        /*
-         * On Xen a hypercall runs at once, in the caller's context; here it waits until
-         * xensimd gets a CPU. Ahead of dom0's processes it mostly gets one at once. Set after
-         * xenstored started: that one is a dom0 process on Xen too.
-         */
-        if (setpriority(PRIO_PROCESS, 0, prio) < 0 && d.verbose)
-                fprintf(stderr, "<7>xensimd: cannot set nice %d: %m\n", prio);
         r = listen_host(&d, dir);
         if (r < 0) {
                 fprintf(stderr, "xensimd: cannot listen on %s/host.sock: %s\n", dir,
