@@ -22,12 +22,11 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "xenioreqd/protocol.h"
+#include "xq-wire.h"
 
 #define MAXQ 16
 
@@ -77,21 +76,15 @@ int main(int argc, char **argv)
         }
         time_t end = time(NULL) + atoi(argv[4]);
 
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        if (strlen(argv[1]) >= sizeof(sa.sun_path))
+        int sock = xq_connect(argv[1], 5);
+        if (sock == -ENAMETOOLONG)
                 return 2;
-        strcpy(sa.sun_path, argv[1]);
-        int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-        struct timeval tv = { .tv_sec = 5 };
-        setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        if (sock < 0 || connect(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-                printf("CLIENT-FAIL connect %s: %s\n", argv[1], strerror(errno));
+        if (sock < 0) {
+                printf("CLIENT-FAIL connect %s: %s\n", argv[1], strerror(-sock));
                 return 1;
         }
-        struct xirq_hello h = { .hdr = { .type = XIRQ_MSG_HELLO, .seq = 1 }, .magic = XIRQ_PROTO_MAGIC,
-                                .version_min = XIRQ_PROTO_VERSION, .version_max = XIRQ_PROTO_VERSION };
         struct xirq_hello_reply hr;
-        if (send_fd(sock, &h, sizeof(h), -1) < 0 || recv(sock, &hr, sizeof(hr), 0) != sizeof(hr) || hr.error) {
+        if (xq_hello(sock, &hr) != 0) {
                 printf("CLIENT-FAIL hello\n");
                 return 1;
         }

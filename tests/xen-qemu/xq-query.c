@@ -12,11 +12,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "xenioreqd/protocol.h"
+#include "xq-wire.h"
 
 static int xfer(int fd, const void *req, size_t len, void *rep, size_t replen)
 {
@@ -32,23 +31,17 @@ int main(int argc, char **argv)
                 fprintf(stderr, "usage: xq-query SOCKET\n");
                 return 2;
         }
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        if (strlen(argv[1]) >= sizeof(sa.sun_path))
+        int fd = xq_connect(argv[1], 2);
+        if (fd == -ENAMETOOLONG)
                 return 2;
-        strcpy(sa.sun_path, argv[1]);
-        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-        struct timeval tv = { .tv_sec = 2 };
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-                printf("QUERY-FAIL connect %s: %s\n", argv[1], strerror(errno));
+        if (fd < 0) {
+                printf("QUERY-FAIL connect %s: %s\n", argv[1], strerror(-fd));
                 return 1;
         }
-        struct xirq_hello h = { .hdr = { .type = XIRQ_MSG_HELLO, .seq = 1 }, .magic = XIRQ_PROTO_MAGIC,
-                                .version_min = XIRQ_PROTO_VERSION, .version_max = XIRQ_PROTO_VERSION };
         struct xirq_hello_reply hr;
-        if (xfer(fd, &h, sizeof(h), &hr, sizeof(hr)) < 0 || hr.error) {
-                printf("QUERY-FAIL hello: %s\n", hr.error ? strerror(hr.error) : strerror(errno));
+        int e = xq_hello(fd, &hr);
+        if (e != 0) {
+                printf("QUERY-FAIL hello: %s\n", strerror(e < 0 ? -e : e));
                 return 1;
         }
         struct xirq_query q = { .hdr = { .type = XIRQ_MSG_QUERY, .seq = 2 } };
