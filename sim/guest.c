@@ -482,6 +482,35 @@ static void vcpu_leave(struct vcpu_ctx *c) {
         atomic_store(&c->d->vcpu_busy[c->vcpu], 0);
 }
 
+/*
+ * What Xen runs with the vCPU in the hypervisor, where domain_pause() cannot stop it halfway:
+ * choosing the server and sending the request, and one look at the slots. xensimd changes a
+ * server's state or destroys it only while no vCPU is in there (xensim-shm.h, pause).
+ */
+static int crit_enter(struct vcpu_ctx *c, uint64_t deadline) {
+        _Atomic uint32_t *cw = &c->d->vcpu_crit[c->vcpu];
+        uint32_t pz;
+
+        for (;;) {
+                atomic_store(cw, atomic_load(&self_pid));
+                pz = atomic_load(&c->d->pause);
+                if (!pz)
+                        return 0;
+                atomic_store(cw, 0);
+                syscall(SYS_futex, cw, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+                if (now_ns() >= deadline)
+                        return -ETIMEDOUT;
+                struct timespec ts = { 0, 10 * 1000000 };
+                syscall(SYS_futex, &c->d->pause, FUTEX_WAIT, pz, &ts, NULL, 0);
+        }
+}
+
+static void crit_leave(struct vcpu_ctx *c) {
+        atomic_store(&c->d->vcpu_crit[c->vcpu], 0);
+        if (atomic_load(&c->d->pause))
+                syscall(SYS_futex, &c->d->vcpu_crit[c->vcpu], FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
 static int ctx_check(struct vcpu_ctx *c) {
         if (__atomic_load_n(&c->d->gen, __ATOMIC_ACQUIRE) != c->dgen)
                 return -ESRCH;
@@ -604,6 +633,28 @@ static void notify(struct vcpu_ctx *c, uint32_t vport, uint32_t lport) {
         }
 }
 
+/*
+ * The first notify on an evtchn handle fetches its eventfd from xensimd, which must not
+ * happen while xensimd may be waiting for this vCPU (crit_enter). Returns the handle whose
+ * eventfd the notify to t would fetch, -1 if none: the caller leaves, fetches it with
+ * wake_fd() and chooses its server again.
+ */
+static int notify_unprepared(struct vcpu_ctx *c, const struct target *t) {
+        struct xs_port *p;
+        uint32_t h, gen;
+
+        if (t->srv < 0 || !t->lport || t->lport >= XS_MAX_PORTS)
+                return -1;
+        p = xs_shm_port(c->g->shm, t->lport);
+        h = atomic_load_explicit(&p->handle, memory_order_acquire);
+        if (!h || h > XS_MAX_HANDLES)
+                return -1;
+        gen = atomic_load_explicit(&c->g->hdr->handle_gen[h - 1], memory_order_acquire);
+        if (c->g->wake[h - 1].fd >= 0 && c->g->wake[h - 1].gen == gen)
+                return -1;
+        return (int)(h - 1);
+}
+
 static int crash(struct vcpu_ctx *c) {
         xsg_domain_crash(c->g, __atomic_load_n(&c->d->domid, __ATOMIC_RELAXED));
         return -EHOSTDOWN;
@@ -632,9 +683,15 @@ static int wait_all(struct vcpu_ctx *c, struct pend *pd, unsigned n, int timeout
                  * event wakes it: a state written without a notify is not noticed.
                  */
                 bool look = first || ev != seen;
-                first = false;
-                seen = ev;
-                for (unsigned i = 0; i < n; i++) {
+                bool bad = false;
+                /* A look runs as a whole before or after a server's change (crit_enter). */
+                if (look && crit_enter(c, deadline) < 0)
+                        look = false;
+                if (look) {
+                        first = false;
+                        seen = ev;
+                }
+                for (unsigned i = 0; i < n && !bad; i++) {
                         struct pend *p = &pd[i];
                         if (p->done)
                                 continue;
@@ -642,31 +699,39 @@ static int wait_all(struct vcpu_ctx *c, struct pend *pd, unsigned n, int timeout
                                 all = false;
                                 continue;
                         }
-                        /* A destroyed server never answers: the request is lost for good. */
-                        if (__atomic_load_n(&c->d->srv[p->srv].gen, __ATOMIC_ACQUIRE) !=
-                            p->srv_gen) {
-                                all = false;
-                                continue;
-                        }
+                        /*
+                         * An answer is taken whatever became of its server since: Xen's
+                         * woken vCPU completes the access even when it finds no pending
+                         * server any more (vcpu_ioreq_handle_completion). Otherwise a
+                         * destroyed server never answers: the request is lost for good.
+                         */
                         unsigned st = slot_state(p->io);
-                        if (st == STATE_IOREQ_NONE) {
-                                p->done = p->none = true;
-                                p->data = ~0ull;
-                        } else if (st < p->prev) {
-                                return crash(c);
-                        } else if (st == STATE_IORESP_READY) {
+                        if (st == STATE_IORESP_READY) {
                                 atomic_thread_fence(memory_order_acquire);
                                 p->data = p->io->data;
                                 slot_set_none(p->io);
                                 p->done = true;
+                        } else if (__atomic_load_n(&c->d->srv[p->srv].gen, __ATOMIC_ACQUIRE) !=
+                                   p->srv_gen) {
+                                all = false;
+                                continue;
+                        } else if (st == STATE_IOREQ_NONE) {
+                                p->done = p->none = true;
+                                p->data = ~0ull;
+                        } else if (st < p->prev) {
+                                bad = true;
                         } else if (st == STATE_IOREQ_READY || st == STATE_IOREQ_INPROCESS) {
                                 p->prev = st;
                         } else {
-                                return crash(c);
+                                bad = true;
                         }
                         if (!p->done)
                                 all = false;
                 }
+                if (look)
+                        crit_leave(c);
+                if (bad)
+                        return crash(c);
                 if (all)
                         return 0;
                 uint64_t t = now_ns();
@@ -704,6 +769,41 @@ static int send_one(struct vcpu_ctx *c, const struct target *t, const struct xsg
         return 0;
 }
 
+#define NOTIFY_PREPARE_TRIES 4
+
+/*
+ * Choose the server for [start, end] of space and send raw to it, in one step that a
+ * server's change or destruction comes entirely before or after. t->srv < 0: no server,
+ * nothing sent.
+ */
+static int select_send(struct vcpu_ctx *c, int space, uint64_t start, uint64_t end,
+                       const struct xsg_raw *raw, int timeout_ms, struct target *t,
+                       struct pend *p) {
+        uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
+        int r, h;
+
+        for (unsigned tries = 0;; tries++) {
+                r = crit_enter(c, deadline);
+                if (r < 0)
+                        return r;
+                r = select_server(c, space, start, end, t);
+                if (r < 0) {
+                        crit_leave(c);
+                        return r;
+                }
+                h = tries < NOTIFY_PREPARE_TRIES ? notify_unprepared(c, t) : -1;
+                if (h >= 0) {
+                        crit_leave(c);
+                        wake_fd(c->g, (uint32_t)h);
+                        continue;
+                }
+                if (t->srv >= 0)
+                        send_one(c, t, raw, p);
+                crit_leave(c);
+                return 0;
+        }
+}
+
 static uint64_t ones(unsigned size) {
         return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
 }
@@ -735,21 +835,19 @@ int xsg_io(xsg *g, uint32_t domid, unsigned vcpu, struct xsg_io *io) {
                 if (io->space == XSG_MMIO && (addr & 0xfff) + len > 0x1000)
                         len = (unsigned)(0x1000 - (addr & 0xfff));
                 struct target t;
+                struct pend p;
                 uint64_t piece;
-                r = select_server(&c, io->space, addr, addr + len - 1, &t);
+                struct xsg_raw raw = {
+                        .addr = addr, .count = 1, .size = len, .dir = (uint8_t)io->dir,
+                        .type = (uint8_t)io->space,
+                        .data = io->dir == XSG_WRITE ? (io->data >> (8 * off)) & ones(len) : 0,
+                };
+                r = select_send(&c, io->space, addr, addr + len - 1, &raw, tmo, &t, &p);
                 if (r < 0)
                         goto out;
                 if (t.srv < 0) {
                         piece = ones(len);      /* no server: reads all-ones, writes dropped */
                 } else {
-                        struct xsg_raw raw = {
-                                .addr = addr, .count = 1, .size = len, .dir = (uint8_t)io->dir,
-                                .type = (uint8_t)io->space,
-                                .data = io->dir == XSG_WRITE ? (io->data >> (8 * off)) & ones(len)
-                                                             : 0,
-                        };
-                        struct pend p;
-                        send_one(&c, &t, &raw, &p);
                         io->server = t.srv;
                         io->nr_requests++;
                         r = wait_all(&c, &p, 1, tmo, &io->slot_state, NULL);
@@ -789,30 +887,48 @@ int xsg_invalidate(xsg *g, uint32_t domid, unsigned vcpu, int timeout_ms) {
         struct pend p[XS_MAX_SERVERS];
         struct vcpu_ctx c;
         unsigned n = 0;
-        int r, st;
+        int r, st, tmo = timeout_ms > 0 ? timeout_ms : XSG_DEFAULT_TIMEOUT_MS;
 
         r = vcpu_enter(g, domid, vcpu, &c);
         if (r < 0)
                 return r;
-        r = vcpu_resume(&c, timeout_ms > 0 ? timeout_ms : XSG_DEFAULT_TIMEOUT_MS, &st);
+        r = vcpu_resume(&c, tmo, &st);
         if (r < 0)
                 goto out;
-        /* Every enabled server, the highest id first. */
-        for (int id = XS_MAX_SERVERS - 1; id >= 0; id--) {
-                if (__atomic_load_n(&c.d->srv[id].state, __ATOMIC_ACQUIRE) != XS_SRV_ENABLED)
-                        continue;
-                r = get_server(&c, (unsigned)id, vcpu, &t[n]);
-                if (r == -ENOENT)
-                        continue;
+        /* Every enabled server, the highest id first, in one step (select_send). */
+        uint64_t deadline = now_ns() + (uint64_t)tmo * 1000000u;
+        for (unsigned tries = 0;; tries++) {
+                int h = -1;
+                n = 0;
+                r = crit_enter(&c, deadline);
                 if (r < 0)
                         goto out;
-                n++;
+                for (int id = XS_MAX_SERVERS - 1; id >= 0; id--) {
+                        if (__atomic_load_n(&c.d->srv[id].state, __ATOMIC_ACQUIRE) !=
+                            XS_SRV_ENABLED)
+                                continue;
+                        r = get_server(&c, (unsigned)id, vcpu, &t[n]);
+                        if (r == -ENOENT)
+                                continue;
+                        if (r < 0) {
+                                crit_leave(&c);
+                                goto out;
+                        }
+                        if (h < 0 && tries < NOTIFY_PREPARE_TRIES)
+                                h = notify_unprepared(&c, &t[n]);
+                        n++;
+                }
+                if (h < 0)
+                        break;
+                crit_leave(&c);
+                wake_fd(c.g, (uint32_t)h);
         }
         struct xsg_raw raw = { .type = IOREQ_TYPE_INVALIDATE, .dir = IOREQ_WRITE, .addr = 0,
                                .size = 4, .count = 0, .data = ~0ull };
         for (unsigned i = 0; i < n; i++)
                 send_one(&c, &t[i], &raw, &p[i]);
-        r = wait_all(&c, p, n, timeout_ms > 0 ? timeout_ms : XSG_DEFAULT_TIMEOUT_MS, &st, NULL);
+        crit_leave(&c);
+        r = wait_all(&c, p, n, tmo, &st, NULL);
         if (r == 0)
                 r = (int)n;
 out:
@@ -827,19 +943,33 @@ int xsg_inject_request(xsg *g, uint32_t domid, unsigned vcpu, unsigned server,
         struct vcpu_ctx c;
         struct target t;
         struct pend p;
-        int r, st;
+        int r, st, tmo = timeout_ms > 0 ? timeout_ms : XSG_DEFAULT_TIMEOUT_MS;
 
         r = vcpu_enter(g, domid, vcpu, &c);
         if (r < 0)
                 return r;
-        r = vcpu_resume(&c, timeout_ms > 0 ? timeout_ms : XSG_DEFAULT_TIMEOUT_MS, &st);
+        r = vcpu_resume(&c, tmo, &st);
         if (r < 0)
                 goto out;
-        r = get_server(&c, server, vcpu, &t);
-        if (r < 0)
-                goto out;
+        uint64_t deadline = now_ns() + (uint64_t)tmo * 1000000u;
+        for (unsigned tries = 0;; tries++) {
+                r = crit_enter(&c, deadline);
+                if (r < 0)
+                        goto out;
+                r = get_server(&c, server, vcpu, &t);
+                if (r < 0) {
+                        crit_leave(&c);
+                        goto out;
+                }
+                int h = tries < NOTIFY_PREPARE_TRIES ? notify_unprepared(&c, &t) : -1;
+                if (h < 0)
+                        break;
+                crit_leave(&c);
+                wake_fd(c.g, (uint32_t)h);
+        }
         send_one(&c, &t, raw, &p);
-        r = wait_all(&c, &p, 1, timeout_ms > 0 ? timeout_ms : XSG_DEFAULT_TIMEOUT_MS, &st, NULL);
+        crit_leave(&c);
+        r = wait_all(&c, &p, 1, tmo, &st, NULL);
         if (r == 0 && ret_data)
                 *ret_data = p.data;
 out:

@@ -30,7 +30,10 @@ int host_dom_page_alloc(struct host *h, uint32_t slot, uint32_t *ret) {
         uint32_t p;
         if (!h->nr_free_pages)
                 return -ENOMEM;
-        p = h->free_pages[--h->nr_free_pages];
+        /* Oldest freed first: a page a vCPU may still look at is not handed out at once. */
+        p = h->free_pages[h->free_head];
+        h->free_head = (h->free_head + 1) % XS_MAX_PAGES;
+        h->nr_free_pages--;
         memset(xs_shm_page(h->shm, p), 0, XS_PAGE_SIZE);
         h->page_refs[p] = 1;
         h->page_slot[p] = slot;
@@ -42,7 +45,7 @@ void host_dom_page_unref(struct host *h, uint32_t p) {
         if (!p || p >= XS_MAX_PAGES || !h->page_refs[p])
                 return;
         if (--h->page_refs[p] == 0)
-                h->free_pages[h->nr_free_pages++] = p;
+                h->free_pages[(h->free_head + h->nr_free_pages++) % XS_MAX_PAGES] = p;
 }
 
 /* ---- domains ---- */

@@ -77,8 +77,8 @@ struct host {
         uint32_t next_domid;
         uint32_t page_refs[XS_MAX_PAGES];
         uint32_t page_slot[XS_MAX_PAGES];
-        uint32_t free_pages[XS_MAX_PAGES];
-        unsigned nr_free_pages;
+        uint32_t free_pages[XS_MAX_PAGES];     /* a FIFO from free_head */
+        unsigned free_head, nr_free_pages;
         struct hport port[XS_MAX_PORTS];
         struct hhandle handle[XS_MAX_HANDLES];
         uint32_t next_map_id;

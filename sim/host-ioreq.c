@@ -8,6 +8,7 @@
 #include <linux/futex.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 #include <xen/hvm/hvm_op.h>
 #include <xen/hvm/ioreq.h>
@@ -36,10 +38,50 @@ static int gport_alloc(struct hdom *d, uint8_t kind, uint8_t srv, uint16_t vcpu,
         return -ENOSPC;
 }
 
+/*
+ * Xen's domain_pause(): no vCPU is left between choosing a server and sending its request,
+ * or in the middle of a look at its slots. A vCPU whose driver died or stays stopped in
+ * there for PAUSE_WAIT_MS is passed over, so that xensimd never hangs on a guest driver.
+ */
+#define PAUSE_WAIT_MS 2000
+
+static void dom_pause(struct host *h, uint32_t slot) {
+        struct xs_dom *sd = host_sdom(h, slot);
+        struct timespec t0, t;
+
+        atomic_store(&sd->pause, 1);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (unsigned vc = 0; vc < h->dom[slot]->nr_vcpus && vc < XS_MAX_VCPUS; vc++) {
+                uint32_t pid;
+                while ((pid = atomic_load(&sd->vcpu_crit[vc])) != 0) {
+                        if (kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+                                atomic_compare_exchange_strong(&sd->vcpu_crit[vc], &pid, 0);
+                                break;
+                        }
+                        clock_gettime(CLOCK_MONOTONIC, &t);
+                        long ms = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+                        if (ms >= PAUSE_WAIT_MS) {
+                                host_log(h, "dom%u: vCPU %u did not stop, pausing without it",
+                                         h->dom[slot]->domid, vc);
+                                break;
+                        }
+                        struct timespec ts = { 0, 10 * 1000000 };
+                        syscall(SYS_futex, &sd->vcpu_crit[vc], FUTEX_WAIT, pid, &ts, NULL, 0);
+                }
+        }
+}
+
+static void dom_unpause(struct host *h, uint32_t slot) {
+        struct xs_dom *sd = host_sdom(h, slot);
+        atomic_store(&sd->pause, 0);
+        syscall(SYS_futex, &sd->pause, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
 void host_ioreq_server_destroy(struct host *h, uint32_t slot, unsigned id) {
         struct hdom *d = h->dom[slot];
         struct hsrv *v = &d->srv[id];
 
+        dom_pause(h, slot);
         host_pub_begin(h, slot);
         for (uint32_t p = 1; p < XS_MAX_GPORTS; p++) {
                 struct hgport *g = &d->gport[p];
@@ -59,6 +101,7 @@ void host_ioreq_server_destroy(struct host *h, uint32_t slot, unsigned id) {
         host_pub_server(h, slot, id);
         host_sdom(h, slot)->srv[id].gen = ++h->gen_counter;
         host_pub_end(h, slot);
+        dom_unpause(h, slot);
 }
 
 /* Checks every devicemodel/foreignmemory operation makes on its target, in Xen's order. */
@@ -267,6 +310,8 @@ int host_ioreq_set_state(struct host *h, struct host_client *c, const uint64_t *
                 return r;
         d = h->dom[slot];
         v = &d->srv[a[1]];
+        /* Xen changes a server's state with the domain paused. */
+        dom_pause(h, (uint32_t)slot);
         if (a[2]) {
                 /* Enabling writes each vCPU's vp_eport into its slot of the ioreq page. */
                 ioreq_t *page = xs_shm_page(h->shm, v->page);
@@ -279,6 +324,7 @@ int host_ioreq_set_state(struct host *h, struct host_client *c, const uint64_t *
         host_pub_begin(h, (uint32_t)slot);
         host_pub_server(h, (uint32_t)slot, (unsigned)a[1]);
         host_pub_end(h, (uint32_t)slot);
+        dom_unpause(h, (uint32_t)slot);
         return 0;
 }
 

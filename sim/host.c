@@ -387,7 +387,7 @@ int host_new(struct host **ret, bool verbose) {
         for (uint32_t i = 0; i < XS_MAX_DOMS; i++)
                 host_sdom(h, i)->domid = UINT32_MAX;
         /* Page 0 stands for "no page"; hand out the low pages first. */
-        for (uint32_t p = XS_MAX_PAGES - 1; p >= 1; p--)
+        for (uint32_t p = 1; p < XS_MAX_PAGES; p++)
                 h->free_pages[h->nr_free_pages++] = p;
         *ret = h;
         return 0;

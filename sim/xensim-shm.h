@@ -111,6 +111,14 @@ struct xs_dom {
         char name[64];
         _Atomic uint32_t vcpu_evt[XS_MAX_VCPUS];  /* futex words: bumped by notifies to a vCPU */
         _Atomic uint32_t vcpu_busy[XS_MAX_VCPUS]; /* owned by the thread driving that vCPU */
+        /*
+         * Xen's domain_pause() around an ioreq server's state change and destruction:
+         * xensimd sets pause, then waits until no vcpu_crit is set; a vCPU sets its
+         * vcpu_crit (to its driver's pid) around choosing a server and sending the request,
+         * and around looking at its slots, and stays out while pause is set.
+         */
+        _Atomic uint32_t pause;
+        _Atomic uint32_t vcpu_crit[XS_MAX_VCPUS];
         struct xs_vpend vpend[XS_MAX_VCPUS];      /* requests a hung vCPU still waits for */
         struct xs_gport gport[XS_MAX_GPORTS];
         struct xs_server srv[XS_MAX_SERVERS];
