@@ -30,8 +30,7 @@
  *
  * HOSTILE_SEED=N replays the random choices of a run (the seed is printed;
  * thread timing still varies), HOSTILE_SECONDS=S sets each phase's length
- * (default 2.5), HOSTILE_UNPINNED=1 lets h1's server be torn down under its
- * legitimate vCPUs (see h1_pinned).
+ * (default 2.5).
  */
 #define _GNU_SOURCE 1
 #include <dirent.h>
@@ -698,19 +697,13 @@ static void *h1_legit_thread(void *arg) {
 }
 
 /*
- * A backend that keeps queue 0 of h1 registered ("the pin") through every
- * re-creation and toggles queues 1..3.  The pin keeps h1's ioreq server alive
- * while its domain lives, so that the legitimate vCPUs never have a request
- * in flight while the daemon destroys the server: Xen pauses the domain
- * around disable and destroy, so a request is either in the slot (and
- * answered by the teardown) or never sent, and a vCPU whose server is gone
- * completes when it runs again; xensim does neither (a request can land on a
- * server being torn down, and an answer not yet seen when the server is
- * destroyed is lost), which would show here as a hung vCPU.
- * HOSTILE_UNPINNED=1 runs without the pin: a check of xensim's fidelity.
+ * A backend that registers queue 0 of h1 at each re-creation, then assigns
+ * and deassigns queues 0..3 at random: h1's ioreq server is created and torn
+ * down while its legitimate vCPUs write.  Xen pauses the domain around
+ * disable and destroy, so a request is either in its slot (and answered by
+ * the daemon's teardown) or never sent, and a vCPU whose server is gone
+ * completes when it runs again: no legitimate vCPU may hang.
  */
-static atomic_uint h1_pinned;                   /* the domid the pin is registered for, 0 if none */
-static bool unpinned;                           /* HOSTILE_UNPINNED=1: no pin (shows the xensim race) */
 
 /* one request, its reply within the bound; 1 on EOF (the domain died), else the reply's error */
 static int backend_call(int fd, const uint8_t *buf, size_t len, int efd, uint16_t type, uint32_t seq,
@@ -766,19 +759,17 @@ static void *h1_backend_thread(void *arg) {
                                 usleep(2000);
                                 continue;
                         }
-                        atomic_store(&h1_pinned, domid);
                         continue;
                 }
                 {
                         bool assign = rndn(&r, 2);
 
                         len = proto_encode_virtio_mmio(buf, seq, BASE1,
-                                                       (uint16_t) (unpinned ? rndn(&r, 4) : 1 + rndn(&r, 3)),
+                                                       (uint16_t) rndn(&r, 4),
                                                        assign ? 0 : XIRQ_VIRTIO_DEASSIGN);
                         rc = backend_call(fd, buf, len, assign ? efd : -1, XIRQ_MSG_VIRTIO_MMIO, seq, NULL);
                         if (rc == 1) {
                                 /* the daemon closes a guest's connections when its domain dies */
-                                atomic_store(&h1_pinned, 0);
                                 close(fd);
                                 fd = -1;
                                 continue;
@@ -790,20 +781,15 @@ static void *h1_backend_thread(void *arg) {
                 }
                 usleep(2000 + rndn(&r, 20000));
         }
-        atomic_store(&h1_pinned, 0);
         if (fd >= 0)
                 close(fd);
         close(efd);
         return NULL;
 }
 
-/* the domid of h1 if it runs with its pin registered, else 0 */
+/* the domid of h1 while it runs, else 0 */
 static uint32_t h1_served(void) {
-        uint32_t domid = atomic_load(&h1_domid);
-
-        if (unpinned)
-                return domid;
-        return domid != 0 && atomic_load(&h1_pinned) == domid ? domid : 0;
+        return atomic_load(&h1_domid);
 }
 
 /* ---- h1: the hostile guest ---- */
@@ -867,7 +853,6 @@ static void h1_churn(Rng *r) {
         unsigned nr = vcpus[rndn(r, 5)];
 
         paused = rndn(r, 2);
-again:
         for (long long deadline = now_ms() + IT_TIMEOUT_MS;;) {
                 rc = xsg_domain_create2(it.xsg, "h1", nr, paused ? XSG_CREATE_PAUSED : 0, &domid);
                 if (rc == 0)
@@ -878,26 +863,12 @@ again:
         }
         if (paused) {
                 /*
-                 * As xl create -p then unpause: vCPU 0 sends INVALIDATE to every enabled server and
-                 * waits for the answers before its next access (the legitimate thread checks that
-                 * one).  Unpaused once the backend's pin is there, so that a hostile client's
-                 * server cannot be the one torn down under it.  Hostile clients may hold every
-                 * range the guest may have (ENOSPC for the pin): then the domain goes, never run,
-                 * and comes back unpaused.
+                 * As xl create -p then unpause, a moment later: vCPU 0 sends INVALIDATE to every
+                 * enabled server (the backend's or a hostile client's, which may be torn down
+                 * under it) and waits for the answers before its next access (the legitimate
+                 * thread checks that one).
                  */
-                long long deadline = now_ms() + IT_TIMEOUT_MS;
-
-                while (atomic_load(&h1_pinned) != domid && now_ms() < deadline)
-                        usleep(1000);
-                if (atomic_load(&h1_pinned) != domid) {
-                        it_log("h1's backend could not register on paused domain %u within %d ms", domid,
-                               IT_TIMEOUT_MS);
-                        rc = xsg_domain_destroy(it.xsg, domid);
-                        if (rc < 0)
-                                IT_FAIL("destroying paused domain %u: %s", domid, strerror(-rc));
-                        paused = false;
-                        goto again;
-                }
+                usleep(rndn(r, 20000));
                 rc = xsg_domain_unpause(it.xsg, domid);
                 if (rc < 0)
                         IT_FAIL("unpausing domain %u: %s", domid, strerror(-rc));
@@ -1134,13 +1105,11 @@ int main(int argc, char **argv) {
         it_init(&it, "it-hostile", argc, argv);
         env = getenv("HOSTILE_SEED");
         master_seed = env ? strtoull(env, NULL, 0) : (uint64_t) time(NULL) ^ ((uint64_t) getpid() << 32);
-        unpinned = getenv("HOSTILE_UNPINNED") && strcmp(getenv("HOSTILE_UNPINNED"), "1") == 0;
         env = getenv("HOSTILE_SECONDS");
         if (env && atof(env) > 0)
                 phase_seconds = atof(env);
-        it_log("seed %llu (HOSTILE_SEED=%llu replays it), %.1f s per phase%s", (unsigned long long) master_seed,
-               (unsigned long long) master_seed, phase_seconds,
-               unpinned ? ", h1's server not pinned (legitimate vCPUs may meet its teardown)" : "");
+        it_log("seed %llu (HOSTILE_SEED=%llu replays it), %.1f s per phase", (unsigned long long) master_seed,
+               (unsigned long long) master_seed, phase_seconds);
         /* the library's watchdog, extended to the phases */
         alarm((unsigned) ((90 + 2 * phase_seconds) * it_timeout_scale));
         /* ASan's quarantine would hide a leak behind its own growth: kept small (the last option wins) */
