@@ -8,7 +8,6 @@
  * forks a server on a real socket path.
  */
 #define _GNU_SOURCE 1   /* accept4 */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/eventfd.h>
@@ -24,17 +23,6 @@
 #include "unit-assert.h"
 
 static int srv = -1;    /* the fake daemon's end */
-
-static unsigned count_fds(void) {
-        DIR *d = opendir("/proc/self/fd");
-        unsigned n = 0;
-
-        REQUIRE(d);
-        while (readdir(d))
-                n++;
-        closedir(d);
-        return n;
-}
 
 static void srv_send(const void *buf, size_t len, int fd) {
         REQUIRE(tu_send_fds(srv, buf, len, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0) == 0);
@@ -275,7 +263,7 @@ static void test_sabotage(void) {
         uint8_t buf[XIRQ_MSG_MAX + 16];
         xenioreqd_client *c;
         xenioreqd_guest_info info;
-        unsigned before;
+        int before;
         int efd = eventfd(0, EFD_CLOEXEC);
         struct timespec t0, t1;
         long ms;
@@ -302,10 +290,11 @@ static void test_sabotage(void) {
 
         /* a reply with an fd attached: refused, and the fd is not leaked */
         c = connected();
-        before = count_fds();
+        before = tu_count_fds(0);
+        REQUIRE(before >= 0);
         srv_send(buf, proto_encode_reply(buf, XIRQ_MSG_ASSIGN, 2, 0), efd);
         CHECK_INT(xenioreqd_assign(c, XIRQ_SPACE_MMIO, 0x1000, 4, XIRQ_MATCH_ANY, 0, 0, efd), -EPROTO);
-        CHECK_INT(count_fds(), before);
+        CHECK_INT(tu_count_fds(0), before);
         xenioreqd_close(c);
 
         /* too long, too short, a negative error */

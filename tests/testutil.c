@@ -194,6 +194,27 @@ int tu_stop_child(pid_t pid, int timeout_ms) {
         return r < 0 ? r : tu_exit_status(st);
 }
 
+int tu_count_fds(pid_t pid) {
+        char path[64];
+        struct dirent *e;
+        int n = 0, own;
+        DIR *d;
+
+        if (pid > 0)
+                snprintf(path, sizeof path, "/proc/%d/fd", (int) pid);
+        else
+                snprintf(path, sizeof path, "/proc/self/fd");
+        d = opendir(path);
+        if (!d)
+                return -errno;
+        own = pid > 0 ? -1 : dirfd(d);
+        while ((e = readdir(d)))
+                if (e->d_name[0] != '.' && !(own >= 0 && atoi(e->d_name) == own))
+                        n++;
+        closedir(d);
+        return n;
+}
+
 int tu_rm_rf(const char *path) {
         struct stat st;
         struct dirent *e;

@@ -48,6 +48,9 @@ int tu_stop_child(pid_t pid, int timeout_ms);
 /* the exit code of a wait status, or 128 + the signal that ended the process */
 int tu_exit_status(int wstatus);
 
+/* Descriptors open in process pid (0: this one, not counting the one used to list them), or -errno. */
+int tu_count_fds(pid_t pid);
+
 /* Remove path and, for a directory, everything below it (symbolic links are not followed). */
 int tu_rm_rf(const char *path);
 

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "itlib.h"
+#include "testutil.h"
 
 #define BASE    UINT64_C(0xfe000000)
 #define NOTIFY  XIRQ_VIRTIO_MMIO_QUEUE_NOTIFY
@@ -49,19 +50,11 @@ static void dump_fds(pid_t pid) {
 }
 
 static unsigned count_fds(pid_t pid) {
-        char path[64];
-        unsigned n = 0;
-        DIR *d;
+        int n = tu_count_fds(pid);
 
-        snprintf(path, sizeof path, "/proc/%d/fd", (int) pid);
-        d = opendir(path);
-        if (!d)
-                IT_FAIL("opendir %s: %m", path);
-        for (struct dirent *e; (e = readdir(d));)
-                if (e->d_name[0] != '.')
-                        n++;
-        closedir(d);
-        return n;
+        if (n < 0)
+                IT_FAIL("listing the fds of process %d: %s", (int) pid, strerror(-n));
+        return (unsigned) n;
 }
 
 /* send a raw packet with fds, return the reply's error */
