@@ -227,6 +227,23 @@ static int note_access(Store *s, const char *path, const StoreNode *n) {
         return 0;
 }
 
+/* The existing node at path, its access noted for the open transaction: 0, EINVAL, ENOENT, ... */
+static int node_read(Store *s, const char *path, StoreNode **ret) {
+        StoreNode *n;
+        int r;
+
+        if (!store_path_valid(path))
+                return EINVAL;
+        n = node_lookup(s, path);
+        r = note_access(s, path, n);
+        if (r)
+                return r;
+        if (!n)
+                return ENOENT;
+        *ret = n;
+        return 0;
+}
+
 /* Absolute path of n into a fresh string. */
 static char *node_path(const StoreNode *n) {
         size_t len = 0;
@@ -426,14 +443,9 @@ int store_read(Store *s, const char *path, const char **ret_data, size_t *ret_le
         StoreNode *n;
         int r;
 
-        if (!store_path_valid(path))
-                return EINVAL;
-        n = node_lookup(s, path);
-        r = note_access(s, path, n);
+        r = node_read(s, path, &n);
         if (r)
                 return r;
-        if (!n)
-                return ENOENT;
         *ret_data = n->data ? n->data : "";
         *ret_len = n->len;
         return 0;
@@ -581,14 +593,9 @@ int store_directory(Store *s, const char *path, char **ret_buf, size_t *ret_len,
         char *buf, *p;
         int r;
 
-        if (!store_path_valid(path))
-                return EINVAL;
-        n = node_lookup(s, path);
-        r = note_access(s, path, n);
+        r = node_read(s, path, &n);
         if (r)
                 return r;
-        if (!n)
-                return ENOENT;
         for (size_t i = 0; i < n->n_children; i++)
                 len += strlen(n->children[i]->name) + 1;
         buf = malloc(len + 1);
@@ -614,14 +621,9 @@ int store_get_perms(Store *s, const char *path, StorePerm **ret, size_t *ret_n) 
         StorePerm *p;
         int r;
 
-        if (!store_path_valid(path))
-                return EINVAL;
-        n = node_lookup(s, path);
-        r = note_access(s, path, n);
+        r = node_read(s, path, &n);
         if (r)
                 return r;
-        if (!n)
-                return ENOENT;
         p = malloc(n->n_perms * sizeof(*p));
         if (!p)
                 return ENOMEM;
