@@ -105,23 +105,6 @@ static long long now_ms(void) {
         return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static unsigned count_fds(pid_t pid) {
-        char path[64];
-        DIR *d;
-        struct dirent *e;
-        unsigned n = 0;
-
-        snprintf(path, sizeof path, "/proc/%d/fd", (int) pid);
-        d = opendir(path);
-        if (!d)
-                IT_FAIL("cannot open %s: %m", path);
-        while ((e = readdir(d)))
-                if (e->d_name[0] != '.')
-                        n++;
-        closedir(d);
-        return n;
-}
-
 static long vm_rss_kb(pid_t pid) {
         char path[64], line[256];
         long kb = -1;
@@ -1025,7 +1008,7 @@ static void run_phase(unsigned phase) {
 static unsigned fd_baseline;
 static bool fds_at_baseline(void *arg) {
         (void) arg;
-        return count_fds(it.daemon) == fd_baseline;
+        return it_count_fds(it.daemon) == fd_baseline;
 }
 
 /* every client gone: the daemon holds what it held before any came */
@@ -1034,7 +1017,7 @@ static void check_quiet(const char *when) {
         struct xsg_server_info info[XSG_MAX_SERVERS];
 
         if (!it_wait_for(fds_at_baseline, NULL, 3 * IT_TIMEOUT_MS))
-                IT_FAIL("%s: the daemon has %u fds open, %u before any client", when, count_fds(it.daemon),
+                IT_FAIL("%s: the daemon has %u fds open, %u before any client", when, it_count_fds(it.daemon),
                         fd_baseline);
         CHECK_EQ(xsg_servers(it.xsg, h1, info, XSG_MAX_SERVERS), 0, "ioreq servers left on h1");
         CHECK_EQ(xsg_servers(it.xsg, h2_domid, info, XSG_MAX_SERVERS), 0, "ioreq servers left on h2");
@@ -1128,7 +1111,7 @@ int main(int argc, char **argv) {
         h2_domid = it_domain_create(&it, "h2", H2_VCPUS);
         it_daemon_start(&it, NULL);
         usleep(100000);
-        fd_baseline = count_fds(it.daemon);
+        fd_baseline = it_count_fds(it.daemon);
         it_log("the daemon has %u fds open", fd_baseline);
 
         /* the well-behaved backend on h2, through both phases */

@@ -49,24 +49,16 @@ static void dump_fds(pid_t pid) {
                 closedir(d);
 }
 
-static unsigned count_fds(pid_t pid) {
-        int n = tu_count_fds(pid);
-
-        if (n < 0)
-                IT_FAIL("listing the fds of process %d: %s", (int) pid, strerror(-n));
-        return (unsigned) n;
-}
-
 /*
  * The daemon closes a departed client's descriptors when its loop next runs: wait (bounded)
  * until it holds `want` descriptors, and return what it holds then.
  */
 static unsigned wait_fds(pid_t pid, unsigned want) {
-        unsigned n = count_fds(pid);
+        unsigned n = it_count_fds(pid);
 
         for (int i = 0; i < 100 && n != want; i++) {
                 usleep(20000);
-                n = count_fds(pid);
+                n = it_count_fds(pid);
         }
         return n;
 }
@@ -240,7 +232,7 @@ int main(int argc, char **argv) {
         c = it_connect(&it, "g1");
         CHECK_EQ(it_query(c, &q), EPROTO, "QUERY before HELLO");
         usleep(50000);
-        fds_before = count_fds(it.daemon);
+        fds_before = it_count_fds(it.daemon);
         if (getenv("IT_DEBUG"))
                 dump_fds(it.daemon);
 
@@ -342,7 +334,7 @@ int main(int argc, char **argv) {
 
         /* collisions, like KVM: EEXIST */
         CHECK_EQ(it_virtio(c, BASE, 0, false, efd), 0, "first registration");
-        fds_serving = count_fds(it.daemon);
+        fds_serving = it_count_fds(it.daemon);
         CHECK_EQ(it_virtio(c, BASE, 0, false, efd2), EEXIST, "the same queue again");
         CHECK_EQ(it_assign(c, XIRQ_SPACE_MMIO, 4, XIRQ_MATCH_ANY, BASE + NOTIFY, 0, 0, efd2), EEXIST,
                  "ANY over a MASK registration");
@@ -415,7 +407,7 @@ int main(int argc, char **argv) {
         close(c);
         if (wait_fds(it.daemon, fds_before - 1) != fds_before - 1)
                 dump_fds(it.daemon);
-        CHECK_EQ(count_fds(it.daemon), fds_before - 1, "fds held by the daemon after every client left");
+        CHECK_EQ(it_count_fds(it.daemon), fds_before - 1, "fds held by the daemon after every client left");
 
         it_daemon_signal(&it, SIGTERM);
         CHECK_EQ(it_daemon_wait(&it, IT_TIMEOUT_MS), 0, "exit status");

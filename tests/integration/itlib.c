@@ -749,3 +749,11 @@ uint64_t it_efd_take(int efd) {
                 return 0;
         return v;
 }
+
+unsigned it_count_fds(pid_t pid) {
+        int n = tu_count_fds(pid);
+
+        if (n < 0)
+                IT_FAIL("listing the fds of process %d: %s", (int) pid, strerror(-n));
+        return (unsigned) n;
+}

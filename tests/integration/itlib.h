@@ -74,6 +74,9 @@ void it_write_guest(It *it, const char *name, const char *extra);
 void it_remove_guest(It *it, const char *name);
 void it_socket_path(It *it, const char *guest, char *buf, size_t size);
 
+/* descriptors process pid holds (the test fails if /proc cannot tell) */
+unsigned it_count_fds(pid_t pid);
+
 /* the daemon */
 void it_daemon_start(It *it, const char *const *extra_env);
 void it_daemon_signal(It *it, int sig);
