@@ -33,7 +33,6 @@
  * (default 2.5).
  */
 #define _GNU_SOURCE 1
-#include <dirent.h>
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
