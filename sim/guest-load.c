@@ -3,7 +3,7 @@
  * guest-load.c - xsg_load(): one thread per (domain, vCPU) issuing accesses back to back,
  * latencies kept in a log-linear histogram (128 sub-buckets per power of two, < 1% error).
  */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -8,7 +8,7 @@
  * IORESP_READY → NONE; NONE means "no answer", all-ones; a state going backwards or an unknown
  * state crashes the domain).
  */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -2,7 +2,7 @@
 /*
  * host-dom.c - domains of the simulated host: their slots, ioreq page pool, creation (paused or not), crash, unpause with the boot INVALIDATE, destruction and zombies.
  */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <linux/futex.h>

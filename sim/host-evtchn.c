@@ -2,7 +2,7 @@
 /*
  * host-evtchn.c - dom0 event channels bound to guests' ioreq ports, and the evtchn handles that own them (rings and eventfds in the shm).
  */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <linux/futex.h>

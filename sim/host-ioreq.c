@@ -2,7 +2,7 @@
 /*
  * host-ioreq.c - ioreq servers with Xen 4.17's rules: ids, ranges kept as rangesets, state, ioreq pages and their foreignmemory mappings, the interrupt log.
  */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <linux/futex.h>

@@ -4,7 +4,7 @@
  * entries libxl writes when it creates a PVH domain (in the order FACTS 9b observed), the
  * introduction, and the removal plus release on destruction.
  */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -6,7 +6,7 @@
  * (struct host); the shm is a published copy for the clients' fast paths, written under the
  * per-domain seqlock. Nothing read back from the shm is trusted.
  */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <linux/futex.h>

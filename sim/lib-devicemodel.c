@@ -4,7 +4,7 @@
  * to xensimd, which applies Xen 4.17's rules. Operations xensim does not simulate fail with
  * ENOSYS.
  */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <stdlib.h>
 #include <unistd.h>

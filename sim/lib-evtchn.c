@@ -15,7 +15,7 @@
  * xenevtchn_unmask; notifications while masked leave it pending and are delivered once, at
  * unmask.
  */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <fcntl.h>
 #include <limits.h>

@@ -4,7 +4,7 @@
  * out of xensimd's shm, page by page, so the mapping is the very memory the guest vCPUs use.
  * Mapping guest RAM (xenforeignmemory_map/map2) is not simulated: ENOSYS.
  */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <stdlib.h>
 #include <sys/mman.h>

@@ -5,7 +5,7 @@
  * the first failing callback stops the walk and its result is returned. It also keeps the
  * process's mappings of xensimd's shared memory for the other drop-in libraries.
  */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <fcntl.h>
 #include <pthread.h>

@@ -7,7 +7,7 @@
  * not cost more on any path. The marker is write(-1, "XENSIM-MARK begin|end NAME"), which
  * fails with EBADF and is easy to find in a trace. The results are checked here too.
  */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <fcntl.h>
 #include <poll.h>

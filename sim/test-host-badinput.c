@@ -4,7 +4,7 @@
  * passed fds, requests naming things that do not exist, clients killed mid-request) is
  * refused without crashing xensimd or disturbing its other clients.
  */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -4,7 +4,7 @@
  * 11c): immediate event after bind, masking until unmask, coalescing, EAGAIN when
  * non-blocking, poll-readable exactly while a port is pending, bind/unbind errors.
  */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -4,7 +4,7 @@
  * accesses and signals its eventfd on matching writes; a second floor server on the same
  * range takes over (highest id) and gives it back when it exits; INVALIDATE reaches both.
  */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -4,7 +4,7 @@
  * request fields, server selection, page splits, INVALIDATE broadcast, every answer protocol
  * (and its violations), and what happens when servers or domains go away mid-request.
  */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <poll.h>
 #include <stdint.h>

@@ -6,7 +6,7 @@
  * unmaps, and a process that closed everything on one host and opens handles on another
  * (another XENSIM_DIR) drives the new host.
  */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <fcntl.h>
 #include <inttypes.h>

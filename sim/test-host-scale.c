@@ -3,7 +3,7 @@
  * xensim: 1100 domains of 4 vCPUs, one ioreq server each, all 4400 ports bound on ONE evtchn
  * handle and served by one thread; every vCPU of every domain gets its answer.
  */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <poll.h>
 #include <stdint.h>

@@ -2,7 +2,7 @@
 /*
  * xensim: ioreq server management follows Xen 4.17 (FACTS 1, 2a-2d, 3a-3g, 4, 10, 11).
  */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <poll.h>
 #include <stdlib.h>

@@ -7,7 +7,7 @@
  * and answered, and a vCPU woken by an answer completes its access even when the server is
  * gone by the time it runs.
  */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <poll.h>
 #include <stdatomic.h>

@@ -4,7 +4,7 @@
  * overflow, and the entries a producer claimed but never filled (given up by the consumer;
  * the producer then claims another, and a mark of an earlier lap is filled over).
  */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * xensim-xenstored through the real libxenstore: nodes, errors,
  * permissions, domain paths and transactions.
  */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <string.h>

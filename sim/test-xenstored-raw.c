@@ -5,7 +5,7 @@
  * messages and a client that never reads.  After each, the server must
  * still serve other clients.
  */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <poll.h>

@@ -4,7 +4,7 @@
  * xen-ioreqd reads them: poll() on xs_fileno(), then xs_check_watch() until
  * it reports EAGAIN.
  */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <poll.h>

@@ -8,7 +8,7 @@
  *
  *   xensim-attach [-n N] DOMID        (XENSIM_DIR and LD_LIBRARY_PATH as for any xensim user)
  */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -9,7 +9,7 @@
  * Reads are answered with the last value written anywhere in the range (0 at start), so a
  * write followed by a read shows the round trip carried the data both ways.
  */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -4,7 +4,7 @@
  * two eventfds (one blocking write and one blocking read on each side per round trip).
  * Prints the round-trip latency: count, mean, p50, p99 in microseconds.
  */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -4,7 +4,7 @@
  * See sim/README.md for the commands; exit status: 0 ok, 1 error, 2 usage, 3 a vCPU hung,
  * 4 the domain crashed, 5 no such domain.
  */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -5,7 +5,7 @@
  * Setup order: arguments → the run directory → host state (shm) → xenstored child → xenstore
  * connection and dom0's entries → DIR/host.sock → ready → event loop → reverse teardown.
  */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -16,7 +16,7 @@
  * client that never reads its watch events) is disconnected.  Sockets are
  * non-blocking, so no client can stall the others.
  */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <stdint.h>

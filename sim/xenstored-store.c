@@ -8,7 +8,7 @@
  * recursive and reports the removed nodes bottom-up, the removed root
  * non-exact and everything below it exact.
  */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -5,7 +5,7 @@
  * the server).  Exit status 0 on success, 1 on a failed request (the errno
  * name is printed), 2 on a usage error.
  */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <poll.h>

@@ -7,7 +7,7 @@
  * Setup order: arguments -> store and server -> sockets -> pid file ->
  * ready line on stdout -> loop -> reverse teardown.
  */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <fcntl.h>
