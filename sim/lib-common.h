@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "xensim-client.h"
 #include "xentoolcore-internal.h"
@@ -47,6 +48,14 @@ static inline int lib_conn_open(struct lib_conn *c) {
                 return r;
         }
         return 0;
+}
+
+/* Undo lib_conn_open (also after it failed): xensimd drops what the connection held. */
+static inline void lib_conn_close(struct lib_conn *c) {
+        if (c->fd >= 0)
+                close(c->fd);
+        c->fd = -1;
+        pthread_mutex_destroy(&c->lock);
 }
 
 /*

@@ -37,6 +37,7 @@ xendevicemodel_handle *xendevicemodel_open(struct xentoollog_logger *logger,
         r = lib_conn_open(&h->c);
         if (r < 0) {
                 xentoolcore__deregister_active_handle(&h->tc_ah);
+                lib_conn_close(&h->c);
                 free(h);
                 errno = -r;
                 return NULL;
@@ -50,9 +51,7 @@ int xendevicemodel_close(xendevicemodel_handle *dmod) {
         if (!dmod)
                 return 0;
         xentoolcore__deregister_active_handle(&dmod->tc_ah);
-        if (dmod->c.fd >= 0)
-                close(dmod->c.fd);
-        pthread_mutex_destroy(&dmod->c.lock);
+        lib_conn_close(&dmod->c);
         free(dmod);
         return 0;
 }

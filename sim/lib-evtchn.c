@@ -87,10 +87,10 @@ fail:
         xentoolcore__deregister_active_handle(&h->tc_ah);
         if (h->efd >= 0)
                 close(h->efd);
-        if (h->c.fd >= 0)
-                close(h->c.fd);
+        lib_conn_close(&h->c);
         if (h->host)
                 xensim__host_put(h->host);
+        pthread_mutex_destroy(&h->plock);
         free(h);
         errno = -r;
         return NULL;
@@ -107,11 +107,9 @@ int xenevtchn_close(xenevtchn_handle *xce) {
                 return 0;
         xentoolcore__deregister_active_handle(&xce->tc_ah);
         close(xce->efd);
-        if (xce->c.fd >= 0)
-                close(xce->c.fd);       /* xensimd unbinds every port of the handle */
+        lib_conn_close(&xce->c);        /* xensimd unbinds every port of the handle */
         xensim__host_put(xce->host);
         pthread_mutex_destroy(&xce->plock);
-        pthread_mutex_destroy(&xce->c.lock);
         free(xce);
         return 0;
 }

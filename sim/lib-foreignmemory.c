@@ -44,8 +44,7 @@ xenforeignmemory_handle *xenforeignmemory_open(struct xentoollog_logger *logger,
                 r = lib_host_get(&h->c, &h->host);
         if (r < 0) {
                 xentoolcore__deregister_active_handle(&h->tc_ah);
-                if (h->c.fd >= 0)
-                        close(h->c.fd);
+                lib_conn_close(&h->c);
                 free(h);
                 errno = -r;
                 return NULL;
@@ -59,10 +58,8 @@ int xenforeignmemory_close(xenforeignmemory_handle *fmem) {
         if (!fmem)
                 return 0;
         xentoolcore__deregister_active_handle(&fmem->tc_ah);
-        if (fmem->c.fd >= 0)
-                close(fmem->c.fd);
+        lib_conn_close(&fmem->c);
         xensim__host_put(fmem->host);   /* resource mappings stay valid: they map the memfd */
-        pthread_mutex_destroy(&fmem->c.lock);
         free(fmem);
         return 0;
 }
