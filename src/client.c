@@ -221,13 +221,9 @@ static int client_handle(Client *c, const uint8_t *buf, size_t len, int *fds, un
                 r = -EPROTO;    /* HELLO first, and only once */
 
         if (r < 0) {
-                unsigned suppressed = 0;
-
-                if (log_get_max_level() >= LOG_DEBUG && ratelimit_below(&client_log, &suppressed))
-                        log_debug("Guest %s: pid %d uid %u: bad %s request (%zu bytes, %u fds): %s"
-                                  " (%u similar messages suppressed)",
-                                  g->name, (int) c->pid, (unsigned) c->uid, proto_type_name(hdr.type), len, nfds,
-                                  strerror(-r), suppressed);
+                log_ratelimit(&client_log, LOG_DEBUG, "Guest %s: pid %d uid %u: bad %s request (%zu bytes, %u fds): %s",
+                              g->name, (int) c->pid, (unsigned) c->uid, proto_type_name(hdr.type), len, nfds,
+                              strerror(-r));
                 n = proto_encode_error_reply(out, hdr.type, hdr.seq, r);
                 return client_send(c, out, n);
         }

@@ -58,13 +58,8 @@ static void guest_accept_one(Guest *g, int fd) {
         }
 
         if (refuse) {
-                unsigned suppressed = 0;
-
-                if (ratelimit_below(&accept_log, &suppressed))
-                        log_notice("Guest %s: refusing connection of pid %d uid %u gid %u: %s"
-                                   " (%u similar messages suppressed)",
-                                   g->name, (int) cred.pid, (unsigned) cred.uid, (unsigned) cred.gid,
-                                   strerror(refuse), suppressed);
+                log_ratelimit(&accept_log, LOG_NOTICE, "Guest %s: refusing connection of pid %d uid %u gid %u: %s",
+                              g->name, (int) cred.pid, (unsigned) cred.uid, (unsigned) cred.gid, strerror(refuse));
                 if (g->n_refusing >= GUEST_MAX_REFUSING) {
                         close(fd);
                         return;
@@ -101,17 +96,14 @@ static void guest_accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
                 case EMFILE:
                 case ENFILE:
                 case ENOBUFS:
-                case ENOMEM: {
-                        unsigned suppressed = 0;
-
-                        if (ratelimit_below(&accept_log, &suppressed))
-                                log_warning_errno(errno, "Guest %s: cannot accept connections, pausing for %.0f s: %m",
-                                                  g->name, GUEST_ACCEPT_PAUSE);
+                case ENOMEM:
+                        log_ratelimit_errno(&accept_log, LOG_WARNING, errno,
+                                            "Guest %s: cannot accept connections, pausing for %.0f s: %m", g->name,
+                                            GUEST_ACCEPT_PAUSE);
                         ev_io_stop(loop, &g->listen_io);
                         ev_timer_set(&g->accept_pause, GUEST_ACCEPT_PAUSE, 0.);
                         ev_timer_start(loop, &g->accept_pause);
                         return;
-                }
                 default:
                         log_warning_errno(errno, "Guest %s: accept failed: %m", g->name);
                         return;
@@ -301,17 +293,13 @@ void guest_disconnect_all(Guest *g) {
 /* ---- the ioreq server ---- */
 
 static void guest_server_teardown(Guest *g) {
-        unsigned suppressed = 0;
-
         if (!g->xen)
                 return;
         g->last_stats = g->ioreq.stats;
         ioreq_stop(&g->ioreq);
         /* a client's first registration and its last one make and break the server: rate-limited */
-        if (ratelimit_below(&g->server_log, &suppressed))
-                log_info("Guest %s: ioreq server %" PRIu32 " of domain %" PRIu32 " destroyed"
-                         " (%u similar messages suppressed)",
-                         g->name, xen_server_id(g->xen), g->domid, suppressed);
+        log_ratelimit(&g->server_log, LOG_INFO, "Guest %s: ioreq server %" PRIu32 " of domain %" PRIu32 " destroyed",
+                      g->name, xen_server_id(g->xen), g->domid);
         g->xen = xen_server_free(g->xen);
         if (g->state == XIRQ_GUEST_SERVING)
                 g->state = g->domid == XEN_NO_DOMID ? XIRQ_GUEST_ABSENT : XIRQ_GUEST_RUNNING;
@@ -332,7 +320,6 @@ static void guest_ioreq_fail(Ioreq *q, int error) {
 
 static int guest_server_setup(Guest *g, const MatchKey *first) {
         XenServer *xen = NULL;
-        unsigned suppressed = 0;
         int r;
 
         r = xen_server_new(&xen, g->domid);
@@ -352,10 +339,9 @@ static int guest_server_setup(Guest *g, const MatchKey *first) {
         g->xen = xen;
         g->state = XIRQ_GUEST_SERVING;
         g->setup_error = 0;
-        if (ratelimit_below(&g->server_log, &suppressed))
-                log_info("Guest %s: ioreq server %" PRIu32 " of domain %" PRIu32 " serving %u vCPUs"
-                         " (%u similar messages suppressed)",
-                         g->name, xen_server_id(xen), g->domid, xen_server_nr_vcpus(xen), suppressed);
+        log_ratelimit(&g->server_log, LOG_INFO,
+                      "Guest %s: ioreq server %" PRIu32 " of domain %" PRIu32 " serving %u vCPU%s", g->name,
+                      xen_server_id(xen), g->domid, xen_server_nr_vcpus(xen), xen_server_nr_vcpus(xen) == 1 ? "" : "s");
         return 0;
 
 fail:
@@ -363,10 +349,8 @@ fail:
         g->state = XIRQ_GUEST_FAILED;
         g->setup_error = r;
         /* each registration tries again (a crashed domain): rate-limited */
-        if (ratelimit_below(&g->server_log, &suppressed))
-                log_warning_errno(r, "Guest %s: failed to set up an ioreq server for domain %" PRIu32 ": %m"
-                                  " (%u similar messages suppressed)",
-                                  g->name, g->domid, suppressed);
+        log_ratelimit_errno(&g->server_log, LOG_WARNING, r,
+                            "Guest %s: failed to set up an ioreq server for domain %" PRIu32 ": %m", g->name, g->domid);
         return r;
 }
 

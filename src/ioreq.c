@@ -81,15 +81,11 @@ static const char *ioreq_check(const Ioreq *q, unsigned vcpu, const XenIoreq *r,
 }
 
 static void ioreq_log_invalid(Ioreq *q, unsigned vcpu, const XenIoreq *r, const char *field) {
-        unsigned suppressed = 0;
-
-        if (log_get_max_level() < LOG_DEBUG || !ratelimit_below(&q->invalid_log, &suppressed))
-                return;
-        log_debug("Domain %" PRIu32 " vCPU %u: invalid ioreq (bad %s): state=%u type=%u dir=%u addr=0x%" PRIx64
-                  " size=%" PRIu32 " count=%" PRIu32 " data_is_ptr=%u df=%u vp_eport=%" PRIu32
-                  ", completed (%u similar messages suppressed)",
-                  xen_server_domid(q->xen), vcpu, field, r->state, r->type, r->dir, r->addr, r->size,
-                  r->count, r->data_is_ptr, r->df, r->vp_eport, suppressed);
+        log_ratelimit(&q->invalid_log, LOG_DEBUG,
+                      "Domain %" PRIu32 " vCPU %u: invalid ioreq (bad %s): state=%u type=%u dir=%u addr=0x%" PRIx64
+                      " size=%" PRIu32 " count=%" PRIu32 " data_is_ptr=%u df=%u vp_eport=%" PRIu32 ", completed",
+                      xen_server_domid(q->xen), vcpu, field, r->state, r->type, r->dir, r->addr, r->size,
+                      r->count, r->data_is_ptr, r->df, r->vp_eport);
 }
 
 /* Signal the eventfds and answer the requests taken since the last flush, in that order. */

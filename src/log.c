@@ -29,9 +29,8 @@ static const char *const level_names[] = {
         [LOG_INFO] = "info", [LOG_DEBUG] = "debug",
 };
 
-int log_internal(int level, int error, const char *format, ...) {
+static int log_internalv(int level, int error, unsigned suppressed, const char *format, va_list ap) {
         char line[1024];
-        va_list ap;
         int saved = errno;
 
         if (error < 0)
@@ -41,9 +40,12 @@ int log_internal(int level, int error, const char *format, ...) {
 
         /* %m prints the error passed in, not whatever errno happens to be */
         errno = error;
-        va_start(ap, format);
         vsnprintf(line, sizeof line, format, ap);
-        va_end(ap);
+        if (suppressed > 0) {
+                size_t n = strlen(line);
+
+                snprintf(line + n, sizeof line - n, " (%u similar messages suppressed)", suppressed);
+        }
 
         /* one message is one line: newlines in the text would forge entries */
         for (char *p = line; *p; p++)
@@ -57,6 +59,29 @@ int log_internal(int level, int error, const char *format, ...) {
 
         errno = saved;
         return -error;
+}
+
+int log_internal(int level, int error, const char *format, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = log_internalv(level, error, 0, format, ap);
+        va_end(ap);
+        return r;
+}
+
+int log_ratelimit_internal(RateLimit *rl, int level, int error, const char *format, ...) {
+        unsigned suppressed = 0;
+        va_list ap;
+        int r;
+
+        if (!ratelimit_below(rl, &suppressed))
+                return -abs(error);
+        va_start(ap, format);
+        r = log_internalv(level, error, suppressed, format, ap);
+        va_end(ap);
+        return r;
 }
 
 const char *log_escape(char *buf, size_t size, const char *s, size_t len) {

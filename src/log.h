@@ -67,6 +67,23 @@ typedef struct RateLimit {
 /* true if a message may be logged now; *ret_suppressed gets the count skipped before */
 bool ratelimit_below(RateLimit *rl, unsigned *ret_suppressed);
 
+/*
+ * Log through rl: nothing when the level is filtered out or rl says too many;
+ * otherwise the message, ending in " (N similar messages suppressed)" when
+ * messages were held back since the last one.  Returns -abs(error).
+ */
+int log_ratelimit_internal(RateLimit *rl, int level, int error, const char *format, ...)
+        __attribute__((format(printf, 4, 5)));
+
+#define log_ratelimit_errno(rl, level, error, ...)                              \
+        ({                                                                      \
+                int _level = (level), _e = (error);                             \
+                log_get_max_level() >= _level                                   \
+                        ? log_ratelimit_internal((rl), _level, _e, __VA_ARGS__) \
+                        : -abs(_e);                                             \
+        })
+#define log_ratelimit(rl, level, ...) ((void) log_ratelimit_errno(rl, level, 0, __VA_ARGS__))
+
 uint64_t now_usec(void);
 
 #endif

@@ -54,6 +54,17 @@ static void log_plain(void) {
         ret_value = log_warning_errno(-EPERM, "w");
 }
 
+static void log_limited(void) {
+        RateLimit lim = RATELIMIT_INIT(60 * 1000 * 1000, 2);
+
+        log_setup(true, LOG_INFO);
+        for (int i = 0; i < 5; i++)
+                log_ratelimit(&lim, LOG_NOTICE, "limited %d", i);
+        lim.begin -= lim.interval_usec; /* the interval has passed */
+        ret_value = log_ratelimit_errno(&lim, LOG_WARNING, EIO, "after: %m");
+        log_ratelimit(&lim, LOG_DEBUG, "filtered at info");
+}
+
 int main(void) {
         char buf[4096];
         RateLimit rl = RATELIMIT_INIT(60 * 1000 * 1000, 3);
@@ -89,6 +100,16 @@ int main(void) {
         EXPECT(strstr(buf, "xen-ioreqd: debug: shown at debug\n") != NULL, "plain debug line: %s", buf);
         EXPECT(strstr(buf, "xen-ioreqd: warning: w\n") != NULL, "plain warning line: %s", buf);
         EXPECT(ret_value == -EPERM, "a negative error is returned as is, got %d", ret_value);
+
+        /* rate-limited lines: the suppressed count only when something was suppressed */
+        capture(buf, sizeof buf, log_limited);
+        EXPECT(strstr(buf, "<5>limited 0\n<5>limited 1\n") != NULL, "burst lines, no count: %s", buf);
+        EXPECT(strstr(buf, "limited 2") == NULL, "third line held back: %s", buf);
+        EXPECT(strstr(buf, "<4>after: Input/output error (3 similar messages suppressed)\n") != NULL,
+               "count on the next line: %s", buf);
+        EXPECT(ret_value == -EIO, "log_ratelimit_errno returns -EIO, got %d", ret_value);
+        EXPECT(strstr(buf, "filtered") == NULL, "level filter before the rate limit: %s", buf);
+        EXPECT(strstr(buf, "(0 similar") == NULL, "no zero count: %s", buf);
 
         if (failures)
                 return 1;
