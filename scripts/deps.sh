@@ -3,7 +3,7 @@
 
 XIRQ_BUILD_PACKAGES="build-essential autoconf automake libtool pkg-config \
 libxen-dev libev-dev libinih-dev libsystemd-dev"
-XIRQ_TEST_PACKAGES="mandoc valgrind clang systemd strace"
+XIRQ_TEST_PACKAGES="mandoc valgrind clang libclang-rt-14-dev systemd strace"
 
 need_packages() {
 	local missing=() p
