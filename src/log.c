@@ -29,6 +29,7 @@ static const char *const level_names[] = {
         [LOG_INFO] = "info", [LOG_DEBUG] = "debug",
 };
 
+__attribute__((format(printf, 4, 0)))
 static int log_internalv(int level, int error, unsigned suppressed, const char *format, va_list ap) {
         char line[1024];
         int saved = errno;
