@@ -756,8 +756,11 @@ static void *h1_backend_thread(void *arg) {
                                 fd = -1;
                                 continue;
                         }
-                        /* ENOSPC: hostile clients hold every registration or range the guest may have */
-                        if (rc != 0 && rc != EEXIST && rc != ENOENT && rc != ENOSPC)
+                        /*
+                         * ENOSPC: hostile clients hold every registration or range the guest may have;
+                         * ESRCH: the domain was destroyed before the daemon heard of it
+                         */
+                        if (rc != 0 && rc != EEXIST && rc != ENOENT && rc != ENOSPC && rc != ESRCH)
                                 IT_FAIL("h1 backend: %s of queue %u: %s", assign ? "assign" : "deassign",
                                         buf[16], strerror(rc));
                 }
