@@ -245,6 +245,7 @@ int guest_new(Guest **ret, Manager *m, const GuestConfig *config, int inherited_
         g->domid = XEN_NO_DOMID;
         g->listen_fd = -1;
         g->server_log = (RateLimit) RATELIMIT_INIT(10 * 1000 * 1000, 10);
+        g->domain_log = (RateLimit) RATELIMIT_INIT(10 * 1000 * 1000, 10);
         ev_io_init(&g->listen_io, guest_accept_cb, -1, EV_READ);
         ev_timer_init(&g->accept_pause, guest_accept_pause_cb, GUEST_ACCEPT_PAUSE, 0.);
 
@@ -320,9 +321,19 @@ static void guest_ioreq_fail(Ioreq *q, int error) {
 
 static int guest_server_setup(Guest *g, const MatchKey *first) {
         XenServer *xen = NULL;
+        uint32_t blocker = XEN_NO_SERVER;
+        char above[64] = "";
         int r;
 
-        r = xen_server_new(&xen, g->domid);
+        r = xen_server_new(&xen, g->domid, &blocker);
+        if (r == -EBUSY) {
+                log_ratelimit_errno(&g->server_log, LOG_WARNING, r,
+                                    "Guest %s: domain %" PRIu32 " has an ioreq server with id %" PRIu32 " and Xen's %u"
+                                    " ids leave none above it: that server would take the accesses to ranges both"
+                                    " map, so the registration is refused: %m",
+                                    g->name, g->domid, blocker, XEN_MAX_SERVERS);
+                goto fail_logged;
+        }
         if (r < 0)
                 goto fail;
         r = xen_server_map_range(xen, first->space == XIRQ_SPACE_PIO, first->addr, first->addr + first->len - 1);
@@ -339,18 +350,23 @@ static int guest_server_setup(Guest *g, const MatchKey *first) {
         g->xen = xen;
         g->state = XIRQ_GUEST_SERVING;
         g->setup_error = 0;
+        if (xen_server_passed(xen) != XEN_NO_SERVER)
+                snprintf(above, sizeof above, ", above server %" PRIu32 " of another process",
+                         xen_server_passed(xen));
         log_ratelimit(&g->server_log, LOG_INFO,
-                      "Guest %s: ioreq server %" PRIu32 " of domain %" PRIu32 " serving %u vCPU%s", g->name,
-                      xen_server_id(xen), g->domid, xen_server_nr_vcpus(xen), xen_server_nr_vcpus(xen) == 1 ? "" : "s");
+                      "Guest %s: ioreq server %" PRIu32 " of domain %" PRIu32 " serving %u vCPU%s%s", g->name,
+                      xen_server_id(xen), g->domid, xen_server_nr_vcpus(xen), xen_server_nr_vcpus(xen) == 1 ? "" : "s",
+                      above);
         return 0;
 
 fail:
-        xen_server_free(xen);
-        g->state = XIRQ_GUEST_FAILED;
-        g->setup_error = r;
         /* each registration tries again (a crashed domain): rate-limited */
         log_ratelimit_errno(&g->server_log, LOG_WARNING, r,
                             "Guest %s: failed to set up an ioreq server for domain %" PRIu32 ": %m", g->name, g->domid);
+fail_logged:
+        xen_server_free(xen);
+        g->state = XIRQ_GUEST_FAILED;
+        g->setup_error = r;
         return r;
 }
 
@@ -448,7 +464,7 @@ void guest_set_domid(Guest *g, uint32_t domid) {
                 return;
 
         if (g->domid != XEN_NO_DOMID) {
-                log_info("Guest %s: domain %" PRIu32 " is gone", g->name, g->domid);
+                log_ratelimit(&g->domain_log, LOG_INFO, "Guest %s: domain %" PRIu32 " is gone", g->name, g->domid);
                 /* the server first: its domain is gone, its ranges need no unmapping */
                 guest_server_teardown(g);
                 guest_disconnect_all(g);
@@ -459,7 +475,8 @@ void guest_set_domid(Guest *g, uint32_t domid) {
         if (domid != XEN_NO_DOMID) {
                 g->domid = domid;
                 g->state = XIRQ_GUEST_RUNNING;
-                log_info("Guest %s: running as domain %" PRIu32, g->name, domid);
+                /* a guest that reboots in a loop makes these two lines: rate-limited */
+                log_ratelimit(&g->domain_log, LOG_INFO, "Guest %s: running as domain %" PRIu32, g->name, domid);
         }
         manager_update_status(g->manager);
 }

@@ -40,6 +40,7 @@ struct Guest {
         Ioreq ioreq;
         IoreqStats last_stats;          /* of the last server, reported until the next one */
         RateLimit server_log;           /* set-up and teardown follow a client's registrations */
+        RateLimit domain_log;           /* the domain comes and goes with the guest's reboots */
         MatchTable *match;
 
         /* the listening socket */

@@ -111,44 +111,48 @@ static void manager_remove_guest(Manager *m, Guest *g) {
 
 /* ---- domains ---- */
 
-static void manager_scan_domains(Manager *m) {
-        XenxsDomain *doms = NULL;
-        size_t n = 0;
-        int r;
-
+/* Guests without a domain take the one with their name, if it runs (start, reload). */
+static void manager_match_domains(Manager *m) {
         if (!m->xs)
                 return;
-        r = xenxs_list_domains(m->xs, &doms, &n);
-        if (r < 0) {
-                log_warning_errno(r, "Failed to list domains in xenstore: %m");
-                return;
-        }
+        for (Guest *g = m->guests; g; g = g->next)
+                if (g->domid == XEN_NO_DOMID) {
+                        uint32_t domid = xenxs_find_name(m->xs, g->name);
 
-        for (Guest *g = m->guests; g; g = g->next) {
-                uint32_t domid = XEN_NO_DOMID;
-
-                /* the domain it has if still there, else the newest one with its name */
-                for (size_t i = 0; i < n; i++) {
-                        if (strcmp(doms[i].name, g->name) != 0)
-                                continue;
-                        if (doms[i].domid == g->domid) {
-                                domid = g->domid;
-                                break;
-                        }
-                        domid = doms[i].domid;
+                        if (domid != XENXS_NO_DOMID)
+                                guest_set_domid(g, domid);
                 }
-                guest_set_domid(g, domid);
-        }
-        free(doms);
 }
 
-static void manager_xs_changed(Xenxs *x, int error, void *userdata) {
+static void manager_xs_changed(Xenxs *x, int error, const XenxsDomain *added, size_t n_added,
+                               const uint32_t *removed, size_t n_removed, void *userdata) {
+        Manager *m = userdata;
+
         if (error < 0) {
                 /* guests keep the domids they have; a restart reconnects */
-                log_error_errno(error, "Lost the xenstore connection, no longer following domains: %m");
+                if (!xenxs_watching(x))
+                        log_error_errno(error, "Lost the xenstore connection, no longer following domains: %m");
+                else
+                        log_warning_errno(error, "Failed to list domains in xenstore, trying again at the next event: %m");
                 return;
         }
-        manager_scan_domains(userdata);
+
+        /* a guest whose domain went away takes another with its name, if there is one (the newest) */
+        for (size_t i = 0; i < n_removed; i++)
+                for (Guest *g = m->guests; g; g = g->next)
+                        if (g->domid == removed[i]) {
+                                uint32_t domid = xenxs_find_name(x, g->name);
+
+                                guest_set_domid(g, domid == XENXS_NO_DOMID ? XEN_NO_DOMID : domid);
+                        }
+
+        /* a guest keeps the domain it has while that one runs */
+        for (size_t i = 0; i < n_added; i++) {
+                Guest *g = manager_find_guest(m, added[i].name);
+
+                if (g && g->domid == XEN_NO_DOMID)
+                        guest_set_domid(g, added[i].domid);
+        }
 }
 
 /* ---- status ---- */
@@ -271,7 +275,7 @@ int manager_reload(Manager *m) {
                 if (!manager_find_guest(m, new->guests[i]->name))
                         (void) manager_add_guest(m, new->guests[i]);
 
-        manager_scan_domains(m);
+        manager_match_domains(m);
 
         {
                 char status[512];
@@ -340,7 +344,9 @@ int manager_start(Manager *m) {
         r = xenxs_new(&m->xs, m->loop, manager_xs_changed, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to connect to xenstore: %m");
-        manager_scan_domains(m);
+        r = xenxs_refresh(m->xs);
+        if (r < 0)
+                return log_error_errno(r, "Failed to list the domains in xenstore: %m");
 
         ev_timer_start(m->loop, &m->status_refresh);
         ev_signal_start(m->loop, &m->sig_hup);

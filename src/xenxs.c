@@ -20,11 +20,14 @@ struct Xenxs {
         ev_io io;
         XenxsChangedFn changed;
         void *userdata;
+        XenxsDomain *doms;              /* the cache, sorted by domid */
+        size_t n_doms;
 };
 
 static void xenxs_io_cb(struct ev_loop *loop, ev_io *w, int revents) {
         Xenxs *x = container_of(w, Xenxs, io);
         bool any = false;
+        int r;
 
         /* the fd may stop being readable after one call: drain until EAGAIN */
         for (unsigned n = 0; n < 1024; n++) {
@@ -32,21 +35,29 @@ static void xenxs_io_cb(struct ev_loop *loop, ev_io *w, int revents) {
 
                 if (!vec) {
                         if (errno != EAGAIN && errno != EINTR) {
-                                int r = errno > 0 ? -errno : -EIO;
-
-                                /* a broken connection stays readable: stop before spinning */
-                                ev_io_stop(loop, &x->io);
-                                x->changed(x, r, x->userdata);
-                                return;
+                                r = errno > 0 ? -errno : -EIO;
+                                goto broken;
                         }
                         break;
                 }
                 free(vec);
                 any = true;
         }
-        /* one rescan covers any number of events */
-        if (any)
-                x->changed(x, 0, x->userdata);
+        /* one refresh covers any number of events; a failed one is tried again at the next event */
+        if (any) {
+                r = xenxs_refresh(x);
+                if (r < 0)
+                        x->changed(x, r, NULL, 0, NULL, 0, x->userdata);
+        }
+        return;
+broken:
+        /* a broken connection stays readable: stop before spinning */
+        ev_io_stop(loop, &x->io);
+        x->changed(x, r, NULL, 0, NULL, 0, x->userdata);
+}
+
+bool xenxs_watching(const Xenxs *x) {
+        return ev_is_active(&x->io);
 }
 
 int xenxs_new(Xenxs **ret, struct ev_loop *loop, XenxsChangedFn changed, void *userdata) {
@@ -89,6 +100,7 @@ Xenxs *xenxs_free(Xenxs *x) {
                 ev_io_stop(x->loop, &x->io);
         if (x->h)
                 xs_close(x->h);
+        free(x->doms);
         free(x);
         return NULL;
 }
@@ -107,14 +119,15 @@ static bool parse_domid(const char *s, uint32_t *ret) {
         return true;
 }
 
-static int domain_compare(const void *a, const void *b) {
-        const XenxsDomain *x = a, *y = b;
+static int domid_compare(const void *a, const void *b) {
+        uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
 
-        return x->domid < y->domid ? -1 : x->domid > y->domid;
+        return x < y ? -1 : x > y;
 }
 
-int xenxs_list_domains(Xenxs *x, XenxsDomain **ret, size_t *ret_n) {
-        XenxsDomain *list = NULL;
+/* The domids listed under /local/domain, sorted; *ret is malloc'ed (NULL when none). */
+static int xenxs_list_domids(Xenxs *x, uint32_t **ret, size_t *ret_n) {
+        uint32_t *ids = NULL;
         unsigned num = 0;
         size_t n = 0;
         char **dir;
@@ -128,43 +141,99 @@ int xenxs_list_domains(Xenxs *x, XenxsDomain **ret, size_t *ret_n) {
         }
         if (num > XENXS_MAX_DOMAINS)
                 num = XENXS_MAX_DOMAINS;
-
         if (num > 0) {
-                list = calloc(num, sizeof(*list));
-                if (!list) {
+                ids = calloc(num, sizeof(*ids));
+                if (!ids) {
                         free(dir);
                         return -ENOMEM;
                 }
         }
-
-        for (unsigned i = 0; i < num; i++) {
-                char path[64];
-                uint32_t domid;
-                unsigned len = 0;
-                char *name;
-
-                if (!parse_domid(dir[i], &domid))
-                        continue;
-                snprintf(path, sizeof path, "/local/domain/%" PRIu32 "/name", domid);
-                name = xs_read(x->h, XBT_NULL, path, &len);
-                if (!name)
-                        continue;
-                /* a name we could never match: too long, empty or with a NUL inside */
-                if (len == 0 || len > XENXS_NAME_MAX || strlen(name) != len) {
-                        free(name);
-                        continue;
-                }
-                list[n].domid = domid;
-                memcpy(list[n].name, name, len);
-                list[n].name[len] = '\0';
-                n++;
-                free(name);
-        }
+        for (unsigned i = 0; i < num; i++)
+                if (parse_domid(dir[i], &ids[n]))
+                        n++;
         free(dir);
-
         if (n > 1)
-                qsort(list, n, sizeof(*list), domain_compare);
-        *ret = list;
+                qsort(ids, n, sizeof(*ids), domid_compare);
+        *ret = ids;
         *ret_n = n;
         return 0;
+}
+
+/* The name of a new domain: false if it has none we could ever match (too long, empty, a NUL inside). */
+static bool xenxs_read_name(Xenxs *x, uint32_t domid, XenxsDomain *ret) {
+        char path[64];
+        unsigned len = 0;
+        char *name;
+
+        snprintf(path, sizeof path, "/local/domain/%" PRIu32 "/name", domid);
+        name = xs_read(x->h, XBT_NULL, path, &len);
+        if (!name)
+                return false;
+        if (len == 0 || len > XENXS_NAME_MAX || strlen(name) != len) {
+                free(name);
+                return false;
+        }
+        ret->domid = domid;
+        memcpy(ret->name, name, len);
+        ret->name[len] = '\0';
+        free(name);
+        return true;
+}
+
+int xenxs_refresh(Xenxs *x) {
+        XenxsDomain *next = NULL, *added = NULL;
+        uint32_t *ids = NULL, *removed = NULL;
+        size_t n_ids = 0, n_next = 0, n_added = 0, n_removed = 0, i = 0, j = 0;
+        int r;
+
+        r = xenxs_list_domids(x, &ids, &n_ids);
+        if (r < 0)
+                return r;
+        /* next: at most every listed domid; removed: at most every cached one */
+        next = calloc(n_ids ? n_ids : 1, sizeof(*next));
+        added = calloc(n_ids ? n_ids : 1, sizeof(*added));
+        removed = calloc(x->n_doms ? x->n_doms : 1, sizeof(*removed));
+        if (!next || !added || !removed) {
+                r = -ENOMEM;
+                goto finish;
+        }
+
+        /* both lists are sorted by domid: one merge tells kept, removed and new */
+        while (i < x->n_doms || j < n_ids) {
+                if (j == n_ids || (i < x->n_doms && x->doms[i].domid < ids[j]))
+                        removed[n_removed++] = x->doms[i++].domid;
+                else if (i < x->n_doms && x->doms[i].domid == ids[j]) {
+                        next[n_next++] = x->doms[i++];
+                        j++;
+                } else {
+                        if (xenxs_read_name(x, ids[j], &next[n_next]))
+                                added[n_added++] = next[n_next++];
+                        j++;
+                }
+        }
+
+        free(x->doms);
+        x->doms = next;
+        x->n_doms = n_next;
+        next = NULL;
+        if (n_added > 0 || n_removed > 0)
+                x->changed(x, 0, added, n_added, removed, n_removed, x->userdata);
+        r = 0;
+finish:
+        free(next);
+        free(added);
+        free(removed);
+        free(ids);
+        return r;
+}
+
+uint32_t xenxs_find_name(const Xenxs *x, const char *name) {
+        for (size_t i = x->n_doms; i > 0; i--)
+                if (strcmp(x->doms[i - 1].name, name) == 0)
+                        return x->doms[i - 1].domid;
+        return XENXS_NO_DOMID;
+}
+
+size_t xenxs_count(const Xenxs *x) {
+        return x->n_doms;
 }
