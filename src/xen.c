@@ -41,6 +41,7 @@ typedef struct PortEntry {
 struct XenServer {
         uint32_t domid;
         uint32_t id;                    /* XEN_NO_SERVER until created */
+        uint32_t passed;                /* the highest other server below ours, XEN_NO_SERVER if none */
         bool enabled;
         unsigned nr_vcpus;
         unsigned nr_bound;              /* vCPUs 0..nr_bound-1 have a local port */
@@ -56,7 +57,65 @@ struct XenServer {
         PortEntry ports[];                      /* local port → vCPU, open addressing */
 };
 
-int xen_server_new(XenServer **ret, uint32_t domid) {
+/* 1 if the domain has a server with this id, 0 if not, or -errno. */
+static int server_exists(XenServer *s, uint32_t id) {
+        /* with no gfn pointers Xen only looks the server up (FACTS 3f) */
+        if (xendevicemodel_get_ioreq_server_info(s->dm, (domid_t) s->domid, (ioservid_t) id, NULL, NULL, NULL) == 0)
+                return 1;
+        if (errno == ENOENT)
+                return 0;
+        return errno > 0 ? -errno : -EIO;
+}
+
+/*
+ * Xen sends an access to the enabled server with the highest id whose ranges
+ * hold all of it, and gives a new server the lowest free id: a server
+ * created after the VMM's is not above it when the VMM's id is not the
+ * lowest.  Xen tells neither the ranges nor the state of another server, so
+ * ours must be above every server of the domain: create more until one is,
+ * then destroy the spare ones below (they have no ranges and were never
+ * enabled).  -EBUSY, with the server that could not be passed in
+ * *ret_blocker, when Xen's 8 ids do not allow it.
+ */
+static int server_climb(XenServer *s, uint32_t *ret_blocker) {
+        uint32_t spare[XEN_MAX_SERVERS], highest = XEN_NO_SERVER;
+        unsigned n_spare = 0;
+        int r = 0;
+
+        /* the highest other server of the domain */
+        for (uint32_t id = XEN_MAX_SERVERS; id-- > 0;) {
+                if (id == s->id)
+                        continue;
+                r = server_exists(s, id);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        highest = id;
+                        break;
+                }
+        }
+        s->passed = highest;
+        if (highest == XEN_NO_SERVER || highest < s->id)
+                return 0;
+
+        r = 0;
+        while (s->id < highest) {
+                ioservid_t id;
+
+                if (xendevicemodel_create_ioreq_server(s->dm, (domid_t) s->domid, HVM_IOREQSRV_BUFIOREQ_OFF, &id) < 0) {
+                        r = errno == ENOSPC ? -EBUSY : errno > 0 ? -errno : -EIO;
+                        *ret_blocker = highest;
+                        break;
+                }
+                spare[n_spare++] = s->id;
+                s->id = id;
+        }
+        while (n_spare > 0)
+                (void) xendevicemodel_destroy_ioreq_server(s->dm, (domid_t) s->domid, (ioservid_t) spare[--n_spare]);
+        return r;
+}
+
+int xen_server_new(XenServer **ret, uint32_t domid, uint32_t *ret_blocker) {
         XenServer *s;
         unsigned nr_ports;
         ioservid_t id;
@@ -73,6 +132,7 @@ int xen_server_new(XenServer **ret, uint32_t domid) {
                 return -ENOMEM;
         s->domid = domid;
         s->id = XEN_NO_SERVER;
+        s->passed = XEN_NO_SERVER;
         s->fd = -1;
         s->port_mask = nr_ports - 1;
         for (unsigned i = 0; i < nr_ports; i++)
@@ -99,9 +159,12 @@ int xen_server_new(XenServer **ret, uint32_t domid) {
         if (xendevicemodel_create_ioreq_server(s->dm, (domid_t) domid, HVM_IOREQSRV_BUFIOREQ_OFF, &id) < 0)
                 goto fail_errno;
         s->id = id;
+        r = server_climb(s, ret_blocker);
+        if (r < 0)
+                goto fail;
 
         /* 4. its ioreq page: one frame of 128 slots */
-        s->fres = xenforeignmemory_map_resource(s->fmem, (domid_t) domid, XENMEM_resource_ioreq_server, id,
+        s->fres = xenforeignmemory_map_resource(s->fmem, (domid_t) domid, XENMEM_resource_ioreq_server, s->id,
                                                 XENMEM_resource_ioreq_server_frame_ioreq(0), 1, &addr,
                                                 PROT_READ | PROT_WRITE, 0);
         if (!s->fres)
@@ -257,6 +320,10 @@ uint32_t xen_server_domid(const XenServer *s) {
 
 uint32_t xen_server_id(const XenServer *s) {
         return s->id;
+}
+
+uint32_t xen_server_passed(const XenServer *s) {
+        return s->passed;
 }
 
 unsigned xen_server_nr_vcpus(const XenServer *s) {

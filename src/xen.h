@@ -16,6 +16,7 @@
 #define XEN_NO_DOMID            UINT32_MAX
 #define XEN_NO_SERVER           UINT32_MAX
 #define XEN_MAX_VCPUS           128u    /* 32-byte slots in the one ioreq page */
+#define XEN_MAX_SERVERS         8u      /* ioreq servers per domain (MAX_NR_IOREQ_SERVERS) */
 
 /* Values of the ioreq fields (xen/hvm/ioreq.h; checked in xen.c). */
 enum {
@@ -55,7 +56,8 @@ typedef struct XenServer XenServer;
 /*
  * Set-up order (each step only after the previous one succeeded):
  *   xen_server_new:    open the handles → restrict them to the domain →
- *                      create the server (no buffered ring) → map its ioreq
+ *                      create the server (no buffered ring) → make its id
+ *                      the highest of the domain (see below) → map its ioreq
  *                      page (map_resource) → nr_vcpus (refused above
  *                      XEN_MAX_VCPUS)
  *   xen_server_map_range: the registered ranges
@@ -64,7 +66,16 @@ typedef struct XenServer XenServer;
  * Only after that is guest-written memory (the slots) read.
  * xen_server_free tears down in reverse; see there.
  */
-int xen_server_new(XenServer **ret, uint32_t domid);
+/*
+ * Xen sends an access to the enabled server with the highest id whose
+ * ranges hold all of it, and a new server gets the lowest free id.  Xen
+ * shows neither the ranges nor the state of other servers, so the new
+ * server is made the domain's highest: when a server of another process
+ * has a higher id, more servers are created until one is above it and the
+ * spare ones are destroyed.  -EBUSY when Xen's XEN_MAX_SERVERS ids leave no
+ * room above; *ret_blocker is then that server's id.
+ */
+int xen_server_new(XenServer **ret, uint32_t domid, uint32_t *ret_blocker);
 XenServer *xen_server_free(XenServer *s);
 
 int xen_server_map_range(XenServer *s, bool pio, uint64_t first, uint64_t last);
@@ -73,6 +84,8 @@ int xen_server_enable(XenServer *s);
 
 uint32_t xen_server_domid(const XenServer *s);
 uint32_t xen_server_id(const XenServer *s);
+/* The highest id of another process's server below ours (the one passed, if any), or XEN_NO_SERVER. */
+uint32_t xen_server_passed(const XenServer *s);
 unsigned xen_server_nr_vcpus(const XenServer *s);
 int xen_server_fd(const XenServer *s);
 
