@@ -123,8 +123,10 @@ int xenioreqd_ioeventfd(xenioreqd_client *c, uint64_t addr, uint32_t addr_len, i
  * field, or event_fd is not an eventfd), -EEXIST (collides with a
  * registration: same key, ANY against anything at that address, overlapping
  * range, data sets that intersect), -ENOSPC (limits: registrations, ranges,
- * masks per address), -ESRCH (guest not running), an error of Xen when the
- * ioreq server cannot be set up; see xen-ioreqd-protocol(7) for the full list.
+ * masks per address), -ESRCH (guest not running), -EBUSY (another process's
+ * ioreq server of the guest has an id the daemon's cannot be placed above),
+ * an error of Xen when the ioreq server cannot be set up; see
+ * xen-ioreqd-protocol(7) for the full list.
  */
 int xenioreqd_assign(xenioreqd_client *c, uint8_t space, uint64_t addr, uint8_t len, uint8_t match,
                      uint64_t value, uint64_t mask, int event_fd);
