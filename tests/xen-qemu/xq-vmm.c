@@ -3,13 +3,14 @@
  * xq-vmm: the "VMM" of the coexistence scenario.  An ioreq server written
  * straight against the Xen API that owns a whole virtio-mmio device window,
  * as a VMM's device model would: it answers the config-space reads (magic,
- * version, device and vendor id) and counts every write by register.  It is
- * created before xen-ioreqd's server, so it has the lower id; Xen sends an
- * access to the enabled server with the highest id that covers it whole, so
- * the QUEUE_NOTIFY writes xen-ioreqd registered go there and everything else
- * comes here.
+ * version, device and vendor id) and counts every write by register.  Xen
+ * sends an access to the enabled server with the highest id that covers it
+ * whole, and xen-ioreqd places its server above every other one, so the
+ * QUEUE_NOTIFY writes xen-ioreqd registered go there and everything else
+ * comes here.  With "gap" the VMM makes two servers and destroys the first:
+ * it holds id 1 with id 0 free, the id a new server would get.
  *
- * Usage: xq-vmm DOMID BASE SIZE SECONDS
+ * Usage: xq-vmm DOMID BASE SIZE SECONDS [gap]
  * Prints "VMM-READY id=N" when serving, then on SIGTERM/SIGINT or after
  * SECONDS: "VMM-STATS reads=.. writes=.. notify_writes=.. invalidate=.. other=..".
  */
@@ -56,8 +57,8 @@ static uint64_t config_read(uint64_t off)
 
 int main(int argc, char **argv)
 {
-        if (argc != 5) {
-                fprintf(stderr, "usage: xq-vmm DOMID BASE SIZE SECONDS\n");
+        if (argc != 5 && !(argc == 6 && strcmp(argv[5], "gap") == 0)) {
+                fprintf(stderr, "usage: xq-vmm DOMID BASE SIZE SECONDS [gap]\n");
                 return 2;
         }
         domid_t domid = (domid_t)strtoul(argv[1], NULL, 0);
@@ -84,6 +85,15 @@ int main(int argc, char **argv)
         if (xendevicemodel_create_ioreq_server(dm, domid, HVM_IOREQSRV_BUFIOREQ_OFF, &id) < 0) {
                 printf("VMM-FAIL create: %s\n", strerror(errno));
                 return 1;
+        }
+        if (argc == 6) {
+                ioservid_t first = id;
+
+                if (xendevicemodel_create_ioreq_server(dm, domid, HVM_IOREQSRV_BUFIOREQ_OFF, &id) < 0 ||
+                    xendevicemodel_destroy_ioreq_server(dm, domid, first) < 0) {
+                        printf("VMM-FAIL gap: %s\n", strerror(errno));
+                        return 1;
+                }
         }
         xenforeignmemory_resource_handle *res =
                 xenforeignmemory_map_resource(fm, domid, XENMEM_resource_ioreq_server, id,
