@@ -4,4 +4,4 @@
  * that both ends share one implementation.  Their symbols stay internal:
  * only xenioreqd_* is exported.
  */
-#include "../src/proto.c"
+#include "../src/shared/proto.c"

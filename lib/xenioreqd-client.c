@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * libxenioreqd-client: synchronous client of a xen-ioreqd guest socket.
- * Messages are encoded and decoded by the daemon's own codec (src/proto.c,
+ * Messages are encoded and decoded by the daemon's own codec (src/shared/proto.c,
  * compiled into this library), so both sides agree byte for byte.
  */
 #include <errno.h>

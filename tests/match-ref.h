@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * A brute-force model of the registration table (src/match.c) for the unit
+ * A brute-force model of the registration table (src/shared/match.c) for the unit
  * test and the fuzz target: a flat array searched linearly, applying the
  * rules of match.h one at a time, so that the same operations can be run on
  * both and every result compared.

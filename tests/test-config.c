@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Unit test of the configuration module (src/config.c).  Bad files live in
+ * Unit test of the configuration module (src/parent/config.c).  Bad files live in
  * tests/data/config/bad-{global,guest}/, each starting with a comment
  * "; expect: LINE: MESSAGE" giving the exact error expected.
  */
@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <syslog.h>
 
-#include "../src/config.h"
+#include "config.h"
 #include "testutil.h"
 #include "unit-assert.h"
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Unit test of the registration table (src/match.c). */
+/* Unit test of the registration table (src/shared/match.c). */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Unit test of the wire protocol codec (src/proto.c). */
+/* Unit test of the wire protocol codec (src/shared/proto.c). */
 #include <errno.h>
 #include <stdint.h>
 
