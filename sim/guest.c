@@ -828,12 +828,18 @@ int xsg_io(xsg *g, uint32_t domid, unsigned vcpu, struct xsg_io *io) {
         r = vcpu_resume(&c, tmo, &io->slot_state);
         if (r < 0)
                 goto out;
-        /* An MMIO access that crosses a 4 KiB page becomes one request per page. */
+        /*
+         * As Xen's hvmemul_phys_mmio_access(): an MMIO access that crosses a 4 KiB page is cut
+         * at the boundary, and each page's piece into power-of-two chunks, the largest first
+         * (3 bytes: 2 + 1; 5: 4 + 1), each chunk one request with its own choice of server.
+         */
         while (off < io->size) {
                 uint64_t addr = io->addr + off;
                 unsigned len = io->size - off;
                 if (io->space == XSG_MMIO && (addr & 0xfff) + len > 0x1000)
                         len = (unsigned)(0x1000 - (addr & 0xfff));
+                while (len & (len - 1))
+                        len &= len - 1;
                 struct target t;
                 struct pend p;
                 uint64_t piece;

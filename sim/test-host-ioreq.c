@@ -110,6 +110,55 @@ static void test_fields(uint32_t dom) {
         st_srv_answer(&s, 0, 0);
         CHECK(st_async_join(&a) == 0 && a.io.nr_requests == 2, "split write");
 
+        /*
+         * Pieces of other sizes go as power-of-two chunks, largest first, as Xen's
+         * hvmemul_phys_mmio_access() cuts them: never 3, 5, 6 or 7 bytes in one request
+         * (an 8-byte write at a page's last 3 bytes is 2 + 1, then 4 + 1; at its last 6
+         * bytes 4 + 2, then 2; at its last 7 bytes 4 + 2 + 1, then 1).
+         */
+        static const struct {
+                unsigned off;                   /* of the 8-byte access, from BASE */
+                unsigned n;
+                struct { unsigned off, size; } req[4];
+        } cuts[] = {
+                { 0xffd, 4, { { 0xffd, 2 }, { 0xfff, 1 }, { 0x1000, 4 }, { 0x1004, 1 } } },
+                { 0xffa, 3, { { 0xffa, 4 }, { 0xffe, 2 }, { 0x1000, 2 } } },
+                { 0xff9, 4, { { 0xff9, 4 }, { 0xffd, 2 }, { 0xfff, 1 }, { 0x1000, 1 } } },
+        };
+        for (unsigned c = 0; c < sizeof(cuts) / sizeof(cuts[0]); c++) {
+                const uint64_t value = 0x1122334455667788ull;
+                unsigned n = cuts[c].n;
+                a = acc(dom, 0, XSG_WRITE, BASE + cuts[c].off, 8, value, 3000);
+                st_async_start(&a);
+                for (unsigned i = 0; i < n; i++) {
+                        unsigned o = cuts[c].req[i].off, sz = cuts[c].req[i].size;
+                        uint64_t want = (value >> (8 * (o - cuts[c].off))) &
+                                        (sz == 8 ? ~0ull : (1ull << (8 * sz)) - 1);
+                        v = next_req(&s, 2000);
+                        ioreq_t io = s.page->vcpu_ioreq[0];
+                        CHECK(v == 0 && io.addr == BASE + o && io.size == sz && io.data == want,
+                              "w8 at +%#x, request %u: addr +%#llx size %u data %llx, want +%#x "
+                              "size %u data %llx", cuts[c].off, i,
+                              (unsigned long long)(io.addr - BASE), io.size,
+                              (unsigned long long)io.data, o, sz, (unsigned long long)want);
+                        st_srv_answer(&s, 0, 0);
+                }
+                CHECK(st_async_join(&a) == 0 && a.io.nr_requests == n,
+                      "w8 at +%#x: r=%d, %u requests, want %u", cuts[c].off, a.r,
+                      a.io.nr_requests, n);
+        }
+        /* A read is put together from its chunks' answers. */
+        a = acc(dom, 0, XSG_READ, BASE + 0xffd, 8, 0, 3000);
+        st_async_start(&a);
+        static const uint64_t answers[] = { 0x7788, 0x66, 0x22334455, 0x11 };
+        for (unsigned i = 0; i < 4; i++) {
+                v = next_req(&s, 2000);
+                CHECK(v == 0, "read chunk %u", i);
+                st_srv_answer(&s, 0, answers[i] | 0xee00000000000000ull);
+        }
+        CHECK(st_async_join(&a) == 0 && a.io.value == 0x1122334455667788ull,
+              "r8 at +0xffd gave %llx", (unsigned long long)a.io.value);
+
         /* Half covered: the server gets its half, the other comes from the no-server path. */
         a = acc(dom, 0, XSG_READ, BASE + 0x1ffe, 4, 0, 3000);
         st_async_start(&a);
