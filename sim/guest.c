@@ -3,9 +3,9 @@
  * guest.c - libxensim-guest: the toolstack and the guest vCPUs of xensim (xensim-guest.h).
  *
  * A vCPU access follows Xen 4.17's ioreq_send()/wait_for_io(): fill the slot, write barrier,
- * state IOREQ_READY, notify the server's port; then sleep until an event reaches the vCPU and
- * re-evaluate the slot state with the same transitions Xen accepts (READY → INPROCESS →
- * IORESP_READY → NONE; NONE means "no answer", all-ones; a state going backwards or an unknown
+ * state IOREQ_READY, notify the server's port, look at the slot once; then sleep until an event
+ * reaches the vCPU and look again, each look a fresh run of wait_for_io() as on x86 (IORESP_READY
+ * takes the answer, NONE means "no answer", all-ones, READY and INPROCESS keep waiting, any other
  * state crashes the domain).
  */
 #include "autoconfig.h"
@@ -391,9 +391,8 @@ struct pend {
         uint32_t page;
         unsigned srv;
         uint32_t srv_gen;
-        unsigned prev;
-        bool done, none;
-        uint64_t data;
+        bool done;
+        uint64_t data;                  /* the answer; until then the request's own data */
 };
 
 /* getpid() is a system call: keep the value, refreshed in a forked child. */
@@ -444,7 +443,7 @@ static int vcpu_enter(xsg *g, uint32_t domid, unsigned vcpu, struct vcpu_ctx *c)
 }
 
 static int wait_all(struct vcpu_ctx *c, struct pend *pd, unsigned n, int timeout_ms,
-                    int *ret_state, const uint32_t *resume_ev);
+                    int *ret_state, uint32_t seen);
 static volatile ioreq_t *slot_of(xsg *g, uint32_t page, unsigned idx);
 
 /*
@@ -468,11 +467,9 @@ static int vcpu_resume(struct vcpu_ctx *c, int timeout_ms, int *ret_state) {
                         return 0;
                 }
                 pd[i] = (struct pend){ .io = slot_of(c->g, page, c->vcpu), .page = page,
-                                       .srv = srv, .srv_gen = vp->w[i].srv_gen,
-                                       .prev = vp->w[i].prev };
+                                       .srv = srv, .srv_gen = vp->w[i].srv_gen };
         }
-        uint32_t ev = vp->ev;
-        r = wait_all(c, pd, n, timeout_ms, ret_state, &ev);
+        r = wait_all(c, pd, n, timeout_ms, ret_state, vp->ev);
         if (r == 0)
                 vp->n = 0;
         return r;
@@ -660,80 +657,81 @@ static int crash(struct vcpu_ctx *c) {
         return -EHOSTDOWN;
 }
 
+static uint32_t vcpu_events(struct vcpu_ctx *c) {
+        return atomic_load_explicit(&c->d->vcpu_evt[c->vcpu], memory_order_acquire);
+}
+
 /*
- * Block the vCPU until every pending request is answered, evaluating each slot as Xen's
- * wait_for_io() does each time the vCPU is woken by an event.
+ * One look at the pending requests, inside crit_enter: one run of Xen's wait_for_io(), which
+ * on x86 starts afresh (prev_state NONE) each time the vCPU resumes, so only the state seen
+ * now counts and a state that went back (INPROCESS, then READY again) is simply waited on.
+ * A request whose server was destroyed completes as Xen's vCPU does when it runs and finds no
+ * pending server: with the request's own data, the old page untouched. Such a look only
+ * happens after an event that reached the vCPU; after the destruction none comes through the
+ * destroyed server's ports, so a vCPU that was blocked on it stays blocked until another event
+ * (FACTS 8a-8c). Returns 1 when every request is done, 0 while some still wait, -EHOSTDOWN for
+ * an invalid state (the caller crashes the domain once out of crit_enter).
+ */
+static int look(struct vcpu_ctx *c, struct pend *pd, unsigned n) {
+        bool all = true;
+
+        for (unsigned i = 0; i < n; i++) {
+                struct pend *p = &pd[i];
+                if (p->done)
+                        continue;
+                if (__atomic_load_n(&c->d->srv[p->srv].gen, __ATOMIC_ACQUIRE) != p->srv_gen) {
+                        p->done = true;
+                        continue;
+                }
+                unsigned st = slot_state(p->io);
+                if (st == STATE_IORESP_READY) {
+                        atomic_thread_fence(memory_order_acquire);
+                        p->data = p->io->data;
+                        slot_set_none(p->io);
+                        p->done = true;
+                } else if (st == STATE_IOREQ_NONE) {
+                        p->data = ~0ull;
+                        p->done = true;
+                } else if (st == STATE_IOREQ_READY || st == STATE_IOREQ_INPROCESS) {
+                        all = false;
+                } else {
+                        return -EHOSTDOWN;
+                }
+        }
+        return all;
+}
+
+/*
+ * Block the vCPU until every pending request is done, looking at them each time an event
+ * that came after `seen` (the vCPU's event count at its last look) wakes it, as Xen's
+ * wait_on_xen_event_channel() does: a state written without a notify is not noticed.
  */
 static int wait_all(struct vcpu_ctx *c, struct pend *pd, unsigned n, int timeout_ms,
-                    int *ret_state, const uint32_t *resume_ev) {
+                    int *ret_state, uint32_t seen) {
         uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
         _Atomic uint32_t *evw = &c->d->vcpu_evt[c->vcpu];
-        /* A resumed vCPU only looks again once an event came after its last look. */
-        uint32_t seen = resume_ev ? *resume_ev : 0;
-        bool first = !resume_ev;
+        bool all = true;
 
+        for (unsigned i = 0; i < n; i++)
+                all = all && pd[i].done;
+        if (all)
+                return 0;
         for (;;) {
                 uint32_t ev = atomic_load_explicit(evw, memory_order_acquire);
-                bool all = true;
                 int r = ctx_check(c);
                 if (r < 0)
                         return r;
-                /*
-                 * Xen looks at the slots once before blocking the vCPU, then only when an
-                 * event wakes it: a state written without a notify is not noticed.
-                 */
-                bool look = first || ev != seen;
-                bool bad = false;
                 /* A look runs as a whole before or after a server's change (crit_enter). */
-                if (look && crit_enter(c, deadline) < 0)
-                        look = false;
-                if (look) {
-                        first = false;
+                if (ev != seen && crit_enter(c, deadline) == 0) {
                         seen = ev;
-                }
-                for (unsigned i = 0; i < n && !bad; i++) {
-                        struct pend *p = &pd[i];
-                        if (p->done)
-                                continue;
-                        if (!look) {
-                                all = false;
-                                continue;
-                        }
-                        /*
-                         * An answer is taken whatever became of its server since: Xen's
-                         * woken vCPU completes the access even when it finds no pending
-                         * server any more (vcpu_ioreq_handle_completion). Otherwise a
-                         * destroyed server never answers: the request is lost for good.
-                         */
-                        unsigned st = slot_state(p->io);
-                        if (st == STATE_IORESP_READY) {
-                                atomic_thread_fence(memory_order_acquire);
-                                p->data = p->io->data;
-                                slot_set_none(p->io);
-                                p->done = true;
-                        } else if (__atomic_load_n(&c->d->srv[p->srv].gen, __ATOMIC_ACQUIRE) !=
-                                   p->srv_gen) {
-                                all = false;
-                                continue;
-                        } else if (st == STATE_IOREQ_NONE) {
-                                p->done = p->none = true;
-                                p->data = ~0ull;
-                        } else if (st < p->prev) {
-                                bad = true;
-                        } else if (st == STATE_IOREQ_READY || st == STATE_IOREQ_INPROCESS) {
-                                p->prev = st;
-                        } else {
-                                bad = true;
-                        }
-                        if (!p->done)
-                                all = false;
-                }
-                if (look)
+                        r = look(c, pd, n);
                         crit_leave(c);
-                if (bad)
-                        return crash(c);
-                if (all)
-                        return 0;
+                        if (r < 0)
+                                return crash(c);
+                        if (r > 0)
+                                return 0;
+                        continue;
+                }
                 uint64_t t = now_ns();
                 if (t >= deadline) {
                         /* The vCPU stays blocked on what is still unanswered. */
@@ -746,7 +744,6 @@ static int wait_all(struct vcpu_ctx *c, struct pend *pd, unsigned n, int timeout
                                         vp->w[k].page = pd[i].page;
                                         vp->w[k].srv = pd[i].srv;
                                         vp->w[k].srv_gen = pd[i].srv_gen;
-                                        vp->w[k].prev = pd[i].prev;
                                         k++;
                                 }
                         vp->ev = seen;
@@ -759,14 +756,25 @@ static int wait_all(struct vcpu_ctx *c, struct pend *pd, unsigned n, int timeout
         }
 }
 
-static int send_one(struct vcpu_ctx *c, const struct target *t, const struct xsg_raw *raw,
-                    struct pend *p) {
+/* Write the request into the vCPU's slot of t's page and notify the server (in crit_enter). */
+static void send_one(struct vcpu_ctx *c, const struct target *t, const struct xsg_raw *raw,
+                     struct pend *p) {
         volatile ioreq_t *io = slot_of(c->g, t->page, c->vcpu);
         slot_write(io, raw, STATE_IOREQ_READY);
         *p = (struct pend){ .io = io, .page = t->page, .srv = (unsigned)t->srv,
-                            .srv_gen = t->srv_gen, .prev = STATE_IOREQ_READY };
+                            .srv_gen = t->srv_gen, .data = raw->data };
         notify(c, t->vport, t->lport);
-        return 0;
+}
+
+/*
+ * The end of a send step: the look Xen's vCPU takes at its slots before it blocks, then
+ * crit_leave. The caller read the vCPU's event count before sending, so any event after that
+ * (an answer's notify) makes wait_all() look again. 0, or -EHOSTDOWN (the domain crashed).
+ */
+static int send_done(struct vcpu_ctx *c, struct pend *pd, unsigned n) {
+        int r = look(c, pd, n);
+        crit_leave(c);
+        return r < 0 ? crash(c) : 0;
 }
 
 #define NOTIFY_PREPARE_TRIES 4
@@ -778,7 +786,7 @@ static int send_one(struct vcpu_ctx *c, const struct target *t, const struct xsg
  */
 static int select_send(struct vcpu_ctx *c, int space, uint64_t start, uint64_t end,
                        const struct xsg_raw *raw, int timeout_ms, struct target *t,
-                       struct pend *p) {
+                       struct pend *p, uint32_t *ret_seen) {
         uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
         int r, h;
 
@@ -797,10 +805,13 @@ static int select_send(struct vcpu_ctx *c, int space, uint64_t start, uint64_t e
                         wake_fd(c->g, (uint32_t)h);
                         continue;
                 }
-                if (t->srv >= 0)
-                        send_one(c, t, raw, p);
-                crit_leave(c);
-                return 0;
+                if (t->srv < 0) {
+                        crit_leave(c);
+                        return 0;
+                }
+                *ret_seen = vcpu_events(c);
+                send_one(c, t, raw, p);
+                return send_done(c, p, 1);
         }
 }
 
@@ -842,13 +853,14 @@ int xsg_io(xsg *g, uint32_t domid, unsigned vcpu, struct xsg_io *io) {
                         len &= len - 1;
                 struct target t;
                 struct pend p;
+                uint32_t seen = 0;
                 uint64_t piece;
                 struct xsg_raw raw = {
                         .addr = addr, .count = 1, .size = len, .dir = (uint8_t)io->dir,
                         .type = (uint8_t)io->space,
                         .data = io->dir == XSG_WRITE ? (io->data >> (8 * off)) & ones(len) : 0,
                 };
-                r = select_send(&c, io->space, addr, addr + len - 1, &raw, tmo, &t, &p);
+                r = select_send(&c, io->space, addr, addr + len - 1, &raw, tmo, &t, &p, &seen);
                 if (r < 0)
                         goto out;
                 if (t.srv < 0) {
@@ -856,7 +868,7 @@ int xsg_io(xsg *g, uint32_t domid, unsigned vcpu, struct xsg_io *io) {
                 } else {
                         io->server = t.srv;
                         io->nr_requests++;
-                        r = wait_all(&c, &p, 1, tmo, &io->slot_state, NULL);
+                        r = wait_all(&c, &p, 1, tmo, &io->slot_state, seen);
                         if (r < 0)
                                 goto out;
                         piece = p.data & ones(len);
@@ -931,10 +943,12 @@ int xsg_invalidate(xsg *g, uint32_t domid, unsigned vcpu, int timeout_ms) {
         }
         struct xsg_raw raw = { .type = IOREQ_TYPE_INVALIDATE, .dir = IOREQ_WRITE, .addr = 0,
                                .size = 4, .count = 0, .data = ~0ull };
+        uint32_t seen = vcpu_events(&c);
         for (unsigned i = 0; i < n; i++)
                 send_one(&c, &t[i], &raw, &p[i]);
-        crit_leave(&c);
-        r = wait_all(&c, p, n, tmo, &st, NULL);
+        r = send_done(&c, p, n);
+        if (r == 0)
+                r = wait_all(&c, p, n, tmo, &st, seen);
         if (r == 0)
                 r = (int)n;
 out:
@@ -973,9 +987,11 @@ int xsg_inject_request(xsg *g, uint32_t domid, unsigned vcpu, unsigned server,
                 crit_leave(&c);
                 wake_fd(c.g, (uint32_t)h);
         }
+        uint32_t seen = vcpu_events(&c);
         send_one(&c, &t, raw, &p);
-        crit_leave(&c);
-        r = wait_all(&c, &p, 1, tmo, &st, NULL);
+        r = send_done(&c, &p, 1);
+        if (r == 0)
+                r = wait_all(&c, &p, 1, tmo, &st, seen);
         if (r == 0 && ret_data)
                 *ret_data = p.data;
 out:

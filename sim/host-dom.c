@@ -217,7 +217,6 @@ int host_dom_unpause(struct host *h, uint32_t slot, uint64_t *val) {
                 vp->w[n].page = v->page;
                 vp->w[n].srv = (uint32_t)id;
                 vp->w[n].srv_gen = s->srv[id].gen;
-                vp->w[n].prev = STATE_IOREQ_READY;
                 n++;
         }
         vp->n = n;

@@ -370,8 +370,9 @@ static void test_answers(void) {
         xsg_domain_destroy(st_guest(), dom);
 }
 
-static void test_crash(unsigned bad_state, bool backwards) {
-        uint32_t dom = st_domain(backwards ? "crash-back" : "crash-7", 1);
+/* An invalid state value + notify crashes the domain (12e). */
+static void test_crash(void) {
+        uint32_t dom = st_domain("crash-7", 1);
         struct xsg_domain_info di;
         struct st_srv s;
         st_srv_up(&s, dom, BASE, BASE + 0xfff);
@@ -379,20 +380,75 @@ static void test_crash(unsigned bad_state, bool backwards) {
         struct st_async x = acc(dom, 0, XSG_READ, BASE, 4, 0, 3000);
         st_async_start(&x);
         CHECK(next_req(&s, 2000) == 0, "request");
-        if (backwards) {
-                s.page->vcpu_ioreq[0].state = STATE_IOREQ_INPROCESS;
-                xenevtchn_notify(s.xce, s.lport[0]);
-                CHECK(!finished_within(&x, 150), "INPROCESS completed");
-        }
-        s.page->vcpu_ioreq[0].state = bad_state & 0xf;
+        s.page->vcpu_ioreq[0].state = 7;
         xenevtchn_notify(s.xce, s.lport[0]);
-        CHECK(st_async_join(&x) == -EHOSTDOWN, "state %u: r=%d", bad_state, x.r);
+        CHECK(st_async_join(&x) == -EHOSTDOWN, "state 7: r=%d", x.r);
         CHECK(xsg_domain_info(st_guest(), dom, &di) == 0 && di.state == XSG_DOMAIN_CRASHED,
               "domain not crashed");
         uint64_t v;
         CHECK(xsg_read(st_guest(), dom, 0, XSG_MMIO, BASE, 4, &v, 500) == -EHOSTDOWN,
               "a crashed domain's vCPU still runs");
         st_srv_down(&s);
+        xsg_domain_destroy(st_guest(), dom);
+}
+
+/*
+ * A state that goes back across a wake-up (INPROCESS + notify, then READY + notify) is waited
+ * on: on x86 each resumption of the vCPU runs wait_for_io() afresh from prev_state NONE, so
+ * it waits for IORESP_READY again and then completes normally.
+ */
+static void test_state_back(void) {
+        uint32_t dom = st_domain("state-back", 1);
+        struct xsg_domain_info di;
+        struct st_srv s;
+        st_srv_up(&s, dom, BASE, BASE + 0xfff);
+
+        struct st_async x = acc(dom, 0, XSG_READ, BASE, 4, 0, 3000);
+        st_async_start(&x);
+        CHECK(next_req(&s, 2000) == 0, "request");
+        s.page->vcpu_ioreq[0].state = STATE_IOREQ_INPROCESS;
+        xenevtchn_notify(s.xce, s.lport[0]);
+        CHECK(!finished_within(&x, 150), "INPROCESS completed");
+        s.page->vcpu_ioreq[0].state = STATE_IOREQ_READY;
+        xenevtchn_notify(s.xce, s.lport[0]);
+        CHECK(!finished_within(&x, 150), "READY after INPROCESS ended the access: r=%d", x.r);
+        CHECK(xsg_domain_info(st_guest(), dom, &di) == 0 && di.state == XSG_DOMAIN_RUNNING,
+              "READY after INPROCESS crashed the domain");
+        st_srv_answer(&s, 0, 0x5a5a5a5a);
+        CHECK(st_async_join(&x) == 0 && x.io.value == 0x5a5a5a5a, "answer after the state went "
+              "back: r=%d value %llx", x.r, (unsigned long long)x.io.value);
+        st_srv_down(&s);
+        xsg_domain_destroy(st_guest(), dom);
+}
+
+/*
+ * A vCPU blocked on a destroyed server is woken by an event from another server (Xen wakes a
+ * vCPU blocked in wait_on_xen_event_channel() on any of its ioreq channels): it finds no
+ * pending server and completes the access with the request's own data, 0 for a read.
+ */
+static void test_destroyed_woken(void) {
+        uint32_t dom = st_domain("destroyed-woken", 1);
+        struct st_srv a, b;
+        st_srv_up(&a, dom, BASE + 0x1000, BASE + 0x1fff);
+        st_srv_up(&b, dom, BASE, BASE + 0xfff);
+
+        struct st_async x = acc(dom, 0, XSG_READ, BASE, 4, 0, 3000);
+        st_async_start(&x);
+        CHECK(next_req(&b, 2000) == 0, "request");
+        CHECK_OK(xendevicemodel_destroy_ioreq_server(b.dm, dom, b.id));
+        CHECK(!finished_within(&x, 150), "destroying the server released the vCPU");
+        xenevtchn_notify(a.xce, a.lport[0]);
+        CHECK(st_async_join(&x) == 0 && x.io.value == 0, "woken after its server's destruction: "
+              "r=%d value %llx", x.r, (unsigned long long)x.io.value);
+        CHECK(b.page->vcpu_ioreq[0].state == STATE_IOREQ_READY, "the old page was written");
+        /* The vCPU runs on: its next access goes to the server left. */
+        x = acc(dom, 0, XSG_WRITE, BASE + 0x1000, 4, 9, 3000);
+        st_async_start(&x);
+        CHECK(next_req(&a, 2000) == 0, "next request");
+        st_srv_answer(&a, 0, 0);
+        CHECK(st_async_join(&x) == 0, "next access: r=%d", x.r);
+        st_srv_down(&b);
+        st_srv_down(&a);
         xsg_domain_destroy(st_guest(), dom);
 }
 
@@ -537,8 +593,9 @@ int main(int argc, char **argv) {
         test_selection(dom);
         test_invalidate(dom);
         test_answers();
-        test_crash(7, false);
-        test_crash(STATE_IOREQ_READY, true);
+        test_crash();
+        test_state_back();
+        test_destroyed_woken();
         test_death();
         test_inject(dom);
         test_boot();

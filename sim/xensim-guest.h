@@ -16,7 +16,7 @@
  * failure. Errors shared by every function that names a domain or a vCPU:
  *   -ESRCH      no such domain (never created, or destroyed)
  *   -EHOSTDOWN  the domain has crashed (Xen's domain_crash: an ioreq server wrote an invalid
- *               or backward slot state); its vCPUs issue nothing more
+ *               slot state); its vCPUs issue nothing more
  *   -ENXIO      vCPU id >= the domain's number of vCPUs
  *   -EBUSY      that vCPU is already executing an access (one access per vCPU at a time;
  *               a vCPU may be driven by any thread or process, but only by one at a time)

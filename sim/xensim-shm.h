@@ -97,7 +97,7 @@ struct xs_vpend {
         uint32_t n;                     /* pending requests, 0 = not hung */
         uint32_t ev;                    /* the vCPU's event count already looked at */
         struct {
-                uint32_t page, srv, srv_gen, prev;
+                uint32_t page, srv, srv_gen;
         } w[XS_MAX_SERVERS];
 };
 
@@ -288,7 +288,7 @@ static inline uint32_t xs_ring_skip(struct xs_ring *r) {
  * before the operation, as if the matching *_RESTRICT op had come first.
  */
 #define XS_PROTO_MAGIC 0x58535251u     /* "XSRQ" */
-#define XS_PROTO_VERSION 2u
+#define XS_PROTO_VERSION 3u
 
 enum xs_op {
         XS_OP_HELLO = 1,                /* → fd: the shm memfd; val[0] = its size */
