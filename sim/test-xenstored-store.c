@@ -120,6 +120,33 @@ static void test_transactions(void) {
         CHECK(store_read(live, "/y/z", &v, &len) == 0 && len == 1 && v[0] == '2');
         store_free(tx);
 
+        /*
+         * A node changed several times in a transaction fires once at commit, in the order
+         * the transaction first reached the nodes (xenstored's one event per changed node).
+         */
+        CHECK(store_tx_begin(live, &tx) == 0);
+        {
+                StorePerm ro[2] = { { .domid = 0, .access = STORE_PERM_NONE },
+                                    { .domid = 5, .access = STORE_PERM_READ } };
+
+                CHECK(store_write(tx, "/m/a", "", 0, NULL, NULL) == 0);
+                CHECK(store_set_perms(tx, "/m/a", ro, 2, NULL, NULL) == 0);
+                CHECK(store_write(tx, "/m/b", "1", 1, NULL, NULL) == 0);
+                CHECK(store_write(tx, "/m/a", "2", 1, NULL, NULL) == 0);
+                CHECK(store_set_perms(tx, "/m/b", ro, 2, NULL, NULL) == 0);
+        }
+        events[0] = '\0';
+        CHECK(store_tx_commit(tx, live, on_change, NULL) == 0);
+        CHECK(strcmp(events, "/m/a /m/b") == 0);
+        store_free(tx);
+
+        /* A node the transaction has not reached yet is read as the store has it now. */
+        CHECK(store_tx_begin(live, &tx) == 0);
+        CHECK(store_write(live, "/late", "L", 1, NULL, NULL) == 0);
+        CHECK(store_read(tx, "/late", &v, &len) == 0 && len == 1 && v[0] == 'L');
+        CHECK(store_tx_commit(tx, live, NULL, NULL) == 0);
+        store_free(tx);
+
         /* Implicit parents created inside a transaction are its own, not a conflict. */
         CHECK(store_tx_begin(live, &tx) == 0);
         CHECK(store_write(tx, "/p/q/r", "1", 1, NULL, NULL) == 0);

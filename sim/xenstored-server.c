@@ -666,7 +666,7 @@ static int do_transaction_start(const Request *rq) {
                 return EBUSY;
         if (c->n_txs >= c->srv->limits.max_transactions)
                 return ENOSPC;
-        /* Each transaction copies the store: bound the copies of all clients together. */
+        /* A transaction may copy the whole store: bound the copies of all clients together. */
         if (c->srv->tx_nodes + store_node_count(c->srv->store) > TX_NODES_FACTOR * c->srv->limits.max_nodes)
                 return ENOSPC;
         t = calloc(1, sizeof(*t));

@@ -34,6 +34,7 @@ struct StoreNode {
         StorePerm *perms;       /* at least one entry */
         size_t n_perms;
         uint64_t gen;
+        bool lazy;              /* in a transaction: children not copied from the store yet */
 };
 
 typedef enum TxOpType {
@@ -65,6 +66,8 @@ struct Store {
 
         /* Only in transaction clones. */
         bool tracking;
+        Store *live;            /* where nodes not reached yet are copied from */
+        bool oom;               /* a copy failed: the transaction can only fail */
         size_t base_nodes;
         TxAccess *accesses;
         size_t n_accesses;
@@ -164,7 +167,60 @@ bool store_path_valid(const char *path) {
         return len <= local_off + REL_PATH_MAX;
 }
 
-static StoreNode *node_child(const StoreNode *n, const char *name, size_t name_len) {
+static char *node_path(const StoreNode *n);
+static StoreNode *node_lookup(Store *s, const char *path);
+static int node_add_child(StoreNode *parent, StoreNode *child);
+
+/* A copy of n without its children (they are copied when reached). */
+static StoreNode *node_stub(const StoreNode *n) {
+        StoreNode *c = node_alloc(n->name, strlen(n->name), n->perms, n->n_perms);
+
+        if (!c)
+                return NULL;
+        c->gen = n->gen;
+        c->lazy = true;
+        if (n->len > 0) {
+                c->data = malloc(n->len);
+                if (!c->data)
+                        return node_free(c);
+                memcpy(c->data, n->data, n->len);
+                c->len = n->len;
+        }
+        return c;
+}
+
+/*
+ * A transaction reaches the children of n: copy them from the store as they are now, as
+ * xenstored reads a node a transaction did not touch yet from its database. The commit's
+ * check of every node the transaction looked at catches what changed since.
+ */
+static void node_load(Store *s, StoreNode *n) {
+        const StoreNode *src;
+        char *path;
+
+        if (!n->lazy)
+                return;
+        n->lazy = false;
+        path = node_path(n);
+        if (!path) {
+                s->oom = true;
+                return;
+        }
+        src = node_lookup(s->live, path);
+        free(path);
+        for (size_t i = 0; src && i < src->n_children; i++) {
+                StoreNode *c = node_stub(src->children[i]);
+
+                if (!c || node_add_child(n, c)) {
+                        node_free(c);
+                        s->oom = true;
+                        return;
+                }
+        }
+}
+
+static StoreNode *node_child(Store *s, StoreNode *n, const char *name, size_t name_len) {
+        node_load(s, n);
         for (size_t i = 0; i < n->n_children; i++) {
                 StoreNode *c = n->children[i];
 
@@ -181,7 +237,7 @@ static StoreNode *node_walk(Store *s, const char *path, const char **ret_rest) {
 
         while (*p) {
                 size_t l = strcspn(p, "/");
-                StoreNode *c = node_child(n, p, l);
+                StoreNode *c = node_child(s, n, p, l);
 
                 if (!c)
                         break;
@@ -235,6 +291,8 @@ static int node_read(Store *s, const char *path, StoreNode **ret) {
         if (!store_path_valid(path))
                 return EINVAL;
         n = node_lookup(s, path);
+        if (s->oom)
+                return ENOMEM;
         r = note_access(s, path, n);
         if (r)
                 return r;
@@ -376,6 +434,8 @@ static int node_get_or_create(Store *s, const char *path, StoreNode **ret, bool 
         size_t missing;
         int r;
 
+        if (s->oom)
+                return ENOMEM;
         r = note_access(s, path, *rest ? NULL : n);
         if (r)
                 return r;
@@ -513,6 +573,9 @@ static int rm_subtree(Store *s, StoreNode *n, char **buf, size_t *cap, size_t le
         r = note_access(s, *buf, n);
         if (r)
                 return r;
+        node_load(s, n);
+        if (s->oom)
+                return ENOMEM;
         for (size_t i = 0; i < n->n_children; i++) {
                 StoreNode *c = n->children[i];
                 size_t need = len + 1 + strlen(c->name) + 1;
@@ -555,6 +618,8 @@ int store_rm(Store *s, const char *path, StoreChangeFn fn, void *userdata) {
         if (!store_path_valid(path))
                 return EINVAL;
         n = node_walk(s, path, &rest);
+        if (s->oom)
+                return ENOMEM;
         if (*rest) {
                 /* Missing node: fine if its parent exists. */
                 r = note_access(s, path, NULL);
@@ -596,6 +661,9 @@ int store_directory(Store *s, const char *path, char **ret_buf, size_t *ret_len,
         r = node_read(s, path, &n);
         if (r)
                 return r;
+        node_load(s, n);
+        if (s->oom)
+                return ENOMEM;
         for (size_t i = 0; i < n->n_children; i++)
                 len += strlen(n->children[i]->name) + 1;
         buf = malloc(len + 1);
@@ -642,6 +710,8 @@ int store_set_perms(Store *s, const char *path, const StorePerm *perms, size_t n
         if (!store_path_valid(path) || n_perms == 0)
                 return EINVAL;
         n = node_lookup(s, path);
+        if (s->oom)
+                return ENOMEM;
         r = note_access(s, path, n);
         if (r)
                 return r;
@@ -706,45 +776,17 @@ void store_perm_format(const StorePerm *p, char *buf, size_t size) {
         snprintf(buf + 1, size - 1, "%u", p->domid);
 }
 
-static StoreNode *node_clone(const StoreNode *n, StoreNode *parent) {
-        StoreNode *c = node_alloc(n->name, strlen(n->name), n->perms, n->n_perms);
-
-        if (!c)
-                return NULL;
-        c->parent = parent;
-        c->gen = n->gen;
-        if (n->len > 0) {
-                c->data = malloc(n->len);
-                if (!c->data)
-                        return node_free(c);
-                memcpy(c->data, n->data, n->len);
-                c->len = n->len;
-        }
-        if (n->n_children > 0) {
-                c->children = calloc(n->n_children, sizeof(*c->children));
-                if (!c->children)
-                        return node_free(c);
-                c->cap_children = n->n_children;
-                for (size_t i = 0; i < n->n_children; i++) {
-                        c->children[i] = node_clone(n->children[i], c);
-                        if (!c->children[i])
-                                return node_free(c);
-                        c->n_children++;
-                }
-        }
-        return c;
-}
-
 int store_tx_begin(Store *live, Store **ret_tx) {
         Store *tx = calloc(1, sizeof(*tx));
 
         if (!tx)
                 return ENOMEM;
-        tx->root = node_clone(live->root, NULL);
+        tx->root = node_stub(live->root);
         if (!tx->root) {
                 free(tx);
                 return ENOMEM;
         }
+        tx->live = live;
         tx->n_nodes = tx->base_nodes = live->n_nodes;
         tx->max_nodes = live->max_nodes;
         tx->generation = live->generation;
@@ -753,7 +795,75 @@ int store_tx_begin(Store *live, Store **ret_tx) {
         return 0;
 }
 
+/* The changes a commit makes, one per node, fired after the replay. */
+typedef struct TxChange {
+        char *path;
+        bool exact;
+        size_t order;           /* first access of the node in the transaction */
+        size_t seq;
+} TxChange;
+
+typedef struct TxChanges {
+        const Store *tx;
+        TxChange *v;
+        size_t n, cap;
+        StoreChangeFn fn;       /* fired at once for a change that cannot be kept */
+        void *userdata;
+} TxChanges;
+
+static size_t access_order(const Store *tx, const char *path) {
+        for (size_t i = 0; i < tx->n_accesses; i++)
+                if (strcmp(tx->accesses[i].path, path) == 0)
+                        return i;
+        return tx->n_accesses;
+}
+
+/* A node changed twice fires once; a non-exact event replaces an exact one (xenstored). */
+static void tx_change_note(void *userdata, const char *path, bool exact) {
+        TxChanges *c = userdata;
+        TxChange *n;
+
+        for (size_t i = 0; i < c->n; i++)
+                if (strcmp(c->v[i].path, path) == 0) {
+                        c->v[i].exact = c->v[i].exact && exact;
+                        return;
+                }
+        if (c->n == c->cap) {
+                size_t cap = c->cap ? c->cap * 2 : 32;
+
+                n = realloc(c->v, cap * sizeof(*n));
+                if (!n) {
+                        c->fn(c->userdata, path, exact);
+                        return;
+                }
+                c->v = n;
+                c->cap = cap;
+        }
+        n = &c->v[c->n];
+        n->path = strdup(path);
+        if (!n->path) {
+                c->fn(c->userdata, path, exact);
+                return;
+        }
+        n->exact = exact;
+        n->order = access_order(c->tx, path);
+        n->seq = c->n++;
+}
+
+static int tx_change_cmp(const void *a, const void *b) {
+        const TxChange *x = a, *y = b;
+
+        if (x->order != y->order)
+                return x->order < y->order ? -1 : 1;
+        return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
 int store_tx_commit(Store *tx, Store *live, StoreChangeFn fn, void *userdata) {
+        TxChanges changes = { .tx = tx, .fn = fn, .userdata = userdata };
+        int r = 0;
+
+        if (tx->oom)
+                return ENOMEM;
         for (size_t i = 0; i < tx->n_accesses; i++) {
                 const StoreNode *n = node_lookup(live, tx->accesses[i].path);
 
@@ -765,26 +875,33 @@ int store_tx_commit(Store *tx, Store *live, StoreChangeFn fn, void *userdata) {
                 return ENOSPC;
 
         /* Same starting state as the clone for every node involved: the replay cannot diverge. */
-        for (size_t i = 0; i < tx->n_ops; i++) {
+        for (size_t i = 0; i < tx->n_ops && r == 0; i++) {
                 const TxOp *op = &tx->ops[i];
-                int r = 0;
+                StoreChangeFn note = fn ? tx_change_note : NULL;
 
                 switch (op->type) {
                 case TX_OP_WRITE:
-                        r = store_write(live, op->path, op->data, op->len, fn, userdata);
+                        r = store_write(live, op->path, op->data, op->len, note, &changes);
                         break;
                 case TX_OP_MKDIR:
-                        r = store_mkdir(live, op->path, fn, userdata);
+                        r = store_mkdir(live, op->path, note, &changes);
                         break;
                 case TX_OP_RM:
-                        r = store_rm(live, op->path, fn, userdata);
+                        r = store_rm(live, op->path, note, &changes);
                         break;
                 case TX_OP_SET_PERMS:
-                        r = store_set_perms(live, op->path, op->perms, op->n_perms, fn, userdata);
+                        r = store_set_perms(live, op->path, op->perms, op->n_perms, note,
+                                            &changes);
                         break;
                 }
-                if (r)
-                        return r;
         }
-        return 0;
+        /* As xenstored at commit: one event per changed node, in the order of first access. */
+        if (changes.n)
+                qsort(changes.v, changes.n, sizeof(*changes.v), tx_change_cmp);
+        for (size_t i = 0; i < changes.n; i++) {
+                fn(userdata, changes.v[i].path, changes.v[i].exact);
+                free(changes.v[i].path);
+        }
+        free(changes.v);
+        return r;
 }

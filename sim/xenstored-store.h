@@ -5,11 +5,13 @@
  * A Store is a tree of nodes, each with a byte value, an ordered child list,
  * a permission list (first entry = owner and default access) and a
  * generation number that changes whenever the node itself changes (value,
- * permissions or child list).  A transaction works on a clone of the tree
- * which records every node it looked at and every modification it made; on
- * commit the recorded generations are compared with the live tree (EAGAIN
- * on a conflict, as xenstored does) and the modifications are replayed on
- * the live tree.
+ * permissions or child list).  A transaction works on its own copy of the
+ * nodes it reaches (copied from the live tree when first reached, as
+ * xenstored reads an untouched node from its database), which records every
+ * node it looked at and every modification it made; on commit the recorded
+ * generations are compared with the live tree (EAGAIN on a conflict, as
+ * xenstored does), the modifications are replayed on the live tree, and
+ * each changed node fires its watches once.
  *
  * Functions return 0 or a positive xenstore errno (ENOENT, EINVAL, ...):
  * these values travel straight into XS_ERROR replies.
@@ -81,12 +83,14 @@ int store_set_perms(Store *s, const char *path, const StorePerm *perms, size_t n
 int store_perm_parse(const char *s, StorePerm *ret);
 void store_perm_format(const StorePerm *p, char *buf, size_t size);
 
-/* Transactions: a clone that records accesses and modifications. */
+/* Transactions: a lazy copy that records accesses and modifications. */
 int store_tx_begin(Store *live, Store **ret_tx);
 /*
- * Check the clone against the live tree and replay its modifications there,
- * firing fn for each change.  EAGAIN on a conflict, ENOSPC when the node
- * limit would be exceeded; the live tree is untouched then.  The clone is
+ * Check the copy against the live tree and replay its modifications there,
+ * then fire fn once per changed node, in the order the transaction first
+ * reached them (a non-exact change of a node wins over an exact one), as
+ * xenstored does at commit.  EAGAIN on a conflict, ENOSPC when the node
+ * limit would be exceeded; the live tree is untouched then.  The copy is
  * not freed.
  */
 int store_tx_commit(Store *tx, Store *live, StoreChangeFn fn, void *userdata);
