@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: LGPL-2.1-only */
 /*
- * host-xs.c - xensimd as a toolstack towards xenstored, through the real libxenstore: the
- * entries libxl writes when it creates a PVH domain (in the order FACTS 9b observed), the
- * introduction, and the removal plus release on destruction.
+ * host-xs.c - xensimd as a toolstack towards xenstored, through the real libxenstore: what
+ * libxl writes when it creates a PVH domain, in its transactions and in the order FACTS 9b
+ * observed (the domain's nodes, the build's nodes, the introduction, the console device), and
+ * what it removes when the domain goes (the console device, then the domain's nodes, FACTS 9f)
+ * before the release.
+ *
+ * Each group of writes is one transaction, as libxl does: xenstored fires one watch event per
+ * changed node at commit, so a node written and given its permissions fires once.
  */
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,112 +21,299 @@
 
 #include "host.h"
 
-static int xwrite(struct xs_handle *xs, const char *path, const char *val,
-                  const struct xs_permissions *perms, unsigned nperms) {
-        if (!xs_write(xs, XBT_NULL, path, val, strlen(val)))
-                return -errno;
-        if (perms && !xs_set_permissions(xs, XBT_NULL, path, (struct xs_permissions *)perms,
-                                         nperms))
-                return -errno;
-        return 0;
+#define TX_TRIES 16             /* commits refused with EAGAIN before giving up */
+
+/* One transaction being filled: the first failure stops the rest and aborts it. */
+struct tx {
+        struct xs_handle *xs;
+        xs_transaction_t t;
+        int err;
+        char path[192];
+};
+
+static const char *__attribute__((format(printf, 2, 0)))
+tx_path(struct tx *x, const char *fmt, va_list ap) {
+        int n = vsnprintf(x->path, sizeof(x->path), fmt, ap);
+        if (n < 0 || (size_t)n >= sizeof(x->path)) {
+                x->err = x->err ? x->err : -ENAMETOOLONG;
+                return NULL;
+        }
+        return x->path;
 }
 
-static void uuid_of(uint32_t domid, char *buf, size_t len) {
-        snprintf(buf, len, "5e5e0000-0000-4000-8000-%012x", domid);
+/* Write val at the path, then give it perms (nperms 0: it keeps the inherited ones). */
+static void __attribute__((format(printf, 5, 6)))
+tx_write(struct tx *x, const char *val, const struct xs_permissions *perms, unsigned nperms,
+         const char *fmt, ...) {
+        const char *p;
+        va_list ap;
+
+        if (x->err)
+                return;
+        va_start(ap, fmt);
+        p = tx_path(x, fmt, ap);
+        va_end(ap);
+        if (!p)
+                return;
+        if (!xs_write(x->xs, x->t, p, val, strlen(val)) ||
+            (nperms && !xs_set_permissions(x->xs, x->t, p, (struct xs_permissions *)perms,
+                                           nperms)))
+                x->err = -errno;
 }
 
-int host_xs_domain_create(struct xs_handle *xs, uint32_t domid, const char *name,
-                          unsigned nr_vcpus) {
-        struct xs_permissions ro[2] = { { .id = 0, .perms = XS_PERM_NONE },
-                                        { .id = domid, .perms = XS_PERM_READ } };
-        struct xs_permissions rw[1] = { { .id = domid, .perms = XS_PERM_NONE } };
-        struct xs_permissions con[2] = { { .id = domid, .perms = XS_PERM_NONE },
-                                         { .id = 0, .perms = XS_PERM_READ } };
+/* Create the directory and give it perms. */
+static void __attribute__((format(printf, 4, 5)))
+tx_mkdir(struct tx *x, const struct xs_permissions *perms, unsigned nperms, const char *fmt, ...) {
+        const char *p;
+        va_list ap;
+
+        if (x->err)
+                return;
+        va_start(ap, fmt);
+        p = tx_path(x, fmt, ap);
+        va_end(ap);
+        if (!p)
+                return;
+        if (!xs_mkdir(x->xs, x->t, p) ||
+            !xs_set_permissions(x->xs, x->t, p, (struct xs_permissions *)perms, nperms))
+                x->err = -errno;
+}
+
+/* Remove the subtree; a missing one is fine, as libxl ignores that. */
+static void __attribute__((format(printf, 2, 3))) tx_rm(struct tx *x, const char *fmt, ...) {
+        const char *p;
+        va_list ap;
+
+        if (x->err)
+                return;
+        va_start(ap, fmt);
+        p = tx_path(x, fmt, ap);
+        va_end(ap);
+        if (p && !xs_rm(x->xs, x->t, p) && errno != ENOENT)
+                x->err = -errno;
+}
+
+/*
+ * Remove the subtree, then each parent left empty, up to (not including) keep, as libxl's
+ * libxl__xs_path_cleanup() does for a device's paths.
+ */
+static void tx_rm_cleanup(struct tx *x, const char *path, const char *keep) {
+        char p[sizeof(x->path)];
+        size_t klen = strlen(keep);
+
+        if (x->err)
+                return;
+        snprintf(p, sizeof(p), "%s", path);
+        tx_rm(x, "%s", p);
+        for (char *slash = strrchr(p, '/'); !x->err && slash && (size_t)(slash - p) > klen;
+             slash = strrchr(p, '/')) {
+                unsigned num = 0;
+                char **ents;
+
+                *slash = '\0';
+                ents = xs_directory(x->xs, x->t, p, &num);
+                if (!ents)
+                        break;
+                free(ents);
+                if (num)
+                        break;
+                tx_rm(x, "%s", p);
+        }
+}
+
+/* Run fill in a transaction until it commits: 0 or a negative errno. */
+static int tx_run(struct xs_handle *xs, void (*fill)(struct tx *x, const void *arg),
+                  const void *arg) {
+        for (unsigned i = 0; i < TX_TRIES; i++) {
+                struct tx x = { .xs = xs };
+
+                x.t = xs_transaction_start(xs);
+                if (x.t == XBT_NULL)
+                        return -errno;
+                fill(&x, arg);
+                if (x.err) {
+                        xs_transaction_end(xs, x.t, true);
+                        return x.err;
+                }
+                if (xs_transaction_end(xs, x.t, false))
+                        return 0;
+                if (errno != EAGAIN)
+                        return -errno;
+        }
+        return -EAGAIN;
+}
+
+struct dom {
+        uint32_t domid;
+        const char *name;
+        unsigned nr_vcpus;
+        char uuid[40];
+        char path[32];          /* /local/domain/N */
+        struct xs_permissions ro[2], rw[1], fe[2], be[2];
+};
+
+static void dom_init(struct dom *d, uint32_t domid, const char *name, unsigned nr_vcpus) {
+        memset(d, 0, sizeof(*d));
+        d->domid = domid;
+        d->name = name;
+        d->nr_vcpus = nr_vcpus;
+        snprintf(d->uuid, sizeof(d->uuid), "5e5e0000-0000-4000-8000-%012x", domid);
+        snprintf(d->path, sizeof(d->path), "/local/domain/%u", domid);
+        /* Read-only for the guest (n0,r1), the guest's own (n1), the console's frontend and
+         * backend-id (n1,r0), the console's backend in dom0 (n0,r1). */
+        d->ro[0] = (struct xs_permissions){ .id = 0, .perms = XS_PERM_NONE };
+        d->ro[1] = (struct xs_permissions){ .id = domid, .perms = XS_PERM_READ };
+        d->rw[0] = (struct xs_permissions){ .id = domid, .perms = XS_PERM_NONE };
+        d->fe[0] = (struct xs_permissions){ .id = domid, .perms = XS_PERM_NONE };
+        d->fe[1] = (struct xs_permissions){ .id = 0, .perms = XS_PERM_READ };
+        d->be[0] = (struct xs_permissions){ .id = 0, .perms = XS_PERM_NONE };
+        d->be[1] = (struct xs_permissions){ .id = domid, .perms = XS_PERM_READ };
+}
+
+/* libxl__domain_make(): the domain's directories and its identity. */
+static void fill_make(struct tx *x, const void *arg) {
         static const char *const guest_dirs[] = { "device", "control", "data", "drivers",
                                                   "feature", "attr", "error" };
         static const char *const control_keys[] = { "shutdown", "feature-poweroff",
                                                     "feature-reboot", "feature-suspend",
                                                     "sysrq" };
-        char dom[64], p[160], v[128], uuid[40];
-        int r = 0;
+        const struct dom *d = arg;
+        char vm[64];
 
-        uuid_of(domid, uuid, sizeof(uuid));
-        snprintf(dom, sizeof(dom), "/local/domain/%u", domid);
-
-#define W(path_fmt, val, perms, n, ...)                                              \
-        do {                                                                         \
-                snprintf(p, sizeof(p), path_fmt, __VA_ARGS__);                       \
-                r = xwrite(xs, p, val, perms, n);                                    \
-                if (r < 0)                                                           \
-                        return r;                                                    \
-        } while (0)
-
-        W("%s", "", ro, 2, dom);
-        snprintf(v, sizeof(v), "/vm/%s", uuid);
-        W("%s/vm", v, ro, 2, dom);
-        W("%s/name", name, ro, 2, dom);
-        W("%s/cpu", "", ro, 2, dom);
-        W("%s/memory", "", ro, 2, dom);
+        snprintf(vm, sizeof(vm), "/vm/%s", d->uuid);
+        tx_rm(x, "%s", d->path);
+        tx_write(x, "", d->ro, 2, "%s", d->path);
+        tx_rm(x, "%s", vm);
+        tx_write(x, "", d->ro, 2, "%s", vm);
+        tx_rm(x, "/libxl/%u", d->domid);
+        tx_write(x, "", d->be, 1, "/libxl/%u", d->domid);
+        tx_write(x, vm, d->ro, 2, "%s/vm", d->path);
+        tx_write(x, d->name, d->ro, 2, "%s/name", d->path);
+        tx_write(x, d->name, d->ro, 2, "%s/name", vm);
+        tx_write(x, d->uuid, d->ro, 2, "%s/uuid", vm);
+        tx_write(x, "", d->ro, 2, "%s/cpu", d->path);
+        tx_write(x, "", d->ro, 2, "%s/memory", d->path);
         for (size_t i = 0; i < sizeof(guest_dirs) / sizeof(guest_dirs[0]); i++)
-                W("%s/%s", "", rw, 1, dom, guest_dirs[i]);
-        W("%s/device/suspend/event-channel", "", rw, 1, dom);
+                tx_write(x, "", d->rw, 1, "%s/%s", d->path, guest_dirs[i]);
+        tx_write(x, "", d->rw, 1, "%s/device/suspend/event-channel", d->path);
         for (size_t i = 0; i < sizeof(control_keys) / sizeof(control_keys[0]); i++)
-                W("%s/control/%s", "", rw, 1, dom, control_keys[i]);
-        W("%s/control/platform-feature-multiprocessor-suspend", "1", ro, 2, dom);
-        W("%s/control/platform-feature-xs_reset_watches", "1", ro, 2, dom);
-        W("%s/memory/static-max", "131072", ro, 2, dom);
-        W("%s/memory/target", "131072", ro, 2, dom);
-        W("%s/memory/videoram", "0", ro, 2, dom);
-        snprintf(v, sizeof(v), "%u", domid);
-        W("%s/domid", v, ro, 2, dom);
-        W("%s/store/port", "1", ro, 2, dom);
-        W("%s/store/ring-ref", "1044476", ro, 2, dom);
-        for (unsigned c = 0; c < nr_vcpus; c++)
-                W("%s/cpu/%u/availability", "online", ro, 2, dom, c);
-        W("/vm/%s/name", name, ro, 2, uuid);
-        W("/vm/%s/uuid", uuid, ro, 2, uuid);
-        W("/vm/%s/start_time", "0", ro, 2, uuid);
-        W("/libxl/%u/type", "pvh", NULL, 0, domid);
-        W("/libxl/%u/dm-version", "qemu_xen", NULL, 0, domid);
+                tx_write(x, "", d->rw, 1, "%s/control/%s", d->path, control_keys[i]);
+        tx_write(x, "1", d->ro, 2, "%s/control/platform-feature-multiprocessor-suspend", d->path);
+        tx_write(x, "1", d->ro, 2, "%s/control/platform-feature-xs_reset_watches", d->path);
+        tx_write(x, "pvh", NULL, 0, "/libxl/%u/type", d->domid);
+        tx_write(x, "qemu_xen", NULL, 0, "/libxl/%u/dm-version", d->domid);
+}
 
-        if (!xs_introduce_domain(xs, domid, 1044476, 1))
-                return -errno;
+/* libxl__build_post(): memory, domid, the xenstore ring, the vCPUs; then the introduction. */
+static void fill_build(struct tx *x, const void *arg) {
+        const struct dom *d = arg;
+        char v[16];
 
-        snprintf(v, sizeof(v), "/local/domain/0/backend/console/%u/0", domid);
-        W("%s/console/backend", v, ro, 2, dom);
-        W("%s/console/backend-id", "0", con, 2, dom);
-        W("%s/console/limit", "1048576", ro, 2, dom);
-        W("%s/console/type", "xenconsoled", ro, 2, dom);
-        W("%s/console/output", "pty", ro, 2, dom);
-        W("%s/console/port", "2", ro, 2, dom);
-        W("%s/console/ring-ref", "1044479", ro, 2, dom);
-#undef W
-        return 0;
+        tx_write(x, "131072", d->ro, 2, "%s/memory/static-max", d->path);
+        tx_write(x, "131072", d->ro, 2, "%s/memory/target", d->path);
+        tx_write(x, "0", d->ro, 2, "%s/memory/videoram", d->path);
+        snprintf(v, sizeof(v), "%u", d->domid);
+        tx_write(x, v, d->ro, 2, "%s/domid", d->path);
+        tx_write(x, "1", d->ro, 2, "%s/store/port", d->path);
+        tx_write(x, "1044476", d->ro, 2, "%s/store/ring-ref", d->path);
+        for (unsigned c = 0; c < d->nr_vcpus; c++)
+                tx_write(x, "online", d->ro, 2, "%s/cpu/%u/availability", d->path, c);
+        tx_write(x, "0", d->ro, 2, "/vm/%s/start_time", d->uuid);
+}
+
+/*
+ * libxl__device_console_add() for console 0 through libxl__device_generic_add(): libxl's own
+ * record of the device, the frontend (the guest's console/ directory, read-only for it but
+ * for backend-id), the backend in dom0, and the backend's keys copied to libxl's record.
+ * console/tty stays empty: there is no xenconsoled to fill it in.
+ */
+static void fill_console(struct tx *x, const void *arg) {
+        static const char *const back[][2] = { { "frontend-id", NULL }, { "online", "1" },
+                                               { "state", "1" }, { "protocol", "vt100" } };
+        const struct dom *d = arg;
+        char fe[64], be[64], lx[64], id[16];
+
+        snprintf(fe, sizeof(fe), "%s/console", d->path);
+        snprintf(be, sizeof(be), "/local/domain/0/backend/console/%u/0", d->domid);
+        snprintf(lx, sizeof(lx), "/libxl/%u/device/console/0", d->domid);
+        snprintf(id, sizeof(id), "%u", d->domid);
+        tx_rm(x, "%s", lx);
+        tx_write(x, fe, NULL, 0, "%s/frontend", lx);
+        tx_write(x, be, NULL, 0, "%s/backend", lx);
+        tx_rm(x, "%s", fe);
+        tx_mkdir(x, d->ro, 2, "%s", fe);
+        tx_write(x, be, NULL, 0, "%s/backend", fe);
+        tx_write(x, "0", d->fe, 2, "%s/backend-id", fe);
+        tx_write(x, "1048576", d->ro, 2, "%s/limit", fe);
+        tx_write(x, "xenconsoled", d->ro, 2, "%s/type", fe);
+        tx_write(x, "pty", d->ro, 2, "%s/output", fe);
+        tx_write(x, "", d->ro, 2, "%s/tty", fe);
+        tx_write(x, "2", d->ro, 2, "%s/port", fe);
+        tx_write(x, "1044479", d->ro, 2, "%s/ring-ref", fe);
+        tx_rm(x, "%s", be);
+        tx_mkdir(x, d->be, 2, "%s", be);
+        tx_write(x, fe, NULL, 0, "%s/frontend", be);
+        for (size_t i = 0; i < sizeof(back) / sizeof(back[0]); i++)
+                tx_write(x, back[i][1] ? back[i][1] : id, NULL, 0, "%s/%s", be, back[i][0]);
+        for (size_t i = 0; i < sizeof(back) / sizeof(back[0]); i++)
+                tx_write(x, back[i][1] ? back[i][1] : id, NULL, 0, "%s/%s", lx, back[i][0]);
+}
+
+/* libxl__device_destroy() of the console: its frontend, backend and record, and empty parents. */
+static void fill_console_remove(struct tx *x, const void *arg) {
+        const struct dom *d = arg;
+        char p[64];
+
+        tx_rm(x, "%s/console", d->path);
+        snprintf(p, sizeof(p), "/local/domain/0/backend/console/%u/0", d->domid);
+        tx_rm_cleanup(x, p, "/local/domain/0");
+        snprintf(p, sizeof(p), "/libxl/%u/device/console/0", d->domid);
+        tx_rm_cleanup(x, p, "/libxl");
+}
+
+/* The domain's own paths, as libxl removes them once the domain is destroyed. */
+static void fill_remove(struct tx *x, const void *arg) {
+        const struct dom *d = arg;
+
+        tx_rm(x, "%s", d->path);
+        tx_rm(x, "/libxl/%u", d->domid);
+        tx_rm(x, "/vm/%s", d->uuid);
+}
+
+int host_xs_domain_create(struct xs_handle *xs, uint32_t domid, const char *name,
+                          unsigned nr_vcpus) {
+        struct dom d;
+        int r;
+
+        dom_init(&d, domid, name, nr_vcpus);
+        r = tx_run(xs, fill_make, &d);
+        if (r == 0)
+                r = tx_run(xs, fill_build, &d);
+        if (r == 0 && !xs_introduce_domain(xs, domid, 1044476, 1))
+                r = -errno;
+        if (r == 0)
+                r = tx_run(xs, fill_console, &d);
+        return r;
 }
 
 int host_xs_domain_destroy(struct xs_handle *xs, uint32_t domid) {
-        char p[96], uuid[40];
-        int r = 0;
+        struct dom d;
+        int r, r2;
 
-        uuid_of(domid, uuid, sizeof(uuid));
-        snprintf(p, sizeof(p), "/local/domain/%u", domid);
-        if (!xs_rm(xs, XBT_NULL, p) && errno != ENOENT)
-                r = -errno;
-        snprintf(p, sizeof(p), "/libxl/%u", domid);
-        if (!xs_rm(xs, XBT_NULL, p) && errno != ENOENT && !r)
-                r = -errno;
-        snprintf(p, sizeof(p), "/vm/%s", uuid);
-        if (!xs_rm(xs, XBT_NULL, p) && errno != ENOENT && !r)
-                r = -errno;
+        dom_init(&d, domid, "", 0);
+        r = tx_run(xs, fill_console_remove, &d);
+        r2 = tx_run(xs, fill_remove, &d);
+        if (!r)
+                r = r2;
         if (!xs_release_domain(xs, domid) && !r)
                 r = -errno;
         return r;
 }
 
 /*
- * A crash shuts the domain down: real xenstored learns it from VIRQ_DOM_EXC and fires
- * @releaseDomain while the domain stays introduced. xensim-xenstored takes that event as the
- * control command "xensim-domain <domid> shutdown".
+ * A crash or a poweroff shuts the domain down: real xenstored learns it from VIRQ_DOM_EXC and
+ * fires @releaseDomain while the domain stays introduced. xensim-xenstored takes that event
+ * as the control command "xensim-domain <domid> shutdown".
  */
 int host_xs_domain_shutdown(struct xs_handle *xs, uint32_t domid) {
         char body[32];
@@ -133,8 +326,8 @@ int host_xs_domain_shutdown(struct xs_handle *xs, uint32_t domid) {
 }
 
 int host_xs_dom0(struct xs_handle *xs) {
-        int r = xwrite(xs, "/local/domain/0/name", "Domain-0", NULL, 0);
-        if (r < 0)
-                return r;
-        return xwrite(xs, "/local/domain/0/domid", "0", NULL, 0);
+        if (!xs_write(xs, XBT_NULL, "/local/domain/0/name", "Domain-0", 8) ||
+            !xs_write(xs, XBT_NULL, "/local/domain/0/domid", "0", 1))
+                return -errno;
+        return 0;
 }

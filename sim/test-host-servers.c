@@ -382,6 +382,131 @@ static char next_watch(struct xs_handle *xs) {
         return tok;
 }
 
+#define MAX_EVENTS 512
+
+/* Watch event paths until none came for quiet_ms (bounded by 5 s); returns their number. */
+static unsigned watch_paths(struct xs_handle *xs, int quiet_ms, char (*paths)[96]) {
+        struct pollfd p = { .fd = xs_fileno(xs), .events = POLLIN };
+        unsigned n = 0;
+
+        for (int waited = 0; n < MAX_EVENTS && waited < 5000 && poll(&p, 1, quiet_ms) == 1;
+             waited += 10) {
+                unsigned k;
+                char **ev = xs_read_watch(xs, &k);
+                if (!ev)
+                        break;
+                snprintf(paths[n++], 96, "%s", ev[XS_WATCH_PATH]);
+                free(ev);
+        }
+        return n;
+}
+
+static int path_index(char (*paths)[96], unsigned n, const char *path) {
+        for (unsigned i = 0; i < n; i++)
+                if (!strcmp(paths[i], path))
+                        return (int)i;
+        return -1;
+}
+
+static bool xs_has(struct xs_handle *xs, const char *path, const char *want) {
+        unsigned len;
+        char *v = xs_read(xs, XBT_NULL, path, &len);
+        bool ok = v && (!want || !strcmp(v, want));
+        free(v);
+        return ok;
+}
+
+/*
+ * libxl's nodes of a new domain, written in its transactions: every node fires its watch
+ * exactly once (FACTS 9b), including the console device libxl adds (9a): the guest's
+ * console/, libxl's record /libxl/D/device/console/0 and dom0's backend/console/D/0. On
+ * destruction those go first, then the domain's own nodes (9f).
+ */
+static void test_toolstack_nodes(void) {
+        static char paths[MAX_EVENTS][96];
+        struct xs_handle *xs = xs_open(0), *w = xs_open(0);
+        unsigned n;
+        char p[128], q[160];
+
+        CHECK(xs && w, "xs_open");
+        if (!xs || !w)
+                return;
+        CHECK(xs_watch(w, "/local/domain", "L") && xs_watch(w, "/libxl", "X") &&
+              xs_watch(w, "/vm", "V"), "watch");
+        CHECK(watch_paths(w, 300, paths) == 3, "registration events");
+        uint32_t d = st_domain("nodes", 2);
+        n = watch_paths(w, 300, paths);
+        CHECK(n > 40, "only %u watch events for a new domain", n);
+        for (unsigned i = 0; i < n; i++)
+                CHECK(path_index(paths, n, paths[i]) == (int)i, "%s fired more than once",
+                      paths[i]);
+        char base[3][64];
+        snprintf(base[0], sizeof(base[0]), "/local/domain/%u", d);
+        snprintf(base[1], sizeof(base[1]), "/local/domain/0/backend/console/%u/0", d);
+        snprintf(base[2], sizeof(base[2]), "/libxl/%u/device/console/0", d);
+        static const struct {
+                unsigned base;
+                const char *suffix;
+        } want[] = {
+                { 0, "" }, { 0, "/name" }, { 0, "/cpu/1/availability" }, { 0, "/console" },
+                { 0, "/console/tty" }, { 0, "/console/backend-id" }, { 1, "" },
+                { 1, "/frontend" }, { 1, "/frontend-id" }, { 1, "/online" }, { 1, "/state" },
+                { 1, "/protocol" }, { 2, "/frontend" }, { 2, "/backend" }, { 2, "/frontend-id" },
+                { 2, "/state" },
+        };
+        for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+                snprintf(p, sizeof(p), "%s%s", base[want[i].base], want[i].suffix);
+                CHECK(path_index(paths, n, p) >= 0, "no watch event for %s", p);
+                CHECK(xs_has(xs, p, NULL), "%s missing", p);
+        }
+        /* The guest's name comes before the introduction, the console after it (9b). */
+        snprintf(p, sizeof(p), "/local/domain/%u/name", d);
+        snprintf(q, sizeof(q), "/local/domain/%u/console/tty", d);
+        CHECK(path_index(paths, n, p) < path_index(paths, n, q), "console before name");
+        snprintf(p, sizeof(p), "/local/domain/0/backend/console/%u/0", d);
+        snprintf(q, sizeof(q), "/local/domain/%u/console/backend", d);
+        CHECK(xs_has(xs, q, p), "console/backend");
+        snprintf(q, sizeof(q), "/libxl/%u/device/console/0/backend", d);
+        CHECK(xs_has(xs, q, p), "libxl's console record");
+        snprintf(q, sizeof(q), "%s/frontend", p);
+        snprintf(p, sizeof(p), "/local/domain/%u/console", d);
+        CHECK(xs_has(xs, q, p), "backend's frontend");
+        snprintf(q, sizeof(q), "/local/domain/0/backend/console/%u/0/state", d);
+        CHECK(xs_has(xs, q, "1"), "backend state");
+        snprintf(q, sizeof(q), "/local/domain/0/backend/console/%u/0/protocol", d);
+        CHECK(xs_has(xs, q, "vt100"), "backend protocol");
+        {
+                struct xs_permissions *perms;
+                unsigned np = 0;
+                snprintf(q, sizeof(q), "/local/domain/%u/console/backend-id", d);
+                perms = xs_get_permissions(xs, XBT_NULL, q, &np);
+                CHECK(perms && np == 2 && perms[0].id == d && perms[0].perms == XS_PERM_NONE &&
+                      perms[1].id == 0 && perms[1].perms == XS_PERM_READ,
+                      "console/backend-id perms");
+                free(perms);
+                snprintf(q, sizeof(q), "/local/domain/0/backend/console/%u/0", d);
+                perms = xs_get_permissions(xs, XBT_NULL, q, &np);
+                CHECK(perms && np == 2 && perms[0].id == 0 && perms[0].perms == XS_PERM_NONE &&
+                      perms[1].id == d && perms[1].perms == XS_PERM_READ, "backend perms");
+                free(perms);
+        }
+
+        CHECK(xsg_domain_destroy(st_guest(), d) == 0, "destroy");
+        n = watch_paths(w, 300, paths);
+        snprintf(p, sizeof(p), "/local/domain/%u/console", d);
+        snprintf(q, sizeof(q), "/local/domain/%u", d);
+        CHECK(path_index(paths, n, p) >= 0 && path_index(paths, n, p) < path_index(paths, n, q),
+              "the console is not removed before the domain");
+        snprintf(p, sizeof(p), "/local/domain/0/backend/console/%u/0", d);
+        CHECK(path_index(paths, n, p) >= 0, "no removal event for %s", p);
+        snprintf(p, sizeof(p), "/local/domain/0/backend/console/%u", d);
+        CHECK(path_index(paths, n, p) >= 0 && !xs_has(xs, p, NULL), "%s left", p);
+        snprintf(p, sizeof(p), "/libxl/%u", d);
+        CHECK(path_index(paths, n, p) >= 0 && !xs_has(xs, p, NULL), "%s left", p);
+        xs_close(w);
+        xs_close(xs);
+}
+
 /* The toolstack side: xenstore entries, growing domids, @introduceDomain/@releaseDomain. */
 static void test_xenstore(void) {
         struct xs_handle *xs = xs_open(0);
@@ -460,6 +585,7 @@ int main(int argc, char **argv) {
         test_restrict_all(dom);
         test_zombie();
         test_xenstore();
+        test_toolstack_nodes();
         xenforeignmemory_close(fm);
         xendevicemodel_close(dm);
         return st_finish();

@@ -30,6 +30,10 @@
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
+/* xenstored's node limit: XS_MAX_DOMS domains of up to 128 vCPUs, about 400 nodes each. */
+#define XENSTORE_MAX_NODES "524288"
+_Static_assert(XS_MAX_DOMS * 400 <= 524288, "XENSTORE_MAX_NODES");
+
 struct daemon;
 
 struct conn {
@@ -238,7 +242,9 @@ static int start_xenstored(struct daemon *d, const char *dir, const char *path) 
         if (pid < 0)
                 return -errno;
         if (pid == 0) {
-                execl(path, path, "--socket", sa.sun_path, (char *)NULL);
+                /* Room for the nodes of every domain slot (dom0 has no quota on Xen). */
+                execl(path, path, "--socket", sa.sun_path, "--max-nodes", XENSTORE_MAX_NODES,
+                      (char *)NULL);
                 fprintf(stderr, "<3>xensimd: cannot run %s: %m\n", path);
                 _exit(127);
         }
