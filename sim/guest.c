@@ -195,7 +195,7 @@ static int dom_lookup(xsg *g, uint32_t domid, uint32_t *ret_slot) {
 }
 
 static int state_err(uint32_t state) {
-        if (state == XS_DOM_CRASHED)
+        if (state == XS_DOM_CRASHED || state == XS_DOM_SHUTDOWN)
                 return -EHOSTDOWN;
         if (state != XS_DOM_RUNNING)
                 return -ESRCH;

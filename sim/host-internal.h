@@ -66,6 +66,14 @@ struct hhandle {
         struct host_client *owner;
 };
 
+/* A powered-off domain waiting for its destruction, and who waits for the answer. */
+struct hpoweroff {
+        uint32_t slot, gen;
+        uint64_t due_ns;
+        struct host_client *waiter;     /* NULL once its connection is gone */
+        struct xs_rep rep;
+};
+
 struct host {
         bool verbose;
         int shm_fd;
@@ -84,6 +92,8 @@ struct host {
         uint32_t next_map_id;
         uint64_t irq_seq;
         uint32_t gen_counter;
+        struct hpoweroff *poweroff;
+        unsigned nr_poweroff;
 };
 
 

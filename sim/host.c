@@ -20,6 +20,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 #include <xen/hvm/hvm_op.h>
 #include <xen/hvm/ioreq.h>
@@ -99,6 +100,93 @@ void host_pub_server(struct host *h, uint32_t slot, unsigned id) {
         }
 }
 
+/* ---- poweroff ---- */
+
+/* FACTS 9g: the nodes went about 0.33 s after the first @releaseDomain of a poweroff. */
+#define POWEROFF_DESTROY_NS 330000000ull
+
+static uint64_t now_ns(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The guest powers off (on_poweroff=destroy): the domain shuts down at once (its vCPUs stop,
+ * xenstored fires @releaseDomain with the nodes present and the domain introduced), and the
+ * toolstack destroys it POWEROFF_DESTROY_NS later; the answer waits for that. A crashed domain
+ * already shut down: it is destroyed at once.
+ */
+static int host_poweroff(struct host *h, struct host_client *c, uint32_t slot,
+                         const struct xs_rep *rep) {
+        struct hdom *d = h->dom[slot];
+        uint64_t due = now_ns() + POWEROFF_DESTROY_NS;
+        struct hpoweroff *n;
+
+        if (d->state == XS_DOM_CRASHED) {
+                host_dom_destroy(h, slot);
+                return 0;
+        }
+        for (unsigned i = 0; i < h->nr_poweroff; i++)
+                if (h->poweroff[i].slot == slot && h->poweroff[i].gen == d->gen)
+                        due = h->poweroff[i].due_ns;
+        n = realloc(h->poweroff, (h->nr_poweroff + 1) * sizeof(*n));
+        if (!n)
+                return -ENOMEM;
+        h->poweroff = n;
+        if (d->state == XS_DOM_RUNNING) {
+                d->state = XS_DOM_SHUTDOWN;
+                host_pub_begin(h, slot);
+                host_pub_header(h, slot);
+                host_pub_end(h, slot);
+                host_wake_vcpus(h, slot);
+                if (h->xs && host_xs_domain_shutdown(h->xs, d->domid) < 0)
+                        fprintf(stderr, "<4>xensimd: xenstored did not take the shutdown of "
+                                        "domain %u\n", d->domid);
+        }
+        h->poweroff[h->nr_poweroff++] = (struct hpoweroff){ .slot = slot, .gen = d->gen,
+                                                            .due_ns = due, .waiter = c,
+                                                            .rep = *rep };
+        c->deferred = true;
+        return 0;
+}
+
+uint64_t host_next_timer(struct host *h) {
+        uint64_t next = 0;
+        for (unsigned i = 0; i < h->nr_poweroff; i++)
+                if (!next || h->poweroff[i].due_ns < next)
+                        next = h->poweroff[i].due_ns;
+        return next;
+}
+
+void host_run_timers(struct host *h,
+                     void (*answer)(struct host_client *c, const struct xs_rep *rep, void *ud),
+                     void *ud) {
+        uint64_t t = now_ns();
+
+        /* One at a time: answering may release other clients (their entries stay valid). */
+        for (unsigned i = 0; i < h->nr_poweroff;) {
+                struct hpoweroff p = h->poweroff[i];
+                struct hdom *d;
+
+                if (p.due_ns > t) {
+                        i++;
+                        continue;
+                }
+                h->poweroff[i] = h->poweroff[--h->nr_poweroff];
+                d = h->dom[p.slot];
+                if (d && d->gen == p.gen && d->state == XS_DOM_SHUTDOWN) {
+                        host_log(h, "destroying powered-off domain %u", d->domid);
+                        host_dom_destroy(h, p.slot);
+                }
+                if (p.waiter) {
+                        p.waiter->deferred = false;
+                        answer(p.waiter, &p.rep, ud);
+                }
+                i = 0;
+        }
+}
+
 /* ---- dispatch ---- */
 
 void host_dispatch(struct host *h, struct host_client *c, const struct xs_req *req,
@@ -159,17 +247,12 @@ void host_dispatch(struct host *h, struct host_client *c, const struct xs_req *r
                 }
                 break;
         case XS_OP_DOM_POWEROFF:
-                /* The guest powers off (on_poweroff=destroy): a shutdown, then destruction. */
                 r = host_dom_check(c, a[0], h, &slot);
                 if (r == 0 && h->dom[slot]->state == XS_DOM_DYING)
                         r = -ESRCH;
                 if (r == 0) {
                         host_log(h, "domain %u powers off", h->dom[slot]->domid);
-                        if (h->xs && h->dom[slot]->state == XS_DOM_RUNNING &&
-                            host_xs_domain_shutdown(h->xs, h->dom[slot]->domid) < 0)
-                                fprintf(stderr, "<4>xensimd: xenstored did not take the "
-                                                "shutdown of domain %u\n", h->dom[slot]->domid);
-                        host_dom_destroy(h, (uint32_t)slot);
+                        r = host_poweroff(h, c, (uint32_t)slot, rep);
                 }
                 break;
         case XS_OP_DOM_UNPAUSE:
@@ -331,6 +414,10 @@ void host_client_release(struct host *h, struct host_client *c) {
         }
         free(c->maps);
         c->maps = NULL;
+        for (unsigned i = 0; c->deferred && i < h->nr_poweroff; i++)
+                if (h->poweroff[i].waiter == c)
+                        h->poweroff[i].waiter = NULL;
+        c->deferred = false;
 }
 
 void host_set_xenstore(struct host *h, struct xs_handle *xs) {
@@ -414,6 +501,7 @@ struct host *host_free(struct host *h) {
                 munmap(h->shm, XS_SHM_SIZE);
         if (h->shm_fd >= 0)
                 close(h->shm_fd);
+        free(h->poweroff);
         free(h);
         return NULL;
 }

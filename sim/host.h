@@ -22,6 +22,7 @@ struct host_client {
         int evt;                        /* evtchn handle index, -1 if none */
         struct host_map *maps;          /* foreignmemory mappings held */
         unsigned nr_maps;
+        bool deferred;                  /* its answer comes from host_run_timers() */
 };
 
 int host_new(struct host **ret, bool verbose);
@@ -40,10 +41,22 @@ void host_client_release(struct host *h, struct host_client *c);
 /*
  * Serve one request. rep is filled (err = 0 or a positive errno). When the answer carries a
  * file descriptor, *ret_fd is set to it (owned by the host; the caller sends it, never closes
- * it); otherwise it is -1.
+ * it); otherwise it is -1. When c->deferred is set afterwards, the answer comes later (a
+ * poweroff answers once the domain is destroyed): the caller sends nothing now and reads no
+ * further request from that client until host_run_timers() hands the answer over.
  */
 void host_dispatch(struct host *h, struct host_client *c, const struct xs_req *req,
                    struct xs_rep *rep, int *ret_fd);
+
+/* When the next timed event is due (CLOCK_MONOTONIC, ns), 0 if none. */
+uint64_t host_next_timer(struct host *h);
+/*
+ * Run the timed events that are due (a powered-off domain's destruction); answer(c, rep, ud)
+ * is called for each deferred answer whose client is still there (c->deferred is cleared).
+ */
+void host_run_timers(struct host *h,
+                     void (*answer)(struct host_client *c, const struct xs_rep *rep, void *ud),
+                     void *ud);
 
 /* xenstore side (host-xs.c): the keys libxl writes for a new domain, and their removal. */
 int host_xs_domain_create(struct xs_handle *xs, uint32_t domid, const char *name,

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <stdint.h>
@@ -507,6 +508,22 @@ static void test_toolstack_nodes(void) {
         xs_close(xs);
 }
 
+struct poweroff {
+        uint32_t domid;
+        int r;
+        long ms;
+};
+
+static void *poweroff_main(void *arg) {
+        struct poweroff *po = arg;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        po->r = xsg_domain_poweroff(st_guest(), po->domid);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        po->ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+        return NULL;
+}
+
 /* The toolstack side: xenstore entries, growing domids, @introduceDomain/@releaseDomain. */
 static void test_xenstore(void) {
         struct xs_handle *xs = xs_open(0);
@@ -554,12 +571,34 @@ static void test_xenstore(void) {
         uint32_t d2 = st_domain("xsguest", 1);
         CHECK(d2 > d, "re-created guest gets a new domid (%u after %u)", d2, d);
         CHECK(next_watch(xs) == 'I', "@introduceDomain");
-        /* Power-off: @releaseDomain with the nodes present, then another one once gone. */
+        /*
+         * Power-off (FACTS 9g): a first @releaseDomain while the domain is shut down but still
+         * there, its nodes present and it introduced; about 0.33 s later the nodes go and a
+         * second @releaseDomain comes. The call returns once the domain is destroyed.
+         */
         uint32_t d3 = st_domain("poweroff", 1);
         CHECK(next_watch(xs) == 'I', "@introduceDomain");
-        CHECK(xsg_domain_poweroff(st_guest(), d3) == 0, "poweroff");
-        CHECK(next_watch(xs) == 'R' && next_watch(xs) == 'R', "two @releaseDomain on poweroff");
+        struct poweroff po = { .domid = d3, .r = 1 };
+        pthread_t th;
+        CHECK(pthread_create(&th, NULL, poweroff_main, &po) == 0, "pthread_create");
+        CHECK(next_watch(xs) == 'R', "no @releaseDomain at the shutdown");
+        snprintf(p, sizeof(p), "/local/domain/%u/name", d3);
+        v = xs_read(xs, XBT_NULL, p, &len);
+        CHECK(v && !strcmp(v, "poweroff"), "nodes gone at the first @releaseDomain of a poweroff");
+        free(v);
+        CHECK(xs_is_domain_introduced(xs, d3), "no longer introduced at the first @releaseDomain");
         struct xsg_domain_info pi;
+        CHECK(xsg_domain_info(st_guest(), d3, &pi) == 0 && pi.state == XSG_DOMAIN_SHUTDOWN,
+              "the domain is not there, shut down, at the first @releaseDomain");
+        uint64_t vv;
+        CHECK(xsg_read(st_guest(), d3, 0, XSG_MMIO, 0xfe000000, 4, &vv, 500) == -EHOSTDOWN,
+              "a shut-down domain's vCPU runs");
+        CHECK(next_watch(xs) == 'R', "no second @releaseDomain on poweroff");
+        pthread_join(th, NULL);
+        CHECK(po.r == 0 && po.ms >= 300, "poweroff: r=%d after %ld ms", po.r, po.ms);
+        v = xs_read(xs, XBT_NULL, p, &len);
+        CHECK(v == NULL, "nodes left after the poweroff");
+        free(v);
         CHECK(xsg_domain_info(st_guest(), d3, &pi) == -ESRCH, "powered-off domain still there");
         CHECK(xsg_domain_create(st_guest(), "xsguest", 1, NULL) == -EEXIST, "duplicate name");
         CHECK(xsg_domain_create(st_guest(), "bad/name", 1, NULL) == -EINVAL, "bad name");

@@ -16,7 +16,8 @@
  * failure. Errors shared by every function that names a domain or a vCPU:
  *   -ESRCH      no such domain (never created, or destroyed)
  *   -EHOSTDOWN  the domain has crashed (Xen's domain_crash: an ioreq server wrote an invalid
- *               slot state); its vCPUs issue nothing more
+ *               slot state) or is shutting down (xsg_domain_poweroff); its vCPUs issue
+ *               nothing more
  *   -ENXIO      vCPU id >= the domain's number of vCPUs
  *   -EBUSY      that vCPU is already executing an access (one access per vCPU at a time;
  *               a vCPU may be driven by any thread or process, but only by one at a time)
@@ -70,6 +71,8 @@ enum xsg_domain_state {
         XSG_DOMAIN_CRASHED = 2,
         XSG_DOMAIN_DYING = 3,      /* destroyed, kept as a zombie while a dom0 process still
                                       maps one of its ioreq pages (as Xen's "--p--d") */
+        XSG_DOMAIN_SHUTDOWN = 4,   /* powered off, still present until the toolstack destroys
+                                      it (as Xen's "---s--") */
 };
 
 struct xsg_domain_info {
@@ -105,9 +108,10 @@ int xsg_domain_unpause(xsg *g, uint32_t domid);
 /* Destroy: its ioreq servers are destroyed, its xenstore entries removed, @releaseDomain. */
 int xsg_domain_destroy(xsg *g, uint32_t domid);
 /*
- * The guest powers off, with libxl's default on_poweroff=destroy: xenstored sees the shutdown
- * (@releaseDomain, the nodes still present), then the domain is destroyed (its nodes removed,
- * a second @releaseDomain), as FACTS 9g observed.
+ * The guest powers off, with libxl's default on_poweroff=destroy: the domain shuts down
+ * (XSG_DOMAIN_SHUTDOWN) and xenstored sees it (@releaseDomain, the nodes still present, the
+ * domain still introduced); about 0.33 s later the toolstack destroys it (its nodes removed, a
+ * second @releaseDomain), as FACTS 9g observed. Returns once the domain is destroyed.
  */
 int xsg_domain_poweroff(xsg *g, uint32_t domid);
 /* Crash it, as Xen's domain_crash() does (its vCPUs stop; the domain stays until destroyed). */

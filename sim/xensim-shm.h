@@ -50,6 +50,7 @@ enum {
         XS_DOM_RUNNING = 1,
         XS_DOM_CRASHED = 2,
         XS_DOM_DYING = 3,
+        XS_DOM_SHUTDOWN = 4,            /* powered off, its destruction due shortly */
 };
 
 enum {

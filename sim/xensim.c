@@ -2,7 +2,7 @@
 /*
  * xensim - command line of the xensim guest driver (toolstack and guest vCPUs).
  * See sim/README.md for the commands; exit status: 0 ok, 1 error, 2 usage, 3 a vCPU hung,
- * 4 the domain crashed, 5 no such domain.
+ * 4 the domain crashed (or is shutting down), 5 no such domain.
  */
 #include "autoconfig.h"
 
@@ -77,7 +77,7 @@ static int fail(int r, uint32_t domid, unsigned vcpu, int slot_state, const char
                         slot_state);
                 return EX_HUNG;
         case -EHOSTDOWN:
-                fprintf(stderr, "xensim: domain %u crashed\n", domid);
+                fprintf(stderr, "xensim: domain %u crashed or shut down\n", domid);
                 return EX_CRASHED;
         case -ESRCH:
                 fprintf(stderr, "xensim: no domain %u\n", domid);
@@ -99,6 +99,8 @@ static const char *state_name(int s) {
                 return "crashed";
         case XSG_DOMAIN_DYING:
                 return "dying";
+        case XSG_DOMAIN_SHUTDOWN:
+                return "shutdown";
         default:
                 return "?";
         }

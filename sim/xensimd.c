@@ -50,6 +50,7 @@ struct daemon {
         int lfd;
         ev_io accept_io;
         ev_timer accept_pause;
+        ev_timer host_timer;
         ev_signal sigterm, sigint;
         ev_child child;
         struct conn *conns;
@@ -70,6 +71,63 @@ static void conn_free(struct conn *c) {
         if (c->next)
                 c->next->prev = c->prev;
         free(c);
+}
+
+/* Send one answer (with fd unless -1); a client that cannot take it is dropped. */
+static void conn_send(struct conn *c, struct xs_rep *rep, int fd) {
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } octl;
+        struct iovec oiov = { .iov_base = rep, .iov_len = sizeof(*rep) };
+        struct msghdr omh = { .msg_iov = &oiov, .msg_iovlen = 1 };
+        if (fd >= 0) {
+                memset(&octl, 0, sizeof(octl));
+                omh.msg_control = octl.buf;
+                omh.msg_controllen = sizeof(octl.buf);
+                struct cmsghdr *h = CMSG_FIRSTHDR(&omh);
+                h->cmsg_level = SOL_SOCKET;
+                h->cmsg_type = SCM_RIGHTS;
+                h->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(h), &fd, sizeof(int));
+                rep->nfds = 1;
+        }
+        if (sendmsg(c->fd, &omh, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof(*rep))
+                conn_free(c);
+}
+
+/* The host's next timed event (a powered-off domain's destruction), or none. */
+static void timer_arm(struct daemon *d) {
+        uint64_t due = host_next_timer(d->host);
+        struct timespec ts;
+        double after = 0.;
+
+        ev_timer_stop(d->loop, &d->host_timer);
+        if (!due)
+                return;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t t = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        if (due > t)
+                after = (double)(due - t) / 1e9;
+        ev_timer_set(&d->host_timer, after, 0.);
+        ev_timer_start(d->loop, &d->host_timer);
+}
+
+/* A deferred answer is due: send it and read the client's requests again. */
+static void deferred_answer(struct host_client *hc, const struct xs_rep *rep, void *ud) {
+        struct conn *c = container_of(hc, struct conn, hc);
+        struct xs_rep r = *rep;
+        (void)ud;
+        ev_io_start(c->d->loop, &c->io);
+        conn_send(c, &r, -1);
+}
+
+static void host_timer_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+        struct daemon *d = container_of(w, struct daemon, host_timer);
+        host_run_timers(d->host, deferred_answer, d);
+        timer_arm(d);
+        (void)loop;
+        (void)revents;
 }
 
 static void conn_cb(struct ev_loop *loop, ev_io *w, int revents) {
@@ -119,27 +177,13 @@ static void conn_cb(struct ev_loop *loop, ev_io *w, int revents) {
                 return;
         }
         host_dispatch(c->d->host, &c->hc, &in.req, &rep, &fd);
-
-        union {
-                struct cmsghdr h;
-                char buf[CMSG_SPACE(sizeof(int))];
-        } octl;
-        struct iovec oiov = { .iov_base = &rep, .iov_len = sizeof(rep) };
-        struct msghdr omh = { .msg_iov = &oiov, .msg_iovlen = 1 };
-        if (fd >= 0) {
-                memset(&octl, 0, sizeof(octl));
-                omh.msg_control = octl.buf;
-                omh.msg_controllen = sizeof(octl.buf);
-                struct cmsghdr *h = CMSG_FIRSTHDR(&omh);
-                h->cmsg_level = SOL_SOCKET;
-                h->cmsg_type = SCM_RIGHTS;
-                h->cmsg_len = CMSG_LEN(sizeof(int));
-                memcpy(CMSG_DATA(h), &fd, sizeof(int));
-                rep.nfds = 1;
+        if (c->hc.deferred) {
+                /* One request at a time: the next is read once this one is answered. */
+                ev_io_stop(loop, &c->io);
+                timer_arm(c->d);
+                return;
         }
-        if (sendmsg(c->fd, &omh, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof(rep))
-                conn_free(c);
-        (void)loop;
+        conn_send(c, &rep, fd);
         (void)revents;
 }
 
@@ -425,6 +469,7 @@ int main(int argc, char **argv) {
         ev_io_init(&d.accept_io, accept_cb, d.lfd, EV_READ);
         ev_io_start(d.loop, &d.accept_io);
         ev_timer_init(&d.accept_pause, accept_pause_cb, 0.2, 0.);
+        ev_timer_init(&d.host_timer, host_timer_cb, 0., 0.);
         ev_signal_init(&d.sigterm, signal_cb, SIGTERM);
         ev_signal_start(d.loop, &d.sigterm);
         ev_signal_init(&d.sigint, signal_cb, SIGINT);
