@@ -24,7 +24,7 @@ done
 guestlib=$(ls "$BUILD"/sim/.libs/libxensim-guest.so "$BUILD"/sim/.libs/libxensim-guest.a 2>/dev/null | head -1)
 [ -n "$guestlib" ] || { echo "probe-xensim: libxensim-guest is not built in $BUILD/sim" >&2; exit 1; }
 cf="-O2 -Wall -Wextra -Wno-unused-parameter"
-$CC $cf -DXQ_XENSIM -I"$TOP/sim" -o "$WORK/bin/xq-guest-xensim" "$SRC/xq-guest.c" "$guestlib" \
+$CC $cf -DXQ_XENSIM -I"$TOP/sim/guest" -o "$WORK/bin/xq-guest-xensim" "$SRC/xq-guest.c" "$guestlib" \
     -Wl,-rpath,"$BUILD/sim/.libs" -lpthread || exit 1
 $CC $cf -o "$WORK/bin/xq-probe" "$SRC/xq-probe.c" -lxendevicemodel -lxenforeignmemory \
     -lxenevtchn -lxenstore -lxentoolcore || exit 1
