@@ -20,7 +20,7 @@ while getopts "n:r:h" o; do
         esac
 done
 shift $((OPTIND - 1))
-sim=${1:-$(cd "$(dirname "$0")" && pwd)}
+sim=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 for b in xensimd xensim xensim-floor xensim-pingpong; do
         [ -x "$sim/$b" ] || { echo "xensim-bench: $sim/$b not built" >&2; exit 1; }
 done
