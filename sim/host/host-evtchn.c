@@ -1,26 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-only */
 /*
- * host-evtchn.c - dom0 event channels bound to guests' ioreq ports, and the evtchn handles that own them (rings and eventfds in the shm).
+ * host-evtchn.c - dom0 event channels bound to guests' ioreq ports, and the evtchn handles
+ * that own them (rings and eventfds in the shm): layer 2, over host-dom.c and host-pub.c.
  */
 #include "autoconfig.h"
 
 #include <errno.h>
-#include <linux/futex.h>
-#include <limits.h>
 #include <poll.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
-#include <xen/hvm/hvm_op.h>
-#include <xen/hvm/ioreq.h>
-#include <xen/memory.h>
-#include <xendevicemodel.h>
 
 #include "host-internal.h"
 
@@ -35,7 +25,7 @@ void host_evt_unbind_peer(struct host *h, uint32_t lport) {
         s->rvcpu = UINT32_MAX;
 }
 
-void host_evt_port_free(struct host *h, uint32_t lport) {
+static void port_free(struct host *h, uint32_t lport) {
         struct hport *p = &h->port[lport];
         struct xs_port *s = xs_shm_port(h->shm, lport);
         if (p->rslot) {
@@ -107,10 +97,26 @@ void host_evt_deliver(struct host *h, uint32_t lport) {
         (void)n;
 }
 
+void host_evt_close(struct host *h, struct host_client *c) {
+        uint32_t hid;
+
+        if (c->evt < 0)
+                return;
+        hid = (uint32_t)c->evt + 1;
+        for (uint32_t l = 1; l < XS_MAX_PORTS; l++)
+                if (h->port[l].handle == hid)
+                        port_free(h, l);
+        close(h->handle[c->evt].efd);
+        h->handle[c->evt] = (struct hhandle){ .used = false, .efd = -1, .owner = NULL };
+        atomic_fetch_add(&h->hdr->handle_gen[c->evt], 1);
+        c->evt = -1;
+}
+
 /*
  * On Linux a process's event channels are unbound by the time it has exited. Here the owner's
- * connection may be closed while xensimd has not processed the hang-up yet: do it now, so
- * that a restarted server can bind the port at once, as on Xen.
+ * connection may be closed while xensimd has not processed the hang-up yet: close its evtchn
+ * handle now (the rest of the client goes with the hang-up), so that a restarted server can
+ * bind the port at once, as on Xen.
  */
 static void reap_dead_owner(struct host *h, uint32_t lport) {
         uint32_t hid = h->port[lport].handle;
@@ -121,7 +127,7 @@ static void reap_dead_owner(struct host *h, uint32_t lport) {
                 return;
         p = (struct pollfd){ .fd = owner->fd, .events = POLLRDHUP };
         if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
-                host_client_release(h, owner);
+                host_evt_close(h, owner);
 }
 
 int host_evt_bind(struct host *h, struct host_client *c, const uint64_t *a, uint64_t *val) {
@@ -181,7 +187,7 @@ int host_evt_unbind(struct host *h, struct host_client *c, uint64_t port) {
                 return -EBADF;
         if (port == 0 || port >= XS_MAX_PORTS || h->port[port].handle != (uint32_t)c->evt + 1)
                 return -ENOTCONN;
-        host_evt_port_free(h, (uint32_t)port);
+        port_free(h, (uint32_t)port);
         return 0;
 }
 

@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-only */
 /*
- * host-internal.h - the private state of xensimd's host and the functions its modules share:
- * host.c (lifetime, publishing, dispatch) → host-dom.c (domains, pages, toolstack) →
- * host-ioreq.c (ioreq servers, ranges, mappings) → host-evtchn.c (event channels, handles).
+ * host-internal.h - the private state of xensimd's host and the functions its modules share.
  */
 #ifndef XENSIM_HOST_INTERNAL_H
 #define XENSIM_HOST_INTERNAL_H
@@ -97,28 +95,48 @@ struct host {
 };
 
 
-/* host.c: logging and publishing to the shm (under the domain's seqlock). */
+/*
+ * The modules in layers, each calling only those below it:
+ *   host.c        lifetime, clients, dispatch; destroy, crash, unpause, poweroff (host.h)
+ *   host-ioreq.c  ioreq servers, ranges, pages and mappings, boot INVALIDATE, interrupt log
+ *   host-evtchn.c dom0 event channels and evtchn handles
+ *   host-dom.c    the domain table
+ *   host-pub.c    logging, publishing to the shm, waking vCPUs
+ * host-xs.c (the toolstack's xenstore side) only talks to xenstored.
+ */
+
+/* host-pub.c: logging and publishing to the shm (under the domain's seqlock). */
 void host_log(struct host *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void host_pub_begin(struct host *h, uint32_t slot);
 void host_pub_end(struct host *h, uint32_t slot);
 void host_pub_header(struct host *h, uint32_t slot);
 void host_pub_gport(struct host *h, uint32_t slot, uint32_t port);
 void host_pub_server(struct host *h, uint32_t slot, unsigned id);
-void host_wake_vcpus(struct host *h, uint32_t slot);
+/* Wake every vCPU of the domain so that blocked vCPUs notice a change of it. */
+void host_pub_wake(struct host *h, uint32_t slot);
 
 static inline struct xs_dom *host_sdom(struct host *h, uint32_t slot) {
         return xs_shm_dom(h->shm, slot);
 }
 
-/* host-dom.c: domains, their ioreq pages, the toolstack operations. */
-int host_dom_page_alloc(struct host *h, uint32_t slot, uint32_t *ret);
-void host_dom_page_unref(struct host *h, uint32_t p);
+/* host-dom.c: the domain table. */
 int host_dom_find(struct host *h, uint32_t domid);
-void host_dom_free(struct host *h, uint32_t slot);
-void host_dom_destroy(struct host *h, uint32_t slot);
+/* A toolstack operation's checks: the client unrestricted, the domain existing. */
 int host_dom_check(struct host_client *c, uint64_t domid, struct host *h, int *ret_slot);
 int host_dom_create(struct host *h, const struct xs_req *req, uint64_t *val);
-int host_dom_unpause(struct host *h, uint32_t slot, uint64_t *val);
+/* Publish a change of the domain's state or paused flag (and wake its vCPUs). */
+void host_dom_publish(struct host *h, uint32_t slot);
+void host_dom_free(struct host *h, uint32_t slot);
+void host_dom_free_all(struct host *h);
+
+/* host-evtchn.c: dom0 event channels and evtchn handles. */
+int host_evt_open(struct host *h, struct host_client *c, uint64_t *val, int *ret_fd);
+/* Close the client's evtchn handle, freeing its ports (nothing if it has none). */
+void host_evt_close(struct host *h, struct host_client *c);
+int host_evt_bind(struct host *h, struct host_client *c, const uint64_t *a, uint64_t *val);
+int host_evt_unbind(struct host *h, struct host_client *c, uint64_t port);
+void host_evt_deliver(struct host *h, uint32_t lport);
+void host_evt_unbind_peer(struct host *h, uint32_t lport);
 
 /* host-ioreq.c: ioreq servers, their ranges and pages (devicemodel, foreignmemory). */
 int host_ioreq_check_target(struct host *h, struct host_client *c, uint64_t domid,
@@ -133,13 +151,13 @@ int host_ioreq_irq(struct host *h, struct host_client *c, const uint64_t *a);
 int host_ioreq_fm_map(struct host *h, struct host_client *c, const uint64_t *a, uint64_t *val);
 int host_ioreq_fm_unmap(struct host *h, struct host_client *c, uint64_t id);
 void host_ioreq_map_drop(struct host *h, struct host_map *m);
+unsigned host_ioreq_boot_invalidate(struct host *h, uint32_t slot);
 
-/* host-evtchn.c: dom0 event channels and evtchn handles. */
-int host_evt_open(struct host *h, struct host_client *c, uint64_t *val, int *ret_fd);
-int host_evt_bind(struct host *h, struct host_client *c, const uint64_t *a, uint64_t *val);
-int host_evt_unbind(struct host *h, struct host_client *c, uint64_t port);
-void host_evt_deliver(struct host *h, uint32_t lport);
-void host_evt_unbind_peer(struct host *h, uint32_t lport);
-void host_evt_port_free(struct host *h, uint32_t lport);
+/* host-xs.c: the keys libxl writes for a new domain, their removal, shutdown, dom0's. */
+int host_xs_domain_create(struct xs_handle *xs, uint32_t domid, const char *name,
+                          unsigned nr_vcpus);
+int host_xs_domain_destroy(struct xs_handle *xs, uint32_t domid);
+int host_xs_domain_shutdown(struct xs_handle *xs, uint32_t domid);
+int host_xs_dom0(struct xs_handle *xs);
 
 #endif

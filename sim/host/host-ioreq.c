@@ -1,30 +1,53 @@
 /* SPDX-License-Identifier: LGPL-2.1-only */
 /*
- * host-ioreq.c - ioreq servers with Xen 4.17's rules: ids, ranges kept as rangesets, state, ioreq pages and their foreignmemory mappings, the interrupt log.
+ * host-ioreq.c - ioreq servers with Xen 4.17's rules (layer 3, over host-evtchn.c,
+ * host-dom.c and host-pub.c): ids, ranges kept as rangesets, state under the domain's pause,
+ * the pool of ioreq pages and their foreignmemory mappings, the boot INVALIDATE of a domain
+ * created paused, the interrupt log.
  */
 #include "autoconfig.h"
 
 #include <errno.h>
 #include <linux/futex.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include <xen/hvm/dm_op.h>
 #include <xen/hvm/hvm_op.h>
 #include <xen/hvm/ioreq.h>
 #include <xen/memory.h>
-#include <xendevicemodel.h>
 
 #include "host-internal.h"
+
+/* ---- pages ---- */
+
+static int page_alloc(struct host *h, uint32_t slot, uint32_t *ret) {
+        uint32_t p;
+        if (!h->nr_free_pages)
+                return -ENOMEM;
+        /* Oldest freed first: a page is not handed out again at once. */
+        p = h->free_pages[h->free_head];
+        h->free_head = (h->free_head + 1) % XS_MAX_PAGES;
+        h->nr_free_pages--;
+        memset(xs_shm_page(h->shm, p), 0, XS_PAGE_SIZE);
+        h->page_refs[p] = 1;
+        h->page_slot[p] = slot;
+        *ret = p;
+        return 0;
+}
+
+static void page_unref(struct host *h, uint32_t p) {
+        if (!p || p >= XS_MAX_PAGES || !h->page_refs[p])
+                return;
+        if (--h->page_refs[p] == 0)
+                h->free_pages[(h->free_head + h->nr_free_pages++) % XS_MAX_PAGES] = p;
+}
 
 /* ---- servers ---- */
 
@@ -93,8 +116,8 @@ void host_ioreq_server_destroy(struct host *h, uint32_t slot, unsigned id) {
                 memset(g, 0, sizeof(*g));
                 host_pub_gport(h, slot, p);
         }
-        host_dom_page_unref(h, v->page);
-        host_dom_page_unref(h, v->bufpage);
+        page_unref(h, v->page);
+        page_unref(h, v->bufpage);
         for (unsigned t = 0; t < 3; t++)
                 free(v->r[t]);
         memset(v, 0, sizeof(*v));
@@ -151,11 +174,11 @@ int host_ioreq_create(struct host *h, struct host_client *c, const uint64_t *a,
         if (id == XS_MAX_SERVERS)
                 return -ENOSPC;
         v = &d->srv[id];
-        r = host_dom_page_alloc(h, (uint32_t)slot, &v->page);
+        r = page_alloc(h, (uint32_t)slot, &v->page);
         if (r < 0)
                 goto fail;
         if (a[1] != HVM_IOREQSRV_BUFIOREQ_OFF) {
-                r = host_dom_page_alloc(h, (uint32_t)slot, &v->bufpage);
+                r = page_alloc(h, (uint32_t)slot, &v->bufpage);
                 if (r < 0)
                         goto fail;
         }
@@ -188,8 +211,8 @@ fail:
         for (uint32_t p = 1; p < XS_MAX_GPORTS; p++)
                 if (d->gport[p].kind >= XS_GPORT_IOREQ && d->gport[p].srv == id)
                         memset(&d->gport[p], 0, sizeof(d->gport[p]));
-        host_dom_page_unref(h, v->page);
-        host_dom_page_unref(h, v->bufpage);
+        page_unref(h, v->page);
+        page_unref(h, v->bufpage);
         memset(v, 0, sizeof(*v));
         return r;
 }
@@ -415,7 +438,7 @@ int host_ioreq_fm_map(struct host *h, struct host_client *c, const uint64_t *a, 
 void host_ioreq_map_drop(struct host *h, struct host_map *m) {
         struct hdom *d = h->dom[m->slot];
         for (unsigned i = 0; i < m->nr; i++)
-                host_dom_page_unref(h, m->page[i]);
+                page_unref(h, m->page[i]);
         if (d && d->maprefs) {
                 d->maprefs--;
                 /* The last mapping of a destroyed domain's page lets the zombie go. */
@@ -433,5 +456,52 @@ int host_ioreq_fm_unmap(struct host *h, struct host_client *c, uint64_t id) {
                         return 0;
                 }
         return -ENOENT;
+}
+
+/* ---- boot ---- */
+
+/*
+ * Unpausing a domain created paused: as Xen does shortly after boot, vCPU 0 sends one
+ * INVALIDATE to every enabled server (highest id first) and is blocked until all of them
+ * answered. xensimd fills the slots and notifies; the wait itself is recorded as the vCPU's
+ * pending requests (struct xs_vpend), which its first access resumes; the caller then
+ * publishes the domain as running. Returns the number of servers.
+ */
+unsigned host_ioreq_boot_invalidate(struct host *h, uint32_t slot) {
+        struct hdom *d = h->dom[slot];
+        struct xs_dom *s = host_sdom(h, slot);
+        struct xs_vpend *vp = &s->vpend[0];
+        unsigned n = 0;
+
+        vp->ev = atomic_load(&s->vcpu_evt[0]);
+        for (int id = XS_MAX_SERVERS - 1; id >= 0; id--) {
+                struct hsrv *v = &d->srv[id];
+                if (v->state != XS_SRV_ENABLED)
+                        continue;
+                ioreq_t *io = xs_shm_page(h->shm, v->page);
+                io->state = STATE_IOREQ_NONE;
+                atomic_thread_fence(memory_order_release);
+                io->addr = 0;
+                io->data = ~0ull;
+                io->count = 0;
+                io->size = 4;
+                io->data_is_ptr = 0;
+                io->dir = IOREQ_WRITE;
+                io->df = 0;
+                io->type = IOREQ_TYPE_INVALIDATE;
+                atomic_thread_fence(memory_order_release);
+                io->state = STATE_IOREQ_READY;
+                vp->w[n].page = v->page;
+                vp->w[n].srv = (uint32_t)id;
+                vp->w[n].srv_gen = s->srv[id].gen;
+                n++;
+        }
+        vp->n = n;
+        for (unsigned i = 0; i < n; i++) {
+                uint32_t port = d->srv[vp->w[i].srv].vport[0];
+                if (port < XS_MAX_GPORTS && d->gport[port].lport)
+                        host_evt_deliver(h, d->gport[port].lport);
+        }
+        return n;
 }
 

@@ -19,7 +19,7 @@
 
 #include <xenstore.h>
 
-#include "host.h"
+#include "host-internal.h"
 
 #define TX_TRIES 16             /* commits refused with EAGAIN before giving up */
 

@@ -1,6 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-only */
 /*
- * host.c - the simulated Xen 4.17 host state and its control operations.
+ * host.c - the simulated Xen 4.17 host: its lifetime, its clients, and the control operations
+ * (host_dispatch), the top layer over host-ioreq.c → host-evtchn.c → host-dom.c → host-pub.c
+ * (each calls only the layers below it; host-xs.c, the toolstack's xenstore side, is a leaf).
+ * The toolstack's operations that span the layers live here: a domain's destruction (its
+ * servers, its peers' ports, its xenstore entries, then its slot or a zombie), its crash,
+ * unpause and poweroff.
  *
  * Everything here runs in xensimd's single thread. The authoritative state is private
  * (struct host); the shm is a published copy for the clients' fast paths, written under the
@@ -9,95 +14,62 @@
 #include "autoconfig.h"
 
 #include <errno.h>
-#include <linux/futex.h>
-#include <limits.h>
-#include <poll.h>
-#include <stdarg.h>
-#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-#include <xen/hvm/hvm_op.h>
-#include <xen/hvm/ioreq.h>
 #include <xen/memory.h>
-#include <xendevicemodel.h>
 
 #include "host-internal.h"
 
-void host_log(struct host *h, const char *fmt, ...) {
-        va_list ap;
-        if (!h->verbose)
-                return;
-        va_start(ap, fmt);
-        fputs("<7>xensimd: ", stderr);
-        vfprintf(stderr, fmt, ap);
-        fputc('\n', stderr);
-        va_end(ap);
-}
+/* ---- domains ---- */
 
-/* ---- shm publishing ---- */
-
-void host_pub_begin(struct host *h, uint32_t slot) {
-        atomic_fetch_add_explicit(&host_sdom(h, slot)->seq, 1, memory_order_relaxed);
-        atomic_thread_fence(memory_order_release);
-}
-
-void host_pub_end(struct host *h, uint32_t slot) {
-        atomic_thread_fence(memory_order_release);
-        atomic_fetch_add_explicit(&host_sdom(h, slot)->seq, 1, memory_order_relaxed);
-}
-
-static void futex_wake_all(_Atomic uint32_t *w) {
-        syscall(SYS_futex, w, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
-}
-
-/* Wake every vCPU of a domain so that blocked vCPUs notice a crash or a destruction. */
-void host_wake_vcpus(struct host *h, uint32_t slot) {
-        struct xs_dom *d = host_sdom(h, slot);
-        for (unsigned v = 0; v < XS_MAX_VCPUS; v++) {
-                atomic_fetch_add(&d->vcpu_evt[v], 1);
-                futex_wake_all(&d->vcpu_evt[v]);
-        }
-}
-
-void host_pub_header(struct host *h, uint32_t slot) {
+/*
+ * Destroy a domain: its servers go, dom0 ports bound to it become unbound, its xenstore
+ * entries go and it is released; it stays a zombie (dying) while a dom0 process maps one of
+ * its pages.
+ */
+static void dom_destroy(struct host *h, uint32_t slot) {
         struct hdom *d = h->dom[slot];
-        struct xs_dom *s = host_sdom(h, slot);
-        s->state = (uint32_t)d->state;
-        s->domid = d->domid;
-        s->gen = d->gen;
-        s->nr_vcpus = d->nr_vcpus;
-        s->paused = d->paused;
-        memcpy(s->name, d->name, sizeof(s->name));
-}
-
-void host_pub_gport(struct host *h, uint32_t slot, uint32_t port) {
-        struct hgport *g = &h->dom[slot]->gport[port];
-        struct xs_gport *s = &host_sdom(h, slot)->gport[port];
-        s->kind = g->kind;
-        s->vcpu = g->vcpu;
-        s->server = g->srv;
-        s->lport = g->lport;
-}
-
-void host_pub_server(struct host *h, uint32_t slot, unsigned id) {
-        struct hsrv *v = &h->dom[slot]->srv[id];
-        struct xs_server *s = &host_sdom(h, slot)->srv[id];
-        s->state = (uint32_t)v->state;
-        s->page = v->page;
-        s->bufpage = v->bufpage;
-        s->bufport = v->bufport;
-        memcpy(s->vport, v->vport, sizeof(s->vport));
-        for (unsigned t = 0; t < 2; t++) {
-                s->nr[t] = v->nr[t];
-                if (v->nr[t])
-                        memcpy(s->r[t], v->r[t], v->nr[t] * sizeof(struct xs_range));
+        for (unsigned id = 0; id < XS_MAX_SERVERS; id++)
+                if (d->srv[id].state != XS_SRV_NONE)
+                        host_ioreq_server_destroy(h, slot, id);
+        for (uint32_t l = 1; l < XS_MAX_PORTS; l++)
+                if (h->port[l].rslot == slot + 1)
+                        host_evt_unbind_peer(h, l);
+        if (h->xs)
+                host_xs_domain_destroy(h->xs, d->domid);
+        if (d->maprefs) {
+                d->state = XS_DOM_DYING;
+                host_dom_publish(h, slot);
+                return;
         }
+        host_dom_free(h, slot);
+}
+
+/* Xen's domain_crash(): its vCPUs stop, xenstored sees a shutdown; it stays until destroyed. */
+static void dom_crash(struct host *h, uint32_t slot) {
+        struct hdom *d = h->dom[slot];
+        host_log(h, "domain %u crashed", d->domid);
+        d->state = XS_DOM_CRASHED;
+        host_dom_publish(h, slot);
+        if (h->xs && host_xs_domain_shutdown(h->xs, d->domid) < 0)
+                fprintf(stderr, "<4>xensimd: xenstored did not take the shutdown of domain %u\n",
+                        d->domid);
+}
+
+/* Unpause a domain created paused: the boot INVALIDATE, then its vCPUs run. */
+static int dom_unpause(struct host *h, uint32_t slot, uint64_t *val) {
+        struct hdom *d = h->dom[slot];
+        if (!d->paused)
+                return -EINVAL;
+        val[0] = host_ioreq_boot_invalidate(h, slot);
+        d->paused = false;
+        host_dom_publish(h, slot);
+        return 0;
 }
 
 /* ---- poweroff ---- */
@@ -124,7 +96,7 @@ static int host_poweroff(struct host *h, struct host_client *c, uint32_t slot,
         struct hpoweroff *n;
 
         if (d->state == XS_DOM_CRASHED) {
-                host_dom_destroy(h, slot);
+                dom_destroy(h, slot);
                 return 0;
         }
         for (unsigned i = 0; i < h->nr_poweroff; i++)
@@ -136,10 +108,7 @@ static int host_poweroff(struct host *h, struct host_client *c, uint32_t slot,
         h->poweroff = n;
         if (d->state == XS_DOM_RUNNING) {
                 d->state = XS_DOM_SHUTDOWN;
-                host_pub_begin(h, slot);
-                host_pub_header(h, slot);
-                host_pub_end(h, slot);
-                host_wake_vcpus(h, slot);
+                host_dom_publish(h, slot);
                 if (h->xs && host_xs_domain_shutdown(h->xs, d->domid) < 0)
                         fprintf(stderr, "<4>xensimd: xenstored did not take the shutdown of "
                                         "domain %u\n", d->domid);
@@ -177,7 +146,7 @@ void host_run_timers(struct host *h,
                 d = h->dom[p.slot];
                 if (d && d->gen == p.gen && d->state == XS_DOM_SHUTDOWN) {
                         host_log(h, "destroying powered-off domain %u", d->domid);
-                        host_dom_destroy(h, p.slot);
+                        dom_destroy(h, p.slot);
                 }
                 if (p.waiter) {
                         p.waiter->deferred = false;
@@ -227,24 +196,15 @@ void host_dispatch(struct host *h, struct host_client *c, const struct xs_req *r
                         r = -ESRCH;
                 if (r == 0) {
                         host_log(h, "destroying domain %u", h->dom[slot]->domid);
-                        host_dom_destroy(h, (uint32_t)slot);
+                        dom_destroy(h, (uint32_t)slot);
                 }
                 break;
         case XS_OP_DOM_CRASH:
                 r = host_dom_check(c, a[0], h, &slot);
                 if (r == 0 && h->dom[slot]->state == XS_DOM_DYING)
                         r = -ESRCH;
-                if (r == 0 && h->dom[slot]->state == XS_DOM_RUNNING) {
-                        host_log(h, "domain %u crashed", h->dom[slot]->domid);
-                        h->dom[slot]->state = XS_DOM_CRASHED;
-                        host_pub_begin(h, (uint32_t)slot);
-                        host_pub_header(h, (uint32_t)slot);
-                        host_pub_end(h, (uint32_t)slot);
-                        host_wake_vcpus(h, (uint32_t)slot);
-                        if (h->xs && host_xs_domain_shutdown(h->xs, h->dom[slot]->domid) < 0)
-                                fprintf(stderr, "<4>xensimd: xenstored did not take the "
-                                                "shutdown of domain %u\n", h->dom[slot]->domid);
-                }
+                if (r == 0 && h->dom[slot]->state == XS_DOM_RUNNING)
+                        dom_crash(h, (uint32_t)slot);
                 break;
         case XS_OP_DOM_POWEROFF:
                 r = host_dom_check(c, a[0], h, &slot);
@@ -260,7 +220,7 @@ void host_dispatch(struct host *h, struct host_client *c, const struct xs_req *r
                 if (r == 0 && h->dom[slot]->state != XS_DOM_RUNNING)
                         r = h->dom[slot]->state == XS_DOM_DYING ? -ESRCH : -EINVAL;
                 if (r == 0)
-                        r = host_dom_unpause(h, (uint32_t)slot, val);
+                        r = dom_unpause(h, (uint32_t)slot, val);
                 break;
         case XS_OP_DOM_SLOT:
                 r = host_dom_check(c, a[0], h, &slot);
@@ -398,16 +358,7 @@ void host_client_init(struct host_client *c, int fd) {
 }
 
 void host_client_release(struct host *h, struct host_client *c) {
-        if (c->evt >= 0) {
-                uint32_t hid = (uint32_t)c->evt + 1;
-                for (uint32_t l = 1; l < XS_MAX_PORTS; l++)
-                        if (h->port[l].handle == hid)
-                                host_evt_port_free(h, l);
-                close(h->handle[c->evt].efd);
-                h->handle[c->evt] = (struct hhandle){ .used = false, .efd = -1, .owner = NULL };
-                atomic_fetch_add(&h->hdr->handle_gen[c->evt], 1);
-                c->evt = -1;
-        }
+        host_evt_close(h, c);
         while (c->nr_maps) {
                 struct host_map m = c->maps[--c->nr_maps];
                 host_ioreq_map_drop(h, &m);
@@ -486,14 +437,7 @@ fail:
 struct host *host_free(struct host *h) {
         if (!h)
                 return NULL;
-        for (unsigned i = 0; i < XS_MAX_DOMS; i++)
-                if (h->dom[i]) {
-                        free(h->dom[i]->irq);
-                        for (unsigned s = 0; s < XS_MAX_SERVERS; s++)
-                                for (unsigned t = 0; t < 3; t++)
-                                        free(h->dom[i]->srv[s].r[t]);
-                        free(h->dom[i]);
-                }
+        host_dom_free_all(h);
         for (unsigned i = 0; i < XS_MAX_HANDLES; i++)
                 if (h->handle[i].used)
                         close(h->handle[i].efd);

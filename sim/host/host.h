@@ -58,11 +58,4 @@ void host_run_timers(struct host *h,
                      void (*answer)(struct host_client *c, const struct xs_rep *rep, void *ud),
                      void *ud);
 
-/* xenstore side (host-xs.c): the keys libxl writes for a new domain, and their removal. */
-int host_xs_domain_create(struct xs_handle *xs, uint32_t domid, const char *name,
-                          unsigned nr_vcpus);
-int host_xs_domain_destroy(struct xs_handle *xs, uint32_t domid);
-int host_xs_domain_shutdown(struct xs_handle *xs, uint32_t domid);
-int host_xs_dom0(struct xs_handle *xs);
-
 #endif
