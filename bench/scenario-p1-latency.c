@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * scenario-p1-latency.c - one scenario of xirq-bench (xirq-bench.h): P1 latency (1 guest,
+ * 1 vCPU, 1 registration, back-to-back kicks), P5 CPU seconds per million kicks, and the
+ * adaptive busy-poll (busy_poll_us) when the daemon really polls.
+ */
+#define _GNU_SOURCE 1
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "xirq-bench.h"
+
+static double paced_cpu_fraction(Env *e, Side *s, double seconds, unsigned gap_us) {
+        uint64_t t0 = now_ns(), end = t0 + (uint64_t) (seconds * 1e9);
+        double c0 = proc_cpu_seconds(s->server);
+
+        while (now_ns() < end) {
+                side_kicks(e, s, 1, false);
+                sleep_us(gap_us);
+        }
+        return (proc_cpu_seconds(s->server) - c0) / ((double) (now_ns() - t0) / 1e9);
+}
+
+void scenario_p1(void) {
+        unsigned rounds = opt.quick ? 20 : 150;
+        uint64_t n = opt.quick ? 1000 : 2000;
+        Env e;
+        Daemon d;
+        Side a = { .name = "xen-ioreqd" }, f = { .name = "floor" };
+        Side p = { .name = "xen-ioreqd-poll" }, q = { .name = "xen-ioreqd-detect" };
+        Side fp = { .name = "floor" };
+        Side *ab[] = { &a, &f };
+        double frac_poll, frac_plain;
+        bool polls;
+        char note[200];
+        Sb *j = &json_results;
+
+        say("P1 latency / P5 CPU: 1 guest, 1 vCPU, 1 registration, back-to-back kicks; %u rounds x %" PRIu64
+            " kicks per server\n", rounds, n);
+        env_start(&e, "p1");
+        daemon_init(&e, &d, "xen-ioreqd");
+        daemon_guest(&d, "p1", NULL);
+        daemon_guest(&d, "p1poll", "busy_poll_us = 100\n");
+        daemon_guest(&d, "p1detect", "busy_poll_us = 1000\n");
+        a.domid = domain_create(&e, "p1", 1);
+        f.domid = domain_create(&e, "p1floor", 1);
+        p.domid = domain_create(&e, "p1poll", 1);
+        q.domid = domain_create(&e, "p1detect", 1);
+        daemon_start(&e, &d, NULL);
+        side_start_daemon(&e, &a, &d, "p1", "p1");
+        side_start_floor(&e, &f, "p1");
+        side_start_daemon(&e, &p, &d, "p1poll", "p1poll");
+        side_start_daemon(&e, &q, &d, "p1detect", "p1detect");
+
+        sides_rounds(&e, ab, 2, rounds, n);
+        print_side(&a);
+        print_side(&f);
+        {
+                double r50 = hist_quantile_us(&a.rt, 0.5) / hist_quantile_us(&f.rt, 0.5);
+                double r99 = hist_quantile_us(&a.rt, 0.99) / hist_quantile_us(&f.rt, 0.99);
+                double cpu = cpu_per_mkick(&a) / cpu_per_mkick(&f);
+
+                double m50 = paired_ratio(&a, &f, 0), m99 = paired_ratio(&a, &f, 1);
+                char n50[64], n99[64];
+
+                say("  ratio xen-ioreqd/floor: median of %u paired rounds: p50 %.3f  p99 %.3f | all samples pooled: "
+                    "p50 %.3f  p99 %.3f | cpu %.3f\n",
+                    a.nr_rounds, m50, m99, r50, r99, cpu);
+                snprintf(n50, sizeof n50, "pooled samples: %.3f", r50);
+                snprintf(n99, sizeof n99, "pooled samples: %.3f", r99);
+                target_add("P1.p50", "round trip p50, xen-ioreqd / floor (paired rounds)", m50, 1.10, false, n50);
+                target_add("P1.p99", "round trip p99, xen-ioreqd / floor (paired rounds)", m99, 1.10, false, n99);
+                sb_printf(j, "%s{\"id\": \"P1\", \"rounds\": %u, \"kicks_per_round\": %" PRIu64 ", ",
+                          j->len ? ",\n" : "", rounds, n);
+                json_side(j, &a);
+                sb_printf(j, ", ");
+                json_side(j, &f);
+                sb_printf(j,
+                          ", \"paired_ratio_p50\": %.4f, \"paired_ratio_p99\": %.4f, \"ratio_p50\": %.4f, "
+                          "\"ratio_p99\": %.4f, \"ratio_p999\": %.4f}",
+                          m50, m99, r50, r99, hist_quantile_us(&a.rt, 0.999) / hist_quantile_us(&f.rt, 0.999));
+                sb_printf(j,
+                          ",\n{\"id\": \"P5\", \"workload\": \"P1\", \"xen-ioreqd_cpu_s_per_mkick\": %.4f, "
+                          "\"floor_cpu_s_per_mkick\": %.4f, \"ratio\": %.4f}",
+                          cpu_per_mkick(&a), cpu_per_mkick(&f), cpu);
+                say("P5 CPU per million kicks (P1 workload): xen-ioreqd %.3f s, floor %.3f s, ratio %.3f\n",
+                    cpu_per_mkick(&a), cpu_per_mkick(&f), cpu);
+        }
+
+        /*
+         * Busy-poll: does the daemon poll?  Kicks 2 ms apart on a guest with
+         * busy_poll_us = 1000: a polling daemon burns about half a CPU, one
+         * that sleeps on the event channel next to nothing (the same kicks on
+         * the guest without polling give the comparison).
+         */
+        frac_poll = paced_cpu_fraction(&e, &q, opt.quick ? 0.5 : 1.0, 2000);
+        frac_plain = paced_cpu_fraction(&e, &a, opt.quick ? 0.5 : 1.0, 2000);
+        polls = frac_poll >= 0.20 && frac_poll >= 4 * frac_plain;
+        say("BP busy-poll detection: kicks 2 ms apart, daemon CPU %.1f%% of wall with busy_poll_us=1000, %.1f%% "
+            "without: %s\n",
+            100 * frac_poll, 100 * frac_plain, polls ? "the daemon polls" : "the daemon does not poll");
+        sb_printf(j,
+                  ",\n{\"id\": \"BP\", \"detect_cpu_fraction_poll\": %.4f, \"detect_cpu_fraction_plain\": %.4f, "
+                  "\"polls\": %s",
+                  frac_poll, frac_plain, polls ? "true" : "false");
+        if (polls) {
+                Side *pf[] = { &p, &fp };
+
+                fp = f;
+                fp.nr_rounds = 0;
+                hist_reset(&fp.rt);
+                fp.cpu = fp.wall = 0;
+                fp.kicks = 0;
+                sides_rounds(&e, pf, 2, rounds, n);
+                print_side(&p);
+                print_side(&fp);
+                double r50 = paired_ratio(&p, &fp, 0);
+                say("  busy-poll (busy_poll_us=100) / floor: p50 %.3f; daemon CPU %.3f s/Mkick, %.0f%% of wall\n",
+                    r50, cpu_per_mkick(&p), 100 * p.cpu / p.wall);
+                snprintf(note, sizeof note, "daemon CPU %.3f s per million kicks, %.0f%% of wall", cpu_per_mkick(&p),
+                         100 * p.cpu / p.wall);
+                target_add("BP.p50", "busy-poll round trip p50, xen-ioreqd / floor", r50, 0.70, false, note);
+                sb_printf(j, ", \"busy_poll_us\": 100, ");
+                json_side(j, &p);
+                sb_printf(j, ", \"floor_again\": {");
+                json_hist(j, "round_trip", &fp.rt);
+                sb_printf(j, "}, \"ratio_p50\": %.4f, \"cpu_fraction\": %.4f", r50, p.cpu / p.wall);
+        } else {
+                snprintf(note, sizeof note,
+                         "not run: the daemon does not poll (CPU %.1f%% of wall with busy_poll_us=1000)", 100 * frac_poll);
+                target_not_run("BP.p50", "busy-poll round trip p50, xen-ioreqd / floor", 0.70, false, note);
+        }
+        sb_printf(j, "}");
+
+        backend_stop(&a.be);
+        backend_stop(&f.be);
+        backend_stop(&p.be);
+        backend_stop(&q.be);
+        proc_stop(f.server, 3000);
+        if (proc_stop(d.pid, 5000) != 0)
+                die("xen-ioreqd did not stop cleanly (see %s)", d.log);
+        env_stop(&e);
+}

@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * scenario-p3-scale.c - one scenario of xirq-bench (xirq-bench.h): P3 scale: 1000 guests x 4 vCPUs x 8 registrations, one busy guest.
+ */
+#define _GNU_SOURCE 1
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "xirq-bench.h"
+
+static int cmp_u64(const void *x, const void *y) {
+        uint64_t a = *(const uint64_t *) x, b = *(const uint64_t *) y;
+
+        return a < b ? -1 : a > b;
+}
+
+static double pct_ms(const uint64_t *v, size_t n, double q) {
+        size_t i = (size_t) ((double) n * q);
+
+        if (i >= n)
+                i = n - 1;
+        return (double) v[i] / 1e6;
+}
+
+/* register queues first..last (EXACT data == queue) at KICK_ADDR on an open connection */
+static void register_queues(xenioreqd_client *c, const char *guest, unsigned first, unsigned last) {
+        int efd = make_eventfd();
+
+        for (unsigned q = first; q <= last; q++) {
+                int r = xenioreqd_assign(c, XIRQ_SPACE_MMIO, KICK_ADDR, 4, XIRQ_MATCH_EXACT, q, 0, efd);
+
+                if (r < 0)
+                        die("guest %s: registering queue %u failed: %s", guest, q, strerror(-r));
+        }
+        close(efd);
+}
+
+void scenario_p3(void) {
+        unsigned n = opt.quick ? 100 : 1000;
+        unsigned rounds = opt.quick ? 8 : 50;
+        uint64_t kicks = opt.quick ? 1000 : 2000;
+        Env e;
+        Daemon da, db;
+        Side a = { .name = "xen-ioreqd-alone" }, b = { .name = "xen-ioreqd-among" }, f = { .name = "floor" };
+        Side *sides[] = { &a, &b, &f };
+        xenioreqd_client **conns, *ca;
+        uint32_t *domids;
+        uint64_t *t_reply, *t_served, t_start;
+        long rss_a, rss_b_idle, rss_b, anon_a, anon_b_idle, anon_b, shm_a, shm_b_idle, shm_b;
+        Sb *j = &json_results;
+
+        say("P3 scale: %u guests x 4 vCPUs x 8 registrations, one busy guest; %u rounds x %" PRIu64 " kicks\n", n,
+            rounds, kicks);
+        conns = calloc(n, sizeof(*conns));
+        domids = calloc(n, sizeof(*domids));
+        t_reply = calloc(n, sizeof(*t_reply));
+        t_served = calloc(n, sizeof(*t_served));
+        if (!conns || !domids || !t_reply || !t_served)
+                die("out of memory");
+        env_start(&e, "p3");
+        daemon_init(&e, &da, "alone");
+        daemon_init(&e, &db, "among");
+        daemon_guest(&da, "alone", NULL);
+        a.domid = domain_create(&e, "alone", 4);
+        f.domid = domain_create(&e, "p3floor", 4);
+        t_start = now_ns();
+        for (unsigned i = 0; i < n; i++) {
+                char name[32];
+
+                snprintf(name, sizeof name, "g%04u", i);
+                daemon_guest(&db, name, NULL);
+                domids[i] = domain_create(&e, name, 4);
+        }
+        b.domid = domids[0];
+        say("  %u domains created in %.1f s\n", n, (double) (now_ns() - t_start) / 1e9);
+        daemon_start(&e, &da, NULL);
+        daemon_start(&e, &db, NULL);
+
+        /* the lone guest: the busy queue through a bench-backend, 7 more on a connection of ours */
+        side_start_daemon(&e, &a, &da, "alone", "alone");
+        ca = daemon_connect(&da, "alone", a.domid, WAIT_MS);
+        register_queues(ca, "alone", 1, 7);
+        side_start_floor(&e, &f, "p3");
+
+        /* all guests known (the last one created is the last one found), before any registration */
+        t_start = now_ns();
+        for (unsigned i = 0; i < n; i++) {
+                char name[32];
+
+                snprintf(name, sizeof name, "g%04u", i);
+                conns[i] = daemon_connect(&db, name, domids[i], 30000);
+        }
+        say("  xen-ioreqd found all %u guests; %.1f s\n", n, (double) (now_ns() - t_start) / 1e9);
+        sleep_us(200000);
+        rss_b_idle = proc_status_kib(db.pid, "VmRSS");
+        anon_b_idle = proc_status_kib(db.pid, "RssAnon");
+        shm_b_idle = proc_status_kib(db.pid, "RssShmem");
+
+        /* attach every guest but the busy one: register → reply → first kick served */
+        for (unsigned i = 1; i < n; i++) {
+                char name[32];
+                int efd = make_eventfd(), r;
+                uint64_t t0, t1, t2, cnt = 0;
+
+                snprintf(name, sizeof name, "g%04u", i);
+                t0 = now_ns();
+                r = xenioreqd_assign(conns[i], XIRQ_SPACE_MMIO, KICK_ADDR, 4, XIRQ_MATCH_EXACT, 0, 0, efd);
+                t1 = now_ns();
+                if (r < 0)
+                        die("guest %s: first registration failed: %s", name, strerror(-r));
+                {
+                        struct xsg_io io = { .space = XSG_MMIO, .dir = XSG_WRITE, .addr = KICK_ADDR, .size = 4,
+                                             .data = 0, .timeout_ms = 10000 };
+
+                        r = xsg_io(e.g, domids[i], 0, &io);
+                        t2 = now_ns();
+                        if (r < 0)
+                                die("guest %s: first kick failed: %s", name, strerror(-r));
+                        if (read(efd, &cnt, sizeof cnt) != (ssize_t) sizeof cnt || cnt != 1) {
+                                xenioreqd_guest_info gi = { 0 };
+
+                                r = xenioreqd_query(conns[i], &gi);
+                                die("guest %s: the first kick did not reach the eventfd (kick went to server %d, %u "
+                                    "requests; daemon: query %d state %u server %u kicks %" PRIu64 " unmatched %" PRIu64
+                                    ")",
+                                    name, io.server, io.nr_requests, r, gi.state, gi.server_id, gi.kicks, gi.unmatched);
+                        }
+                }
+                close(efd);
+                t_reply[i - 1] = t1 - t0;
+                t_served[i - 1] = t2 - t0;
+                register_queues(conns[i], name, 1, 7);
+        }
+        /* the busy guest among them */
+        xenioreqd_close(conns[0]);
+        conns[0] = NULL;
+        side_start_daemon(&e, &b, &db, "g0000", "among");
+        conns[0] = daemon_connect(&db, "g0000", b.domid, WAIT_MS);
+        register_queues(conns[0], "g0000", 1, 7);
+        sleep_us(200000);
+        rss_a = proc_status_kib(da.pid, "VmRSS");
+        anon_a = proc_status_kib(da.pid, "RssAnon");
+        shm_a = proc_status_kib(da.pid, "RssShmem");
+        rss_b = proc_status_kib(db.pid, "VmRSS");
+        anon_b = proc_status_kib(db.pid, "RssAnon");
+        shm_b = proc_status_kib(db.pid, "RssShmem");
+        {
+                xenioreqd_guest_info gi;
+                int r = xenioreqd_query(conns[n - 1], &gi);
+
+                if (r < 0 || gi.state != XIRQ_GUEST_SERVING || gi.registrations != 8 || gi.nr_vcpus != 4)
+                        die("guest g%04u: not serving 8 registrations on 4 vCPUs", n - 1);
+        }
+
+        sides_rounds(&e, sides, 3, rounds, kicks);
+        print_side(&a);
+        print_side(&b);
+        print_side(&f);
+
+        qsort(t_reply, n - 1, sizeof(uint64_t), cmp_u64);
+        qsort(t_served, n - 1, sizeof(uint64_t), cmp_u64);
+        double p99_ratio = paired_ratio(&b, &a, 1);
+        double p99_pooled = hist_quantile_us(&b.rt, 0.99) / hist_quantile_us(&a.rt, 0.99);
+        /*
+         * Shared memory in the daemon is xensim's memfd only: the ioreq pages and the
+         * simulator's domain, port and ring tables, which on Xen live in the hypervisor and
+         * the kernel.  What the daemon itself costs per guest is the rest of its RSS.
+         */
+        double per_guest = (double) ((rss_b - shm_b) - (rss_a - shm_a)) / (double) (n - 1);
+        double per_guest_raw = (double) (rss_b - rss_a) / (double) (n - 1) - 4.0;
+        say("  busy guest p99 among %u / alone: median of %u paired rounds %.3f, all samples pooled %.3f\n", n,
+            a.nr_rounds, p99_ratio, p99_pooled);
+        say("  attach (registration sent → reply | → first kick served), %u guests: p50 %.3f | %.3f ms, p99 %.3f | "
+            "%.3f ms, max %.3f | %.3f ms\n",
+            n - 1, pct_ms(t_reply, n - 1, 0.5), pct_ms(t_served, n - 1, 0.5), pct_ms(t_reply, n - 1, 0.99),
+            pct_ms(t_served, n - 1, 0.99), pct_ms(t_reply, n - 1, 1.0), pct_ms(t_served, n - 1, 1.0));
+        say("  daemon RSS: alone %ld KiB (anon %ld, shmem %ld); %u guests idle %ld KiB (anon %ld, shmem %ld), "
+            "attached %ld KiB (anon %ld, shmem %ld)\n",
+            rss_a, anon_a, shm_a, n, rss_b_idle, anon_b_idle, shm_b_idle, rss_b, anon_b, shm_b);
+        say("  RSS per guest: %.1f KiB without shared memory (anon %.1f KiB); shared memory (xensim tables and the "
+            "ioreq page) %.1f KiB; all RSS minus the ioreq page %.1f KiB\n",
+            per_guest, (double) (anon_b - anon_a) / (double) (n - 1), (double) (shm_b - shm_a) / (double) (n - 1),
+            per_guest_raw);
+        {
+                char note[64];
+
+                snprintf(note, sizeof note, "pooled samples: %.3f", p99_pooled);
+                target_add("P3.p99", "busy guest p99 among all / alone (paired rounds)", p99_ratio, 1.10, false, note);
+        }
+        target_add("P3.attach", "attach p99, ms (registration sent → first kick served)", pct_ms(t_served, n - 1, 0.99),
+                   2.0, false, NULL);
+        {
+                char note[200];
+
+                snprintf(note, sizeof note, "with xensim's shared tables: %.1f KiB", per_guest_raw);
+                target_add("P3.rss", "daemon RSS per guest (no shared memory), KiB", per_guest, 64.0, false, note);
+        }
+        sb_printf(j, "%s{\"id\": \"P3\", \"guests\": %u, \"vcpus\": 4, \"registrations_per_guest\": 8, \"rounds\": %u, "
+                     "\"kicks_per_round\": %" PRIu64 ", ",
+                  j->len ? ",\n" : "", n, rounds, kicks);
+        json_side(j, &a);
+        sb_printf(j, ", ");
+        json_side(j, &b);
+        sb_printf(j, ", ");
+        json_side(j, &f);
+        sb_printf(j,
+                  ", \"paired_ratio_p99\": %.4f, \"ratio_p99\": %.4f, \"attach_reply_ms\": {\"p50\": %.4f, \"p99\": %.4f, \"max\": %.4f}, "
+                  "\"attach_served_ms\": {\"p50\": %.4f, \"p99\": %.4f, \"max\": %.4f}, "
+                  "\"rss_kib\": {\"alone\": %ld, \"alone_anon\": %ld, \"alone_shmem\": %ld, \"idle\": %ld, \"idle_anon\": "
+                  "%ld, \"idle_shmem\": %ld, \"attached\": %ld, \"attached_anon\": %ld, \"attached_shmem\": %ld}, "
+                  "\"rss_per_guest_kib\": %.2f, \"rss_per_guest_with_shmem_minus_page_kib\": %.2f}",
+                  p99_ratio, p99_pooled, pct_ms(t_reply, n - 1, 0.5), pct_ms(t_reply, n - 1, 0.99), pct_ms(t_reply, n - 1, 1.0),
+                  pct_ms(t_served, n - 1, 0.5), pct_ms(t_served, n - 1, 0.99), pct_ms(t_served, n - 1, 1.0), rss_a,
+                  anon_a, shm_a, rss_b_idle, anon_b_idle, shm_b_idle, rss_b, anon_b, shm_b, per_guest, per_guest_raw);
+
+        backend_stop(&a.be);
+        backend_stop(&b.be);
+        backend_stop(&f.be);
+        xenioreqd_close(ca);
+        for (unsigned i = 0; i < n; i++)
+                xenioreqd_close(conns[i]);
+        proc_stop(f.server, 3000);
+        if (proc_stop(da.pid, 5000) != 0 || proc_stop(db.pid, 20000) != 0)
+                die("xen-ioreqd did not stop cleanly (see %s, %s)", da.log, db.log);
+        env_stop(&e);
+        free(conns);
+        free(domids);
+        free(t_reply);
+        free(t_served);
+}
