@@ -777,6 +777,18 @@ static int send_done(struct vcpu_ctx *c, struct pend *pd, unsigned n) {
         return r < 0 ? crash(c) : 0;
 }
 
+/* Send raw to each of the n targets (in crit_enter), take the look, then wait for them all. */
+static int send_wait(struct vcpu_ctx *c, const struct target *t, unsigned n,
+                     const struct xsg_raw *raw, struct pend *p, int timeout_ms, int *ret_state) {
+        uint32_t seen = vcpu_events(c);
+        int r;
+
+        for (unsigned i = 0; i < n; i++)
+                send_one(c, &t[i], raw, &p[i]);
+        r = send_done(c, p, n);
+        return r < 0 ? r : wait_all(c, p, n, timeout_ms, ret_state, seen);
+}
+
 #define NOTIFY_PREPARE_TRIES 4
 
 /*
@@ -943,12 +955,7 @@ int xsg_invalidate(xsg *g, uint32_t domid, unsigned vcpu, int timeout_ms) {
         }
         struct xsg_raw raw = { .type = IOREQ_TYPE_INVALIDATE, .dir = IOREQ_WRITE, .addr = 0,
                                .size = 4, .count = 0, .data = ~0ull };
-        uint32_t seen = vcpu_events(&c);
-        for (unsigned i = 0; i < n; i++)
-                send_one(&c, &t[i], &raw, &p[i]);
-        r = send_done(&c, p, n);
-        if (r == 0)
-                r = wait_all(&c, p, n, tmo, &st, seen);
+        r = send_wait(&c, t, n, &raw, p, tmo, &st);
         if (r == 0)
                 r = (int)n;
 out:
@@ -987,11 +994,7 @@ int xsg_inject_request(xsg *g, uint32_t domid, unsigned vcpu, unsigned server,
                 crit_leave(&c);
                 wake_fd(c.g, (uint32_t)h);
         }
-        uint32_t seen = vcpu_events(&c);
-        send_one(&c, &t, raw, &p);
-        r = send_done(&c, &p, 1);
-        if (r == 0)
-                r = wait_all(&c, &p, 1, tmo, &st, seen);
+        r = send_wait(&c, &t, 1, raw, &p, tmo, &st);
         if (r == 0 && ret_data)
                 *ret_data = p.data;
 out:

@@ -31,9 +31,15 @@ struct tx {
         char path[192];
 };
 
-static const char *__attribute__((format(printf, 2, 0)))
-tx_path(struct tx *x, const char *fmt, va_list ap) {
-        int n = vsnprintf(x->path, sizeof(x->path), fmt, ap);
+/* The path for the next operation, in x's buffer; NULL (and x failed) if it does not fit. */
+static const char *__attribute__((format(printf, 2, 3)))
+tx_path(struct tx *x, const char *fmt, ...) {
+        va_list ap;
+        int n;
+
+        va_start(ap, fmt);
+        n = vsnprintf(x->path, sizeof(x->path), fmt, ap);
+        va_end(ap);
         if (n < 0 || (size_t)n >= sizeof(x->path)) {
                 x->err = x->err ? x->err : -ENAMETOOLONG;
                 return NULL;
@@ -41,55 +47,32 @@ tx_path(struct tx *x, const char *fmt, va_list ap) {
         return x->path;
 }
 
-/* Write val at the path, then give it perms (nperms 0: it keeps the inherited ones). */
-static void __attribute__((format(printf, 5, 6)))
-tx_write(struct tx *x, const char *val, const struct xs_permissions *perms, unsigned nperms,
-         const char *fmt, ...) {
-        const char *p;
-        va_list ap;
-
-        if (x->err)
+/* Write val at path, then give it perms (nperms 0: it keeps the inherited ones). */
+static void tx_write(struct tx *x, const char *path, const char *val,
+                     const struct xs_permissions *perms, unsigned nperms) {
+        if (x->err || !path)
                 return;
-        va_start(ap, fmt);
-        p = tx_path(x, fmt, ap);
-        va_end(ap);
-        if (!p)
-                return;
-        if (!xs_write(x->xs, x->t, p, val, strlen(val)) ||
-            (nperms && !xs_set_permissions(x->xs, x->t, p, (struct xs_permissions *)perms,
+        if (!xs_write(x->xs, x->t, path, val, strlen(val)) ||
+            (nperms && !xs_set_permissions(x->xs, x->t, path, (struct xs_permissions *)perms,
                                            nperms)))
                 x->err = -errno;
 }
 
 /* Create the directory and give it perms. */
-static void __attribute__((format(printf, 4, 5)))
-tx_mkdir(struct tx *x, const struct xs_permissions *perms, unsigned nperms, const char *fmt, ...) {
-        const char *p;
-        va_list ap;
-
-        if (x->err)
+static void tx_mkdir(struct tx *x, const char *path, const struct xs_permissions *perms,
+                     unsigned nperms) {
+        if (x->err || !path)
                 return;
-        va_start(ap, fmt);
-        p = tx_path(x, fmt, ap);
-        va_end(ap);
-        if (!p)
-                return;
-        if (!xs_mkdir(x->xs, x->t, p) ||
-            !xs_set_permissions(x->xs, x->t, p, (struct xs_permissions *)perms, nperms))
+        if (!xs_mkdir(x->xs, x->t, path) ||
+            !xs_set_permissions(x->xs, x->t, path, (struct xs_permissions *)perms, nperms))
                 x->err = -errno;
 }
 
 /* Remove the subtree; a missing one is fine, as libxl ignores that. */
-static void __attribute__((format(printf, 2, 3))) tx_rm(struct tx *x, const char *fmt, ...) {
-        const char *p;
-        va_list ap;
-
-        if (x->err)
+static void tx_rm(struct tx *x, const char *path) {
+        if (x->err || !path)
                 return;
-        va_start(ap, fmt);
-        p = tx_path(x, fmt, ap);
-        va_end(ap);
-        if (p && !xs_rm(x->xs, x->t, p) && errno != ENOENT)
+        if (!xs_rm(x->xs, x->t, path) && errno != ENOENT)
                 x->err = -errno;
 }
 
@@ -104,7 +87,7 @@ static void tx_rm_cleanup(struct tx *x, const char *path, const char *keep) {
         if (x->err)
                 return;
         snprintf(p, sizeof(p), "%s", path);
-        tx_rm(x, "%s", p);
+        tx_rm(x, p);
         for (char *slash = strrchr(p, '/'); !x->err && slash && (size_t)(slash - p) > klen;
              slash = strrchr(p, '/')) {
                 unsigned num = 0;
@@ -117,7 +100,7 @@ static void tx_rm_cleanup(struct tx *x, const char *path, const char *keep) {
                 free(ents);
                 if (num)
                         break;
-                tx_rm(x, "%s", p);
+                tx_rm(x, p);
         }
 }
 
@@ -149,7 +132,7 @@ struct dom {
         unsigned nr_vcpus;
         char uuid[40];
         char path[32];          /* /local/domain/N */
-        struct xs_permissions ro[2], rw[1], fe[2], be[2];
+        struct xs_permissions ro[2], rw[1], fe[2], be[2], no[1];
 };
 
 static void dom_init(struct dom *d, uint32_t domid, const char *name, unsigned nr_vcpus) {
@@ -159,8 +142,8 @@ static void dom_init(struct dom *d, uint32_t domid, const char *name, unsigned n
         d->nr_vcpus = nr_vcpus;
         snprintf(d->uuid, sizeof(d->uuid), "5e5e0000-0000-4000-8000-%012x", domid);
         snprintf(d->path, sizeof(d->path), "/local/domain/%u", domid);
-        /* Read-only for the guest (n0,r1), the guest's own (n1), the console's frontend and
-         * backend-id (n1,r0), the console's backend in dom0 (n0,r1). */
+        /* Read-only for the guest (n0,r1), the guest's own (n1), the console's backend-id
+         * (n1,r0), the console's backend in dom0 (n0,r1), libxl's own (n0). */
         d->ro[0] = (struct xs_permissions){ .id = 0, .perms = XS_PERM_NONE };
         d->ro[1] = (struct xs_permissions){ .id = domid, .perms = XS_PERM_READ };
         d->rw[0] = (struct xs_permissions){ .id = domid, .perms = XS_PERM_NONE };
@@ -168,6 +151,7 @@ static void dom_init(struct dom *d, uint32_t domid, const char *name, unsigned n
         d->fe[1] = (struct xs_permissions){ .id = 0, .perms = XS_PERM_READ };
         d->be[0] = (struct xs_permissions){ .id = 0, .perms = XS_PERM_NONE };
         d->be[1] = (struct xs_permissions){ .id = domid, .perms = XS_PERM_READ };
+        d->no[0] = (struct xs_permissions){ .id = 0, .perms = XS_PERM_NONE };
 }
 
 /* libxl__domain_make(): the domain's directories and its identity. */
@@ -181,27 +165,29 @@ static void fill_make(struct tx *x, const void *arg) {
         char vm[64];
 
         snprintf(vm, sizeof(vm), "/vm/%s", d->uuid);
-        tx_rm(x, "%s", d->path);
-        tx_write(x, "", d->ro, 2, "%s", d->path);
-        tx_rm(x, "%s", vm);
-        tx_write(x, "", d->ro, 2, "%s", vm);
-        tx_rm(x, "/libxl/%u", d->domid);
-        tx_write(x, "", d->be, 1, "/libxl/%u", d->domid);
-        tx_write(x, vm, d->ro, 2, "%s/vm", d->path);
-        tx_write(x, d->name, d->ro, 2, "%s/name", d->path);
-        tx_write(x, d->name, d->ro, 2, "%s/name", vm);
-        tx_write(x, d->uuid, d->ro, 2, "%s/uuid", vm);
-        tx_write(x, "", d->ro, 2, "%s/cpu", d->path);
-        tx_write(x, "", d->ro, 2, "%s/memory", d->path);
+        tx_rm(x, d->path);
+        tx_write(x, d->path, "", d->ro, 2);
+        tx_rm(x, vm);
+        tx_write(x, vm, "", d->ro, 2);
+        tx_rm(x, tx_path(x, "/libxl/%u", d->domid));
+        tx_write(x, tx_path(x, "/libxl/%u", d->domid), "", d->no, 1);
+        tx_write(x, tx_path(x, "%s/vm", d->path), vm, d->ro, 2);
+        tx_write(x, tx_path(x, "%s/name", d->path), d->name, d->ro, 2);
+        tx_write(x, tx_path(x, "%s/name", vm), d->name, d->ro, 2);
+        tx_write(x, tx_path(x, "%s/uuid", vm), d->uuid, d->ro, 2);
+        tx_write(x, tx_path(x, "%s/cpu", d->path), "", d->ro, 2);
+        tx_write(x, tx_path(x, "%s/memory", d->path), "", d->ro, 2);
         for (size_t i = 0; i < sizeof(guest_dirs) / sizeof(guest_dirs[0]); i++)
-                tx_write(x, "", d->rw, 1, "%s/%s", d->path, guest_dirs[i]);
-        tx_write(x, "", d->rw, 1, "%s/device/suspend/event-channel", d->path);
+                tx_write(x, tx_path(x, "%s/%s", d->path, guest_dirs[i]), "", d->rw, 1);
+        tx_write(x, tx_path(x, "%s/device/suspend/event-channel", d->path), "", d->rw, 1);
         for (size_t i = 0; i < sizeof(control_keys) / sizeof(control_keys[0]); i++)
-                tx_write(x, "", d->rw, 1, "%s/control/%s", d->path, control_keys[i]);
-        tx_write(x, "1", d->ro, 2, "%s/control/platform-feature-multiprocessor-suspend", d->path);
-        tx_write(x, "1", d->ro, 2, "%s/control/platform-feature-xs_reset_watches", d->path);
-        tx_write(x, "pvh", NULL, 0, "/libxl/%u/type", d->domid);
-        tx_write(x, "qemu_xen", NULL, 0, "/libxl/%u/dm-version", d->domid);
+                tx_write(x, tx_path(x, "%s/control/%s", d->path, control_keys[i]), "", d->rw, 1);
+        tx_write(x, tx_path(x, "%s/control/platform-feature-multiprocessor-suspend", d->path),
+                 "1", d->ro, 2);
+        tx_write(x, tx_path(x, "%s/control/platform-feature-xs_reset_watches", d->path),
+                 "1", d->ro, 2);
+        tx_write(x, tx_path(x, "/libxl/%u/type", d->domid), "pvh", NULL, 0);
+        tx_write(x, tx_path(x, "/libxl/%u/dm-version", d->domid), "qemu_xen", NULL, 0);
 }
 
 /* libxl__build_post(): memory, domid, the xenstore ring, the vCPUs; then the introduction. */
@@ -209,16 +195,16 @@ static void fill_build(struct tx *x, const void *arg) {
         const struct dom *d = arg;
         char v[16];
 
-        tx_write(x, "131072", d->ro, 2, "%s/memory/static-max", d->path);
-        tx_write(x, "131072", d->ro, 2, "%s/memory/target", d->path);
-        tx_write(x, "0", d->ro, 2, "%s/memory/videoram", d->path);
+        tx_write(x, tx_path(x, "%s/memory/static-max", d->path), "131072", d->ro, 2);
+        tx_write(x, tx_path(x, "%s/memory/target", d->path), "131072", d->ro, 2);
+        tx_write(x, tx_path(x, "%s/memory/videoram", d->path), "0", d->ro, 2);
         snprintf(v, sizeof(v), "%u", d->domid);
-        tx_write(x, v, d->ro, 2, "%s/domid", d->path);
-        tx_write(x, "1", d->ro, 2, "%s/store/port", d->path);
-        tx_write(x, "1044476", d->ro, 2, "%s/store/ring-ref", d->path);
+        tx_write(x, tx_path(x, "%s/domid", d->path), v, d->ro, 2);
+        tx_write(x, tx_path(x, "%s/store/port", d->path), "1", d->ro, 2);
+        tx_write(x, tx_path(x, "%s/store/ring-ref", d->path), "1044476", d->ro, 2);
         for (unsigned c = 0; c < d->nr_vcpus; c++)
-                tx_write(x, "online", d->ro, 2, "%s/cpu/%u/availability", d->path, c);
-        tx_write(x, "0", d->ro, 2, "/vm/%s/start_time", d->uuid);
+                tx_write(x, tx_path(x, "%s/cpu/%u/availability", d->path, c), "online", d->ro, 2);
+        tx_write(x, tx_path(x, "/vm/%s/start_time", d->uuid), "0", d->ro, 2);
 }
 
 /*
@@ -237,26 +223,28 @@ static void fill_console(struct tx *x, const void *arg) {
         snprintf(be, sizeof(be), "/local/domain/0/backend/console/%u/0", d->domid);
         snprintf(lx, sizeof(lx), "/libxl/%u/device/console/0", d->domid);
         snprintf(id, sizeof(id), "%u", d->domid);
-        tx_rm(x, "%s", lx);
-        tx_write(x, fe, NULL, 0, "%s/frontend", lx);
-        tx_write(x, be, NULL, 0, "%s/backend", lx);
-        tx_rm(x, "%s", fe);
-        tx_mkdir(x, d->ro, 2, "%s", fe);
-        tx_write(x, be, NULL, 0, "%s/backend", fe);
-        tx_write(x, "0", d->fe, 2, "%s/backend-id", fe);
-        tx_write(x, "1048576", d->ro, 2, "%s/limit", fe);
-        tx_write(x, "xenconsoled", d->ro, 2, "%s/type", fe);
-        tx_write(x, "pty", d->ro, 2, "%s/output", fe);
-        tx_write(x, "", d->ro, 2, "%s/tty", fe);
-        tx_write(x, "2", d->ro, 2, "%s/port", fe);
-        tx_write(x, "1044479", d->ro, 2, "%s/ring-ref", fe);
-        tx_rm(x, "%s", be);
-        tx_mkdir(x, d->be, 2, "%s", be);
-        tx_write(x, fe, NULL, 0, "%s/frontend", be);
+        tx_rm(x, lx);
+        tx_write(x, tx_path(x, "%s/frontend", lx), fe, NULL, 0);
+        tx_write(x, tx_path(x, "%s/backend", lx), be, NULL, 0);
+        tx_rm(x, fe);
+        tx_mkdir(x, fe, d->ro, 2);
+        tx_write(x, tx_path(x, "%s/backend", fe), be, NULL, 0);
+        tx_write(x, tx_path(x, "%s/backend-id", fe), "0", d->fe, 2);
+        tx_write(x, tx_path(x, "%s/limit", fe), "1048576", d->ro, 2);
+        tx_write(x, tx_path(x, "%s/type", fe), "xenconsoled", d->ro, 2);
+        tx_write(x, tx_path(x, "%s/output", fe), "pty", d->ro, 2);
+        tx_write(x, tx_path(x, "%s/tty", fe), "", d->ro, 2);
+        tx_write(x, tx_path(x, "%s/port", fe), "2", d->ro, 2);
+        tx_write(x, tx_path(x, "%s/ring-ref", fe), "1044479", d->ro, 2);
+        tx_rm(x, be);
+        tx_mkdir(x, be, d->be, 2);
+        tx_write(x, tx_path(x, "%s/frontend", be), fe, NULL, 0);
         for (size_t i = 0; i < sizeof(back) / sizeof(back[0]); i++)
-                tx_write(x, back[i][1] ? back[i][1] : id, NULL, 0, "%s/%s", be, back[i][0]);
+                tx_write(x, tx_path(x, "%s/%s", be, back[i][0]),
+                         back[i][1] ? back[i][1] : id, NULL, 0);
         for (size_t i = 0; i < sizeof(back) / sizeof(back[0]); i++)
-                tx_write(x, back[i][1] ? back[i][1] : id, NULL, 0, "%s/%s", lx, back[i][0]);
+                tx_write(x, tx_path(x, "%s/%s", lx, back[i][0]),
+                         back[i][1] ? back[i][1] : id, NULL, 0);
 }
 
 /* libxl__device_destroy() of the console: its frontend, backend and record, and empty parents. */
@@ -264,7 +252,7 @@ static void fill_console_remove(struct tx *x, const void *arg) {
         const struct dom *d = arg;
         char p[64];
 
-        tx_rm(x, "%s/console", d->path);
+        tx_rm(x, tx_path(x, "%s/console", d->path));
         snprintf(p, sizeof(p), "/local/domain/0/backend/console/%u/0", d->domid);
         tx_rm_cleanup(x, p, "/local/domain/0");
         snprintf(p, sizeof(p), "/libxl/%u/device/console/0", d->domid);
@@ -275,9 +263,9 @@ static void fill_console_remove(struct tx *x, const void *arg) {
 static void fill_remove(struct tx *x, const void *arg) {
         const struct dom *d = arg;
 
-        tx_rm(x, "%s", d->path);
-        tx_rm(x, "/libxl/%u", d->domid);
-        tx_rm(x, "/vm/%s", d->uuid);
+        tx_rm(x, d->path);
+        tx_rm(x, tx_path(x, "/libxl/%u", d->domid));
+        tx_rm(x, tx_path(x, "/vm/%s", d->uuid));
 }
 
 int host_xs_domain_create(struct xs_handle *xs, uint32_t domid, const char *name,

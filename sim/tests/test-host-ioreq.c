@@ -370,18 +370,29 @@ static void test_answers(void) {
         xsg_domain_destroy(st_guest(), dom);
 }
 
+/* A 4-byte read at BASE from vCPU 0, started and seen by s as a request. */
+static void read_sent(struct st_async *x, uint32_t dom, struct st_srv *s) {
+        *x = acc(dom, 0, XSG_READ, BASE, 4, 0, 3000);
+        st_async_start(x);
+        CHECK(next_req(s, 2000) == 0, "request");
+}
+
+/* The server writes state into vCPU 0's slot and notifies it. */
+static void state_notify(struct st_srv *s, unsigned state) {
+        s->page->vcpu_ioreq[0].state = state & 0xf;
+        xenevtchn_notify(s->xce, s->lport[0]);
+}
+
 /* An invalid state value + notify crashes the domain (12e). */
 static void test_crash(void) {
         uint32_t dom = st_domain("crash-7", 1);
         struct xsg_domain_info di;
         struct st_srv s;
+        struct st_async x;
         st_srv_up(&s, dom, BASE, BASE + 0xfff);
 
-        struct st_async x = acc(dom, 0, XSG_READ, BASE, 4, 0, 3000);
-        st_async_start(&x);
-        CHECK(next_req(&s, 2000) == 0, "request");
-        s.page->vcpu_ioreq[0].state = 7;
-        xenevtchn_notify(s.xce, s.lport[0]);
+        read_sent(&x, dom, &s);
+        state_notify(&s, 7);
         CHECK(st_async_join(&x) == -EHOSTDOWN, "state 7: r=%d", x.r);
         CHECK(xsg_domain_info(st_guest(), dom, &di) == 0 && di.state == XSG_DOMAIN_CRASHED,
               "domain not crashed");
@@ -401,16 +412,13 @@ static void test_state_back(void) {
         uint32_t dom = st_domain("state-back", 1);
         struct xsg_domain_info di;
         struct st_srv s;
+        struct st_async x;
         st_srv_up(&s, dom, BASE, BASE + 0xfff);
 
-        struct st_async x = acc(dom, 0, XSG_READ, BASE, 4, 0, 3000);
-        st_async_start(&x);
-        CHECK(next_req(&s, 2000) == 0, "request");
-        s.page->vcpu_ioreq[0].state = STATE_IOREQ_INPROCESS;
-        xenevtchn_notify(s.xce, s.lport[0]);
+        read_sent(&x, dom, &s);
+        state_notify(&s, STATE_IOREQ_INPROCESS);
         CHECK(!finished_within(&x, 150), "INPROCESS completed");
-        s.page->vcpu_ioreq[0].state = STATE_IOREQ_READY;
-        xenevtchn_notify(s.xce, s.lport[0]);
+        state_notify(&s, STATE_IOREQ_READY);
         CHECK(!finished_within(&x, 150), "READY after INPROCESS ended the access: r=%d", x.r);
         CHECK(xsg_domain_info(st_guest(), dom, &di) == 0 && di.state == XSG_DOMAIN_RUNNING,
               "READY after INPROCESS crashed the domain");
@@ -432,9 +440,8 @@ static void test_destroyed_woken(void) {
         st_srv_up(&a, dom, BASE + 0x1000, BASE + 0x1fff);
         st_srv_up(&b, dom, BASE, BASE + 0xfff);
 
-        struct st_async x = acc(dom, 0, XSG_READ, BASE, 4, 0, 3000);
-        st_async_start(&x);
-        CHECK(next_req(&b, 2000) == 0, "request");
+        struct st_async x;
+        read_sent(&x, dom, &b);
         CHECK_OK(xendevicemodel_destroy_ioreq_server(b.dm, dom, b.id));
         CHECK(!finished_within(&x, 150), "destroying the server released the vCPU");
         xenevtchn_notify(a.xce, a.lport[0]);
