@@ -22,22 +22,34 @@ static void line(void *opaque, bool raise) {
                 d->lowers++;
 }
 
-void vdrv_init(Vdrv *d, int fd) {
-        *d = (Vdrv) {};
-        d->mem = aligned_alloc(4096, VDRV_MEM_SIZE);
-        if (!d->mem || gmem_buf_new(&d->gmem, d->mem, VDRV_MEM_SIZE) < 0 ||
-            vblk_new(&d->blk, fd, NULL, d->gmem, line, d) < 0) {
-                fprintf(stderr, "vdrv_init failed\n");
+void vdrv_init_mem(Vdrv *d, int fd, uint8_t *mem, GuestMem *gmem) {
+        *d = (Vdrv) { .mem = mem, .gmem = gmem };
+        if (vblk_new(&d->blk, fd, NULL, d->gmem, line, d) < 0) {
+                fprintf(stderr, "vblk_new failed\n");
                 exit(1);
         }
         memset(d->mem, 0, VDRV_MEM_SIZE);
         d->mmio = vblk_mmio(d->blk);
 }
 
+void vdrv_init(Vdrv *d, int fd) {
+        uint8_t *mem = aligned_alloc(4096, VDRV_MEM_SIZE);
+        GuestMem *gmem = NULL;
+
+        if (!mem || gmem_buf_new(&gmem, mem, VDRV_MEM_SIZE) < 0) {
+                fprintf(stderr, "vdrv_init failed\n");
+                exit(1);
+        }
+        vdrv_init_mem(d, fd, mem, gmem);
+        d->own_mem = true;
+}
+
 void vdrv_fini(Vdrv *d) {
         vblk_free(d->blk);
-        gmem_free(d->gmem);
-        free(d->mem);
+        if (d->own_mem) {
+                gmem_free(d->gmem);
+                free(d->mem);
+        }
         *d = (Vdrv) {};
 }
 

@@ -33,6 +33,7 @@
 typedef struct Vdrv {
         uint8_t *mem;
         GuestMem *gmem;
+        bool own_mem;
         VirtioBlk *blk;
         Vmmio *mmio;
         /* the interrupt line */
@@ -46,6 +47,8 @@ typedef struct Vdrv {
 
 /* A device on fd over fresh zeroed guest memory; exits the test on failure. */
 void vdrv_init(Vdrv *d, int fd);
+/* ... over guest memory of VDRV_MEM_SIZE bytes that the driver sees at mem and the device through gmem */
+void vdrv_init_mem(Vdrv *d, int fd, uint8_t *mem, GuestMem *gmem);
 void vdrv_fini(Vdrv *d);
 
 uint32_t vdrv_read(Vdrv *d, uint64_t offset);
