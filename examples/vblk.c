@@ -51,8 +51,7 @@ static int stream_each(VirtioBlk *b, Stream s, PieceFn fn, void *ctx, uint64_t *
                         s.off -= seg->len;
                         continue;
                 }
-                if (seg->gpa + seg->len < seg->gpa)
-                        return -EFAULT;         /* wraps around the address space */
+                /* a segment that wraps around the address space fails in the piece that crosses the top */
                 for (uint64_t pos = s.off; pos < seg->len && s.len > 0;) {
                         size_t n = (size_t) (seg->len - pos);
                         void *p;
@@ -232,7 +231,7 @@ static void blk_notify(void *opaque, unsigned queue) {
         VirtioBlk *b = opaque;
         Virtq *q = vmmio_queue(b->mmio, queue);
         unsigned served = 0;
-        VirtqChain c = {};
+        VirtqChain c;
         int r;
 
         /* every chain the driver made available, until none is left */
@@ -243,8 +242,7 @@ static void blk_notify(void *opaque, unsigned queue) {
                 served++;
         }
         if (r < 0) {
-                vlog_debug("virtio-blk: queue %u broken by the driver (head %u): device needs a reset", queue,
-                           c.head);
+                vlog_debug("virtio-blk: queue %u broken by the driver: the device needs a reset", queue);
                 vmmio_fail(b->mmio);
         }
         if (served)

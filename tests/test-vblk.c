@@ -477,9 +477,7 @@ static void test_answerable(void) {
               3);
         expect_answer(&d, fd, 0, VIRTIO_BLK_S_IOERR, "OUT data in a device-writable descriptor");
         chain(&d, VIRTIO_BLK_T_OUT, 0,
-              (const struct vring_desc[]) { HDR(1), DATA(VDRV_DATA + 1024, 1, N | W, 2), DATA(VDRV_DATA, 512, N, 3),
-                                            STATUS },
-              4);
+              (const struct vring_desc[]) { HDR(1), DATA(VDRV_STATUS, 1, N | W, 2), DATA(VDRV_DATA, 512, 0, 0) }, 3);
         expect_answer(&d, fd, 0, VIRTIO_BLK_S_IOERR, "device-readable descriptor after a device-writable one");
         chain(&d, VIRTIO_BLK_T_IN, 0,
               (const struct vring_desc[]) { HDR(1), DATA(end - 512, 4096, N | W, 2), STATUS }, 3);
@@ -596,11 +594,17 @@ static void test_broken(void) {
               (const struct vring_desc[]) { HDR(1), DATA(VDRV_DATA, 512, N | W, 2), DATA(UINT64_MAX, 2, W, 0) }, 3);
         expect_broken(&d, fd, "status descriptor whose address + length wraps");
 
-        /* the available ring (the entry just published is at avail_idx - 1) */
+        /*
+         * The available ring (the entry just published is at avail_idx - 1).  A
+         * descriptor that would make a good request lies where a head past the
+         * table would point: the device must not get there.
+         */
         vdrv_request(&d, 0, VIRTIO_BLK_T_IN, 0, 512);
+        vdrv_desc(&d, 8, VDRV_STATUS, 1, W, 0);
         avail->ring[(d.avail_idx - 1) % d.num] = htole16(8);
         expect_broken(&d, fd, "head index past the table");
         vdrv_request(&d, 0, VIRTIO_BLK_T_IN, 0, 512);
+        vdrv_desc(&d, UINT16_MAX, VDRV_STATUS, 1, W, 0);
         avail->ring[(d.avail_idx - 1) % d.num] = htole16(UINT16_MAX);
         expect_broken(&d, fd, "head index 65535");
         vdrv_request(&d, 0, VIRTIO_BLK_T_IN, 0, 512);
