@@ -18,9 +18,9 @@
  * The driver sets the device up the way Linux does with those parameters.
  * Checked besides memory safety (run it under ASan+UBSan): no mapping leaks
  * (0 or the 3 rings), the interrupt line follows InterruptStatus, the disk
- * keeps its size.  Build for libFuzzer from a configured tree, for example:
+ * keeps its size.  Build for libFuzzer from the source tree, for example:
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I. -Iexamples -Itests \
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iexamples -Itests \
  *     tests/fuzz-vblk.c examples/{gmem-buf,virtq,vmmio,vblk,vlog}.c -o fuzz-vblk
  *   ./fuzz-vblk -max_total_time=300 CORPUS tests/corpus/vblk
  */
