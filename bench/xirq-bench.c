@@ -366,7 +366,8 @@ void daemon_init(Env *e, Daemon *d, const char *name) {
         if (mkdir(d->guests, 0755) < 0 || mkdir(d->socks, 0755) < 0)
                 die("mkdir: %m");
         snprintf(text, sizeof text,
-                 "[daemon]\nguests_dir = %s\nsocket_dir = %s\nlog_level = notice\nmax_guests = 4096\n",
+                 "[daemon]\nguests_dir = %s\nsocket_dir = %s\nlog_level = notice\nmax_guests = 4096\n"
+                 "worker_user = 65534\n",
                  d->guests, d->socks);
         r = write_text(d->conf, text);
         if (r < 0)

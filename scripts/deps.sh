@@ -2,7 +2,7 @@
 # Usage: need_packages pkg...   (installs only what is missing; apt-get update once)
 
 XIRQ_BUILD_PACKAGES="build-essential autoconf automake libtool pkg-config \
-libxen-dev libev-dev libinih-dev libsystemd-dev"
+libxen-dev libev-dev libinih-dev libsystemd-dev libseccomp-dev"
 XIRQ_TEST_PACKAGES="mandoc valgrind clang libclang-rt-14-dev systemd strace"
 
 need_packages() {

@@ -7,13 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "client.h"
-#include "guest.h"
+#include "fdio.h"
 #include "log.h"
-#include "manager.h"
 #include "proto.h"
 #include "xenioreqd/protocol.h"
 
@@ -31,7 +29,15 @@ static void client_refuse_timeout_cb(struct ev_loop *loop, ev_timer *w, int reve
         client_disconnect(container_of(w, Client, refuse_timer));
 }
 
-int client_new(Client **ret, Guest *g, int fd, uid_t uid, gid_t gid, pid_t pid, int refuse_error) {
+static void client_reaper_cb(struct ev_loop *loop, ev_prepare *w, int revents) {
+        Client *c = container_of(w, Client, reaper);
+
+        ev_prepare_stop(loop, &c->reaper);
+        c->ops->dead(c, c->owner);
+}
+
+int client_new(Client **ret, struct ev_loop *loop, int fd, uid_t uid, gid_t gid, pid_t pid, int refuse_error,
+               const ClientOps *ops, void *owner) {
         Client *c;
 
         c = calloc(1, sizeof(*c));
@@ -39,169 +45,100 @@ int client_new(Client **ret, Guest *g, int fd, uid_t uid, gid_t gid, pid_t pid, 
                 close(fd);
                 return -ENOMEM;
         }
-        c->guest = g;
-        c->manager = g->manager;
+        c->loop = loop;
+        c->ops = ops;
+        c->owner = owner;
         c->fd = fd;
         c->uid = uid;
         c->gid = gid;
         c->pid = pid;
         c->refuse_error = refuse_error;
 
-        c->next = g->clients;
-        if (g->clients)
-                g->clients->prev = c;
-        g->clients = c;
-        if (refuse_error)
-                g->n_refusing++;
-        else
-                g->n_clients++;
-
         ev_io_init(&c->io, client_io_cb, fd, EV_READ);
-        ev_io_start(c->manager->loop, &c->io);
+        ev_io_start(loop, &c->io);
         ev_timer_init(&c->refuse_timer, client_refuse_timeout_cb, CLIENT_REFUSE_TIMEOUT, 0.);
         if (refuse_error)
-                ev_timer_start(c->manager->loop, &c->refuse_timer);
+                ev_timer_start(loop, &c->refuse_timer);
+        ev_prepare_init(&c->reaper, client_reaper_cb);
         *ret = c;
         return 0;
 }
 
 void client_disconnect(Client *c) {
-        Guest *g = c->guest;
-
         if (c->dead)
                 return;
         c->dead = true;
-        ev_io_stop(c->manager->loop, &c->io);
-        ev_timer_stop(c->manager->loop, &c->refuse_timer);
-
-        if (g) {
-                while (c->registrations)
-                        guest_remove_registration(g, c->registrations);
-
-                if (c->prev)
-                        c->prev->next = c->next;
-                else
-                        g->clients = c->next;
-                if (c->next)
-                        c->next->prev = c->prev;
-                c->next = c->prev = NULL;
-                if (c->refuse_error)
-                        g->n_refusing--;
-                else
-                        g->n_clients--;
-                c->guest = NULL;
-        }
-
+        ev_io_stop(c->loop, &c->io);
+        ev_timer_stop(c->loop, &c->refuse_timer);
+        c->ops->gone(c, c->owner);
         if (c->fd >= 0)
                 close(c->fd);
         c->fd = -1;
-        manager_queue_dead(c->manager, c);
+        /* freed before the loop blocks again, when no callback can still hold it */
+        ev_prepare_start(c->loop, &c->reaper);
 }
 
 Client *client_free(Client *c) {
+        if (!c)
+                return NULL;
+        ev_io_stop(c->loop, &c->io);
+        ev_timer_stop(c->loop, &c->refuse_timer);
+        ev_prepare_stop(c->loop, &c->reaper);
+        if (c->fd >= 0)
+                close(c->fd);
         free(c);
         return NULL;
 }
 
-int client_check_eventfd(int fd) {
-        char path[64], target[64];
-        struct stat st;
-        ssize_t n;
+/*
+ * An ASSIGN's descriptor must be an eventfd, and non-blocking: the daemon
+ * never blocks on a backend's eventfd (a write blocks when the counter would
+ * overflow).  The description is shared with the backend, so this makes its
+ * side non-blocking too.
+ */
+static int client_check_eventfd(int fd) {
+        int flags, r;
 
-        if (fstat(fd, &st) < 0)
+        r = fdio_check_eventfd(fd);
+        if (r < 0)
+                return r;
+        flags = fcntl(fd, F_GETFL);
+        if (flags < 0)
                 return -errno;
-        /* eventfds are anonymous inodes: neither files, nor sockets, nor devices */
-        if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISCHR(st.st_mode) ||
-            S_ISBLK(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISLNK(st.st_mode))
-                return -EINVAL;
-
-        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-        n = readlink(path, target, sizeof(target) - 1);
-        if (n < 0)
+        if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
                 return -errno;
-        target[n] = '\0';
-        if (strcmp(target, "anon_inode:[eventfd]") != 0)
-                return -EINVAL;
         return 0;
 }
 
 /* Queue a reply; a client whose socket buffer is full does not read its replies: dropped. */
 static int client_send(Client *c, const void *buf, size_t len) {
-        ssize_t n;
-
-        do
-                n = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-        while (n < 0 && errno == EINTR);
-        /* EAGAIN here is the peer's fault, not "no more input": keep them apart */
-        if (n < 0)
-                return errno == EAGAIN ? -ENOBUFS : -errno;
-        if ((size_t) n != len)
-                return -EIO;
-        return 0;
+        return fdio_send(c->fd, buf, len, NULL, 0);
 }
 
-static void client_fill_query(Client *c, ProtoQueryInfo *info) {
-        Guest *g = c->guest;
-        IoreqStats st = guest_stats(g);
+void client_reply(Client *c, int error) {
+        uint8_t out[XIRQ_MSG_MAX];
+        int r;
 
-        *info = (ProtoQueryInfo) {
-                .state = g->state,
-                .domid = g->domid == XEN_NO_DOMID ? PROTO_DOMID_NONE : g->domid,
-                .server_id = g->xen ? xen_server_id(g->xen) : PROTO_SERVER_NONE,
-                .nr_vcpus = g->xen ? xen_server_nr_vcpus(g->xen) : 0,
-                .registrations = guest_registrations(g),
-                .client_registrations = c->n_registrations,
-                .kicks = st.kicks,
-                .unmatched = st.unmatched,
-                .reads = st.reads,
-                .invalid = st.invalid,
-                .other = st.other,
-        };
+        if (c->dead || !c->waiting)
+                return;
+        c->waiting = false;
+        r = client_send(c, out, proto_encode_reply(out, c->wait_type, c->wait_seq, error));
+        if (r < 0) {
+                log_debug_errno(r, "Dropping connection of pid %d uid %u: %m", (int) c->pid, (unsigned) c->uid);
+                client_disconnect(c);
+                return;
+        }
+        /* what it sent meanwhile waits in the socket: the watcher finds it */
+        ev_io_start(c->loop, &c->io);
 }
 
-static int client_assign(Client *c, const ProtoRequest *req, int *fd) {
-        Guest *g = c->guest;
-        Registration *reg;
-        int flags, r;
-
-        if (g->domid == XEN_NO_DOMID)
-                return -ESRCH;
-        if (c->n_registrations >= g->config->limits.max_client_registrations)
-                return -ENOSPC;
-
-        r = client_check_eventfd(*fd);
-        if (r < 0)
-                return r;
-        /*
-         * The daemon must never block on a backend's eventfd (a write blocks
-         * when the counter would overflow): the description is shared with
-         * the backend, so this makes its side non-blocking too.
-         */
-        flags = fcntl(*fd, F_GETFL);
-        if (flags < 0)
-                return -errno;
-        if (!(flags & O_NONBLOCK) && fcntl(*fd, F_SETFL, flags | O_NONBLOCK) < 0)
-                return -errno;
-
-        r = guest_assign(g, c, &req->key, *fd, &reg);
-        if (r < 0)
-                return r;
-        *fd = -1;       /* owned by the registration now */
-
-        reg->next = c->registrations;
-        if (c->registrations)
-                c->registrations->prev = reg;
-        c->registrations = reg;
-        c->n_registrations++;
-        return 0;
-}
-
+/* 0: answered (or nothing to answer), 1: the owner answers later, -errno: drop the client */
 static int client_handle(Client *c, const uint8_t *buf, size_t len, int *fds, unsigned nfds) {
-        Guest *g = c->guest;
         uint8_t out[XIRQ_MSG_MAX];
         ProtoHeader hdr;
         ProtoRequest req;
         ProtoQueryInfo info;
+        uint32_t domid = PROTO_DOMID_NONE, max = 0;
         size_t n;
         int r;
 
@@ -221,9 +158,8 @@ static int client_handle(Client *c, const uint8_t *buf, size_t len, int *fds, un
                 r = -EPROTO;    /* HELLO first, and only once */
 
         if (r < 0) {
-                log_ratelimit(&client_log, LOG_DEBUG, "Guest %s: pid %d uid %u: bad %s request (%zu bytes, %u fds): %s",
-                              g->name, (int) c->pid, (unsigned) c->uid, proto_type_name(hdr.type), len, nfds,
-                              strerror(-r));
+                log_ratelimit(&client_log, LOG_DEBUG, "Connection of pid %d uid %u: bad %s request (%zu bytes, %u fds): %s",
+                              (int) c->pid, (unsigned) c->uid, proto_type_name(hdr.type), len, nfds, strerror(-r));
                 n = proto_encode_error_reply(out, hdr.type, hdr.seq, r);
                 return client_send(c, out, n);
         }
@@ -236,23 +172,28 @@ static int client_handle(Client *c, const uint8_t *buf, size_t len, int *fds, un
                         break;
                 }
                 c->hello_done = true;
-                n = proto_encode_hello_reply(out, req.hdr.seq, 0, (uint16_t) r,
-                                             g->domid == XEN_NO_DOMID ? PROTO_DOMID_NONE : g->domid,
-                                             g->config->limits.max_client_registrations);
+                c->ops->hello(c, c->owner, &domid, &max);
+                n = proto_encode_hello_reply(out, req.hdr.seq, 0, (uint16_t) r, domid, max);
                 break;
 
         case PROTO_OP_ASSIGN:
-                r = nfds == 1 ? client_assign(c, &req, &fds[0]) : -EBADF;
-                n = proto_encode_reply(out, req.hdr.type, req.hdr.seq, r);
-                break;
-
         case PROTO_OP_DEASSIGN:
-                r = guest_deassign(g, c, &req.key);
+                r = req.op == PROTO_OP_ASSIGN ? client_check_eventfd(fds[0]) : 0;
+                if (r == 0)
+                        r = c->ops->request(c, c->owner, &req, nfds == 1 ? &fds[0] : NULL);
+                if (r > 0) {
+                        /* answered later: nothing more is read until then, so replies stay in order */
+                        c->waiting = true;
+                        c->wait_type = req.hdr.type;
+                        c->wait_seq = req.hdr.seq;
+                        ev_io_stop(c->loop, &c->io);
+                        return 1;
+                }
                 n = proto_encode_reply(out, req.hdr.type, req.hdr.seq, r);
                 break;
 
         case PROTO_OP_QUERY:
-                client_fill_query(c, &info);
+                c->ops->query(c, c->owner, &info);
                 n = proto_encode_query_reply(out, req.hdr.seq, 0, &info);
                 break;
 
@@ -264,56 +205,25 @@ static int client_handle(Client *c, const uint8_t *buf, size_t len, int *fds, un
         return client_send(c, out, n);
 }
 
-/* One packet: 0, -EAGAIN when nothing is left, another -errno to drop the client. */
+/* One packet: 0 (or 1: a reply is owed), -EAGAIN when nothing is left, another -errno to drop the client. */
 static int client_read_one(Client *c) {
         uint8_t buf[XIRQ_MSG_MAX];
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int) * CLIENT_MAX_FDS)];
-        } control;
-        struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
-        struct msghdr msg = {
-                .msg_iov = &iov,
-                .msg_iovlen = 1,
-                .msg_control = &control,
-                .msg_controllen = sizeof(control),
-        };
         int fds[CLIENT_MAX_FDS];
-        unsigned nfds = 0;
-        bool bad_control = false;
+        unsigned nfds = 0, flags = 0;
         ssize_t n;
         int r;
 
-        do
-                n = recvmsg(c->fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-        while (n < 0 && errno == EINTR);
+        n = fdio_recv(c->fd, buf, sizeof(buf), fds, CLIENT_MAX_FDS, &nfds, &flags);
         if (n < 0)
-                return errno == EAGAIN ? -EAGAIN : -errno;
-
-        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-                if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-                        size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-
-                        for (size_t i = 0; i < k; i++) {
-                                int fd;
-
-                                memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-                                if (nfds < CLIENT_MAX_FDS)
-                                        fds[nfds++] = fd;
-                                else
-                                        close(fd);
-                        }
-                } else
-                        bad_control = true;
-        }
+                return (int) n;
 
         if (n == 0 && nfds == 0) {
                 r = -ECONNRESET;        /* end of file */
-        } else if (msg.msg_flags & MSG_CTRUNC) {
+        } else if (flags & FDIO_CTRUNC) {
                 r = -EBADMSG;           /* fds were lost on the way: nothing sane to answer */
-        } else if (bad_control) {
+        } else if (flags & FDIO_BADCTL) {
                 r = -EPROTO;
-        } else if (msg.msg_flags & MSG_TRUNC) {
+        } else if (flags & FDIO_TRUNC) {
                 /* longer than any message: answer by its header */
                 uint8_t out[XIRQ_MSG_MAX];
                 ProtoHeader hdr;
@@ -336,17 +246,15 @@ static int client_read_one(Client *c) {
 static void client_io_cb(struct ev_loop *loop, ev_io *w, int revents) {
         Client *c = container_of(w, Client, io);
 
-        for (unsigned i = 0; i < CLIENT_BURST && !c->dead; i++) {
+        for (unsigned i = 0; i < CLIENT_BURST && !c->dead && !c->waiting; i++) {
                 int r = client_read_one(c);
 
                 if (r == -EAGAIN)
                         return;
                 if (r < 0) {
-                        Guest *g = c->guest;
-
-                        if (r != -ECONNRESET && g)
-                                log_debug_errno(r, "Guest %s: dropping connection of pid %d uid %u: %m", g->name,
-                                                (int) c->pid, (unsigned) c->uid);
+                        if (r != -ECONNRESET)
+                                log_debug_errno(r, "Dropping connection of pid %d uid %u: %m", (int) c->pid,
+                                                (unsigned) c->uid);
                         client_disconnect(c);
                         return;
                 }

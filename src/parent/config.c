@@ -321,6 +321,43 @@ static int parse_group(ParseCtx *ctx, const ConfigKey *k, char *base, const char
         return parse_owner(ctx, k, base, value, true);
 }
 
+/*
+ * The workers' user: a name (its uid and primary group) or a number (that
+ * uid, and the gid of the same number unless worker_group says otherwise);
+ * never root.
+ */
+static int parse_worker_user(ParseCtx *ctx, const ConfigKey *k, char *base, const char *value) {
+        Config *c = (Config *) (void *) base;
+        char q[MSG_MAX];
+        int r;
+
+        r = config_resolve_worker_user(value, &c->worker_uid, &c->worker_user_gid);
+        if (r == -ENOMEM)
+                return fail_at(ctx, ctx->line, r, "%s: out of memory", k->key);
+        if (r == -EPERM)
+                return fail_at(ctx, ctx->line, -EINVAL, "%s: \"%s\" is root: workers never run as root", k->key,
+                               quote(q, sizeof(q), value));
+        if (r < 0)
+                return fail_at(ctx, ctx->line, -ENOENT, "%s: unknown user \"%s\"", k->key, quote(q, sizeof(q), value));
+        c->worker_user_set = true;
+        return 0;
+}
+
+static int parse_worker_group(ParseCtx *ctx, const ConfigKey *k, char *base, const char *value) {
+        Config *c = (Config *) (void *) base;
+        char q[MSG_MAX];
+        int r;
+
+        r = parse_owner(ctx, k, base, value, true);
+        if (r < 0)
+                return r;
+        if (c->worker_gid == 0)
+                return fail_at(ctx, ctx->line, -EINVAL, "%s: \"%s\" is root's group: workers never run in it", k->key,
+                               quote(q, sizeof(q), value));
+        c->worker_group_set = true;
+        return 0;
+}
+
 static int cmp_u32(const void *a, const void *b) {
         uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
         return x < y ? -1 : x > y;
@@ -400,6 +437,10 @@ static const ConfigKey global_keys[] = {
         { "daemon", "socket_dir", parse_path, offsetof(Config, socket_dir), 0, 0, 0 },
         { "daemon", "log_level", parse_log_level, offsetof(Config, log_level), 0, 0, 0 },
         { "daemon", "max_guests", parse_u32, offsetof(Config, max_guests), 0, 1, 4096 },
+        { "daemon", "worker_user", parse_worker_user, offsetof(Config, worker_uid), 0, 0, 0 },
+        { "daemon", "worker_group", parse_worker_group, offsetof(Config, worker_gid), 0, 0, 0 },
+        { "daemon", "worker_uid_base", parse_u32, offsetof(Config, worker_uid_base), 0, CONFIG_UID_BASE_MIN,
+          CONFIG_UID_BASE_MAX },
         LIMIT_KEYS("limits", Config, limits),
 };
 static const char *const global_sections[] = { "daemon", "limits", NULL };
@@ -595,8 +636,77 @@ int config_parse_global(FILE *f, const char *filename, Config **ret, char *err, 
                 config_free(c);
                 return r;
         }
+        if (c->worker_user_set && !c->worker_group_set)
+                c->worker_gid = c->worker_user_gid;
         *ret = c;
         return 0;
+}
+
+int config_worker_ids(const Config *c, uid_t *ret_uid, gid_t *ret_gid, char *err, size_t errlen) {
+        uid_t uid;
+        gid_t gid;
+        int r;
+
+        set_err(err, errlen, "%s", "");
+        if (c->worker_user_set) {
+                *ret_uid = c->worker_uid;
+                *ret_gid = c->worker_gid;
+                return 0;
+        }
+        if (c->worker_uid_base > 0) {
+                /* each worker gets base + domid; these are not used */
+                *ret_uid = (uid_t) c->worker_uid_base;
+                *ret_gid = (gid_t) c->worker_uid_base;
+                return 0;
+        }
+        r = config_resolve_worker_user(CONFIG_DEFAULT_WORKER_USER, &uid, &gid);
+        if (r < 0) {
+                set_err(err, errlen, "%s: worker_user: the default user \"%s\" %s (create it, or set worker_user or"
+                        " worker_uid_base)", c->path ? c->path : "configuration", CONFIG_DEFAULT_WORKER_USER,
+                        r == -EPERM ? "is root" : "does not exist");
+                return r == -ENOMEM ? r : -ENOENT;
+        }
+        *ret_uid = uid;
+        *ret_gid = c->worker_group_set ? c->worker_gid : gid;
+        return 0;
+}
+
+int config_resolve_worker_user(const char *name, uid_t *ret_uid, gid_t *ret_gid) {
+        long sz = sysconf(_SC_GETPW_R_SIZE_MAX);
+        size_t size = sz > 0 ? (size_t) sz : 4096;
+        uint32_t id;
+        int r;
+
+        if (!*name)
+                return -ENOENT;
+        if (strspn(name, "0123456789") == strlen(name)) {
+                r = parse_id(name, &id);
+                if (r < 0)
+                        return -ENOENT;
+                if (id == 0)
+                        return -EPERM;
+                *ret_uid = (uid_t) id;
+                *ret_gid = (gid_t) id;
+                return 0;
+        }
+        for (;;) {
+                struct passwd pw, *res = NULL;
+                char *buf = malloc(size);
+
+                if (!buf)
+                        return -ENOMEM;
+                r = getpwnam_r(name, &pw, buf, size, &res);
+                if (r == 0 && res) {
+                        *ret_uid = res->pw_uid;
+                        *ret_gid = res->pw_gid;
+                        free(buf);
+                        return *ret_uid == 0 || *ret_gid == 0 ? -EPERM : 0;
+                }
+                free(buf);
+                if (r != ERANGE || size >= (1u << 20))
+                        return -ENOENT;
+                size *= 2;
+        }
 }
 
 /* ---- guest files ---- */

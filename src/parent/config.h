@@ -36,6 +36,10 @@
 #define CONFIG_DEFAULT_PATH     CONFIG_DEFAULT_DIR "/xen-ioreqd.conf"
 #define CONFIG_DEFAULT_GUESTS_DIR CONFIG_DEFAULT_DIR "/guests.d"
 #define CONFIG_DEFAULT_SOCKET_DIR RUNSTATEDIR "/xen-ioreqd"
+#define CONFIG_DEFAULT_WORKER_USER "xen-ioreqd"
+/* worker_uid_base: workers of domain D run as base + D; domids are below 0x7ff0 */
+#define CONFIG_UID_BASE_MIN     1000u
+#define CONFIG_UID_BASE_MAX     (UINT32_C(0xfffffffe) - 0x7ff0u)
 
 /* Limits of one guest; [limits] gives the defaults, [guest] may override. */
 typedef struct GuestLimits {
@@ -69,6 +73,12 @@ typedef struct Config {
         char *socket_dir;
         int log_level;                          /* LOG_ERR..LOG_DEBUG (syslog.h) */
         uint32_t max_guests;                    /* 1..4096, 1024 */
+        uid_t worker_uid;                       /* worker_user, never 0 */
+        gid_t worker_gid;                       /* worker_group, else worker_user's group */
+        gid_t worker_user_gid;
+        bool worker_user_set;
+        bool worker_group_set;
+        uint32_t worker_uid_base;               /* 0: off; else CONFIG_UID_BASE_MIN..MAX */
         GuestLimits limits;                     /* defaults for every guest */
         GuestConfig **guests;                   /* sorted by file name */
         size_t n_guests;
@@ -121,6 +131,16 @@ bool guest_config_allows(const GuestConfig *g, uid_t uid, gid_t gid);
  * space and '/', not starting with '.', not only digits.
  */
 bool config_guest_name_valid(const char *name);
+
+/*
+ * The user and group workers run as: worker_user/worker_group, else the
+ * default user, which must then exist (-ENOENT, with the reason in err).
+ * With worker_uid_base each worker runs as base + its domid instead.
+ */
+int config_worker_ids(const Config *c, uid_t *ret_uid, gid_t *ret_gid, char *err, size_t errlen);
+
+/* A worker user: a name (uid, primary gid) or a number (uid = gid).  -ENOENT, -EPERM (root), -ENOMEM. */
+int config_resolve_worker_user(const char *name, uid_t *ret_uid, gid_t *ret_gid);
 
 /* "err", "warning", "notice", "info", "debug" ↔ LOG_*; -EINVAL / NULL if unknown. */
 int config_log_level_from_string(const char *s);

@@ -3,47 +3,796 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
-#include "client.h"
 #include "guest.h"
 #include "log.h"
-#include "manager.h"
 #include "xenioreqd/protocol.h"
 
 #define container_of(ptr, type, member) ((type *) ((char *) (ptr) - offsetof(type, member)))
 
 #define GUEST_MAX_REFUSING      8u      /* refused connections waiting for their reply */
-#define GUEST_ACCEPT_BURST      16u
-#define GUEST_ACCEPT_PAUSE      1.0     /* seconds, after EMFILE/ENFILE */
-#define GUEST_LISTEN_BACKLOG    64
+#define GUEST_SETTLED_USEC      (1000u * 1000u) /* a worker that lived this long died of something new */
+#define GUEST_MAX_QUICK_DEATHS  5u      /* in a row: the worker is given up */
+#define GUEST_BACKOFF_FIRST     0.1     /* seconds before the second quick restart; doubled each time */
 
-static RateLimit accept_log = RATELIMIT_INIT(10 * 1000 * 1000, 5);
+/* A request on the worker's channel, with what its answer settles. */
+struct GuestOp {
+        Guest *guest;
+        uint16_t type;                  /* WIRE_* */
+        Reg *reg;                       /* ASSIGN: its registration (NULL once that is gone) */
+        Client *client;                 /* owed the answer to this request, or NULL */
+        int error;                      /* start waiters: the answer they get */
+        GuestRange range;               /* DEASSIGN, STALE: the range it may unmap */
+        bool range_unused;              /* DEASSIGN: no registration uses the range any more */
+        GuestOp *next;                  /* the start waiters */
+};
 
-static void guest_server_teardown(Guest *g);
+static int guest_spawn(Guest *g, bool teardown_only);
+static void guest_respawn(Guest *g);
+static void guest_reg_free(Guest *g, Reg *reg);
 
-/* ---- the listening socket ---- */
+/* ---- small helpers ---- */
 
-static void guest_accept_one(Guest *g, int fd) {
-        const GuestLimits *lim = &g->config->limits;
-        struct ucred cred;
-        socklen_t len = sizeof(cred);
+static void guest_changed(Guest *g) {
+        if (g->events->changed)
+                g->events->changed(g, g->events->userdata);
+}
+
+static bool range_equal(const GuestRange *a, const GuestRange *b) {
+        return a->space == b->space && a->first == b->first && a->last == b->last;
+}
+
+static GuestRange key_range(const MatchKey *k) {
+        return (GuestRange) { .space = k->space, .first = k->addr, .last = k->addr + k->len - 1 };
+}
+
+/* Remember a range that a worker may still have mapped while no registration uses it. */
+static void guest_stale_add(Guest *g, const GuestRange *r) {
+        for (size_t i = 0; i < g->n_stale; i++)
+                if (range_equal(&g->stale[i], r))
+                        return;
+        if (g->n_stale == g->cap_stale) {
+                size_t cap = g->cap_stale ? 2 * g->cap_stale : 8;
+                GuestRange *n = reallocarray(g->stale, cap, sizeof(*n));
+
+                /* without room the range may stay mapped in a server taken over later: writes there count unmatched */
+                if (!n)
+                        return;
+                g->stale = n;
+                g->cap_stale = cap;
+        }
+        g->stale[g->n_stale++] = *r;
+}
+
+static void guest_stale_remove(Guest *g, const GuestRange *r) {
+        for (size_t i = 0; i < g->n_stale; i++)
+                if (range_equal(&g->stale[i], r)) {
+                        g->stale[i] = g->stale[--g->n_stale];
+                        return;
+                }
+}
+
+/* The answer owed to c travels with op (or with no one: op NULL). */
+static void guest_owe(GuestOp *op, Client *c) {
+        if (op)
+                op->client = c;
+        if (c)
+                c->pending = op;
+}
+
+/* Settle what op owes its client. */
+static void guest_answer(GuestOp *op, int error) {
+        Client *c = op->client;
+
+        if (!c)
+                return;
+        op->client = NULL;
+        c->pending = NULL;
+        client_reply(c, error);
+}
+
+static GuestOp *guest_op_new(Guest *g, uint16_t type) {
+        GuestOp *op = calloc(1, sizeof(*op));
+
+        if (op) {
+                op->guest = g;
+                op->type = type;
+        }
+        return op;
+}
+
+static void guest_op_free(GuestOp *op) {
+        if (op->reg && op->reg->op == op)
+                op->reg->op = NULL;
+        if (op->client && op->client->pending == op)
+                op->client->pending = NULL;
+        free(op);
+}
+
+/* ---- the counters ---- */
+
+static int guest_stats_open(Guest *g) {
+        void *p;
+        int fd;
+
+        fd = memfd_create("xen-ioreqd-stats", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0)
+                return -errno;
+        if (ftruncate(fd, STATS_SIZE) < 0 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+                int r = -errno;
+
+                close(fd);
+                return r;
+        }
+        p = mmap(NULL, STATS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED) {
+                int r = -errno;
+
+                close(fd);
+                return r;
+        }
+        g->stats_fd = fd;
+        g->stats = p;
+        g->stats->magic = STATS_MAGIC;
+        g->stats->version = STATS_VERSION;
+        g->stats->created_server = STATS_NONE;
+        return 0;
+}
+
+IoreqStats guest_stats(const Guest *g) {
+        IoreqStats now = stats_read(&g->stats->io);
+
+        return (IoreqStats) {
+                .kicks = now.kicks - g->base.kicks,
+                .unmatched = now.unmatched - g->base.unmatched,
+                .reads = now.reads - g->base.reads,
+                .invalid = now.invalid - g->base.invalid,
+                .other = now.other - g->base.other,
+        };
+}
+
+/* ---- answers to clients ---- */
+
+/* A successful ASSIGN answered: at once when the worker serves, else once a START has succeeded. */
+static void guest_answer_assign(Guest *g, GuestOp *op) {
+        GuestOp *w;
+
+        if (!op->client)
+                return;
+        if (g->run == GUEST_RUN_SERVING) {
+                guest_answer(op, 0);
+                return;
+        }
+        w = guest_op_new(g, WIRE_START);
+        if (!w) {
+                guest_answer(op, -ENOMEM);
+                return;
+        }
+        guest_owe(w, op->client);
+        op->client = NULL;
+        w->next = g->start_waiters;
+        g->start_waiters = w;
+}
+
+static void guest_answer_waiters(Guest *g, int error) {
+        while (g->start_waiters) {
+                GuestOp *w = g->start_waiters;
+
+                g->start_waiters = w->next;
+                guest_answer(w, error);
+                free(w);
+        }
+}
+
+/* ---- the worker: its requests ---- */
+
+static int guest_send(Guest *g, GuestOp *op, const void *buf, size_t len, int fd) {
+        int r;
+
+        if (!op)
+                return -ENOMEM;
+        r = proc_send(g->proc, buf, len, fd, op);
+        if (r < 0) {
+                /* nothing half-sent: the worker cannot go on without this request */
+                log_error_errno(r, "Guest %s: cannot queue %s for its worker: %m", g->name, wire_type_name(op->type));
+                guest_op_free(op);
+                proc_kill(g->proc);
+        }
+        return r;
+}
+
+static void guest_send_assign(Guest *g, Reg *reg, Client *client) {
+        uint8_t buf[WIRE_MSG_MAX];
+        GuestOp *op = guest_op_new(g, WIRE_ASSIGN);
+
+        if (op) {
+                op->reg = reg;
+                reg->op = op;
+                guest_owe(op, client);
+        } else if (client)
+                /* this answer is not lost: the registration keeps it for the next worker */
+                reg->waiter = client;
+        (void) guest_send(g, op, buf, wire_encode_key(buf, WIRE_ASSIGN, 0, &reg->key), reg->fd);
+}
+
+static void guest_send_value(Guest *g, uint16_t type, int32_t value) {
+        uint8_t buf[WIRE_MSG_MAX];
+
+        (void) guest_send(g, guest_op_new(g, type), buf, wire_encode_value(buf, type, 0, value), -1);
+}
+
+/*
+ * The last registration went: the worker tears its server down.  client,
+ * if any, is owed an answer once that is done; returns whether it took it.
+ */
+static bool guest_release_server(Guest *g, Client *client) {
+        uint8_t buf[WIRE_MSG_MAX];
+        GuestOp *op;
+
+        if (g->n_registrations > 0 || g->server_id == GUEST_NO_SERVER)
+                return false;
+        switch (g->run) {
+        case GUEST_RUN_STARTING:
+        case GUEST_RUN_SERVING:
+                op = guest_op_new(g, WIRE_STOP);
+                g->run = GUEST_RUN_STOPPING;
+                if (guest_send(g, op, buf, wire_encode_value(buf, WIRE_STOP, 0, WIRE_STOP_TEARDOWN), -1) < 0)
+                        return false;
+                guest_owe(op, client);
+                return client != NULL;
+        case GUEST_RUN_WAITING:
+                /* no worker to do it: one that only answers what waits and destroys the server */
+                ev_timer_stop(g->loop, &g->restart_timer);
+                (void) guest_spawn(g, true);
+                return false;
+        default:
+                return false;
+        }
+}
+
+/* ---- the worker: its answers ---- */
+
+static void guest_init_done(Guest *g, const WireMsg *m) {
+        char other[64] = "";
+
+        g->init_answered = true;
+        if (m->error < 0) {
+                g->setup_error = m->error;
+                if (m->error == -EBUSY)
+                        log_ratelimit_errno(&g->server_log, LOG_WARNING, m->error,
+                                            "Guest %s: domain %" PRIu32 " has an ioreq server with id %" PRIu32
+                                            " and Xen's 8 ids leave none above it: that server would take the"
+                                            " accesses to ranges both map, so the registration is refused: %m",
+                                            g->name, g->proc_domid, m->other);
+                else
+                        log_ratelimit_errno(&g->server_log, LOG_WARNING, m->error,
+                                            "Guest %s: failed to set up an ioreq server for domain %" PRIu32 ": %m",
+                                            g->name, g->proc_domid);
+                return;
+        }
+        if (g->server_id != m->server_id) {
+                /* a new server: its counters start at 0 */
+                g->base = stats_read(&g->stats->io);
+                g->server_id = m->server_id;
+                g->n_stale = 0;
+        }
+        g->nr_vcpus = m->nr_vcpus;
+        if (m->other != WIRE_NONE)
+                snprintf(other, sizeof other, ", above server %" PRIu32 " of another process", m->other);
+        log_ratelimit(&g->server_log, LOG_INFO,
+                      "Guest %s: ioreq server %" PRIu32 " of domain %" PRIu32 " serving %u vCPU%s%s", g->name,
+                      m->server_id, g->proc_domid, m->nr_vcpus, m->nr_vcpus == 1 ? "" : "s", other);
+}
+
+static void guest_proc_reply(Proc *p, void *userdata, void *context, const WireMsg *m) {
+        Guest *g = userdata;
+        GuestOp *op = context;
+
+        switch (op->type) {
+        case WIRE_INIT:
+                guest_init_done(g, m);
+                break;
+
+        case WIRE_STALE:
+                if (m->error == 0)
+                        guest_stale_remove(g, &op->range);
+                break;
+
+        case WIRE_ASSIGN:
+                if (m->error == 0) {
+                        guest_answer_assign(g, op);
+                        break;
+                }
+                /* refused by the worker (an error of Xen mapping the range): it does not exist */
+                if (op->client)
+                        guest_answer(op, m->error);
+                else if (op->reg)
+                        log_ratelimit_errno(&g->server_log, LOG_WARNING, m->error,
+                                            "Guest %s: a registration at 0x%" PRIx64 " could not be restored: %m",
+                                            g->name, op->reg->key.addr);
+                if (op->reg)
+                        guest_reg_free(g, op->reg);
+                break;
+
+        case WIRE_DEASSIGN:
+                if (m->error == 0 && op->range_unused && m->range)
+                        guest_stale_remove(g, &op->range);
+                guest_answer(op, 0);
+                break;
+
+        case WIRE_STOP:
+                /* the server is gone: who removed the last registration hears now */
+                if (m->error == 0)
+                        g->server_id = GUEST_NO_SERVER;
+                guest_answer(op, 0);
+                break;
+
+        case WIRE_START:
+                /* a failed START ends the worker; who waits is answered by the next one, or when it is given up */
+                if (m->error < 0 || g->run != GUEST_RUN_STARTING)
+                        break;
+                g->run = GUEST_RUN_SERVING;
+                g->failed = false;
+                g->setup_error = 0;
+                guest_answer_waiters(g, 0);
+                /* registrations removed while it was starting: the server may go now */
+                (void) guest_release_server(g, NULL);
+                guest_changed(g);
+                break;
+
+        default:
+                break;
+        }
+        guest_op_free(op);
+}
+
+static void guest_proc_failed(Proc *p, void *userdata, int error) {
+        Guest *g = userdata;
+
+        /* it stopped dispatching: a new worker takes the server over */
+        log_ratelimit_errno(&g->worker_log, LOG_ERR, error, "Guest %s: worker %d failed, replacing it: %m", g->name,
+                            (int) proc_pid(p));
+        proc_kill(p);
+}
+
+static void guest_proc_dropped(Proc *p, void *userdata, void *context) {
+        Guest *g = userdata;
+        GuestOp *op = context;
+
+        switch (op->type) {
+        case WIRE_ASSIGN:
+                /* the registration is kept for the next worker, and so is the answer owed */
+                if (op->reg && op->client) {
+                        op->reg->waiter = op->client;
+                        op->client->pending = NULL;
+                        op->client = NULL;
+                }
+                break;
+        case WIRE_DEASSIGN:
+        case WIRE_STOP:
+                /* the registration is gone already; the dead worker signals nothing more */
+                guest_answer(op, 0);
+                break;
+        default:
+                break;
+        }
+        (void) g;
+        guest_op_free(op);
+}
+
+/* The last set-up failed: the registrations that wait for it are refused with its error. */
+static void guest_setup_failed(Guest *g) {
+        g->failed = true;
+        g->server_id = GUEST_NO_SERVER;
+        guest_answer_waiters(g, g->setup_error);
+        for (Client *c = g->clients; c; c = c->next)
+                for (Reg *reg = c->registrations, *next; reg; reg = next) {
+                        next = reg->next;
+                        if (reg->waiter) {
+                                Client *w = reg->waiter;
+
+                                reg->waiter = NULL;
+                                guest_reg_free(g, reg);
+                                client_reply(w, g->setup_error);
+                        }
+                }
+        /* registrations already answered (a server made again after its last one went): their owners must know */
+        for (Client *c = g->clients, *next; c; c = next) {
+                next = c->next;
+                if (c->n_registrations > 0)
+                        client_disconnect(c);
+        }
+}
+
+static void guest_proc_ended(Proc *p, void *userdata, int status) {
+        Guest *g = userdata;
+        GuestRun was = g->run;
+        bool settled = now_usec() - g->started_usec >= GUEST_SETTLED_USEC;
+        uint32_t hint;
+
+        g->proc = NULL;
+        g->run = GUEST_RUN_NONE;
+
+        /* a server it made before it could say so is taken over, not leaked */
+        hint = __atomic_load_n(&g->stats->created_server, __ATOMIC_ACQUIRE);
+        if (!g->init_answered && g->server_id == GUEST_NO_SERVER && hint < 8u && g->proc_domid == g->domid)
+                g->server_id = hint;
+
+        if (g->domid != g->proc_domid || g->domid == GUEST_NO_DOMID) {
+                /* its domain is gone, and the server with it */
+                g->server_id = GUEST_NO_SERVER;
+        } else if (was == GUEST_RUN_STOPPING && g->server_id != GUEST_NO_SERVER && !settled &&
+                   g->quick_deaths >= GUEST_MAX_QUICK_DEATHS) {
+                log_error("Guest %s: ioreq server %" PRIu32 " of domain %" PRIu32 " could not be torn down", g->name,
+                          g->server_id, g->domid);
+        } else if (was == GUEST_RUN_STOPPING && g->server_id != GUEST_NO_SERVER) {
+                /* it died before the server was gone: another one tears it down */
+                g->quick_deaths = settled ? 1 : g->quick_deaths + 1;
+                (void) guest_spawn(g, true);
+        } else if (was == GUEST_RUN_STOPPING) {
+                g->n_stale = 0;
+                /* registrations made while it stopped: a new server */
+                if (g->n_registrations > 0)
+                        guest_respawn(g);
+        } else if (g->setup_error < 0 && g->server_id == GUEST_NO_SERVER) {
+                guest_setup_failed(g);
+        } else {
+                /* it died: a new worker takes the same server over */
+                if (WIFSIGNALED(status))
+                        log_ratelimit(&g->worker_log, LOG_ERR, "Guest %s: worker %d killed by signal %d%s", g->name,
+                                      (int) proc_pid(p), WTERMSIG(status),
+                                      WTERMSIG(status) == SIGSYS ? " (a system call outside its filter)" : "");
+                else
+                        log_ratelimit(&g->worker_log, LOG_ERR, "Guest %s: worker %d exited with status %d", g->name,
+                                      (int) proc_pid(p), WEXITSTATUS(status));
+                g->quick_deaths = settled ? 1 : g->quick_deaths + 1;
+                if (g->quick_deaths > GUEST_MAX_QUICK_DEATHS) {
+                        log_error("Guest %s: worker died %u times in a row, giving up: its server is torn down and"
+                                  " its clients disconnected", g->name, g->quick_deaths - 1);
+                        g->failed = true;
+                        g->setup_error = -ECHILD;
+                        guest_answer_waiters(g, -EIO);
+                        guest_disconnect_all(g);
+                        /* nothing of the guest's parses anything any more; the server goes */
+                        if (g->server_id != GUEST_NO_SERVER)
+                                (void) guest_spawn(g, true);
+                } else if (g->quick_deaths <= 1) {
+                        guest_respawn(g);
+                } else {
+                        double delay = GUEST_BACKOFF_FIRST * (double) (1u << (g->quick_deaths - 2));
+
+                        log_ratelimit(&g->worker_log, LOG_WARNING, "Guest %s: starting a new worker in %.1f s",
+                                      g->name, delay);
+                        g->run = GUEST_RUN_WAITING;
+                        ev_timer_set(&g->restart_timer, delay, 0.);
+                        ev_timer_start(g->loop, &g->restart_timer);
+                }
+        }
+        if (!g->proc && g->run == GUEST_RUN_NONE && g->events->quiet)
+                g->events->quiet(g, g->events->userdata);
+        guest_changed(g);
+}
+
+static const ProcOps guest_proc_ops = {
+        .reply = guest_proc_reply,
+        .failed = guest_proc_failed,
+        .dropped = guest_proc_dropped,
+        .ended = guest_proc_ended,
+};
+
+static void guest_restart_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+        Guest *g = container_of(w, Guest, restart_timer);
+
+        g->run = GUEST_RUN_NONE;
+        guest_respawn(g);
+}
+
+/*
+ * A worker for the guest's domain: it creates the server, or takes over the
+ * one there is; unmaps what earlier workers may have left mapped; is given
+ * every registration; starts.  teardown_only: it answers what waits in the
+ * server and destroys it, nothing more.
+ */
+static int guest_spawn(Guest *g, bool teardown_only) {
+        uint8_t buf[WIRE_MSG_MAX];
+        uid_t uid = g->procs->uid;
+        gid_t gid = g->procs->gid;
+        int r;
+
+        if (g->domid == GUEST_NO_DOMID)
+                return -ESRCH;
+        if (g->proc)
+                return 0;
+        r = proc_spawn(&g->proc, g->loop, g->procs, &guest_proc_ops, g);
+        if (r < 0) {
+                g->setup_error = r;
+                return log_ratelimit_errno(&g->server_log, LOG_ERR, r, "Guest %s: cannot start a worker: %m",
+                                           g->name);
+        }
+        g->proc_domid = g->domid;
+        g->started_usec = now_usec();
+        g->setup_error = 0;
+        g->init_answered = false;
+        g->run = teardown_only ? GUEST_RUN_STOPPING : GUEST_RUN_STARTING;
+        __atomic_store_n(&g->stats->created_server, STATS_NONE, __ATOMIC_RELAXED);
+
+        if (g->procs->uid_base > 0) {
+                uid = (uid_t) (g->procs->uid_base + g->domid);
+                gid = (gid_t) (g->procs->uid_base + g->domid);
+        }
+        if (guest_send(g, guest_op_new(g, WIRE_INIT), buf,
+                       wire_encode_init(buf, 0, g->domid, g->server_id == GUEST_NO_SERVER ? WIRE_NONE : g->server_id,
+                                        uid, gid, g->limits.busy_poll_us, g->limits.max_registrations, g->name),
+                       g->stats_fd) < 0)
+                return 0;
+        if (teardown_only) {
+                guest_send_value(g, WIRE_STOP, WIRE_STOP_TEARDOWN);
+                return 0;
+        }
+        for (size_t i = 0; i < g->n_stale; i++) {
+                GuestOp *op = guest_op_new(g, WIRE_STALE);
+
+                if (op)
+                        op->range = g->stale[i];
+                if (guest_send(g, op, buf, wire_encode_range(buf, 0, g->stale[i].space, g->stale[i].first,
+                                                             g->stale[i].last), -1) < 0)
+                        return 0;
+        }
+        for (Client *c = g->clients; c; c = c->next)
+                for (Reg *reg = c->registrations; reg; reg = reg->next) {
+                        Client *waiter = reg->waiter;
+
+                        reg->waiter = NULL;
+                        /* reg may go away inside if the worker is lost; the loop then ends at the next check */
+                        guest_send_assign(g, reg, waiter);
+                }
+        guest_send_value(g, WIRE_START, 0);
+        guest_changed(g);
+        return 0;
+}
+
+/* A worker again (after one died, or for registrations made while one stopped); failing that, who waits is told. */
+static void guest_respawn(Guest *g) {
+        if (guest_spawn(g, false) < 0)
+                guest_setup_failed(g);
+}
+
+/* ---- registrations ---- */
+
+static void reg_unlink(Reg *reg) {
+        Client *c = reg->owner;
+
+        if (reg->prev)
+                reg->prev->next = reg->next;
+        else
+                c->registrations = reg->next;
+        if (reg->next)
+                reg->next->prev = reg->prev;
+        c->n_registrations--;
+}
+
+/* Remove a registration from the table and its owner (the worker is told by the caller). */
+static void guest_reg_free(Guest *g, Reg *reg) {
+        if (reg->op)
+                reg->op->reg = NULL;
+        (void) match_remove(g->match, &reg->key, NULL, NULL);
+        reg_unlink(reg);
+        g->n_registrations--;
+        close(reg->fd);
+        free(reg);
+}
+
+/* Deassign: the worker is told; client (may be NULL) gets the answer once it has done it. */
+static int guest_reg_remove(Guest *g, Reg *reg, Client *client) {
+        uint8_t buf[WIRE_MSG_MAX];
+        GuestRange range = key_range(&reg->key);
+        MatchKey key = reg->key;
+        bool unused = false, waiting = false;
+
+        if (reg->waiter) {
+                reg->waiter->pending = NULL;
+                client_reply(reg->waiter, -ECANCELED);
+        }
+        (void) match_remove(g->match, &key, NULL, &unused);
+        if (reg->op)
+                reg->op->reg = NULL;
+        reg_unlink(reg);
+        g->n_registrations--;
+        close(reg->fd);
+        free(reg);
+        /* until the worker says it unmapped the range, a later worker must be told to */
+        if (unused)
+                guest_stale_add(g, &range);
+
+        if (g->proc && (g->run == GUEST_RUN_STARTING || g->run == GUEST_RUN_SERVING)) {
+                GuestOp *op = guest_op_new(g, WIRE_DEASSIGN);
+
+                if (op) {
+                        op->range = range;
+                        op->range_unused = unused;
+                }
+                if (guest_send(g, op, buf, wire_encode_key(buf, WIRE_DEASSIGN, 0, &key), -1) == 0 && client) {
+                        /* the last one is answered once the server is gone, the others once unmapped */
+                        if (g->n_registrations > 0 || g->server_id == GUEST_NO_SERVER) {
+                                guest_owe(op, client);
+                                waiting = true;
+                        }
+                }
+        }
+        if (guest_release_server(g, waiting ? NULL : client))
+                waiting = true;
+        guest_changed(g);
+        return waiting ? 1 : 0;
+}
+
+static int guest_assign(Guest *g, Client *c, const MatchKey *key, int *fd) {
+        Reg *reg;
+        int r;
+
+        if (g->domid == GUEST_NO_DOMID)
+                return -ESRCH;
+        if (c->n_registrations >= g->limits.max_client_registrations ||
+            g->n_registrations >= g->limits.max_registrations)
+                return -ENOSPC;
+
+        reg = calloc(1, sizeof(*reg));
+        if (!reg)
+                return -ENOMEM;
+        reg->key = *key;
+        reg->owner = c;
+        r = match_add(g->match, key, reg, NULL);
+        if (r < 0) {
+                free(reg);
+                return r;
+        }
+        reg->fd = *fd;
+        *fd = -1;
+        reg->next = c->registrations;
+        if (c->registrations)
+                c->registrations->prev = reg;
+        c->registrations = reg;
+        c->n_registrations++;
+        g->n_registrations++;
+
+        switch (g->run) {
+        case GUEST_RUN_NONE:
+                /* the first one: a worker, a server */
+                g->quick_deaths = 0;
+                reg->waiter = c;
+                r = guest_spawn(g, false);
+                if (r < 0) {
+                        reg->waiter = NULL;
+                        guest_reg_free(g, reg);
+                        return r;
+                }
+                break;
+        case GUEST_RUN_STARTING:
+        case GUEST_RUN_SERVING:
+                guest_send_assign(g, reg, c);
+                break;
+        case GUEST_RUN_WAITING:
+        case GUEST_RUN_STOPPING:
+                /* the next worker gets it */
+                reg->waiter = c;
+                break;
+        }
+        guest_changed(g);
+        return 1;
+}
+
+static int guest_deassign(Guest *g, Client *c, const MatchKey *key) {
+        Reg *reg = match_find(g->match, key);
+
+        /* another connection's registration is none of this one's business */
+        if (!reg || reg->owner != c)
+                return -ENOENT;
+        return guest_reg_remove(g, reg, c);
+}
+
+unsigned guest_registrations(const Guest *g) {
+        return g->n_registrations;
+}
+
+/* ---- clients ---- */
+
+static void guest_client_hello(Client *c, void *owner, uint32_t *ret_domid, uint32_t *ret_max) {
+        Guest *g = owner;
+
+        *ret_domid = g->domid == GUEST_NO_DOMID ? PROTO_DOMID_NONE : g->domid;
+        *ret_max = g->limits.max_client_registrations;
+}
+
+uint32_t guest_state(const Guest *g) {
+        if (g->domid == GUEST_NO_DOMID)
+                return XIRQ_GUEST_ABSENT;
+        if (g->server_id != GUEST_NO_SERVER && g->run != GUEST_RUN_NONE)
+                return XIRQ_GUEST_SERVING;
+        if (g->failed)
+                return XIRQ_GUEST_FAILED;
+        return XIRQ_GUEST_RUNNING;
+}
+
+static void guest_client_query(Client *c, void *owner, ProtoQueryInfo *ret) {
+        Guest *g = owner;
+        IoreqStats st = guest_stats(g);
+        bool serving = guest_state(g) == XIRQ_GUEST_SERVING;
+
+        *ret = (ProtoQueryInfo) {
+                .state = guest_state(g),
+                .domid = g->domid == GUEST_NO_DOMID ? PROTO_DOMID_NONE : g->domid,
+                .server_id = serving ? g->server_id : PROTO_SERVER_NONE,
+                .nr_vcpus = serving ? g->nr_vcpus : 0,
+                .registrations = g->n_registrations,
+                .client_registrations = c->n_registrations,
+                .kicks = st.kicks,
+                .unmatched = st.unmatched,
+                .reads = st.reads,
+                .invalid = st.invalid,
+                .other = st.other,
+        };
+}
+
+static int guest_client_request(Client *c, void *owner, const ProtoRequest *req, int *fd) {
+        Guest *g = owner;
+
+        if (req->op == PROTO_OP_ASSIGN)
+                return fd ? guest_assign(g, c, &req->key, fd) : -EBADF;
+        return guest_deassign(g, c, &req->key);
+}
+
+static void guest_client_gone(Client *c, void *owner) {
+        Guest *g = owner;
+
+        /* the answer owed to it, if any, is not sent */
+        if (c->pending) {
+                ((GuestOp *) c->pending)->client = NULL;
+                c->pending = NULL;
+        }
+        for (Reg *reg = c->registrations; reg; reg = reg->next)
+                reg->waiter = NULL;
+        while (c->registrations)
+                (void) guest_reg_remove(g, c->registrations, NULL);
+
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                g->clients = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        c->next = c->prev = NULL;
+        if (c->refuse_error)
+                g->n_refusing--;
+        else
+                g->n_clients--;
+        guest_changed(g);
+}
+
+static void guest_client_dead(Client *c, void *owner) {
+        client_free(c);
+}
+
+static const ClientOps guest_client_ops = {
+        .hello = guest_client_hello,
+        .query = guest_client_query,
+        .request = guest_client_request,
+        .gone = guest_client_gone,
+        .dead = guest_client_dead,
+};
+
+static void guest_accepted(Listener *l, int fd, const struct ucred *cred, void *userdata) {
+        Guest *g = userdata;
+        const GuestLimits *lim = &g->limits;
+        static RateLimit refuse_log = RATELIMIT_INIT(10 * 1000 * 1000, 5);
         Client *c;
         int refuse = 0, r;
 
-        /* who is it: authorised once, here */
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || len != sizeof(cred)) {
-                log_debug_errno(errno, "Guest %s: cannot read peer credentials, closing: %m", g->name);
-                close(fd);
-                return;
-        }
-
-        if (!guest_config_allows(g->config, cred.uid, cred.gid))
+        if (!guest_config_allows(g->config, cred->uid, cred->gid))
                 refuse = EACCES;
         else if (g->n_clients >= lim->max_connections)
                 refuse = EUSERS;
@@ -51,213 +800,79 @@ static void guest_accept_one(Guest *g, int fd) {
                 unsigned same = 0;
 
                 for (Client *i = g->clients; i; i = i->next)
-                        if (!i->refuse_error && i->uid == cred.uid)
+                        if (!i->refuse_error && i->uid == cred->uid)
                                 same++;
                 if (same >= lim->max_connections_per_uid)
                         refuse = EUSERS;
         }
 
         if (refuse) {
-                log_ratelimit(&accept_log, LOG_NOTICE, "Guest %s: refusing connection of pid %d uid %u gid %u: %s",
-                              g->name, (int) cred.pid, (unsigned) cred.uid, (unsigned) cred.gid, strerror(refuse));
+                log_ratelimit(&refuse_log, LOG_NOTICE, "Guest %s: refusing connection of pid %d uid %u gid %u: %s",
+                              g->name, (int) cred->pid, (unsigned) cred->uid, (unsigned) cred->gid, strerror(refuse));
                 if (g->n_refusing >= GUEST_MAX_REFUSING) {
                         close(fd);
                         return;
                 }
         }
 
-        r = client_new(&c, g, fd, cred.uid, cred.gid, cred.pid, refuse);
+        r = client_new(&c, g->loop, fd, cred->uid, cred->gid, cred->pid, refuse, &guest_client_ops, g);
         if (r < 0) {
                 log_warning_errno(r, "Guest %s: failed to set up connection: %m", g->name);
                 return;
         }
-        if (!refuse)
-                log_debug("Guest %s: connection of pid %d uid %u gid %u", g->name, (int) cred.pid,
-                          (unsigned) cred.uid, (unsigned) cred.gid);
+        c->next = g->clients;
+        if (g->clients)
+                g->clients->prev = c;
+        g->clients = c;
+        if (refuse)
+                g->n_refusing++;
+        else {
+                g->n_clients++;
+                log_debug("Guest %s: connection of pid %d uid %u gid %u", g->name, (int) cred->pid,
+                          (unsigned) cred->uid, (unsigned) cred->gid);
+        }
+        guest_changed(g);
 }
 
-static void guest_accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
-        Guest *g = container_of(w, Guest, listen_io);
-
-        for (unsigned n = 0; n < GUEST_ACCEPT_BURST; n++) {
-                int fd = accept4(g->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-
-                if (fd >= 0) {
-                        guest_accept_one(g, fd);
-                        continue;
-                }
-                switch (errno) {
-                case EAGAIN:
-                        return;
-                case EINTR:
-                case ECONNABORTED:
-                case EPROTO:
-                        continue;
-                case EMFILE:
-                case ENFILE:
-                case ENOBUFS:
-                case ENOMEM:
-                        log_ratelimit_errno(&accept_log, LOG_WARNING, errno,
-                                            "Guest %s: cannot accept connections, pausing for %.0f s: %m", g->name,
-                                            GUEST_ACCEPT_PAUSE);
-                        ev_io_stop(loop, &g->listen_io);
-                        ev_timer_set(&g->accept_pause, GUEST_ACCEPT_PAUSE, 0.);
-                        ev_timer_start(loop, &g->accept_pause);
-                        return;
-                default:
-                        log_warning_errno(errno, "Guest %s: accept failed: %m", g->name);
-                        return;
-                }
-        }
-}
-
-static void guest_accept_pause_cb(struct ev_loop *loop, ev_timer *w, int revents) {
-        Guest *g = container_of(w, Guest, accept_pause);
-
-        ev_io_start(loop, &g->listen_io);
-}
-
-static int guest_listen(Guest *g, int inherited_fd) {
-        const GuestConfig *c = g->config;
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        size_t len = strlen(c->socket);
-        struct stat st;
-        mode_t old_umask;
-        int fd, r, flags;
-
-        if (inherited_fd >= 0) {
-                /* passed by the service manager: already bound and listening */
-                flags = fcntl(inherited_fd, F_GETFL);
-                if (flags < 0 || fcntl(inherited_fd, F_SETFL, flags | O_NONBLOCK) < 0)
-                        return -errno;
-                g->listen_fd = inherited_fd;
-                g->listen_inherited = true;
-                return 0;
-        }
-
-        if (len == 0 || len >= sizeof(sa.sun_path))
-                return -ENAMETOOLONG;
-        memcpy(sa.sun_path, c->socket, len);
-
-        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
-                return -errno;
-
-        /* replace a stale socket of an earlier run, never anything else */
-        if (lstat(c->socket, &st) == 0) {
-                if (!S_ISSOCK(st.st_mode)) {
-                        r = -EEXIST;
-                        goto fail;
-                }
-                if (unlink(c->socket) < 0 && errno != ENOENT) {
-                        r = -errno;
-                        goto fail;
-                }
-        }
-
-        /* nobody may connect before owner and mode are set */
-        old_umask = umask(0777);
-        r = bind(fd, (struct sockaddr *) &sa, (socklen_t) (offsetof(struct sockaddr_un, sun_path) + len + 1));
-        if (r < 0 && errno == ENOENT) {
-                /* the socket directory (RuntimeDirectory= outside systemd): create its last component */
-                char dir[sizeof(sa.sun_path)];
-                char *slash;
-
-                memcpy(dir, c->socket, len + 1);
-                slash = strrchr(dir, '/');
-                if (slash && slash != dir) {
-                        *slash = '\0';
-                        umask(0022);
-                        if (mkdir(dir, 0755) == 0 || errno == EEXIST) {
-                                umask(0777);
-                                r = bind(fd, (struct sockaddr *) &sa,
-                                         (socklen_t) (offsetof(struct sockaddr_un, sun_path) + len + 1));
-                        } else
-                                errno = ENOENT;
-                }
-        }
-        umask(old_umask);
-        if (r < 0) {
-                r = -errno;
-                goto fail;
-        }
-        if (lstat(c->socket, &st) < 0) {
-                r = -errno;
-                goto fail;
-        }
-        g->listen_dev = st.st_dev;
-        g->listen_ino = st.st_ino;
-
-        if ((c->socket_uid != (uid_t) -1 || c->socket_gid != (gid_t) -1) &&
-            lchown(c->socket, c->socket_uid, c->socket_gid) < 0) {
-                r = -errno;
-                goto fail_unlink;
-        }
-        if (chmod(c->socket, c->socket_mode) < 0) {
-                r = -errno;
-                goto fail_unlink;
-        }
-        if (listen(fd, GUEST_LISTEN_BACKLOG) < 0) {
-                r = -errno;
-                goto fail_unlink;
-        }
-
-        g->listen_fd = fd;
-        return 0;
-
-fail_unlink:
-        (void) unlink(c->socket);
-fail:
-        close(fd);
-        return r;
-}
-
-static void guest_unlisten(Guest *g) {
-        struct ev_loop *loop = g->manager->loop;
-        struct stat st;
-
-        ev_io_stop(loop, &g->listen_io);
-        ev_timer_stop(loop, &g->accept_pause);
-        if (g->listen_fd < 0)
-                return;
-
-        /* unlink only the socket this guest bound, not one that replaced it */
-        if (!g->listen_inherited && lstat(g->config->socket, &st) == 0 && S_ISSOCK(st.st_mode) &&
-            st.st_dev == g->listen_dev && st.st_ino == g->listen_ino)
-                (void) unlink(g->config->socket);
-        close(g->listen_fd);
-        g->listen_fd = -1;
+void guest_disconnect_all(Guest *g) {
+        while (g->clients)
+                client_disconnect(g->clients);
 }
 
 /* ---- life cycle ---- */
 
-int guest_new(Guest **ret, Manager *m, const GuestConfig *config, int inherited_fd) {
+int guest_new(Guest **ret, struct ev_loop *loop, const GuestConfig *config, int inherited_fd,
+              const ProcConfig *procs, const GuestEvents *events) {
         Guest *g;
         int r;
 
         g = calloc(1, sizeof(*g));
         if (!g)
                 return -ENOMEM;
-        g->manager = m;
+        g->loop = loop;
+        g->events = events;
+        g->procs = procs;
         g->config = config;
+        g->limits = config->limits;
         snprintf(g->name, sizeof g->name, "%s", config->name);
-        g->state = XIRQ_GUEST_ABSENT;
-        g->domid = XEN_NO_DOMID;
-        g->listen_fd = -1;
+        g->domid = GUEST_NO_DOMID;
+        g->server_id = GUEST_NO_SERVER;
+        g->stats_fd = -1;
         g->server_log = (RateLimit) RATELIMIT_INIT(10 * 1000 * 1000, 10);
         g->domain_log = (RateLimit) RATELIMIT_INIT(10 * 1000 * 1000, 10);
-        ev_io_init(&g->listen_io, guest_accept_cb, -1, EV_READ);
-        ev_timer_init(&g->accept_pause, guest_accept_pause_cb, GUEST_ACCEPT_PAUSE, 0.);
+        g->worker_log = (RateLimit) RATELIMIT_INIT(10 * 1000 * 1000, 10);
+        ev_timer_init(&g->restart_timer, guest_restart_cb, 0., 0.);
 
         r = match_table_new(&g->match);
         if (r < 0)
                 goto fail;
-
-        r = guest_listen(g, inherited_fd);
+        r = guest_stats_open(g);
         if (r < 0)
                 goto fail;
-        ev_io_set(&g->listen_io, g->listen_fd, EV_READ);
-        ev_io_start(m->loop, &g->listen_io);
+        r = listener_open(&g->listener, loop, g->name, config->socket, config->socket_uid, config->socket_gid,
+                          config->socket_mode, inherited_fd, guest_accepted, g);
+        if (r < 0)
+                goto fail;
 
         *ret = g;
         return 0;
@@ -270,191 +885,68 @@ fail:
 Guest *guest_free(Guest *g) {
         if (!g)
                 return NULL;
-        /* the server first, so that dropping registrations does not unmap them one by one */
-        guest_server_teardown(g);
+        ev_timer_stop(g->loop, &g->restart_timer);
+        /* the clients first: their registrations need no worker any more */
         guest_disconnect_all(g);
-        guest_unlisten(g);
+        guest_answer_waiters(g, -ECANCELED);
+        if (g->proc) {
+                /* it dies with its server left in place; its end is not reported to a freed guest */
+                proc_kill(g->proc);
+                proc_detach(g->proc, free);
+                g->proc = NULL;
+        }
+        listener_close(&g->listener);
         g->match = match_table_free(g->match);
+        if (g->stats)
+                (void) munmap(g->stats, STATS_SIZE);
+        if (g->stats_fd >= 0)
+                close(g->stats_fd);
+        free(g->stale);
         free(g);
         return NULL;
 }
 
 void guest_update_config(Guest *g, const GuestConfig *config) {
+        uint32_t old = g->limits.busy_poll_us;
+
         g->config = config;
+        g->limits = config->limits;
         /* the running server keeps serving; only its polling window changes */
-        if (g->xen)
-                ioreq_set_busy_poll(&g->ioreq, config->limits.busy_poll_us);
+        if (g->proc && config->limits.busy_poll_us != old &&
+            (g->run == GUEST_RUN_STARTING || g->run == GUEST_RUN_SERVING))
+                guest_send_value(g, WIRE_SET, (int32_t) config->limits.busy_poll_us);
 }
 
-void guest_disconnect_all(Guest *g) {
-        while (g->clients)
-                client_disconnect(g->clients);
-}
-
-/* ---- the ioreq server ---- */
-
-static void guest_server_teardown(Guest *g) {
-        if (!g->xen)
-                return;
-        g->last_stats = g->ioreq.stats;
-        ioreq_stop(&g->ioreq);
-        /* a client's first registration and its last one make and break the server: rate-limited */
-        log_ratelimit(&g->server_log, LOG_INFO, "Guest %s: ioreq server %" PRIu32 " of domain %" PRIu32 " destroyed",
-                      g->name, xen_server_id(g->xen), g->domid);
-        g->xen = xen_server_free(g->xen);
-        if (g->state == XIRQ_GUEST_SERVING)
-                g->state = g->domid == XEN_NO_DOMID ? XIRQ_GUEST_ABSENT : XIRQ_GUEST_RUNNING;
-}
-
-static void guest_ioreq_fail(Ioreq *q, int error) {
-        Guest *g = container_of(q, Guest, ioreq);
-
-        log_error_errno(error, "Guest %s: event channel of domain %" PRIu32 " failed, dropping its server: %m",
-                        g->name, g->domid);
-        guest_server_teardown(g);
-        g->state = XIRQ_GUEST_FAILED;
-        g->setup_error = error;
-        /* its registrations are not served any more: their owners must know */
+void guest_retire(Guest *g) {
+        /* its socket now: the same path may be another guest's from this reload on */
+        listener_close(&g->listener);
         guest_disconnect_all(g);
-        manager_update_status(g->manager);
+        g->config = NULL;
+        guest_shutdown(g);
 }
 
-static int guest_server_setup(Guest *g, const MatchKey *first) {
-        XenServer *xen = NULL;
-        uint32_t blocker = XEN_NO_SERVER;
-        char above[64] = "";
-        int r;
-
-        r = xen_server_new(&xen, g->domid, &blocker);
-        if (r == -EBUSY) {
-                log_ratelimit_errno(&g->server_log, LOG_WARNING, r,
-                                    "Guest %s: domain %" PRIu32 " has an ioreq server with id %" PRIu32 " and Xen's %u"
-                                    " ids leave none above it: that server would take the accesses to ranges both"
-                                    " map, so the registration is refused: %m",
-                                    g->name, g->domid, blocker, XEN_MAX_SERVERS);
-                goto fail_logged;
+void guest_shutdown(Guest *g) {
+        ev_timer_stop(g->loop, &g->restart_timer);
+        guest_disconnect_all(g);
+        if (g->proc && g->run != GUEST_RUN_STOPPING) {
+                guest_send_value(g, WIRE_STOP, WIRE_STOP_TEARDOWN);
+                g->run = GUEST_RUN_STOPPING;
+        } else if (!g->proc && g->server_id != GUEST_NO_SERVER)
+                (void) guest_spawn(g, true);
+        if (!g->proc) {
+                g->run = GUEST_RUN_NONE;
+                if (g->events->quiet)
+                        g->events->quiet(g, g->events->userdata);
         }
-        if (r < 0)
-                goto fail;
-        r = xen_server_map_range(xen, first->space == XIRQ_SPACE_PIO, first->addr, first->addr + first->len - 1);
-        if (r < 0)
-                goto fail;
-        r = xen_server_enable(xen);
-        if (r < 0)
-                goto fail;
-        r = ioreq_start(&g->ioreq, g->manager->loop, xen, g->match, g->config->limits.busy_poll_us,
-                        guest_ioreq_fail);
-        if (r < 0)
-                goto fail;
-
-        g->xen = xen;
-        g->state = XIRQ_GUEST_SERVING;
-        g->setup_error = 0;
-        if (xen_server_passed(xen) != XEN_NO_SERVER)
-                snprintf(above, sizeof above, ", above server %" PRIu32 " of another process",
-                         xen_server_passed(xen));
-        log_ratelimit(&g->server_log, LOG_INFO,
-                      "Guest %s: ioreq server %" PRIu32 " of domain %" PRIu32 " serving %u vCPU%s%s", g->name,
-                      xen_server_id(xen), g->domid, xen_server_nr_vcpus(xen), xen_server_nr_vcpus(xen) == 1 ? "" : "s",
-                      above);
-        return 0;
-
-fail:
-        /* each registration tries again (a crashed domain): rate-limited */
-        log_ratelimit_errno(&g->server_log, LOG_WARNING, r,
-                            "Guest %s: failed to set up an ioreq server for domain %" PRIu32 ": %m", g->name, g->domid);
-fail_logged:
-        xen_server_free(xen);
-        g->state = XIRQ_GUEST_FAILED;
-        g->setup_error = r;
-        return r;
 }
 
-/* ---- registrations ---- */
-
-int guest_assign(Guest *g, Client *c, const MatchKey *key, int fd, Registration **ret) {
-        Registration *reg;
-        bool new_range = false;
-        int r;
-
-        if (g->domid == XEN_NO_DOMID)
-                return -ESRCH;
-        if (match_count(g->match) >= g->config->limits.max_registrations)
-                return -ENOSPC;
-
-        reg = calloc(1, sizeof(*reg));
-        if (!reg)
-                return -ENOMEM;
-        reg->key = *key;
-        reg->fd = fd;
-        reg->owner = c;
-
-        r = match_add(g->match, key, reg, &new_range);
-        if (r < 0) {
-                free(reg);
-                return r;
-        }
-
-        if (!g->xen)
-                r = guest_server_setup(g, key);
-        else if (new_range)
-                r = xen_server_map_range(g->xen, key->space == XIRQ_SPACE_PIO, key->addr, key->addr + key->len - 1);
-        if (r < 0) {
-                (void) match_remove(g->match, key, NULL, NULL);
-                free(reg);
-                return r;
-        }
-
-        manager_update_status(g->manager);
-        *ret = reg;
-        return 0;
+bool guest_busy(const Guest *g) {
+        return g->proc != NULL;
 }
 
-void guest_remove_registration(Guest *g, Registration *reg) {
-        Client *c = reg->owner;
-        bool unused = false;
-
-        if (match_remove(g->match, &reg->key, NULL, &unused) >= 0 && unused && g->xen) {
-                int r = xen_server_unmap_range(g->xen, reg->key.space == XIRQ_SPACE_PIO, reg->key.addr,
-                                               reg->key.addr + reg->key.len - 1);
-                if (r < 0)
-                        log_debug_errno(r, "Guest %s: failed to unmap 0x%" PRIx64 "+%u: %m", g->name,
-                                        reg->key.addr, reg->key.len);
-        }
-
-        if (c) {
-                if (reg->prev)
-                        reg->prev->next = reg->next;
-                else
-                        c->registrations = reg->next;
-                if (reg->next)
-                        reg->next->prev = reg->prev;
-                c->n_registrations--;
-        }
-        close(reg->fd);
-        free(reg);
-
-        if (match_count(g->match) == 0)
-                guest_server_teardown(g);
-        manager_update_status(g->manager);
-}
-
-int guest_deassign(Guest *g, Client *c, const MatchKey *key) {
-        Registration *reg = match_find(g->match, key);
-
-        /* another connection's registration is none of this one's business */
-        if (!reg || reg->owner != c)
-                return -ENOENT;
-        guest_remove_registration(g, reg);
-        return 0;
-}
-
-unsigned guest_registrations(const Guest *g) {
-        return match_count(g->match);
-}
-
-IoreqStats guest_stats(const Guest *g) {
-        return g->xen ? g->ioreq.stats : g->last_stats;
+void guest_kill(Guest *g) {
+        if (g->proc)
+                proc_kill(g->proc);
 }
 
 /* ---- the domain ---- */
@@ -463,20 +955,26 @@ void guest_set_domid(Guest *g, uint32_t domid) {
         if (domid == g->domid)
                 return;
 
-        if (g->domid != XEN_NO_DOMID) {
+        if (g->domid != GUEST_NO_DOMID) {
                 log_ratelimit(&g->domain_log, LOG_INFO, "Guest %s: domain %" PRIu32 " is gone", g->name, g->domid);
-                /* the server first: its domain is gone, its ranges need no unmapping */
-                guest_server_teardown(g);
-                guest_disconnect_all(g);
-                g->domid = XEN_NO_DOMID;
-                g->state = XIRQ_GUEST_ABSENT;
+                /* its server went with it: the worker only holds the dead domain's memory now */
+                ev_timer_stop(g->loop, &g->restart_timer);
+                if (g->proc)
+                        proc_kill(g->proc);
+                g->domid = GUEST_NO_DOMID;
+                g->server_id = GUEST_NO_SERVER;
+                g->n_stale = 0;
+                g->failed = false;
                 g->setup_error = 0;
+                if (g->run == GUEST_RUN_WAITING)
+                        g->run = GUEST_RUN_NONE;
+                guest_answer_waiters(g, -ESRCH);
+                guest_disconnect_all(g);
         }
-        if (domid != XEN_NO_DOMID) {
+        if (domid != GUEST_NO_DOMID) {
                 g->domid = domid;
-                g->state = XIRQ_GUEST_RUNNING;
                 /* a guest that reboots in a loop makes these two lines: rate-limited */
                 log_ratelimit(&g->domain_log, LOG_INFO, "Guest %s: running as domain %" PRIu32, g->name, domid);
         }
-        manager_update_status(g->manager);
+        guest_changed(g);
 }

@@ -1,14 +1,21 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * One configured guest: its config, its domid while it runs, its ioreq
- * server (created on the first registration, destroyed with the last), its
- * registration table, its listening socket and its client connections.
+ * One configured guest, as the parent keeps it: its config, its domid while
+ * it runs, its listening socket and client connections, the registrations
+ * of those clients (the authoritative list: a worker that starts is given
+ * all of them), and the worker that serves them.
  *
- * States (XIRQ_GUEST_*): ABSENT (not running) → RUNNING (domid known, no
- * server) → SERVING (server enabled and bound) → RUNNING when the last
- * registration goes; FAILED when server set-up failed (the next
- * registration tries again); ABSENT again when the domain goes away, which
- * closes every connection of the guest.
+ * The worker: started by the first registration, told to tear its server
+ * down when the last one goes, killed when the domain goes.  When it dies on
+ * its own, a new one takes the same server over (no server is made twice or
+ * leaked) and is given every registration again; requests that waited in
+ * its slots are answered.  One that keeps dying is given up: a last worker
+ * only answers what waits and destroys the server, the clients are closed
+ * and the guest reported failed until its next registration.
+ *
+ * States reported (XIRQ_GUEST_*): ABSENT (not running), RUNNING (no server),
+ * SERVING (a server: its worker serving, starting or being restarted),
+ * FAILED (the last server set-up failed, or its worker was given up).
  */
 #ifndef XENIOREQD_GUEST_H
 #define XENIOREQD_GUEST_H
@@ -18,42 +25,93 @@
 #include <sys/types.h>
 #include <ev.h>
 
+#include "client.h"
 #include "config.h"
-#include "ioreq.h"
+#include "listener.h"
+#include "log.h"
 #include "match.h"
-#include "xen.h"
+#include "proc.h"
+#include "proto.h"
+#include "stats.h"
 
-typedef struct Manager Manager;
-typedef struct Client Client;
+#define GUEST_NO_DOMID  UINT32_MAX
+#define GUEST_NO_SERVER UINT32_MAX
+
 typedef struct Guest Guest;
+typedef struct GuestOp GuestOp;
+
+typedef struct GuestEvents {
+        void (*changed)(Guest *g, void *userdata);      /* what STATUS= shows may have changed */
+        void (*quiet)(Guest *g, void *userdata);        /* it has no worker any more (for a stop) */
+        void *userdata;
+} GuestEvents;
+
+typedef enum GuestRun {
+        GUEST_RUN_NONE,                 /* no worker */
+        GUEST_RUN_STARTING,             /* a worker setting up (INIT ... START on its channel) */
+        GUEST_RUN_SERVING,
+        GUEST_RUN_STOPPING,             /* told to tear its server down */
+        GUEST_RUN_WAITING,              /* died; another one starts when the backoff timer fires */
+} GuestRun;
+
+/* A registration, as the parent keeps it. */
+typedef struct Reg {
+        MatchKey key;
+        int fd;                         /* the eventfd */
+        Client *owner;
+        struct Reg *next, *prev;        /* the owner's list */
+        GuestOp *op;                    /* its ASSIGN on the worker's channel, if one is there */
+        Client *waiter;                 /* a client owed the answer to this registration's ASSIGN */
+} Reg;
+
+typedef struct GuestRange {
+        uint8_t space;
+        uint64_t first, last;
+} GuestRange;
 
 struct Guest {
-        Manager *manager;
-        const GuestConfig *config;      /* owned by the manager's current Config */
+        struct ev_loop *loop;
+        const GuestEvents *events;
+        const ProcConfig *procs;
+        const GuestConfig *config;      /* owned by the manager's current Config; NULL once retired */
+        GuestLimits limits;             /* config's, kept when it goes */
         char name[CONFIG_NAME_MAX + 1];
 
-        uint32_t state;                 /* XIRQ_GUEST_* */
-        uint32_t domid;                 /* XEN_NO_DOMID when absent */
-        int setup_error;                /* why the last server set-up failed */
+        uint32_t domid;                 /* GUEST_NO_DOMID when absent */
+        bool failed;                    /* the last set-up failed or the worker was given up */
+        int setup_error;
 
-        XenServer *xen;                 /* NULL unless SERVING */
-        Ioreq ioreq;
-        IoreqStats last_stats;          /* of the last server, reported until the next one */
-        RateLimit server_log;           /* set-up and teardown follow a client's registrations */
-        RateLimit domain_log;           /* the domain comes and goes with the guest's reboots */
-        MatchTable *match;
+        /* the worker and its server */
+        GuestRun run;
+        Proc *proc;
+        uint32_t proc_domid;            /* the domain the worker serves */
+        uint32_t server_id;             /* GUEST_NO_SERVER: none */
+        unsigned nr_vcpus;
+        bool init_answered;             /* the worker answered INIT */
+        unsigned quick_deaths;          /* deaths in a row, each soon after its start */
+        uint64_t started_usec;
+        ev_timer restart_timer;
+        GuestRange *stale;              /* ranges an earlier worker may have left mapped, unused now */
+        size_t n_stale, cap_stale;
+        GuestOp *start_waiters;         /* ASSIGN answers sent once START has succeeded */
 
-        /* the listening socket */
-        int listen_fd;
-        bool listen_inherited;          /* from socket activation: not ours to unlink */
-        dev_t listen_dev;
-        ino_t listen_ino;
-        ev_io listen_io;
-        ev_timer accept_pause;          /* EMFILE/ENFILE: accept again later */
+        /* the counters, shared with the worker */
+        int stats_fd;
+        GuestStats *stats;
+        IoreqStats base;                /* their values when the current server was made (QUERY counts from there) */
+
+        MatchTable *match;              /* the registrations by key */
+        unsigned n_registrations;
+
+        Listener listener;              /* the guest's socket */
 
         Client *clients;                /* live connections */
         unsigned n_clients;             /* counted against max_connections */
         unsigned n_refusing;            /* refused, waiting to be told why */
+
+        RateLimit server_log;           /* set-up and teardown follow a client's registrations */
+        RateLimit domain_log;           /* the domain comes and goes with the guest's reboots */
+        RateLimit worker_log;           /* worker deaths */
 
         Guest *next, *prev;
 };
@@ -63,29 +121,30 @@ struct Guest {
  * passed by the service manager for the configured path, else the socket is
  * created (a stale socket at that path is replaced).
  */
-int guest_new(Guest **ret, Manager *m, const GuestConfig *config, int inherited_fd);
-/* Close every connection, tear the server down, close (and unlink) the socket. */
+int guest_new(Guest **ret, struct ev_loop *loop, const GuestConfig *config, int inherited_fd,
+              const ProcConfig *procs, const GuestEvents *events);
+/* Close every connection, kill the worker (its server stays), close (and unlink) the socket. */
 Guest *guest_free(Guest *g);
 
-/* The domain of this guest appeared (domid) or went away (XEN_NO_DOMID). */
+/* The domain of this guest appeared (domid) or went away (GUEST_NO_DOMID). */
 void guest_set_domid(Guest *g, uint32_t domid);
 
-/* Use a new config whose socket settings are unchanged (limits, allowed users). */
+/* Use a new config whose socket settings are unchanged (limits, allowed users, polling). */
 void guest_update_config(Guest *g, const GuestConfig *config);
 
-/*
- * Registrations, from client.c.  key is valid (proto checked it), fd an
- * eventfd now owned by the registration on success.
- * Errors: -ESRCH (guest not running), -ENOSPC (guest limit), -EEXIST
- * (collision), or the error of the server set-up or range mapping.
- */
-int guest_assign(Guest *g, Client *c, const MatchKey *key, int fd, Registration **ret);
-/* -ENOENT if the key is not registered by c. */
-int guest_deassign(Guest *g, Client *c, const MatchKey *key);
-/* Remove one registration of c (disconnect path). */
-void guest_remove_registration(Guest *g, Registration *reg);
+/* For a stop: a worker tears its server down (answering what waits first); ->quiet when none is left. */
+void guest_shutdown(Guest *g);
+/* Removed from the configuration: socket closed and clients disconnected now, then a shutdown. */
+void guest_retire(Guest *g);
+/* Does it still have a worker? */
+bool guest_busy(const Guest *g);
+/* For a stop that took too long: kill the worker. */
+void guest_kill(Guest *g);
 
+/* XIRQ_GUEST_* */
+uint32_t guest_state(const Guest *g);
 unsigned guest_registrations(const Guest *g);
+/* The counters since the current server was made (of the last one when there is none). */
 IoreqStats guest_stats(const Guest *g);
 
 /* Drop every connection (guest gone, removed or reconfigured). */

@@ -48,6 +48,8 @@ int main(int argc, char **argv) {
         struct ev_loop *loop;
         Config *config = NULL;
         Manager *m = NULL;
+        uid_t worker_uid;
+        gid_t worker_gid;
         int opt, r;
 
         /* 1. arguments */
@@ -69,8 +71,11 @@ int main(int argc, char **argv) {
 
         /* 2. configuration */
         r = config_load(config_path, NULL, &config, err, sizeof err);
+        if (r >= 0)
+                r = config_worker_ids(config, &worker_uid, &worker_gid, err, sizeof err);
         if (r < 0) {
                 log_error("Invalid configuration: %s", err[0] ? err : "unknown error");
+                config_free(config);
                 return EXIT_FAILURE;
         }
         if (check_only) {
@@ -99,7 +104,7 @@ int main(int argc, char **argv) {
                 return EXIT_FAILURE;
         }
         m->verbose = verbose;
-        r = manager_start(m);
+        r = manager_start(m, prefix || getenv("JOURNAL_STREAM"));
         if (r < 0)
                 goto finish;
 
@@ -112,7 +117,7 @@ int main(int argc, char **argv) {
         ev_run(loop, 0);
 
 finish:
-        /* 6. in reverse: answer in-flight requests, destroy servers, unmap, close clients, unlink sockets */
+        /* 6. in reverse (the workers have torn their servers down): close clients, unlink sockets */
         manager_free(m);
         ev_loop_destroy(loop);
         log_info("Stopped");

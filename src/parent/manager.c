@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #define _GNU_SOURCE 1
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,7 +13,6 @@
 
 #include <systemd/sd-daemon.h>
 
-#include "client.h"
 #include "guest.h"
 #include "log.h"
 #include "manager.h"
@@ -22,6 +22,7 @@
 
 #define MANAGER_STATUS_DELAY 0.2        /* seconds */
 #define MANAGER_STATUS_REFRESH 5.0      /* seconds */
+#define MANAGER_STOP_TIMEOUT 10.0       /* seconds the workers have to tear their servers down */
 
 /* ---- sockets passed by the service manager ---- */
 
@@ -84,7 +85,7 @@ static int manager_add_guest(Manager *m, const GuestConfig *gc) {
         Guest *g;
         int r;
 
-        r = guest_new(&g, m, gc, manager_take_listen_fd(m, gc->socket));
+        r = guest_new(&g, m->loop, gc, manager_take_listen_fd(m, gc->socket), &m->procs, &m->guest_events);
         if (r < 0)
                 return log_error_errno(r, "Guest %s: failed to listen on %s: %m", gc->name, gc->socket);
 
@@ -97,16 +98,33 @@ static int manager_add_guest(Manager *m, const GuestConfig *gc) {
         return 0;
 }
 
-static void manager_remove_guest(Manager *m, Guest *g) {
+static void manager_unlink_guest(Manager *m, Guest *g) {
         if (g->prev)
                 g->prev->next = g->next;
         else
                 m->guests = g->next;
         if (g->next)
                 g->next->prev = g->prev;
+        g->next = g->prev = NULL;
         m->n_guests--;
+}
+
+static void manager_remove_guest(Manager *m, Guest *g) {
+        manager_unlink_guest(m, g);
         log_info("Guest %s: removed", g->name);
         guest_free(g);
+}
+
+/* Out of the configuration: its socket and clients go now, its server once its worker has torn it down. */
+static void manager_retire_guest(Manager *m, Guest *g) {
+        manager_unlink_guest(m, g);
+        log_info("Guest %s: removed", g->name);
+        guest_retire(g);
+        g->next = m->retiring;
+        if (m->retiring)
+                m->retiring->prev = g;
+        m->retiring = g;
+        ev_prepare_start(m->loop, &m->retired);
 }
 
 /* ---- domains ---- */
@@ -116,7 +134,7 @@ static void manager_match_domains(Manager *m) {
         if (!m->xs)
                 return;
         for (Guest *g = m->guests; g; g = g->next)
-                if (g->domid == XEN_NO_DOMID) {
+                if (g->domid == GUEST_NO_DOMID) {
                         uint32_t domid = xenxs_find_name(m->xs, g->name);
 
                         if (domid != XENXS_NO_DOMID)
@@ -143,14 +161,14 @@ static void manager_xs_changed(Xenxs *x, int error, const XenxsDomain *added, si
                         if (g->domid == removed[i]) {
                                 uint32_t domid = xenxs_find_name(x, g->name);
 
-                                guest_set_domid(g, domid == XENXS_NO_DOMID ? XEN_NO_DOMID : domid);
+                                guest_set_domid(g, domid == XENXS_NO_DOMID ? GUEST_NO_DOMID : domid);
                         }
 
         /* a guest keeps the domain it has while that one runs */
         for (size_t i = 0; i < n_added; i++) {
                 Guest *g = manager_find_guest(m, added[i].name);
 
-                if (g && g->domid == XEN_NO_DOMID)
+                if (g && g->domid == GUEST_NO_DOMID)
                         guest_set_domid(g, added[i].domid);
         }
 }
@@ -158,16 +176,18 @@ static void manager_xs_changed(Xenxs *x, int error, const XenxsDomain *added, si
 /* ---- status ---- */
 
 void manager_status_string(Manager *m, char *buf, size_t size) {
-        unsigned running = 0, serving = 0, regs = 0, clients = 0;
+        unsigned running = 0, serving = 0, workers = 0, regs = 0, clients = 0;
         unsigned long long kicks = 0, unmatched = 0, reads = 0, invalid = 0, other = 0;
 
         for (Guest *g = m->guests; g; g = g->next) {
                 IoreqStats st = guest_stats(g);
 
-                if (g->domid != XEN_NO_DOMID)
+                if (g->domid != GUEST_NO_DOMID)
                         running++;
-                if (g->state == XIRQ_GUEST_SERVING)
+                if (guest_state(g) == XIRQ_GUEST_SERVING)
                         serving++;
+                if (guest_busy(g))
+                        workers++;
                 regs += guest_registrations(g);
                 clients += g->n_clients;
                 kicks += st.kicks;
@@ -177,9 +197,9 @@ void manager_status_string(Manager *m, char *buf, size_t size) {
                 other += st.other;
         }
         snprintf(buf, size,
-                 "%u guests configured, %u running, %u serving, %u registrations, %u connections; "
+                 "%u guests configured, %u running, %u serving, %u registrations, %u connections, %u workers; "
                  "%llu kicks, %llu unmatched, %llu reads, %llu invalid, %llu other",
-                 m->n_guests, running, serving, regs, clients, kicks, unmatched, reads, invalid, other);
+                 m->n_guests, running, serving, regs, clients, workers, kicks, unmatched, reads, invalid, other);
 }
 
 static void manager_status_cb(struct ev_loop *loop, ev_timer *w, int revents) {
@@ -207,29 +227,72 @@ void manager_update_status(Manager *m) {
                 ev_timer_start(m->loop, &m->status_timer);
 }
 
-/* ---- dead clients ---- */
+/* ---- guests' events ---- */
 
-static void manager_reap(Manager *m) {
-        while (m->dead) {
-                Client *c = m->dead;
+static void manager_guest_changed(Guest *g, void *userdata) {
+        manager_update_status(userdata);
+}
 
-                m->dead = c->dead_next;
-                client_free(c);
+/* A stop ends once no guest has a worker left. */
+static void manager_guest_quiet(Guest *g, void *userdata) {
+        Manager *m = userdata;
+
+        if (m->retiring)
+                ev_prepare_start(m->loop, &m->retired);
+        if (!m->stopping)
+                return;
+        for (Guest *i = m->guests; i; i = i->next)
+                if (guest_busy(i))
+                        return;
+        if (m->retiring)
+                return;
+        ev_break(m->loop, EVBREAK_ALL);
+}
+
+/* Retired guests whose workers are done are freed (outside their callbacks); the reload is then complete. */
+static void manager_retired_cb(struct ev_loop *loop, ev_prepare *w, int revents) {
+        Manager *m = container_of(w, Manager, retired);
+
+        ev_prepare_stop(loop, w);
+        for (Guest *g = m->retiring, *next; g; g = next) {
+                next = g->next;
+                if (guest_busy(g))
+                        continue;
+                if (g->prev)
+                        g->prev->next = g->next;
+                else
+                        m->retiring = g->next;
+                if (g->next)
+                        g->next->prev = g->prev;
+                guest_free(g);
         }
-        ev_prepare_stop(m->loop, &m->reaper);
+        if (!m->retiring && m->reload_ready_owed) {
+                char status[512];
+
+                m->reload_ready_owed = false;
+                manager_status_string(m, status, sizeof status);
+                notify_ready(&m->notify, status);
+        }
+        if (m->stopping)
+                manager_guest_quiet(NULL, m);
 }
 
-static void manager_reaper_cb(struct ev_loop *loop, ev_prepare *w, int revents) {
-        Manager *m = container_of(w, Manager, reaper);
+/* ---- workers ---- */
 
-        manager_reap(m);
-        manager_update_status(m);
-}
+/* Who the workers run as, from the configuration (new workers only: running ones keep theirs). */
+static int manager_worker_ids(Manager *m, const Config *c) {
+        char err[512] = "";
+        uid_t uid;
+        gid_t gid;
+        int r;
 
-void manager_queue_dead(Manager *m, Client *c) {
-        c->dead_next = m->dead;
-        m->dead = c;
-        ev_prepare_start(m->loop, &m->reaper);
+        r = config_worker_ids(c, &uid, &gid, err, sizeof err);
+        if (r < 0)
+                return log_error_errno(r, "Invalid configuration: %s", err[0] ? err : strerror(-r));
+        m->procs.uid = uid;
+        m->procs.gid = gid;
+        m->procs.uid_base = c->worker_uid_base;
+        return 0;
 }
 
 /* ---- reload ---- */
@@ -243,6 +306,14 @@ int manager_reload(Manager *m) {
         log_info("Reloading configuration");
 
         r = config_load(m->config_path, NULL, &new, err, sizeof err);
+        if (r >= 0) {
+                uid_t uid;
+                gid_t gid;
+
+                r = config_worker_ids(new, &uid, &gid, err, sizeof err);
+                if (r < 0)
+                        config_free(new);
+        }
         if (r < 0) {
                 char status[512];
 
@@ -259,7 +330,7 @@ int manager_reload(Manager *m) {
                 next = g->next;
                 if (!gc || strcmp(gc->socket, g->config->socket) != 0 || gc->socket_uid != g->config->socket_uid ||
                     gc->socket_gid != g->config->socket_gid || gc->socket_mode != g->config->socket_mode)
-                        manager_remove_guest(m, g);
+                        manager_retire_guest(m, g);
                 else {
                         if (!guest_config_equal(gc, g->config))
                                 log_info("Guest %s: new limits and allowed users apply", g->name);
@@ -269,6 +340,7 @@ int manager_reload(Manager *m) {
 
         m->config = new;
         config_free(old);
+        (void) manager_worker_ids(m, new);
         log_set_max_level(m->verbose ? LOG_DEBUG : new->log_level);
 
         for (size_t i = 0; i < new->n_guests; i++)
@@ -277,12 +349,9 @@ int manager_reload(Manager *m) {
 
         manager_match_domains(m);
 
-        {
-                char status[512];
-
-                manager_status_string(m, status, sizeof status);
-                notify_ready(&m->notify, status);
-        }
+        /* complete once the removed guests' servers are gone */
+        m->reload_ready_owed = true;
+        ev_prepare_start(m->loop, &m->retired);
         log_info("Configuration reloaded: %u guests", m->n_guests);
         return 0;
 }
@@ -293,12 +362,31 @@ static void manager_sighup_cb(struct ev_loop *loop, ev_signal *w, int revents) {
         (void) manager_reload(container_of(w, Manager, sig_hup));
 }
 
+static void manager_stop_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+        Manager *m = container_of(w, Manager, stop_timeout);
+
+        log_warning("Workers did not finish within %.0f s, killing them", MANAGER_STOP_TIMEOUT);
+        for (Guest *g = m->guests; g; g = g->next)
+                guest_kill(g);
+        for (Guest *g = m->retiring; g; g = g->next)
+                guest_kill(g);
+        ev_break(loop, EVBREAK_ALL);
+}
+
 static void manager_sigterm_cb(struct ev_loop *loop, ev_signal *w, int revents) {
         Manager *m = w->signum == SIGINT ? container_of(w, Manager, sig_int) : container_of(w, Manager, sig_term);
 
+        if (m->stopping)
+                return;
         log_info("Received %s, stopping", w->signum == SIGINT ? "SIGINT" : "SIGTERM");
         notify_stopping(&m->notify);
-        ev_break(loop, EVBREAK_ALL);
+        /* in reverse: the workers answer what waits and destroy their servers; the loop ends when all are done */
+        m->stopping = true;
+        m->xs = xenxs_free(m->xs);
+        ev_timer_start(loop, &m->stop_timeout);
+        for (Guest *g = m->guests; g; g = g->next)
+                guest_shutdown(g);
+        manager_guest_quiet(NULL, m);
 }
 
 /* ---- life cycle ---- */
@@ -318,7 +406,15 @@ int manager_new(Manager **ret, struct ev_loop *loop, const char *config_path, Co
                         return -ENOMEM;
                 }
         }
-        ev_prepare_init(&m->reaper, manager_reaper_cb);
+        m->procs.exe_fd = -1;
+        m->procs.devnull_fd = -1;
+        m->guest_events = (GuestEvents) {
+                .changed = manager_guest_changed,
+                .quiet = manager_guest_quiet,
+                .userdata = m,
+        };
+        ev_timer_init(&m->stop_timeout, manager_stop_timeout_cb, MANAGER_STOP_TIMEOUT, 0.);
+        ev_prepare_init(&m->retired, manager_retired_cb);
         ev_timer_init(&m->status_timer, manager_status_cb, MANAGER_STATUS_DELAY, 0.);
         ev_timer_init(&m->status_refresh, manager_status_refresh_cb, MANAGER_STATUS_REFRESH, MANAGER_STATUS_REFRESH);
         ev_signal_init(&m->sig_hup, manager_sighup_cb, SIGHUP);
@@ -328,10 +424,28 @@ int manager_new(Manager **ret, struct ev_loop *loop, const char *config_path, Co
         return 0;
 }
 
-int manager_start(Manager *m) {
+int manager_start(Manager *m, bool log_prefix) {
         int r;
 
         (void) notify_setup(&m->notify, m->loop);
+
+        /* the worker binary, held open: a package upgrade does not mix two versions */
+        r = proc_find_worker(m->worker_path, sizeof m->worker_path);
+        if (r < 0)
+                return log_error_errno(r, "Failed to find the worker program %s: %m", m->worker_path);
+        m->procs.exe_fd = r;
+        m->procs.devnull_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (m->procs.devnull_fd < 0)
+                return log_error_errno(errno, "Failed to open /dev/null: %m");
+        m->procs.env = proc_env_new();
+        if (!m->procs.env)
+                return log_error_errno(ENOMEM, "Out of memory");
+        m->procs.log_prefix = log_prefix;
+        m->procs.verbose = m->verbose;
+        r = manager_worker_ids(m, m->config);
+        if (r < 0)
+                return r;
+        log_debug("Workers: %s", m->worker_path);
 
         r = manager_collect_listen_fds(m);
         if (r < 0)
@@ -364,13 +478,26 @@ Manager *manager_free(Manager *m) {
         ev_signal_stop(m->loop, &m->sig_int);
         ev_timer_stop(m->loop, &m->status_timer);
         ev_timer_stop(m->loop, &m->status_refresh);
+        ev_timer_stop(m->loop, &m->stop_timeout);
         m->xs = xenxs_free(m->xs);
-        /* each guest answers what is in flight, destroys its server, closes its clients, unlinks its socket */
+        /* each guest closes its clients and its socket; a worker still there dies, its server left in place */
         while (m->guests)
                 manager_remove_guest(m, m->guests);
-        manager_reap(m);
-        ev_timer_stop(m->loop, &m->status_timer);
+        ev_prepare_stop(m->loop, &m->retired);
+        while (m->retiring) {
+                Guest *g = m->retiring;
+
+                m->retiring = g->next;
+                guest_free(g);
+        }
+        /* the clients' last callbacks and the workers' ends: nothing blocks, nothing is left behind */
+        ev_run(m->loop, EVRUN_NOWAIT);
         notify_done(&m->notify);
+        if (m->procs.exe_fd >= 0)
+                close(m->procs.exe_fd);
+        if (m->procs.devnull_fd >= 0)
+                close(m->procs.devnull_fd);
+        proc_env_free(m->procs.env);
 
         for (size_t i = 0; i < m->n_listen; i++) {
                 if (!m->listen_used[i])

@@ -13,11 +13,10 @@
 #include <ev.h>
 
 #include "config.h"
+#include "guest.h"
 #include "notify.h"
+#include "proc.h"
 #include "xenxs.h"
-
-typedef struct Guest Guest;
-typedef struct Client Client;
 
 typedef struct Manager {
         struct ev_loop *loop;
@@ -28,11 +27,17 @@ typedef struct Manager {
         unsigned n_guests;
         Xenxs *xs;
         Notify notify;
+        ProcConfig procs;               /* how workers are started */
+        char worker_path[4096];
+        GuestEvents guest_events;
         ev_signal sig_hup, sig_term, sig_int;
-        ev_prepare reaper;              /* frees disconnected clients */
         ev_timer status_timer;          /* coalesces STATUS= updates */
         ev_timer status_refresh;        /* STATUS= counters, now and then */
-        Client *dead;
+        Guest *retiring;                /* removed from the configuration, tearing their servers down */
+        ev_prepare retired;             /* frees the retiring guests that are done */
+        bool reload_ready_owed;         /* READY=1 after a reload waits for the retiring guests */
+        bool stopping;                  /* workers tear their servers down; the loop ends when they are done */
+        ev_timer stop_timeout;          /* ... or when this fires: the rest are killed */
         /* sockets from the service manager (sd_listen_fds), matched to guests by path */
         int *listen_fds;
         char **listen_paths;
@@ -42,8 +47,8 @@ typedef struct Manager {
 
 /* Takes config. */
 int manager_new(Manager **ret, struct ev_loop *loop, const char *config_path, Config *config);
-/* Guests and their sockets, then xenstore: after this the daemon is ready. */
-int manager_start(Manager *m);
+/* The worker binary, guests and their sockets, then xenstore: after this the daemon is ready. */
+int manager_start(Manager *m, bool log_prefix);
 Manager *manager_free(Manager *m);
 
 /* Re-read the configuration (SIGHUP): all or nothing. */
@@ -53,7 +58,5 @@ int manager_reload(Manager *m);
 void manager_update_status(Manager *m);
 void manager_status_string(Manager *m, char *buf, size_t size);
 
-/* A disconnected client, to be freed before the loop blocks again. */
-void manager_queue_dead(Manager *m, Client *c);
 
 #endif

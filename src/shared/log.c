@@ -9,10 +9,15 @@
 
 static bool log_prefix;
 static int log_max_level = LOG_INFO;
+static const char *log_ident = "xen-ioreqd";
 
 void log_setup(bool prefix, int max_level) {
         log_prefix = prefix;
         log_max_level = max_level;
+}
+
+void log_set_ident(const char *ident) {
+        log_ident = ident;
 }
 
 void log_set_max_level(int level) {
@@ -56,7 +61,7 @@ static int log_internalv(int level, int error, unsigned suppressed, const char *
         if (log_prefix)
                 fprintf(stderr, "<%d>%s\n", level, line);
         else
-                fprintf(stderr, "xen-ioreqd: %s: %s\n", level_names[level], line);
+                fprintf(stderr, "%s: %s: %s\n", log_ident, level_names[level], line);
 
         errno = saved;
         return -error;

@@ -14,6 +14,8 @@
 #include <syslog.h>
 
 void log_setup(bool prefix, int max_level);
+/* The program name of plain lines ("xen-ioreqd" unless set); ident must outlive the process's logging. */
+void log_set_ident(const char *ident);
 void log_set_max_level(int level);
 int log_get_max_level(void);
 

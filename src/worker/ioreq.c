@@ -113,28 +113,12 @@ static void ioreq_signal(Ioreq *q, int fd) {
         q->signals[q->n_signals++] = (IoreqSignal) { .fd = fd, .count = 1 };
 }
 
-/*
- * Take vCPU's request if its slot is READY, validate it and queue its
- * answer (and its eventfd signal) for the next flush; false if there was
- * none.
- */
-static bool ioreq_take(Ioreq *q, unsigned vcpu) {
-        XenIoreq r;
+/* Validate a request taken from vCPU's slot and queue its answer (and its eventfd signal) for the next flush. */
+static void ioreq_handle(Ioreq *q, unsigned vcpu, const XenIoreq *req) {
+        XenIoreq r = *req;
         IoreqClass class = IOREQ_CLASS_INVALID;
         const char *bad;
         const Registration *reg;
-
-        /*
-         * A vCPU has one request in flight, so a pass takes at most one per
-         * vCPU; a guest rewriting READY in a slot it has not had answered
-         * yet could make it more: answer what is queued first.
-         */
-        if (q->n_answers == q->max_pass)
-                ioreq_flush(q);
-
-        /* not READY: a spurious event (there is one right after every bind), or taken by polling */
-        if (!xen_server_take(q->xen, vcpu, &r))
-                return false;
 
         bad = ioreq_check(q, vcpu, &r, &class);
         if (bad)
@@ -147,30 +131,75 @@ static bool ioreq_take(Ioreq *q, unsigned vcpu) {
                                    r.addr, (uint8_t) r.size, r.data);
                 if (reg) {
                         ioreq_signal(q, reg->fd);
-                        q->stats.kicks++;
+                        stats_add(&q->stats->kicks, 1);
                 } else
-                        q->stats.unmatched++;
+                        stats_add(&q->stats->unmatched, 1);
                 ioreq_answer(q, vcpu, false, 0);
-                return true;
+                return;
 
         case IOREQ_CLASS_READ:
-                q->stats.reads++;
+                stats_add(&q->stats->reads, 1);
                 ioreq_answer(q, vcpu, true, 0);
-                return true;
+                return;
 
         case IOREQ_CLASS_OTHER:
-                q->stats.other++;
+                stats_add(&q->stats->other, 1);
                 break;
 
         case IOREQ_CLASS_INVALID:
-                q->stats.invalid++;
+                stats_add(&q->stats->invalid, 1);
                 ioreq_log_invalid(q, vcpu, &r, bad ? bad : "class");
                 break;
         }
 
         /* no device answers: reads see all-ones, data in guest memory is left alone */
         ioreq_answer(q, vcpu, r.dir == XEN_IOREQ_READ && !r.data_is_ptr, ~UINT64_C(0));
+}
+
+/* Make room in the pass for one more answer. */
+static void ioreq_room(Ioreq *q) {
+        /*
+         * A vCPU has one request in flight, so a pass takes at most one per
+         * vCPU; a guest rewriting READY in a slot it has not had answered
+         * yet could make it more: answer what is queued first.
+         */
+        if (q->n_answers == q->max_pass)
+                ioreq_flush(q);
+}
+
+/*
+ * Take vCPU's request if its slot is READY, validate it and queue its
+ * answer (and its eventfd signal) for the next flush; false if there was
+ * none.
+ */
+static bool ioreq_take(Ioreq *q, unsigned vcpu) {
+        XenIoreq r;
+
+        ioreq_room(q);
+        /* not READY: a spurious event (there is one right after every bind), or taken by polling */
+        if (!xen_server_take(q->xen, vcpu, &r))
+                return false;
+        ioreq_handle(q, vcpu, &r);
         return true;
+}
+
+void ioreq_recover(Ioreq *q, unsigned *ret_taken, unsigned *ret_renotified) {
+        unsigned taken = 0, renotified = 0;
+
+        for (unsigned v = 0; v < xen_server_nr_vcpus(q->xen); v++) {
+                XenIoreq r;
+                bool answered;
+
+                ioreq_room(q);
+                if (xen_server_take_left(q->xen, v, &r, &answered)) {
+                        ioreq_handle(q, v, &r);
+                        taken++;
+                } else if (answered)
+                        renotified++;
+        }
+        ioreq_flush(q);
+        *ret_taken = taken;
+        *ret_renotified = renotified;
 }
 
 /* A request was taken: (re)open the busy-poll window, timed from the next turn. */
@@ -283,7 +312,7 @@ static void ioreq_poll_cb(struct ev_loop *loop, ev_idle *w, int revents) {
         }
 }
 
-int ioreq_start(Ioreq *q, struct ev_loop *loop, XenServer *xen, const MatchTable *match,
+int ioreq_start(Ioreq *q, struct ev_loop *loop, XenServer *xen, const MatchTable *match, IoreqStats *stats,
                 uint32_t busy_poll_us, IoreqFailFn fail) {
         int fd = xen_server_fd(xen);
         unsigned nr = xen_server_nr_vcpus(xen);
@@ -304,6 +333,7 @@ int ioreq_start(Ioreq *q, struct ev_loop *loop, XenServer *xen, const MatchTable
                 .loop = loop,
                 .xen = xen,
                 .match = match,
+                .stats = stats,
                 .fail = fail,
                 .budget = 2 * xen_server_nr_vcpus(xen) + 64,
                 .busy_poll_us = busy_poll_us,

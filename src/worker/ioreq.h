@@ -23,23 +23,14 @@
 
 #include "log.h"
 #include "match.h"
+#include "stats.h"
 #include "xen.h"
 
 /* The userdata of a match table entry: what a matching guest write signals. */
 typedef struct Registration {
         MatchKey key;
         int fd;                                 /* eventfd, non-blocking */
-        void *owner;                            /* the client that registered it */
-        struct Registration *next, *prev;       /* the owner's list */
 } Registration;
-
-typedef struct IoreqStats {
-        uint64_t kicks;         /* eventfd signals */
-        uint64_t unmatched;     /* valid writes matching no registration */
-        uint64_t reads;         /* valid reads, answered with 0 */
-        uint64_t invalid;       /* malformed requests, completed safely */
-        uint64_t other;         /* INVALIDATE, TIMEOFFSET, PCI_CONFIG */
-} IoreqStats;
 
 typedef struct Ioreq Ioreq;
 
@@ -73,16 +64,24 @@ struct Ioreq {
         IoreqAnswer *answers;           /* nr_vcpus entries */
         IoreqSignal *signals;           /* nr_vcpus entries */
         unsigned n_answers, n_signals, max_pass;
-        IoreqStats stats;
+        IoreqStats *stats;              /* in the guest's stats memfd */
         RateLimit invalid_log;
 };
 
 /*
- * Start dispatching an enabled, bound server.  Resets the counters.
+ * Start dispatching an enabled, bound server, counting into stats.
  * busy_poll_us: the adaptive polling window (0: never poll).  -ENOMEM, -EBADF.
  */
-int ioreq_start(Ioreq *q, struct ev_loop *loop, XenServer *xen, const MatchTable *match,
+int ioreq_start(Ioreq *q, struct ev_loop *loop, XenServer *xen, const MatchTable *match, IoreqStats *stats,
                 uint32_t busy_poll_us, IoreqFailFn fail);
+
+/*
+ * A reattached server: handle what an earlier process left in the slots,
+ * READY or taken and never answered, as if it had just arrived (a write
+ * that matches is signalled, maybe a second time: at least once, never
+ * lost), and notify again answers that may not have been notified.
+ */
+void ioreq_recover(Ioreq *q, unsigned *ret_taken, unsigned *ret_renotified);
 void ioreq_stop(Ioreq *q);
 
 /* A new polling window for a running dispatch; 0 stops polling at once. */

@@ -11,6 +11,7 @@
 #include <xendevicemodel.h>
 #include <xenevtchn.h>
 #include <xenforeignmemory.h>
+#include <xentoolcore.h>
 #include <xen/xen.h>
 #include <xen/memory.h>
 #include <xen/hvm/ioreq.h>
@@ -41,7 +42,9 @@ typedef struct PortEntry {
 struct XenServer {
         uint32_t domid;
         uint32_t id;                    /* XEN_NO_SERVER until created */
-        uint32_t passed;                /* the highest other server below ours, XEN_NO_SERVER if none */
+        uint32_t passed;                /* the highest other server, XEN_NO_SERVER if none */
+        bool owned;                     /* created or reattached: ours to destroy */
+        bool reattached;                /* made by an earlier worker */
         bool enabled;
         unsigned nr_vcpus;
         unsigned nr_bound;              /* vCPUs 0..nr_bound-1 have a local port */
@@ -115,14 +118,11 @@ static int server_climb(XenServer *s, uint32_t *ret_blocker) {
         return r;
 }
 
-int xen_server_new(XenServer **ret, uint32_t domid, uint32_t *ret_blocker) {
+int xen_server_open(XenServer **ret, uint32_t domid) {
         XenServer *s;
         unsigned nr_ports;
-        ioservid_t id;
-        void *addr = NULL;
-        int r;
 
-        if (domid >= DOMID_FIRST_RESERVED)
+        if (domid == 0 || domid >= DOMID_FIRST_RESERVED)
                 return -EINVAL;
 
         /* room for every vCPU at half load, so probes stay short */
@@ -149,45 +149,86 @@ int xen_server_new(XenServer **ret, uint32_t domid, uint32_t *ret_blocker) {
         if (!s->xce)
                 goto fail_errno;
 
-        /* 2. restricted to this guest: whatever goes wrong later cannot touch another domain */
-        if (xendevicemodel_restrict(s->dm, (domid_t) domid) < 0 ||
-            xenforeignmemory_restrict(s->fmem, (domid_t) domid) < 0 ||
-            xenevtchn_restrict(s->xce, (domid_t) domid) < 0)
+        /* 2. every handle of the process restricted to this guest: nothing later can touch another domain */
+        if (xentoolcore_restrict_all((domid_t) domid) < 0)
                 goto fail_errno;
-
-        /* 3. the server, synchronous requests only */
-        if (xendevicemodel_create_ioreq_server(s->dm, (domid_t) domid, HVM_IOREQSRV_BUFIOREQ_OFF, &id) < 0)
-                goto fail_errno;
-        s->id = id;
-        r = server_climb(s, ret_blocker);
-        if (r < 0)
-                goto fail;
-
-        /* 4. its ioreq page: one frame of 128 slots */
-        s->fres = xenforeignmemory_map_resource(s->fmem, (domid_t) domid, XENMEM_resource_ioreq_server, s->id,
-                                                XENMEM_resource_ioreq_server_frame_ioreq(0), 1, &addr,
-                                                PROT_READ | PROT_WRITE, 0);
-        if (!s->fres)
-                goto fail_errno;
-        s->page = addr;
-
-        /* 5. how many slots are in use */
-        r = xendevicemodel_nr_vcpus(s->dm, (domid_t) domid, &s->nr_vcpus);
-        if (r < 0)
-                goto fail_errno;
-        if (s->nr_vcpus == 0 || s->nr_vcpus > XEN_MAX_VCPUS) {
-                r = -E2BIG;
-                goto fail;
-        }
 
         *ret = s;
         return 0;
 
 fail_errno:
-        r = errno > 0 ? -errno : -EIO;
-fail:
-        xen_server_free(s);
-        return r;
+        {
+                int r = errno > 0 ? -errno : -EIO;
+
+                xen_server_free(s, false);
+                return r;
+        }
+}
+
+int xen_server_map_page(XenServer *s) {
+        void *addr = NULL;
+        int r;
+
+        /* one frame of 128 slots */
+        s->fres = xenforeignmemory_map_resource(s->fmem, (domid_t) s->domid, XENMEM_resource_ioreq_server, s->id,
+                                                XENMEM_resource_ioreq_server_frame_ioreq(0), 1, &addr,
+                                                PROT_READ | PROT_WRITE, 0);
+        if (!s->fres)
+                return errno > 0 ? -errno : -EIO;
+        s->page = addr;
+
+        r = xendevicemodel_nr_vcpus(s->dm, (domid_t) s->domid, &s->nr_vcpus);
+        if (r < 0)
+                return errno > 0 ? -errno : -EIO;
+        if (s->nr_vcpus == 0 || s->nr_vcpus > XEN_MAX_VCPUS)
+                return -E2BIG;
+        return 0;
+}
+
+int xen_server_create(XenServer *s, uint32_t *ret_blocker) {
+        ioservid_t id;
+
+        if (s->id != XEN_NO_SERVER)
+                return -EBUSY;
+        /* synchronous requests only */
+        if (xendevicemodel_create_ioreq_server(s->dm, (domid_t) s->domid, HVM_IOREQSRV_BUFIOREQ_OFF, &id) < 0)
+                return errno > 0 ? -errno : -EIO;
+        s->id = id;
+        s->owned = true;
+        return server_climb(s, ret_blocker);
+}
+
+int xen_server_reattach(XenServer *s, uint32_t id) {
+        int r;
+
+        if (s->id != XEN_NO_SERVER || id >= XEN_MAX_SERVERS)
+                return -EINVAL;
+        /* a server belongs to the domain, not to the process that made it: it is still there, or not */
+        r = server_exists(s, id);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENOENT;
+        s->id = id;
+        s->owned = true;
+        s->reattached = true;
+        /* which servers are there besides it: above ours, one takes the accesses to what it maps */
+        for (uint32_t other = XEN_MAX_SERVERS; other-- > 0;) {
+                if (other == id)
+                        continue;
+                r = server_exists(s, other);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        s->passed = other;
+                        break;
+                }
+        }
+        return 0;
+}
+
+bool xen_server_reattached(const XenServer *s) {
+        return s->reattached;
 }
 
 int xen_server_map_range(XenServer *s, bool pio, uint64_t first, uint64_t last) {
@@ -287,22 +328,24 @@ static void answer_in_flight(XenServer *s) {
  * answer every request still in flight → unbind the ports → unmap the
  * ioreq page (a mapping keeps a destroyed domain alive as a zombie) →
  * destroy the server (its ranges go with it) → close the handles.  Errors
- * are ignored: the domain may already be gone.
+ * are ignored: the domain may already be gone.  Without destroy the server
+ * and whatever waits in its slots are left to the next process, as if this
+ * one had died: ports unbound, page unmapped, handles closed.
  */
-XenServer *xen_server_free(XenServer *s) {
+XenServer *xen_server_free(XenServer *s, bool destroy) {
         if (!s)
                 return NULL;
 
-        if (s->enabled)
+        if (destroy && s->enabled)
                 (void) xendevicemodel_set_ioreq_server_state(s->dm, (domid_t) s->domid, (ioservid_t) s->id, 0);
-        if (s->page)
+        if (destroy && s->page)
                 answer_in_flight(s);
         for (unsigned v = s->nr_bound; v > 0; v--)
                 if (s->local[v - 1] != NO_PORT)
                         (void) xenevtchn_unbind(s->xce, s->local[v - 1]);
         if (s->fres)
                 (void) xenforeignmemory_unmap_resource(s->fmem, s->fres);
-        if (s->id != XEN_NO_SERVER)
+        if (destroy && s->owned)
                 (void) xendevicemodel_destroy_ioreq_server(s->dm, (domid_t) s->domid, (ioservid_t) s->id);
         if (s->xce)
                 (void) xenevtchn_close(s->xce);
@@ -360,17 +403,11 @@ int xen_server_next_ready(const XenServer *s, unsigned from) {
         return -1;
 }
 
-bool xen_server_take(XenServer *s, unsigned vcpu, XenIoreq *ret) {
-        ioreq_t *slot = &s->page->vcpu_ioreq[vcpu];
+/* Copy a slot once out of guest-shared memory, fields unpacked. */
+static inline void xen_server_copy(const ioreq_t *slot, XenIoreq *ret) {
         ioreq_t copy;
 
-        if (((volatile ioreq_t *) slot)->state != STATE_IOREQ_READY)
-                return false;
-        /* the fields were written before READY: read them only after it (QEMU's rmb) */
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
         memcpy(&copy, slot, sizeof(copy));
-        ((volatile ioreq_t *) slot)->state = STATE_IOREQ_INPROCESS;
-
         *ret = (XenIoreq) {
                 .addr = copy.addr,
                 .data = copy.data,
@@ -383,6 +420,44 @@ bool xen_server_take(XenServer *s, unsigned vcpu, XenIoreq *ret) {
                 .df = copy.df,
                 .type = copy.type,
         };
+}
+
+bool xen_server_take(XenServer *s, unsigned vcpu, XenIoreq *ret);
+
+bool xen_server_take_left(XenServer *s, unsigned vcpu, XenIoreq *ret, bool *ret_answered) {
+        ioreq_t *slot = &s->page->vcpu_ioreq[vcpu];
+        unsigned state;
+
+        *ret_answered = false;
+        if (vcpu >= s->nr_bound || s->local[vcpu] == NO_PORT)
+                return false;
+        state = ((volatile ioreq_t *) slot)->state;
+        if (state == STATE_IORESP_READY) {
+                /* answered, maybe without its notification: the vCPU waits for one (FACTS 12a) */
+                (void) xenevtchn_notify(s->xce, s->local[vcpu]);
+                *ret_answered = true;
+                return false;
+        }
+        if (state == STATE_IOREQ_READY)
+                return xen_server_take(s, vcpu, ret);
+        if (state != STATE_IOREQ_INPROCESS)
+                return false;
+        /* taken by an earlier process, never answered: its fields are still there */
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        xen_server_copy(slot, ret);
+        ret->state = XEN_IOREQ_STATE_READY;
+        return true;
+}
+
+bool xen_server_take(XenServer *s, unsigned vcpu, XenIoreq *ret) {
+        ioreq_t *slot = &s->page->vcpu_ioreq[vcpu];
+
+        if (((volatile ioreq_t *) slot)->state != STATE_IOREQ_READY)
+                return false;
+        /* the fields were written before READY: read them only after it (QEMU's rmb) */
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        xen_server_copy(slot, ret);
+        ((volatile ioreq_t *) slot)->state = STATE_IOREQ_INPROCESS;
         return true;
 }
 

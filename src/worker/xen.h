@@ -55,17 +55,21 @@ typedef struct XenServer XenServer;
 
 /*
  * Set-up order (each step only after the previous one succeeded):
- *   xen_server_new:    open the handles → restrict them to the domain →
- *                      create the server (no buffered ring) → make its id
- *                      the highest of the domain (see below) → map its ioreq
- *                      page (map_resource) → nr_vcpus (refused above
- *                      XEN_MAX_VCPUS)
+ *   xen_server_open:     open the handles → xentoolcore_restrict_all(domid):
+ *                        from here on no handle of the process can reach
+ *                        another domain
+ *   xen_server_create:   create a server (no buffered ring) and make its id
+ *                        the highest of the domain (see below),
+ *   or xen_server_reattach: take over a server an earlier process made
+ *   xen_server_map_page: map its ioreq page (map_resource) → nr_vcpus
+ *                        (refused above XEN_MAX_VCPUS)
  *   xen_server_map_range: the registered ranges
- *   xen_server_enable: enable → read every vCPU's vp_eport (valid only once
- *                      enabled) → bind each
+ *   xen_server_enable:   enable → read every vCPU's vp_eport (valid only once
+ *                        enabled) → bind each
  * Only after that is guest-written memory (the slots) read.
  * xen_server_free tears down in reverse; see there.
  */
+int xen_server_open(XenServer **ret, uint32_t domid);
 /*
  * Xen sends an access to the enabled server with the highest id whose
  * ranges hold all of it, and a new server gets the lowest free id.  Xen
@@ -75,8 +79,16 @@ typedef struct XenServer XenServer;
  * spare ones are destroyed.  -EBUSY when Xen's XEN_MAX_SERVERS ids leave no
  * room above; *ret_blocker is then that server's id.
  */
-int xen_server_new(XenServer **ret, uint32_t domid, uint32_t *ret_blocker);
-XenServer *xen_server_free(XenServer *s);
+int xen_server_create(XenServer *s, uint32_t *ret_blocker);
+/*
+ * Take over server id, which a process before this one made (a server
+ * belongs to the domain, not to the process): -ENOENT if it is gone.
+ */
+int xen_server_reattach(XenServer *s, uint32_t id);
+int xen_server_map_page(XenServer *s);
+bool xen_server_reattached(const XenServer *s);
+/* destroy: the server goes (answering what waits first); else it stays for the next process. */
+XenServer *xen_server_free(XenServer *s, bool destroy);
 
 int xen_server_map_range(XenServer *s, bool pio, uint64_t first, uint64_t last);
 int xen_server_unmap_range(XenServer *s, bool pio, uint64_t first, uint64_t last);
@@ -84,7 +96,7 @@ int xen_server_enable(XenServer *s);
 
 uint32_t xen_server_domid(const XenServer *s);
 uint32_t xen_server_id(const XenServer *s);
-/* The highest id of another process's server below ours (the one passed, if any), or XEN_NO_SERVER. */
+/* The highest id of another server of the domain (the one passed, if any), or XEN_NO_SERVER. */
 uint32_t xen_server_passed(const XenServer *s);
 unsigned xen_server_nr_vcpus(const XenServer *s);
 int xen_server_fd(const XenServer *s);
@@ -109,6 +121,14 @@ int xen_server_next_ready(const XenServer *s, unsigned from);
  * barrier), mark it INPROCESS and return true.  Otherwise false, untouched.
  */
 bool xen_server_take(XenServer *s, unsigned vcpu, XenIoreq *ret);
+/*
+ * What an earlier process of this server left in vCPU's slot: a request
+ * READY, or taken (INPROCESS) and never answered, is copied into *ret as
+ * if READY (and marked INPROCESS) and true returned; an answer
+ * (IORESP_READY) whose notification may have been lost is notified again
+ * and *ret_answered set.
+ */
+bool xen_server_take_left(XenServer *s, unsigned vcpu, XenIoreq *ret, bool *ret_answered);
 /*
  * Answer a taken slot: store data when set_data (reads), release barrier,
  * IORESP_READY, notify the vCPU's port.

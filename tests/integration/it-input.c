@@ -130,15 +130,15 @@ static void config_errors(It *it) {
         CHECK(st == 1 && strstr(out, "bad.conf:4"), "-n with an unknown key: status %d, output: %s", st, out);
         it_remove_guest(it, "bad");
 
-        /* an out-of-range value in the global file, on line 6 */
+        /* an out-of-range value in the global file, on line 7 */
         it_write_global(it, "[limits]\nmax_connections = 0\n");
         st = it_daemon_run(it, out, sizeof out, "-n", "-c", it->conf, NULL);
-        CHECK(st == 1 && strstr(out, "xen-ioreqd.conf:6"), "-n with max_connections = 0: status %d, output: %s", st,
+        CHECK(st == 1 && strstr(out, "xen-ioreqd.conf:7"), "-n with max_connections = 0: status %d, output: %s", st,
               out);
 
         /* the daemon itself refuses to start on it, before READY */
         st = it_daemon_run(it, out, sizeof out, "-c", it->conf, NULL);
-        CHECK(st == 1 && strstr(out, "xen-ioreqd.conf:6"), "start with a bad config: status %d, output: %s", st, out);
+        CHECK(st == 1 && strstr(out, "xen-ioreqd.conf:7"), "start with a bad config: status %d, output: %s", st, out);
         CHECK(!it_wait_note(it, "READY=1", 200), "no READY=1 from a daemon with a bad config");
 
         /* a missing file given with -c */

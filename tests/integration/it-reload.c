@@ -106,7 +106,7 @@ int main(int argc, char **argv) {
         it_remove_guest(&it, "g4");
         it_write_global(&it, "[daemon]\nmax_guests = 0\n");
         reload("bad global file");
-        CHECK(it_log_contains(&it, "xen-ioreqd.conf:6"), "the log names the bad global line");
+        CHECK(it_log_contains(&it, "xen-ioreqd.conf:7"), "the log names the bad global line");
         CHECK(!socket_exists("g2"), "g2 still not added");
         CHECK(socket_exists("g1") && socket_exists("g3"), "g1 and g3 still listen");
 

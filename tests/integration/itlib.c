@@ -256,7 +256,7 @@ void it_write_global(It *it, const char *extra) {
         char text[4096];
 
         snprintf(text, sizeof text,
-                 "[daemon]\nguests_dir = %s\nsocket_dir = %s\nlog_level = debug\n%s",
+                 "[daemon]\nguests_dir = %s\nsocket_dir = %s\nlog_level = debug\nworker_user = 65534\n%s",
                  it->guests_dir, it->sockets_dir, extra ? extra : "");
         write_file(it->conf, text);
 }
@@ -748,6 +748,61 @@ uint64_t it_efd_take(int efd) {
         if (read(efd, &v, sizeof v) != sizeof v)
                 return 0;
         return v;
+}
+
+size_t it_workers(It *it, pid_t *buf, size_t n) {
+        char path[64];
+        size_t k = 0;
+        FILE *f;
+        int pid;
+
+        snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int) it->daemon, (int) it->daemon);
+        f = fopen(path, "re");
+        if (!f)
+                IT_FAIL("open %s: %m", path);
+        while (fscanf(f, "%d", &pid) == 1) {
+                if (k < n)
+                        buf[k] = (pid_t) pid;
+                k++;
+        }
+        fclose(f);
+        return k;
+}
+
+pid_t it_worker_of(It *it, uint32_t domid) {
+        pid_t pids[256];
+        size_t n = it_workers(it, pids, 256);
+        char want[32];
+
+        snprintf(want, sizeof want, "xirq-d%u\n", domid);
+        for (size_t i = 0; i < n && i < 256; i++) {
+                char path[64], comm[32] = "";
+                FILE *f;
+
+                snprintf(path, sizeof path, "/proc/%d/comm", (int) pids[i]);
+                f = fopen(path, "re");
+                if (!f)
+                        continue;       /* gone meanwhile */
+                if (!fgets(comm, sizeof comm, f))
+                        comm[0] = '\0';
+                fclose(f);
+                if (strcmp(comm, want) == 0)
+                        return pids[i];
+        }
+        return 0;
+}
+
+pid_t it_wait_worker(It *it, uint32_t domid, pid_t not, int timeout_ms) {
+        for (int waited = 0;; waited += 5) {
+                pid_t p = it_worker_of(it, domid);
+
+                if (p > 0 && p != not)
+                        return p;
+                if (waited >= timeout_ms)
+                        IT_FAIL("no worker of domain %u%s within %d ms", domid, not ? " besides the old one" : "",
+                                timeout_ms);
+                usleep(5000);
+        }
 }
 
 unsigned it_count_fds(pid_t pid) {

@@ -77,6 +77,13 @@ void it_socket_path(It *it, const char *guest, char *buf, size_t size);
 /* descriptors process pid holds (the test fails if /proc cannot tell) */
 unsigned it_count_fds(pid_t pid);
 
+/* the daemon's workers (its children), up to n; returns how many there are */
+size_t it_workers(It *it, pid_t *buf, size_t n);
+/* the worker serving domid (its name is xirq-dDOMID), or 0 */
+pid_t it_worker_of(It *it, uint32_t domid);
+/* wait until domid has a worker other than not (0: any); returns it, fails the test after the timeout */
+pid_t it_wait_worker(It *it, uint32_t domid, pid_t not, int timeout_ms);
+
 /* the daemon */
 void it_daemon_start(It *it, const char *const *extra_env);
 void it_daemon_signal(It *it, int sig);

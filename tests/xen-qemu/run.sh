@@ -199,10 +199,12 @@ images() {
     # the project's binaries, from the build tree
     PRODUCT=missing
     if [ -n "$BUILD" ]; then
-        local daemon backend
-        if daemon=$(build_elf src/xen-ioreqd); then
+        local daemon worker backend
+        if daemon=$(build_elf src/xen-ioreqd) && worker=$(build_elf src/xen-ioreqd-worker); then
             PRODUCT=ok
             copy_elf "$D" "$daemon" /usr/sbin/xen-ioreqd
+            # found next to the daemon (its installed place, $(pkglibexecdir), follows the configure prefix)
+            copy_elf "$D" "$worker" /usr/sbin/xen-ioreqd-worker
             mkdir -p "$D/etc/xen-ioreqd/guests.d"
             cp -a "$TOP/conf/." "$D/etc/xen-ioreqd/" 2>/dev/null
             rm -rf "$D/etc/xen-ioreqd/demo" "$D"/etc/xen-ioreqd/Makefile*

@@ -69,6 +69,10 @@ BPID=
 
 daemon_start() {
     mkdir -p /run/xen-ioreqd /etc/xen-ioreqd/guests.d
+    # the workers' user, as the package makes it (systemd/xen-ioreqd.sysusers)
+    grep -q '^xen-ioreqd:' /etc/passwd 2>/dev/null || {
+        echo 'xen-ioreqd:x:990:990:xen-ioreqd workers:/nonexistent:/usr/sbin/nologin' >> /etc/passwd
+        echo 'xen-ioreqd:x:990:' >> /etc/group; }
     # the sample configuration of the tree (conf/), with the paths its comments show made
     # explicit (the binary's compiled-in defaults follow its configure prefix)
     [ -f $CONF ] && [ -f /etc/xen-ioreqd/guests.d/guest.conf ] || { log "no sample configuration"; return 1; }

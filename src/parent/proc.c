@@ -1,0 +1,436 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#define _GNU_SOURCE 1
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fdio.h"
+#include "log.h"
+#include "proc.h"
+
+#define container_of(ptr, type, member) ((type *) ((char *) (ptr) - offsetof(type, member)))
+
+#ifndef PKGLIBEXECDIR
+#define PKGLIBEXECDIR "/usr/libexec/xen-ioreqd"
+#endif
+#define PROC_WORKER_NAME        "xen-ioreqd-worker"
+#define PROC_INFLIGHT_MAX       32u     /* requests on the channel at once; the rest wait here */
+#define PROC_BURST              64u     /* messages read per wake-up */
+
+typedef struct ProcMsg {
+        uint8_t buf[WIRE_MSG_MAX];
+        uint8_t len;
+        int fd;                         /* our duplicate, -1 if none */
+        void *context;
+} ProcMsg;
+
+struct Proc {
+        struct ev_loop *loop;
+        const ProcOps *ops;
+        void *userdata;
+        void (*free_context)(void *context);    /* detached: what dropped contexts get */
+        pid_t pid;
+        int fd;
+        ev_io io;
+        int log_fd;                     /* the read end of the worker's stderr */
+        ev_io log_io;
+        ev_child child;
+        /* a ring: [head, head + n_inflight) sent, then [.., + n_outbox) waiting to be sent */
+        ProcMsg *ring;
+        size_t cap, head, n_inflight, n_outbox;
+        uint32_t next_seq;              /* seq of the next message sent */
+        uint32_t reply_seq;             /* seq the oldest request in flight has */
+};
+
+static ProcMsg *proc_at(Proc *p, size_t i) {
+        return &p->ring[(p->head + i) % p->cap];
+}
+
+static void proc_break(Proc *p, const char *why) {
+        log_error("Worker %d: %s, killing it", (int) p->pid, why);
+        ev_io_stop(p->loop, &p->io);
+        (void) kill(p->pid, SIGKILL);
+}
+
+/* Put waiting requests on the channel while fewer than PROC_INFLIGHT_MAX are open. */
+static void proc_flush(Proc *p) {
+        while (p->n_outbox > 0 && p->n_inflight < PROC_INFLIGHT_MAX) {
+                ProcMsg *m = proc_at(p, p->n_inflight);
+                int r = fdio_send(p->fd, m->buf, m->len, m->fd >= 0 ? &m->fd : NULL, m->fd >= 0 ? 1 : 0);
+
+                if (r < 0) {
+                        /* the channel holds 32 small messages easily: a worker that does not read is stuck */
+                        log_error_errno(r, "Worker %d: cannot send %s: %m", (int) p->pid,
+                                        wire_type_name((uint16_t) (m->buf[0] | m->buf[1] << 8)));
+                        proc_break(p, "its channel is blocked");
+                        return;
+                }
+                if (m->fd >= 0) {
+                        close(m->fd);
+                        m->fd = -1;
+                }
+                p->n_outbox--;
+                p->n_inflight++;
+        }
+}
+
+int proc_send(Proc *p, const void *buf, size_t len, int fd, void *context) {
+        ProcMsg *m;
+        struct wire_hdr h;
+
+        if (len < sizeof(h) || len > WIRE_MSG_MAX)
+                return -EINVAL;
+        if (p->n_inflight + p->n_outbox == p->cap) {
+                size_t cap = p->cap * 2;
+                ProcMsg *ring = calloc(cap, sizeof(*ring));
+
+                if (!ring)
+                        return -ENOMEM;
+                for (size_t i = 0; i < p->n_inflight + p->n_outbox; i++)
+                        ring[i] = *proc_at(p, i);
+                free(p->ring);
+                p->ring = ring;
+                p->cap = cap;
+                p->head = 0;
+        }
+        m = proc_at(p, p->n_inflight + p->n_outbox);
+        *m = (ProcMsg) { .len = (uint8_t) len, .fd = -1, .context = context };
+        if (fd >= 0) {
+                m->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+                if (m->fd < 0)
+                        return -errno;
+        }
+        /* the sequence number is ours: one per message, in sending order */
+        memcpy(m->buf, buf, len);
+        memcpy(&h, m->buf, sizeof(h));
+        h.seq = htole32(p->next_seq++);
+        memcpy(m->buf, &h, sizeof(h));
+        p->n_outbox++;
+        proc_flush(p);
+        return 0;
+}
+
+static void proc_handle(Proc *p, const uint8_t *buf, size_t len, unsigned nfds) {
+        WireMsg m;
+        void *context;
+        int r;
+
+        r = wire_decode(buf, len, nfds, &m);
+        if (r < 0) {
+                proc_break(p, "it sent a malformed message");
+                return;
+        }
+        if (m.type == WIRE_FAILED) {
+                p->ops->failed(p, p->userdata, -m.value);
+                return;
+        }
+        if (m.type != WIRE_REPLY || p->n_inflight == 0 || m.seq != p->reply_seq) {
+                proc_break(p, "it sent an unexpected message");
+                return;
+        }
+        context = proc_at(p, 0)->context;
+        p->head = (p->head + 1) % p->cap;
+        p->n_inflight--;
+        p->reply_seq++;
+        p->ops->reply(p, p->userdata, context, &m);
+}
+
+/* Read what the worker sent, up to max messages; false once the channel is done (end of file, error, killed). */
+static bool proc_read(Proc *p, unsigned max) {
+        for (unsigned i = 0; i < max; i++) {
+                uint8_t buf[WIRE_MSG_MAX];
+                int fds[2];
+                unsigned nfds = 0, flags = 0;
+                ssize_t n = fdio_recv(p->fd, buf, sizeof(buf), fds, 2, &nfds, &flags);
+
+                if (n == -EAGAIN)
+                        return true;
+                for (unsigned k = 0; k < nfds; k++)
+                        close(fds[k]);
+                if (n < 0 || (n == 0 && nfds == 0)) {
+                        /* the worker is ending; its exit is reported by the child watcher */
+                        ev_io_stop(p->loop, &p->io);
+                        return false;
+                }
+                if (flags != 0) {
+                        proc_break(p, "it sent a malformed message");
+                        return false;
+                }
+                proc_handle(p, buf, (size_t) n, nfds);
+                if (!ev_is_active(&p->io))
+                        return false;
+        }
+        return true;
+}
+
+static void proc_io_cb(struct ev_loop *loop, ev_io *w, int revents) {
+        Proc *p = container_of(w, Proc, io);
+
+        if (proc_read(p, PROC_BURST))
+                proc_flush(p);
+}
+
+/*
+ * The worker's log: its stderr is a pipe to here (a worker may not write
+ * files: RLIMIT_FSIZE is 0), copied to the parent's stderr as it comes.
+ * Each line is one write of the worker's, so lines of several workers do not
+ * mix; the worker's end is non-blocking, so a full pipe costs it lines, not
+ * time.
+ */
+static bool proc_log_copy(Proc *p) {
+        char buf[8192];
+        ssize_t n;
+
+        do
+                n = read(p->log_fd, buf, sizeof(buf));
+        while (n < 0 && errno == EINTR);
+        if (n > 0) {
+                (void) !write(STDERR_FILENO, buf, (size_t) n);
+                return true;
+        }
+        if (n == 0 || errno != EAGAIN)
+                ev_io_stop(p->loop, &p->log_io);
+        return false;
+}
+
+static void proc_log_cb(struct ev_loop *loop, ev_io *w, int revents) {
+        Proc *p = container_of(w, Proc, log_io);
+
+        (void) proc_log_copy(p);
+}
+
+static void proc_child_cb(struct ev_loop *loop, ev_child *w, int revents) {
+        Proc *p = container_of(w, Proc, child);
+
+        /* its last words first */
+        while (ev_is_active(&p->log_io) && proc_log_copy(p))
+                ;
+        ev_io_stop(loop, &p->log_io);
+
+        ev_child_stop(loop, &p->child);
+        /* what it said before it ended counts: its last answers are still in the channel */
+        if (ev_is_active(&p->io) && !p->free_context)
+                (void) proc_read(p, UINT_MAX);
+        ev_io_stop(loop, &p->io);
+        /* what it never answered goes back to the owner, oldest first */
+        while (p->n_inflight + p->n_outbox > 0) {
+                ProcMsg *m = proc_at(p, 0);
+                void *context = m->context;
+
+                if (m->fd >= 0)
+                        close(m->fd);
+                p->head = (p->head + 1) % p->cap;
+                if (p->n_inflight > 0)
+                        p->n_inflight--;
+                else
+                        p->n_outbox--;
+                if (p->free_context)
+                        p->free_context(context);
+                else
+                        p->ops->dropped(p, p->userdata, context);
+        }
+        if (!p->free_context)
+                p->ops->ended(p, p->userdata, w->rstatus);
+        close(p->log_fd);
+        close(p->fd);
+        free(p->ring);
+        free(p);
+}
+
+/* In the child, between fork and exec: only async-signal-safe calls. */
+static void proc_exec(const ProcConfig *c, int channel, int log, pid_t parent) {
+        char *argv[4] = { (char *) PROC_WORKER_NAME, NULL, NULL, NULL };
+        sigset_t none;
+        int exe = c->exe_fd, n = 1;
+
+        if (c->log_prefix)
+                argv[n++] = (char *) "-d";
+        if (c->verbose)
+                argv[n++] = (char *) "-v";
+
+        sigemptyset(&none);
+        (void) sigprocmask(SIG_SETMASK, &none, NULL);
+        /* the worker does not outlive the parent: a new parent takes the server over */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
+                _exit(126);
+        /* the binary's descriptor (close-on-exec) out of the channel's way */
+        if (exe <= WIRE_FD)
+                exe = fcntl(exe, F_DUPFD_CLOEXEC, WIRE_FD + 1);
+        if (exe < 0)
+                _exit(126);
+        /* nothing to read, its stdout goes nowhere, its stderr is the pipe of its log */
+        if (dup2(c->devnull_fd, STDIN_FILENO) < 0 || dup2(c->devnull_fd, STDOUT_FILENO) < 0 ||
+            dup2(log, STDERR_FILENO) < 0)
+                _exit(126);
+        if (channel != WIRE_FD) {
+                if (dup2(channel, WIRE_FD) < 0)
+                        _exit(126);
+        } else if (fcntl(channel, F_SETFD, 0) < 0)
+                _exit(126);
+        /* nothing of the parent's (other guests' clients and eventfds) reaches a worker */
+        if ((exe > WIRE_FD + 1 && close_range(WIRE_FD + 1, (unsigned) exe - 1, 0) < 0) ||
+            close_range((unsigned) exe + 1, ~0U, 0) < 0)
+                _exit(126);
+        (void) execveat(exe, "", argv, c->env, AT_EMPTY_PATH);
+        _exit(127);
+}
+
+int proc_spawn(Proc **ret, struct ev_loop *loop, const ProcConfig *config, const ProcOps *ops, void *userdata) {
+        pid_t parent = getpid(), pid;
+        int sp[2], lp[2];
+        Proc *p;
+
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        p->cap = 64;
+        p->ring = calloc(p->cap, sizeof(*p->ring));
+        if (!p->ring) {
+                free(p);
+                return -ENOMEM;
+        }
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sp) < 0) {
+                int r = -errno;
+
+                free(p->ring);
+                free(p);
+                return r;
+        }
+        if (pipe2(lp, O_CLOEXEC | O_NONBLOCK) < 0) {
+                int r = -errno;
+
+                close(sp[0]);
+                close(sp[1]);
+                free(p->ring);
+                free(p);
+                return r;
+        }
+
+        pid = fork();
+        if (pid < 0) {
+                int r = -errno;
+
+                close(sp[0]);
+                close(sp[1]);
+                close(lp[0]);
+                close(lp[1]);
+                free(p->ring);
+                free(p);
+                return r;
+        }
+        if (pid == 0) {
+                /* the worker's channel is blocking: it never has anything better to do than wait */
+                (void) fcntl(sp[1], F_SETFL, 0);
+                proc_exec(config, sp[1], lp[1], parent);
+        }
+        close(sp[1]);
+        close(lp[1]);
+        p->log_fd = lp[0];
+        ev_io_init(&p->log_io, proc_log_cb, p->log_fd, EV_READ);
+        ev_io_start(loop, &p->log_io);
+
+        p->loop = loop;
+        p->ops = ops;
+        p->userdata = userdata;
+        p->pid = pid;
+        p->fd = sp[0];
+        ev_io_init(&p->io, proc_io_cb, p->fd, EV_READ);
+        ev_io_start(loop, &p->io);
+        ev_child_init(&p->child, proc_child_cb, pid, 0);
+        ev_child_start(loop, &p->child);
+        *ret = p;
+        return 0;
+}
+
+void proc_detach(Proc *p, void (*free_context)(void *context)) {
+        /* answers that still come are dropped unread: nobody asks any more */
+        ev_io_stop(p->loop, &p->io);
+        ev_io_stop(p->loop, &p->log_io);
+        p->free_context = free_context;
+}
+
+void proc_kill(Proc *p) {
+        (void) kill(p->pid, SIGKILL);
+}
+
+pid_t proc_pid(const Proc *p) {
+        return p->pid;
+}
+
+size_t proc_pending(const Proc *p) {
+        return p->n_inflight + p->n_outbox;
+}
+
+int proc_find_worker(char *buf, size_t size) {
+        char self[PATH_MAX];
+        ssize_t n;
+        int fd;
+
+        n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n > 0) {
+                char *slash;
+
+                self[n] = '\0';
+                slash = strrchr(self, '/');
+                if (slash) {
+                        *slash = '\0';
+                        snprintf(buf, size, "%s/%s", self, PROC_WORKER_NAME);
+                        fd = open(buf, O_PATH | O_CLOEXEC);
+                        if (fd >= 0)
+                                return fd;
+                }
+        }
+        snprintf(buf, size, "%s/%s", PKGLIBEXECDIR, PROC_WORKER_NAME);
+        fd = open(buf, O_PATH | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+}
+
+static bool proc_env_keep(const char *e) {
+        static const char *const drop[] = {
+                "NOTIFY_SOCKET=", "LISTEN_PID=", "LISTEN_FDS=", "LISTEN_FDNAMES=", "WATCHDOG_PID=", "WATCHDOG_USEC=",
+                "FDSTORE=",
+        };
+
+        for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
+                if (strncmp(e, drop[i], strlen(drop[i])) == 0)
+                        return false;
+        return true;
+}
+
+char **proc_env_new(void) {
+        extern char **environ;
+        size_t n = 0, k = 0;
+        char **env;
+
+        while (environ[n])
+                n++;
+        env = calloc(n + 1, sizeof(*env));
+        if (!env)
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                if (proc_env_keep(environ[i])) {
+                        env[k] = strdup(environ[i]);
+                        if (!env[k]) {
+                                proc_env_free(env);
+                                return NULL;
+                        }
+                        k++;
+                }
+        return env;
+}
+
+void proc_env_free(char **env) {
+        if (!env)
+                return;
+        for (size_t i = 0; env[i]; i++)
+                free(env[i]);
+        free(env);
+}
