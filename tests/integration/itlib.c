@@ -232,12 +232,34 @@ void it_init(It *it, const char *name, int argc, char **argv) {
         it_log("%s: running in %s", name, it->dir);
 }
 
+/*
+ * The daemon's log, whole: a sanitizer's report (of the parent or of a
+ * worker, whose stderr the parent copies) fails every test; so does a worker
+ * that died, unless the test kills workers itself.
+ */
+static void it_check_log(It *it) {
+        char line[4096];
+        FILE *f = fopen(it->log, "re");
+
+        if (!f)
+                return;
+        while (fgets(line, sizeof line, f)) {
+                if (strstr(line, "Sanitizer") || strstr(line, "runtime error:"))
+                        IT_FAIL("the daemon's log has a sanitizer report: %s", line);
+                if (!it->worker_deaths_expected && strstr(line, ": worker ") &&
+                    (strstr(line, " killed by signal ") || strstr(line, " exited with status ")))
+                        IT_FAIL("a worker died: %s", line);
+        }
+        fclose(f);
+}
+
 void it_fini(It *it) {
         if (it->daemon > 0) {
                 int st = it_daemon_wait(it, 0);
 
                 (void) st;
         }
+        it_check_log(it);
         it->xsg = xsg_close(it->xsg);
         it_kill_children(it);
         notes_stop = 1;

@@ -42,6 +42,7 @@ typedef struct It {
         int daemon_status;              /* after it_daemon_wait() */
         int notify_fd;
         int pass_fd;                    /* >= 0: passed to the daemon as fd 3 (socket activation) */
+        bool worker_deaths_expected;    /* the test kills workers: their deaths are not failures */
         char *notes[IT_NOTES_MAX];      /* sd_notify messages received, in order */
         size_t n_notes;
         size_t notes_seen;              /* it_wait_note() scans from here */
