@@ -61,6 +61,7 @@ struct Client {
         unsigned n_registrations;
         struct Reg *registrations;
         void *pending;                  /* what carries the reply owed */
+        uint32_t record;                /* its record in the owner's store */
         Client *next, *prev;
 };
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,7 +18,13 @@
 #define container_of(ptr, type, member) ((type *) ((char *) (ptr) - offsetof(type, member)))
 
 #define GUEST_MAX_REFUSING      8u      /* refused connections waiting for their reply */
-#define GUEST_SETTLED_USEC      (1000u * 1000u) /* a worker that lived this long died of something new */
+/*
+ * A worker that served this long died of something new (a kill, a request
+ * it choked on once); one that dies sooner, or before it serves at all (a
+ * request left in a slot that kills every worker that looks at it), is in
+ * a loop that restarting will not end.
+ */
+#define GUEST_SETTLED_USEC      (50u * 1000u)
 #define GUEST_MAX_QUICK_DEATHS  5u      /* in a row: the worker is given up */
 #define GUEST_BACKOFF_FIRST     0.1     /* seconds before the second quick restart; doubled each time */
 
@@ -39,6 +46,12 @@ static void guest_reg_free(Guest *g, Reg *reg);
 
 /* ---- small helpers ---- */
 
+/* The domain and its server, as a parent started after this one must find them. */
+static void guest_save(Guest *g) {
+        store_set_guest_server(g->store, g->record, g->domid == GUEST_NO_DOMID ? STORE_NONE : g->domid,
+                               g->server_id == GUEST_NO_SERVER ? STORE_NONE : g->server_id);
+}
+
 static void guest_changed(Guest *g) {
         if (g->events->changed)
                 g->events->changed(g, g->events->userdata);
@@ -54,6 +67,8 @@ static GuestRange key_range(const MatchKey *k) {
 
 /* Remember a range that a worker may still have mapped while no registration uses it. */
 static void guest_stale_add(Guest *g, const GuestRange *r) {
+        StoreStale st = { .guest = g->record, .space = r->space, .first = r->first, .last = r->last };
+
         for (size_t i = 0; i < g->n_stale; i++)
                 if (range_equal(&g->stale[i], r))
                         return;
@@ -67,15 +82,22 @@ static void guest_stale_add(Guest *g, const GuestRange *r) {
                 g->stale = n;
                 g->cap_stale = cap;
         }
-        g->stale[g->n_stale++] = *r;
+        g->stale[g->n_stale] = *r;
+        g->stale[g->n_stale++].record = store_add_stale(g->store, &st);
 }
 
 static void guest_stale_remove(Guest *g, const GuestRange *r) {
         for (size_t i = 0; i < g->n_stale; i++)
                 if (range_equal(&g->stale[i], r)) {
+                        store_remove(g->store, g->stale[i].record);
                         g->stale[i] = g->stale[--g->n_stale];
                         return;
                 }
+}
+
+static void guest_stale_clear(Guest *g) {
+        while (g->n_stale > 0)
+                store_remove(g->store, g->stale[--g->n_stale].record);
 }
 
 /* The answer owed to c travels with op (or with no one: op NULL). */
@@ -117,30 +139,40 @@ static void guest_op_free(GuestOp *op) {
 
 /* ---- the counters ---- */
 
-static int guest_stats_open(Guest *g) {
+/* The counters' memfd: the one passed back after a restart (fd >= 0, checked), else a new one. */
+static int guest_stats_open(Guest *g, int fd) {
+        struct stat st;
         void *p;
-        int fd;
+        int r;
 
-        fd = memfd_create("xen-ioreqd-stats", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-        if (fd < 0)
-                return -errno;
-        if (ftruncate(fd, STATS_SIZE) < 0 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
-                int r = -errno;
-
+        if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size != STATS_SIZE)) {
                 close(fd);
-                return r;
+                fd = -1;
+        }
+        if (fd < 0) {
+                fd = memfd_create("xen-ioreqd-stats", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+                if (fd < 0)
+                        return -errno;
+                if (ftruncate(fd, STATS_SIZE) < 0 ||
+                    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+                        r = -errno;
+                        close(fd);
+                        return r;
+                }
         }
         p = mmap(NULL, STATS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         if (p == MAP_FAILED) {
-                int r = -errno;
-
+                r = -errno;
                 close(fd);
                 return r;
         }
         g->stats_fd = fd;
         g->stats = p;
-        g->stats->magic = STATS_MAGIC;
-        g->stats->version = STATS_VERSION;
+        if (g->stats->magic != STATS_MAGIC || g->stats->version != STATS_VERSION) {
+                memset(g->stats, 0, sizeof(*g->stats));
+                g->stats->magic = STATS_MAGIC;
+                g->stats->version = STATS_VERSION;
+        }
         g->stats->created_server = STATS_NONE;
         return 0;
 }
@@ -149,11 +181,11 @@ IoreqStats guest_stats(const Guest *g) {
         IoreqStats now = stats_read(&g->stats->io);
 
         return (IoreqStats) {
-                .kicks = now.kicks - g->base.kicks,
-                .unmatched = now.unmatched - g->base.unmatched,
-                .reads = now.reads - g->base.reads,
-                .invalid = now.invalid - g->base.invalid,
-                .other = now.other - g->base.other,
+                .kicks = now.kicks - g->stats->base.kicks,
+                .unmatched = now.unmatched - g->stats->base.unmatched,
+                .reads = now.reads - g->stats->base.reads,
+                .invalid = now.invalid - g->stats->base.invalid,
+                .other = now.other - g->stats->base.other,
         };
 }
 
@@ -278,9 +310,10 @@ static void guest_init_done(Guest *g, const WireMsg *m) {
         }
         if (g->server_id != m->server_id) {
                 /* a new server: its counters start at 0 */
-                g->base = stats_read(&g->stats->io);
+                g->stats->base = stats_read(&g->stats->io);
                 g->server_id = m->server_id;
-                g->n_stale = 0;
+                guest_stale_clear(g);
+                guest_save(g);
         }
         g->nr_vcpus = m->nr_vcpus;
         if (m->other != WIRE_NONE)
@@ -328,8 +361,10 @@ static void guest_proc_reply(Proc *p, void *userdata, void *context, const WireM
 
         case WIRE_STOP:
                 /* the server is gone: who removed the last registration hears now */
-                if (m->error == 0)
+                if (m->error == 0) {
                         g->server_id = GUEST_NO_SERVER;
+                        guest_save(g);
+                }
                 guest_answer(op, 0);
                 break;
 
@@ -338,6 +373,7 @@ static void guest_proc_reply(Proc *p, void *userdata, void *context, const WireM
                 if (m->error < 0 || g->run != GUEST_RUN_STARTING)
                         break;
                 g->run = GUEST_RUN_SERVING;
+                g->serving_usec = now_usec();
                 g->failed = false;
                 g->setup_error = 0;
                 guest_answer_waiters(g, 0);
@@ -390,6 +426,7 @@ static void guest_proc_dropped(Proc *p, void *userdata, void *context) {
 static void guest_setup_failed(Guest *g) {
         g->failed = true;
         g->server_id = GUEST_NO_SERVER;
+        guest_save(g);
         guest_answer_waiters(g, g->setup_error);
         for (Client *c = g->clients; c; c = c->next)
                 for (Reg *reg = c->registrations, *next; reg; reg = next) {
@@ -413,7 +450,7 @@ static void guest_setup_failed(Guest *g) {
 static void guest_proc_ended(Proc *p, void *userdata, int status) {
         Guest *g = userdata;
         GuestRun was = g->run;
-        bool settled = now_usec() - g->started_usec >= GUEST_SETTLED_USEC;
+        bool settled = was == GUEST_RUN_SERVING && now_usec() - g->serving_usec >= GUEST_SETTLED_USEC;
         uint32_t hint;
 
         g->proc = NULL;
@@ -421,12 +458,15 @@ static void guest_proc_ended(Proc *p, void *userdata, int status) {
 
         /* a server it made before it could say so is taken over, not leaked */
         hint = __atomic_load_n(&g->stats->created_server, __ATOMIC_ACQUIRE);
-        if (!g->init_answered && g->server_id == GUEST_NO_SERVER && hint < 8u && g->proc_domid == g->domid)
+        if (!g->init_answered && g->server_id == GUEST_NO_SERVER && hint < 8u && g->proc_domid == g->domid) {
                 g->server_id = hint;
+                guest_save(g);
+        }
 
         if (g->domid != g->proc_domid || g->domid == GUEST_NO_DOMID) {
                 /* its domain is gone, and the server with it */
                 g->server_id = GUEST_NO_SERVER;
+                guest_save(g);
         } else if (was == GUEST_RUN_STOPPING && g->server_id != GUEST_NO_SERVER && !settled &&
                    g->quick_deaths >= GUEST_MAX_QUICK_DEATHS) {
                 log_error("Guest %s: ioreq server %" PRIu32 " of domain %" PRIu32 " could not be torn down", g->name,
@@ -436,7 +476,7 @@ static void guest_proc_ended(Proc *p, void *userdata, int status) {
                 g->quick_deaths = settled ? 1 : g->quick_deaths + 1;
                 (void) guest_spawn(g, true);
         } else if (was == GUEST_RUN_STOPPING) {
-                g->n_stale = 0;
+                guest_stale_clear(g);
                 /* registrations made while it stopped: a new server */
                 if (g->n_registrations > 0)
                         guest_respawn(g);
@@ -516,7 +556,6 @@ static int guest_spawn(Guest *g, bool teardown_only) {
                                            g->name);
         }
         g->proc_domid = g->domid;
-        g->started_usec = now_usec();
         g->setup_error = 0;
         g->init_answered = false;
         g->run = teardown_only ? GUEST_RUN_STOPPING : GUEST_RUN_STARTING;
@@ -565,6 +604,15 @@ static void guest_respawn(Guest *g) {
 
 /* ---- registrations ---- */
 
+static void reg_link(Client *c, Reg *reg) {
+        reg->prev = NULL;
+        reg->next = c->registrations;
+        if (c->registrations)
+                c->registrations->prev = reg;
+        c->registrations = reg;
+        c->n_registrations++;
+}
+
 static void reg_unlink(Reg *reg) {
         Client *c = reg->owner;
 
@@ -584,7 +632,8 @@ static void guest_reg_free(Guest *g, Reg *reg) {
         (void) match_remove(g->match, &reg->key, NULL, NULL);
         reg_unlink(reg);
         g->n_registrations--;
-        close(reg->fd);
+        store_remove(g->store, reg->record);
+        store_eventfd_unref(g->store, reg->eventfd);
         free(reg);
 }
 
@@ -604,7 +653,8 @@ static int guest_reg_remove(Guest *g, Reg *reg, Client *client) {
                 reg->op->reg = NULL;
         reg_unlink(reg);
         g->n_registrations--;
-        close(reg->fd);
+        store_remove(g->store, reg->record);
+        store_eventfd_unref(g->store, reg->eventfd);
         free(reg);
         /* until the worker says it unmapped the range, a later worker must be told to */
         if (unused)
@@ -651,13 +701,18 @@ static int guest_assign(Guest *g, Client *c, const MatchKey *key, int *fd) {
                 free(reg);
                 return r;
         }
-        reg->fd = *fd;
+        /* the eventfd into the store, then the record that names it */
+        r = store_eventfd_add(g->store, *fd, &reg->eventfd);
         *fd = -1;
-        reg->next = c->registrations;
-        if (c->registrations)
-                c->registrations->prev = reg;
-        c->registrations = reg;
-        c->n_registrations++;
+        if (r < 0) {
+                (void) match_remove(g->match, key, NULL, NULL);
+                free(reg);
+                return r;
+        }
+        reg->fd = r;
+        reg->record = store_add_reg(g->store, &(StoreReg) { .client = c->record, .eventfd = reg->eventfd,
+                                                            .key = *key });
+        reg_link(c, reg);
         g->n_registrations++;
 
         switch (g->run) {
@@ -704,6 +759,7 @@ unsigned guest_registrations(const Guest *g) {
 static void guest_client_hello(Client *c, void *owner, uint32_t *ret_domid, uint32_t *ret_max) {
         Guest *g = owner;
 
+        store_set_client_hello(g->store, c->record);
         *ret_domid = g->domid == GUEST_NO_DOMID ? PROTO_DOMID_NONE : g->domid;
         *ret_max = g->limits.max_client_registrations;
 }
@@ -758,6 +814,8 @@ static void guest_client_gone(Client *c, void *owner) {
                 reg->waiter = NULL;
         while (c->registrations)
                 (void) guest_reg_remove(g, c->registrations, NULL);
+        store_remove(g->store, c->record);
+        c->record = STORE_NONE;
 
         if (c->prev)
                 c->prev->next = c->next;
@@ -784,6 +842,18 @@ static const ClientOps guest_client_ops = {
         .gone = guest_client_gone,
         .dead = guest_client_dead,
 };
+
+static void guest_add_client(Guest *g, Client *c) {
+        c->record = STORE_NONE;
+        c->next = g->clients;
+        if (g->clients)
+                g->clients->prev = c;
+        g->clients = c;
+        if (c->refuse_error)
+                g->n_refusing++;
+        else
+                g->n_clients++;
+}
 
 static void guest_accepted(Listener *l, int fd, const struct ucred *cred, void *userdata) {
         Guest *g = userdata;
@@ -820,18 +890,88 @@ static void guest_accepted(Listener *l, int fd, const struct ucred *cred, void *
                 log_warning_errno(r, "Guest %s: failed to set up connection: %m", g->name);
                 return;
         }
-        c->next = g->clients;
-        if (g->clients)
-                g->clients->prev = c;
-        g->clients = c;
-        if (refuse)
-                g->n_refusing++;
-        else {
-                g->n_clients++;
+        guest_add_client(g, c);
+        if (!refuse) {
+                /* kept across a restart of the daemon: the backend keeps its connection */
+                c->record = store_add_client(g->store, &(StoreClient) { .guest = g->record, .uid = cred->uid,
+                                                                        .gid = cred->gid, .pid = (uint32_t) cred->pid },
+                                             fd);
                 log_debug("Guest %s: connection of pid %d uid %u gid %u", g->name, (int) cred->pid,
                           (unsigned) cred->uid, (unsigned) cred->gid);
         }
         guest_changed(g);
+}
+
+int guest_restore_client(Guest *g, uint32_t record, const StoreClient *sc, Client **ret) {
+        Client *c;
+        int fd, r;
+
+        fd = store_take_fd(g->store, 'c', record);
+        if (fd < 0)
+                return -ENOENT;
+        r = client_new(&c, g->loop, fd, (uid_t) sc->uid, (gid_t) sc->gid, (pid_t) sc->pid, 0, &guest_client_ops, g);
+        if (r < 0)
+                return r;
+        c->hello_done = sc->hello_done;
+        guest_add_client(g, c);
+        c->record = record;
+        *ret = c;
+        return 0;
+}
+
+int guest_restore_reg(Guest *g, Client *c, uint32_t record, const StoreReg *sr) {
+        Reg *reg;
+        int fd, r;
+
+        fd = store_eventfd_restore(g->store, sr->eventfd);
+        if (fd < 0)
+                return -ENOENT;
+        reg = calloc(1, sizeof(*reg));
+        if (!reg) {
+                store_eventfd_unref(g->store, sr->eventfd);
+                return -ENOMEM;
+        }
+        reg->key = sr->key;
+        reg->owner = c;
+        reg->fd = fd;
+        reg->eventfd = sr->eventfd;
+        reg->record = record;
+        r = match_add(g->match, &sr->key, reg, NULL);
+        if (r < 0) {
+                store_eventfd_unref(g->store, sr->eventfd);
+                free(reg);
+                return r;
+        }
+        reg_link(c, reg);
+        g->n_registrations++;
+        return 0;
+}
+
+void guest_restore_stale(Guest *g, uint32_t record, const StoreStale *st) {
+        GuestRange r = { .space = st->space, .first = st->first, .last = st->last };
+
+        /* kept as it is: its record is the one there already */
+        if (g->n_stale == g->cap_stale) {
+                size_t cap = g->cap_stale ? 2 * g->cap_stale : 8;
+                GuestRange *n = reallocarray(g->stale, cap, sizeof(*n));
+
+                if (!n)
+                        return;
+                g->stale = n;
+                g->cap_stale = cap;
+        }
+        r.record = record;
+        g->stale[g->n_stale++] = r;
+}
+
+void guest_resume(Guest *g) {
+        if (g->domid == GUEST_NO_DOMID)
+                return;
+        /* a worker takes the server over; with no registration left it only tears it down */
+        if (g->n_registrations > 0)
+                guest_respawn(g);
+        else if (g->server_id != GUEST_NO_SERVER)
+                (void) guest_spawn(g, true);
 }
 
 void guest_disconnect_all(Guest *g) {
@@ -841,8 +981,8 @@ void guest_disconnect_all(Guest *g) {
 
 /* ---- life cycle ---- */
 
-int guest_new(Guest **ret, struct ev_loop *loop, const GuestConfig *config, int inherited_fd,
-              const ProcConfig *procs, const GuestEvents *events) {
+static int guest_alloc(Guest **ret, struct ev_loop *loop, const GuestConfig *config, const ProcConfig *procs,
+                       const GuestEvents *events, Store *store) {
         Guest *g;
         int r;
 
@@ -852,6 +992,8 @@ int guest_new(Guest **ret, struct ev_loop *loop, const GuestConfig *config, int 
         g->loop = loop;
         g->events = events;
         g->procs = procs;
+        g->store = store;
+        g->record = STORE_NONE;
         g->config = config;
         g->limits = config->limits;
         snprintf(g->name, sizeof g->name, "%s", config->name);
@@ -862,22 +1004,73 @@ int guest_new(Guest **ret, struct ev_loop *loop, const GuestConfig *config, int 
         g->domain_log = (RateLimit) RATELIMIT_INIT(10 * 1000 * 1000, 10);
         g->worker_log = (RateLimit) RATELIMIT_INIT(10 * 1000 * 1000, 10);
         ev_timer_init(&g->restart_timer, guest_restart_cb, 0., 0.);
-
         r = match_table_new(&g->match);
+        if (r < 0) {
+                free(g);
+                return r;
+        }
+        *ret = g;
+        return 0;
+}
+
+int guest_new(Guest **ret, struct ev_loop *loop, const GuestConfig *config, int inherited_fd,
+              const ProcConfig *procs, const GuestEvents *events, Store *store) {
+        Guest *g;
+        int r;
+
+        r = guest_alloc(&g, loop, config, procs, events, store);
         if (r < 0)
-                goto fail;
-        r = guest_stats_open(g);
+                return r;
+        r = guest_stats_open(g, -1);
         if (r < 0)
                 goto fail;
         r = listener_open(&g->listener, loop, g->name, config->socket, config->socket_uid, config->socket_gid,
-                          config->socket_mode, inherited_fd, guest_accepted, g);
+                          config->socket_mode, inherited_fd, false, guest_accepted, g);
         if (r < 0)
                 goto fail;
+        /* its counters and its socket (if not the service manager's) are kept across a restart */
+        {
+                StoreGuest sg = { .domid = STORE_NONE, .server_id = STORE_NONE };
 
+                snprintf(sg.name, sizeof sg.name, "%s", g->name);
+                g->record = store_add_guest(store, &sg, g->stats_fd, g->listener.inherited ? -1 : g->listener.fd);
+        }
         *ret = g;
         return 0;
 
 fail:
+        guest_free(g);
+        return r;
+}
+
+int guest_new_restored(Guest **ret, struct ev_loop *loop, const GuestConfig *config, int inherited_fd,
+                       const ProcConfig *procs, const GuestEvents *events, Store *store, uint32_t record) {
+        StoreGuest sg;
+        Guest *g;
+        int r;
+
+        r = store_get_guest(store, record, &sg);
+        if (r < 0)
+                return r;
+        r = guest_alloc(&g, loop, config, procs, events, store);
+        if (r < 0)
+                return r;
+        g->record = record;
+        /* the counters carry on from where they were */
+        r = guest_stats_open(g, sg.stats ? store_take_fd(store, 's', record) : -1);
+        if (r < 0)
+                goto fail;
+        r = listener_open(&g->listener, loop, g->name, config->socket, config->socket_uid, config->socket_gid,
+                          config->socket_mode, inherited_fd, sg.listener, guest_accepted, g);
+        if (r < 0)
+                goto fail;
+        g->domid = sg.domid == STORE_NONE ? GUEST_NO_DOMID : sg.domid;
+        g->server_id = sg.server_id == STORE_NONE ? GUEST_NO_SERVER : sg.server_id;
+        *ret = g;
+        return 0;
+
+fail:
+        g->record = STORE_NONE;
         guest_free(g);
         return r;
 }
@@ -896,6 +1089,7 @@ Guest *guest_free(Guest *g) {
                 g->proc = NULL;
         }
         listener_close(&g->listener);
+        store_remove(g->store, g->record);
         g->match = match_table_free(g->match);
         if (g->stats)
                 (void) munmap(g->stats, STATS_SIZE);
@@ -963,16 +1157,18 @@ void guest_set_domid(Guest *g, uint32_t domid) {
                         proc_kill(g->proc);
                 g->domid = GUEST_NO_DOMID;
                 g->server_id = GUEST_NO_SERVER;
-                g->n_stale = 0;
+                guest_stale_clear(g);
                 g->failed = false;
                 g->setup_error = 0;
                 if (g->run == GUEST_RUN_WAITING)
                         g->run = GUEST_RUN_NONE;
                 guest_answer_waiters(g, -ESRCH);
                 guest_disconnect_all(g);
+                guest_save(g);
         }
         if (domid != GUEST_NO_DOMID) {
                 g->domid = domid;
+                guest_save(g);
                 /* a guest that reboots in a loop makes these two lines: rate-limited */
                 log_ratelimit(&g->domain_log, LOG_INFO, "Guest %s: running as domain %" PRIu32, g->name, domid);
         }

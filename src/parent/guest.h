@@ -33,6 +33,7 @@
 #include "proc.h"
 #include "proto.h"
 #include "stats.h"
+#include "store.h"
 
 #define GUEST_NO_DOMID  UINT32_MAX
 #define GUEST_NO_SERVER UINT32_MAX
@@ -57,7 +58,9 @@ typedef enum GuestRun {
 /* A registration, as the parent keeps it. */
 typedef struct Reg {
         MatchKey key;
-        int fd;                         /* the eventfd */
+        int fd;                         /* the eventfd (the store's: it may be shared) */
+        uint32_t eventfd;               /* its id in the store */
+        uint32_t record;
         Client *owner;
         struct Reg *next, *prev;        /* the owner's list */
         GuestOp *op;                    /* its ASSIGN on the worker's channel, if one is there */
@@ -67,12 +70,15 @@ typedef struct Reg {
 typedef struct GuestRange {
         uint8_t space;
         uint64_t first, last;
+        uint32_t record;
 } GuestRange;
 
 struct Guest {
         struct ev_loop *loop;
         const GuestEvents *events;
         const ProcConfig *procs;
+        Store *store;
+        uint32_t record;                /* its record in the store */
         const GuestConfig *config;      /* owned by the manager's current Config; NULL once retired */
         GuestLimits limits;             /* config's, kept when it goes */
         char name[CONFIG_NAME_MAX + 1];
@@ -89,7 +95,7 @@ struct Guest {
         unsigned nr_vcpus;
         bool init_answered;             /* the worker answered INIT */
         unsigned quick_deaths;          /* deaths in a row, each soon after its start */
-        uint64_t started_usec;
+        uint64_t serving_usec;          /* when the worker started serving */
         ev_timer restart_timer;
         GuestRange *stale;              /* ranges an earlier worker may have left mapped, unused now */
         size_t n_stale, cap_stale;
@@ -98,7 +104,6 @@ struct Guest {
         /* the counters, shared with the worker */
         int stats_fd;
         GuestStats *stats;
-        IoreqStats base;                /* their values when the current server was made (QUERY counts from there) */
 
         MatchTable *match;              /* the registrations by key */
         unsigned n_registrations;
@@ -122,7 +127,19 @@ struct Guest {
  * created (a stale socket at that path is replaced).
  */
 int guest_new(Guest **ret, struct ev_loop *loop, const GuestConfig *config, int inherited_fd,
-              const ProcConfig *procs, const GuestEvents *events);
+              const ProcConfig *procs, const GuestEvents *events, Store *store);
+/*
+ * After a restart: the guest as its store record had it (domid, server,
+ * counters, its own socket if passed back), then its clients, registrations
+ * and ranges left to unmap, then guest_resume() once its domain is known:
+ * a worker takes the server over.
+ */
+int guest_new_restored(Guest **ret, struct ev_loop *loop, const GuestConfig *config, int inherited_fd,
+                       const ProcConfig *procs, const GuestEvents *events, Store *store, uint32_t record);
+int guest_restore_client(Guest *g, uint32_t record, const StoreClient *sc, Client **ret);
+int guest_restore_reg(Guest *g, Client *c, uint32_t record, const StoreReg *sr);
+void guest_restore_stale(Guest *g, uint32_t record, const StoreStale *st);
+void guest_resume(Guest *g);
 /* Close every connection, kill the worker (its server stays), close (and unlink) the socket. */
 Guest *guest_free(Guest *g);
 

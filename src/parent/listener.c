@@ -168,7 +168,8 @@ fail:
 }
 
 int listener_open(Listener *l, struct ev_loop *loop, const char *name, const char *path, uid_t uid, gid_t gid,
-                  mode_t mode, int inherited_fd, ListenerAcceptFn accepted, void *userdata) {
+                  mode_t mode, int inherited_fd, bool ours, ListenerAcceptFn accepted, void *userdata) {
+        struct stat st;
         int r;
 
         *l = (Listener) { .loop = loop, .name = name, .fd = -1, .accepted = accepted, .userdata = userdata };
@@ -182,6 +183,12 @@ int listener_open(Listener *l, struct ev_loop *loop, const char *name, const cha
                 free(l->path);
                 l->path = NULL;
                 return r;
+        }
+        /* bound by an earlier xen-ioreqd: the node at path now is the one to unlink at the end */
+        if (inherited_fd >= 0 && ours && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+                l->inherited = false;
+                l->dev = st.st_dev;
+                l->ino = st.st_ino;
         }
         ev_io_set(&l->io, l->fd, EV_READ);
         ev_io_start(loop, &l->io);

@@ -33,11 +33,12 @@ struct Listener {
 };
 
 /*
- * inherited_fd >= 0: a listening socket passed for this path; else a
- * socket is bound at path (a stale socket there is replaced, anything else
- * is -EEXIST; its directory is made if missing), owned by uid/gid (-1:
+ * inherited_fd >= 0: a listening socket passed for this path (ours: one an
+ * earlier xen-ioreqd bound, to be unlinked at the end like one bound here);
+ * else a socket is bound at path (a stale socket there is replaced, anything
+ * else is -EEXIST; its directory is made if missing), owned by uid/gid (-1:
  * unchanged) with mode, listening.  name labels log lines.
  */
 int listener_open(Listener *l, struct ev_loop *loop, const char *name, const char *path, uid_t uid, gid_t gid,
-                  mode_t mode, int inherited_fd, ListenerAcceptFn accepted, void *userdata);
+                  mode_t mode, int inherited_fd, bool ours, ListenerAcceptFn accepted, void *userdata);
 void listener_close(Listener *l);

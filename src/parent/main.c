@@ -50,7 +50,7 @@ int main(int argc, char **argv) {
         Manager *m = NULL;
         uid_t worker_uid;
         gid_t worker_gid;
-        int opt, r;
+        int opt, r, exit_status;
 
         /* 1. arguments */
         while ((opt = getopt(argc, argv, "c:ndvhV")) != -1)
@@ -117,9 +117,10 @@ int main(int argc, char **argv) {
         ev_run(loop, 0);
 
 finish:
-        /* 6. in reverse (the workers have torn their servers down): close clients, unlink sockets */
+        /* 6. in reverse (the workers have torn their servers down, or a handover keeps everything) */
+        exit_status = r < 0 ? EXIT_FAILURE : m->exit_status;
         manager_free(m);
         ev_loop_destroy(loop);
         log_info("Stopped");
-        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        return exit_status;
 }

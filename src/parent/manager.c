@@ -26,25 +26,44 @@
 
 /* ---- sockets passed by the service manager ---- */
 
-static int manager_collect_listen_fds(Manager *m) {
-        int n = sd_listen_fds(1);
+/*
+ * What the service manager passes: listening sockets (socket activation, or
+ * our own kept across a restart as xirq.l.N), and the store's descriptors
+ * (xirq.state, xirq.[sce].N: the state, counters, clients, eventfds).
+ */
+static int manager_collect_passed_fds(Manager *m, bool *ret_restored) {
+        char **names = NULL;
+        int *store_fds = NULL;
+        char **store_names = NULL;
+        size_t n_store = 0;
+        int n, r;
 
+        n = sd_listen_fds_with_names(1, &names);
         if (n < 0)
-                return log_error_errno(n, "Failed to read the sockets passed by the service manager: %m");
-        if (n == 0)
-                return 0;
-
-        m->listen_fds = calloc((size_t) n, sizeof(int));
-        m->listen_paths = calloc((size_t) n, sizeof(char *));
-        m->listen_used = calloc((size_t) n, sizeof(bool));
-        if (!m->listen_fds || !m->listen_paths || !m->listen_used)
-                return log_error_errno(ENOMEM, "Out of memory");
+                return log_error_errno(n, "Failed to read the descriptors passed by the service manager: %m");
+        if (n > 0) {
+                m->listen_fds = calloc((size_t) n, sizeof(int));
+                m->listen_paths = calloc((size_t) n, sizeof(char *));
+                m->listen_used = calloc((size_t) n, sizeof(bool));
+                store_fds = calloc((size_t) n, sizeof(int));
+                store_names = calloc((size_t) n, sizeof(char *));
+                if (!m->listen_fds || !m->listen_paths || !m->listen_used || !store_fds || !store_names) {
+                        r = log_error_errno(ENOMEM, "Out of memory");
+                        goto finish;
+                }
+        }
 
         for (int i = 0; i < n; i++) {
                 int fd = SD_LISTEN_FDS_START + i;
+                const char *name = names && names[i] ? names[i] : "";
                 struct sockaddr_un sa;
                 socklen_t len = sizeof(sa);
 
+                if (strncmp(name, "xirq.", 5) == 0 && strncmp(name, "xirq.l.", 7) != 0) {
+                        store_fds[n_store] = fd;
+                        store_names[n_store++] = names[i];
+                        continue;
+                }
                 m->listen_fds[m->n_listen++] = fd;
                 if (sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0) <= 0) {
                         log_warning("Passed fd %d is not a listening AF_UNIX SOCK_SEQPACKET socket, ignoring", fd);
@@ -54,11 +73,24 @@ static int manager_collect_listen_fds(Manager *m) {
                 if (getsockname(fd, (struct sockaddr *) &sa, &len) < 0 || len <= offsetof(struct sockaddr_un, sun_path) ||
                     sa.sun_path[0] != '/')
                         continue;
-                m->listen_paths[i] = strndup(sa.sun_path, len - offsetof(struct sockaddr_un, sun_path));
-                if (!m->listen_paths[i])
-                        return log_error_errno(ENOMEM, "Out of memory");
+                m->listen_paths[m->n_listen - 1] = strndup(sa.sun_path, len - offsetof(struct sockaddr_un, sun_path));
+                if (!m->listen_paths[m->n_listen - 1]) {
+                        r = log_error_errno(ENOMEM, "Out of memory");
+                        goto finish;
+                }
         }
-        return 0;
+
+        r = store_open(&m->store, store_fds, store_names, n_store, ret_restored);
+        if (r < 0)
+                log_error_errno(r, "Failed to set up the state kept across restarts: %m");
+finish:
+        free(store_fds);
+        free(store_names);
+        if (names)
+                for (int i = 0; i < n; i++)
+                        free(names[i]);
+        free(names);
+        return r;
 }
 
 static int manager_take_listen_fd(Manager *m, const char *path) {
@@ -81,11 +113,26 @@ static Guest *manager_find_guest(Manager *m, const char *name) {
         return NULL;
 }
 
-static int manager_add_guest(Manager *m, const GuestConfig *gc) {
+/* The store's record of the guest with this name, or STORE_NONE. */
+static uint32_t manager_guest_record(Manager *m, const char *name) {
+        for (uint32_t i = 0; i < store_records(m->store); i++) {
+                StoreGuest sg;
+
+                if (store_get_guest(m->store, i, &sg) == 0 && strcmp(sg.name, name) == 0)
+                        return i;
+        }
+        return STORE_NONE;
+}
+
+static int manager_add_guest(Manager *m, const GuestConfig *gc, uint32_t restore) {
+        int fd = manager_take_listen_fd(m, gc->socket);
         Guest *g;
         int r;
 
-        r = guest_new(&g, m->loop, gc, manager_take_listen_fd(m, gc->socket), &m->procs, &m->guest_events);
+        if (restore != STORE_NONE)
+                r = guest_new_restored(&g, m->loop, gc, fd, &m->procs, &m->guest_events, m->store, restore);
+        else
+                r = guest_new(&g, m->loop, gc, fd, &m->procs, &m->guest_events, m->store);
         if (r < 0)
                 return log_error_errno(r, "Guest %s: failed to listen on %s: %m", gc->name, gc->socket);
 
@@ -170,6 +217,101 @@ static void manager_xs_changed(Xenxs *x, int error, const XenxsDomain *added, si
 
                 if (g && g->domid == GUEST_NO_DOMID)
                         guest_set_domid(g, added[i].domid);
+        }
+}
+
+/* ---- a restart ---- */
+
+/*
+ * The state an earlier parent left: the clients of each guest (their
+ * connections never closed), their registrations (their eventfds) and the
+ * ranges left to unmap.  What does not fit (a guest no longer configured, a
+ * descriptor that did not come back) is dropped, and its descriptors closed.
+ */
+static void manager_restore(Manager *m) {
+        uint32_t n = store_records(m->store);
+        Guest **guest_of = calloc(n, sizeof(*guest_of));
+        Client **client_of = calloc(n, sizeof(*client_of));
+        unsigned guests = 0, clients = 0, regs = 0, dropped = 0;
+
+        if (!guest_of || !client_of) {
+                log_error("Out of memory: nothing of the earlier state is restored");
+                free(guest_of);
+                free(client_of);
+                return;
+        }
+        for (Guest *g = m->guests; g; g = g->next)
+                if (g->record < n) {
+                        guest_of[g->record] = g;
+                        guests++;
+                }
+        for (uint32_t rec = 0; rec < n; rec++) {
+                StoreClient sc;
+                StoreGuest sg;
+
+                switch (store_kind(m->store, rec)) {
+                case STORE_GUEST:
+                        if (!guest_of[rec] && store_get_guest(m->store, rec, &sg) == 0)
+                                log_warning("Guest %s is no longer configured: its connections are closed%s", sg.name,
+                                            sg.server_id != STORE_NONE ? " and its ioreq server left as it is" : "");
+                        if (!guest_of[rec])
+                                store_remove(m->store, rec);
+                        break;
+                case STORE_CLIENT:
+                        if (store_get_client(m->store, rec, &sc) < 0 || sc.guest >= n || !guest_of[sc.guest] ||
+                            guest_restore_client(guest_of[sc.guest], rec, &sc, &client_of[rec]) < 0) {
+                                store_remove(m->store, rec);
+                                dropped++;
+                        } else
+                                clients++;
+                        break;
+                default:
+                        break;
+                }
+        }
+        for (uint32_t rec = 0; rec < n; rec++) {
+                StoreReg sr;
+                StoreStale st;
+
+                switch (store_kind(m->store, rec)) {
+                case STORE_REG:
+                        if (store_get_reg(m->store, rec, &sr) < 0 || sr.client >= n || !client_of[sr.client] ||
+                            guest_restore_reg(client_of[sr.client]->owner, client_of[sr.client], rec, &sr) < 0) {
+                                store_remove(m->store, rec);
+                                dropped++;
+                        } else
+                                regs++;
+                        break;
+                case STORE_STALE:
+                        if (store_get_stale(m->store, rec, &st) < 0 || st.guest >= n || !guest_of[st.guest])
+                                store_remove(m->store, rec);
+                        else
+                                guest_restore_stale(guest_of[st.guest], rec, &st);
+                        break;
+                default:
+                        break;
+                }
+        }
+        log_info("Restored %u connections and %u registrations of %u guests from before the restart%s", clients, regs,
+                 guests, dropped ? " (some could not be: see above)" : "");
+        if (dropped)
+                log_warning("%u connections or registrations of the earlier state could not be restored", dropped);
+        free(guest_of);
+        free(client_of);
+}
+
+/* Restored guests whose domain still runs: workers take their servers over. */
+static void manager_resume(Manager *m) {
+        for (Guest *g = m->guests; g; g = g->next) {
+                const char *name = g->domid == GUEST_NO_DOMID ? NULL : xenxs_domain_name(m->xs, g->domid);
+
+                /* gone, or its domid is another domain's now: clients closed, its server went with it */
+                if (g->domid != GUEST_NO_DOMID && (!name || strcmp(name, g->name) != 0)) {
+                        uint32_t domid = xenxs_find_name(m->xs, g->name);
+
+                        guest_set_domid(g, domid == XENXS_NO_DOMID ? GUEST_NO_DOMID : domid);
+                }
+                guest_resume(g);
         }
 }
 
@@ -345,7 +487,7 @@ int manager_reload(Manager *m) {
 
         for (size_t i = 0; i < new->n_guests; i++)
                 if (!manager_find_guest(m, new->guests[i]->name))
-                        (void) manager_add_guest(m, new->guests[i]);
+                        (void) manager_add_guest(m, new->guests[i], STORE_NONE);
 
         manager_match_domains(m);
 
@@ -373,11 +515,34 @@ static void manager_stop_timeout_cb(struct ev_loop *loop, ev_timer *w, int reven
         ev_break(loop, EVBREAK_ALL);
 }
 
+/*
+ * A handover: this process goes, everything it serves stays for the next
+ * one (the state is kept as it changes, so there is nothing to save now).
+ * Workers die with it; the next parent's workers take their servers over.
+ */
+static void manager_handover(Manager *m, int status) {
+        log_info("Handing over to the next xen-ioreqd: servers, connections and registrations stay");
+        store_freeze(m->store);
+        m->exit_status = status;
+        notify_stopping(&m->notify);
+        ev_break(m->loop, EVBREAK_ALL);
+}
+
+static void manager_sigusr2_cb(struct ev_loop *loop, ev_signal *w, int revents) {
+        /* the service manager starts the next one: RestartForceExitStatus= in the unit */
+        manager_handover(container_of(w, Manager, sig_usr2), MANAGER_EXIT_HANDOVER);
+}
+
 static void manager_sigterm_cb(struct ev_loop *loop, ev_signal *w, int revents) {
         Manager *m = w->signum == SIGINT ? container_of(w, Manager, sig_int) : container_of(w, Manager, sig_term);
 
         if (m->stopping)
                 return;
+        if (w->signum == SIGTERM && notify_restart_queued()) {
+                log_info("Received SIGTERM of a restart");
+                manager_handover(m, 0);
+                return;
+        }
         log_info("Received %s, stopping", w->signum == SIGINT ? "SIGINT" : "SIGTERM");
         notify_stopping(&m->notify);
         /* in reverse: the workers answer what waits and destroy their servers; the loop ends when all are done */
@@ -420,11 +585,13 @@ int manager_new(Manager **ret, struct ev_loop *loop, const char *config_path, Co
         ev_signal_init(&m->sig_hup, manager_sighup_cb, SIGHUP);
         ev_signal_init(&m->sig_term, manager_sigterm_cb, SIGTERM);
         ev_signal_init(&m->sig_int, manager_sigterm_cb, SIGINT);
+        ev_signal_init(&m->sig_usr2, manager_sigusr2_cb, SIGUSR2);
         *ret = m;
         return 0;
 }
 
 int manager_start(Manager *m, bool log_prefix) {
+        bool restored = false;
         int r;
 
         (void) notify_setup(&m->notify, m->loop);
@@ -447,13 +614,19 @@ int manager_start(Manager *m, bool log_prefix) {
                 return r;
         log_debug("Workers: %s", m->worker_path);
 
-        r = manager_collect_listen_fds(m);
+        r = manager_collect_passed_fds(m, &restored);
         if (r < 0)
                 return r;
 
         /* a guest whose socket cannot be created is left out (logged); the others are served */
-        for (size_t i = 0; i < m->config->n_guests; i++)
-                (void) manager_add_guest(m, m->config->guests[i]);
+        for (size_t i = 0; i < m->config->n_guests; i++) {
+                const GuestConfig *gc = m->config->guests[i];
+
+                (void) manager_add_guest(m, gc, restored ? manager_guest_record(m, gc->name) : STORE_NONE);
+        }
+        if (restored)
+                manager_restore(m);
+        store_release_untaken(m->store);
 
         r = xenxs_new(&m->xs, m->loop, manager_xs_changed, m);
         if (r < 0)
@@ -461,11 +634,14 @@ int manager_start(Manager *m, bool log_prefix) {
         r = xenxs_refresh(m->xs);
         if (r < 0)
                 return log_error_errno(r, "Failed to list the domains in xenstore: %m");
+        if (restored)
+                manager_resume(m);
 
         ev_timer_start(m->loop, &m->status_refresh);
         ev_signal_start(m->loop, &m->sig_hup);
         ev_signal_start(m->loop, &m->sig_term);
         ev_signal_start(m->loop, &m->sig_int);
+        ev_signal_start(m->loop, &m->sig_usr2);
         return 0;
 }
 
@@ -476,6 +652,7 @@ Manager *manager_free(Manager *m) {
         ev_signal_stop(m->loop, &m->sig_hup);
         ev_signal_stop(m->loop, &m->sig_term);
         ev_signal_stop(m->loop, &m->sig_int);
+        ev_signal_stop(m->loop, &m->sig_usr2);
         ev_timer_stop(m->loop, &m->status_timer);
         ev_timer_stop(m->loop, &m->status_refresh);
         ev_timer_stop(m->loop, &m->stop_timeout);
@@ -492,6 +669,10 @@ Manager *manager_free(Manager *m) {
         }
         /* the clients' last callbacks and the workers' ends: nothing blocks, nothing is left behind */
         ev_run(m->loop, EVRUN_NOWAIT);
+        /* a stop: nothing is kept for a next start (a handover has frozen it instead) */
+        if (m->store)
+                store_clear(m->store);
+        m->store = store_free(m->store);
         notify_done(&m->notify);
         if (m->procs.exe_fd >= 0)
                 close(m->procs.exe_fd);

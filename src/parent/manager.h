@@ -16,7 +16,11 @@
 #include "guest.h"
 #include "notify.h"
 #include "proc.h"
+#include "store.h"
 #include "xenxs.h"
+
+/* The exit status of a handover (SIGUSR2): the service manager starts the next one. */
+#define MANAGER_EXIT_HANDOVER 75
 
 typedef struct Manager {
         struct ev_loop *loop;
@@ -26,11 +30,13 @@ typedef struct Manager {
         Guest *guests;
         unsigned n_guests;
         Xenxs *xs;
+        Store *store;                   /* what outlives this process */
+        int exit_status;
         Notify notify;
         ProcConfig procs;               /* how workers are started */
         char worker_path[4096];
         GuestEvents guest_events;
-        ev_signal sig_hup, sig_term, sig_int;
+        ev_signal sig_hup, sig_term, sig_int, sig_usr2;
         ev_timer status_timer;          /* coalesces STATUS= updates */
         ev_timer status_refresh;        /* STATUS= counters, now and then */
         Guest *retiring;                /* removed from the configuration, tearing their servers down */

@@ -2,10 +2,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <systemd/sd-bus.h>
 #include <systemd/sd-daemon.h>
+#include <systemd/sd-login.h>
 
 #include "log.h"
 #include "notify.h"
@@ -68,4 +71,44 @@ void notify_status(Notify *n, const char *status) {
                 return;
         snprintf(n->status, sizeof n->status, "%s", status);
         (void) sd_notifyf(0, "STATUS=%s", n->status);
+}
+
+/*
+ * SIGTERM of a stop and SIGTERM of a restart look the same; the service
+ * manager knows the difference: its job for our unit.  Asked over the
+ * system bus (one second at most); anything but a queued restart job, or
+ * no answer, means a stop.
+ */
+bool notify_restart_queued(void) {
+        sd_bus *bus = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        char *unit = NULL, *path = NULL, *type = NULL;
+        const char *job = NULL;
+        uint32_t id = 0;
+        bool restart = false;
+
+        if (!getenv("NOTIFY_SOCKET") || sd_pid_get_unit(0, &unit) < 0)
+                goto finish;
+        if (sd_bus_open_system(&bus) < 0 || sd_bus_set_method_call_timeout(bus, 1000000) < 0)
+                goto finish;
+        if (sd_bus_path_encode("/org/freedesktop/systemd1/unit", unit, &path) < 0)
+                goto finish;
+        if (sd_bus_get_property(bus, "org.freedesktop.systemd1", path, "org.freedesktop.systemd1.Unit", "Job",
+                                &error, &reply, "(uo)") < 0 ||
+            sd_bus_message_read(reply, "(uo)", &id, &job) < 0 || id == 0 || !job)
+                goto finish;
+        if (sd_bus_get_property_string(bus, "org.freedesktop.systemd1", job, "org.freedesktop.systemd1.Job",
+                                       "JobType", &error, &type) < 0)
+                goto finish;
+        restart = strcmp(type, "restart") == 0 || strcmp(type, "try-restart") == 0 ||
+                  strcmp(type, "reload-or-restart") == 0;
+finish:
+        free(type);
+        free(path);
+        free(unit);
+        sd_bus_message_unref(reply);
+        sd_bus_error_free(&error);
+        sd_bus_flush_close_unref(bus);
+        return restart;
 }

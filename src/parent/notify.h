@@ -27,4 +27,7 @@ void notify_stopping(Notify *n);
 /* STATUS=; sent only when it differs from the previous one */
 void notify_status(Notify *n, const char *status);
 
+/* Is the service manager stopping us in order to start us again (systemctl restart)? */
+bool notify_restart_queued(void);
+
 #endif

@@ -234,6 +234,13 @@ uint32_t xenxs_find_name(const Xenxs *x, const char *name) {
         return XENXS_NO_DOMID;
 }
 
+const char *xenxs_domain_name(const Xenxs *x, uint32_t domid) {
+        for (size_t i = 0; i < x->n_doms; i++)
+                if (x->doms[i].domid == domid)
+                        return x->doms[i].name;
+        return NULL;
+}
+
 size_t xenxs_count(const Xenxs *x) {
         return x->n_doms;
 }

@@ -49,6 +49,9 @@ int xenxs_refresh(Xenxs *x);
 /* The domain with this name (the highest domid if several), or XENXS_NO_DOMID. */
 uint32_t xenxs_find_name(const Xenxs *x, const char *name);
 
+/* The name of a domain in the cache, or NULL. */
+const char *xenxs_domain_name(const Xenxs *x, uint32_t domid);
+
 /* Domains in the cache. */
 size_t xenxs_count(const Xenxs *x);
 

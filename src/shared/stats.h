@@ -33,7 +33,8 @@ typedef struct GuestStats {
         uint32_t version;
         uint32_t created_server;        /* set by a worker right after it created a server */
         uint32_t reserved;
-        IoreqStats io;
+        IoreqStats io;                  /* the worker's, monotonic */
+        IoreqStats base;                /* the parent's: io when the current server was made */
 } GuestStats;
 _Static_assert(sizeof(GuestStats) <= STATS_SIZE, "GuestStats fits its memfd");
 

@@ -357,6 +357,19 @@ static void daemon_exec(It *it, const char *const *args, const char *const *extr
                 for (char *save = NULL, *w = wrapper ? strtok_r(wrapper, " ", &save) : NULL; w && n < 16;
                      w = strtok_r(NULL, " ", &save))
                         argv[n++] = w;
+                if (it->supervised) {
+                        static char sup[512], pidfile[320];
+
+                        /* under the stand-in service manager, as under systemd: it keeps the fd store */
+                        snprintf(sup, sizeof sup, "%s/tests/xirq-supervise", ABS_TOP_BUILDDIR);
+                        snprintf(pidfile, sizeof pidfile, "%s/daemon.pid", it->dir);
+                        argv[n++] = sup;
+                        argv[n++] = "--pid-file";
+                        argv[n++] = pidfile;
+                        argv[n++] = "--restart-ms";
+                        argv[n++] = "0";
+                        argv[n++] = "--";
+                }
                 argv[n++] = bin;
                 for (size_t i = 0; args[i] && n < 31; i++)
                         argv[n++] = args[i];
@@ -772,13 +785,30 @@ uint64_t it_efd_take(int efd) {
         return v;
 }
 
+pid_t it_daemon_pid(It *it) {
+        char path[320];
+        FILE *f;
+        int pid = 0;
+
+        if (!it->supervised)
+                return it->daemon;
+        snprintf(path, sizeof path, "%s/daemon.pid", it->dir);
+        f = fopen(path, "re");
+        if (!f || fscanf(f, "%d", &pid) != 1)
+                pid = 0;
+        if (f)
+                fclose(f);
+        return (pid_t) pid;
+}
+
 size_t it_workers(It *it, pid_t *buf, size_t n) {
+        pid_t daemon = it_daemon_pid(it);
         char path[64];
         size_t k = 0;
         FILE *f;
         int pid;
 
-        snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int) it->daemon, (int) it->daemon);
+        snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int) daemon, (int) daemon);
         f = fopen(path, "re");
         if (!f)
                 IT_FAIL("open %s: %m", path);

@@ -43,6 +43,7 @@ typedef struct It {
         int notify_fd;
         int pass_fd;                    /* >= 0: passed to the daemon as fd 3 (socket activation) */
         bool worker_deaths_expected;    /* the test kills workers: their deaths are not failures */
+        bool supervised;                /* it_daemon_start() runs it under tests/xirq-supervise */
         char *notes[IT_NOTES_MAX];      /* sd_notify messages received, in order */
         size_t n_notes;
         size_t notes_seen;              /* it_wait_note() scans from here */
@@ -78,6 +79,8 @@ void it_socket_path(It *it, const char *guest, char *buf, size_t size);
 /* descriptors process pid holds (the test fails if /proc cannot tell) */
 unsigned it_count_fds(pid_t pid);
 
+/* the daemon's pid: it->daemon, or under xirq-supervise the service it runs now (0 if none) */
+pid_t it_daemon_pid(It *it);
 /* the daemon's workers (its children), up to n; returns how many there are */
 size_t it_workers(It *it, pid_t *buf, size_t n);
 /* the worker serving domid (its name is xirq-dDOMID), or 0 */
