@@ -80,9 +80,11 @@ static void test_hello(void) {
         CHECK_INT(req.hdr.seq, 42);
         CHECK_INT(req.version_min, 1);
         CHECK_INT(req.version_max, 5);
-        CHECK_INT(proto_negotiate_version(1, 5), 1);
+        /* the highest both speak: 2 for a new client, 1 for an old one */
+        CHECK_INT(proto_negotiate_version(1, 5), 2);
         CHECK_INT(proto_negotiate_version(1, 1), 1);
-        CHECK_INT(proto_negotiate_version(2, 5), -EPROTONOSUPPORT);
+        CHECK_INT(proto_negotiate_version(2, 5), 2);
+        CHECK_INT(proto_negotiate_version(3, 5), -EPROTONOSUPPORT);
         CHECK_INT(proto_negotiate_version(0, 0), -EPROTONOSUPPORT);
         CHECK_INT(proto_negotiate_version(3, 1), -EPROTONOSUPPORT);
 
@@ -152,6 +154,9 @@ static void test_assign(void) {
         CHECK_INT(proto_decode_request(buf, n, 1, &req), 0);
         CHECK_U64(req.key.mask, 0xffff);
         CHECK_U64(req.key.value, 0xbeef);
+        /* x86 port I/O is at most 4 bytes */
+        n = assign(XIRQ_MSG_ASSIGN, P, 8, XIRQ_MATCH_ANY, 0x7000, 0, 0);
+        CHECK_INT(proto_decode_request(buf, n, 1, &req), -EINVAL);
         n = assign(XIRQ_MSG_DEASSIGN, P, 1, XIRQ_MATCH_MASK, 0x3f8, 0x10, 0xf0);
         CHECK_INT(proto_decode_request(buf, n, 0, &req), 0);
         CHECK_INT(req.op, PROTO_OP_DEASSIGN);
@@ -272,6 +277,153 @@ static void test_virtio(void) {
         CHECK_INT(decode(n, 1), -EINVAL);
         n = proto_encode_virtio_mmio(buf, 3, 0x1000, 0, 0);
         CHECK_INT(decode(n + 1, 1), -EBADMSG);
+}
+
+static size_t irqfd(const ProtoIrqfd *f, bool deassign) {
+        memset(buf, 0, sizeof(buf));
+        return proto_encode_irqfd(buf, 9, f, deassign);
+}
+
+static void test_irqfd(void) {
+        ProtoRequest req;
+        ProtoIrqfd line = { .id = 3, .action = XIRQ_IRQ_LINE, .mode = XIRQ_IRQFD_EDGE, .irq = 40 };
+        ProtoIrqfd f;
+        size_t n;
+
+        CHECK_INT(proto_request_size(XIRQ_MSG_IRQFD), 48);
+        CHECK_INT(proto_type_version(XIRQ_MSG_IRQFD), 2);
+        CHECK_INT(proto_type_version(XIRQ_MSG_QUERY), 1);
+        n = irqfd(&line, false);
+        CHECK_INT(proto_decode_request(buf, n, 1, &req), 0);
+        CHECK_INT(req.op, PROTO_OP_IRQFD);
+        CHECK_INT(req.irqfd.id, 3);
+        CHECK_INT(req.irqfd.irq, 40);
+        CHECK_INT(decode(n, 0), -EBADF);
+        CHECK_INT(decode(n, 2), -EBADF);
+        /* LEVEL takes the resample eventfd too */
+        f = line;
+        f.mode = XIRQ_IRQFD_LEVEL;
+        n = irqfd(&f, false);
+        CHECK_INT(decode(n, 2), 0);
+        CHECK_INT(decode(n, 1), -EBADF);
+        f.mode = 0;
+        CHECK_INT(decode(irqfd(&f, false), 1), -EINVAL);
+        f.mode = 4;
+        CHECK_INT(decode(irqfd(&f, false), 1), -EINVAL);
+        /* each action's range, and nothing of another action's */
+        f = line;
+        f.irq = 1020;
+        CHECK_INT(decode(irqfd(&f, false), 1), -EINVAL);
+        f = (ProtoIrqfd) { .action = XIRQ_IRQ_ISA, .mode = XIRQ_IRQFD_LEVEL, .irq = 15 };
+        CHECK_INT(decode(irqfd(&f, false), 2), 0);
+        f.irq = 16;
+        CHECK_INT(decode(irqfd(&f, false), 2), -EINVAL);
+        f = (ProtoIrqfd) { .action = XIRQ_IRQ_INTX, .mode = XIRQ_IRQFD_EDGE, .segment = 1, .bus = 2, .device = 31,
+                           .pin = 3 };
+        CHECK_INT(decode(irqfd(&f, false), 1), 0);
+        f.device = 32;
+        CHECK_INT(decode(irqfd(&f, false), 1), -EINVAL);
+        f.device = 3;
+        f.irq = 5;
+        CHECK_INT(decode(irqfd(&f, false), 1), -EINVAL);
+        f = (ProtoIrqfd) { .action = XIRQ_IRQ_MSI, .mode = XIRQ_IRQFD_EDGE, .msi_addr = 0xfee00000, .msi_data = 0x41 };
+        CHECK_INT(decode(irqfd(&f, false), 1), 0);
+        f.mode = XIRQ_IRQFD_LEVEL;
+        CHECK_INT(decode(irqfd(&f, false), 2), -EINVAL);
+        f.mode = XIRQ_IRQFD_EDGE;
+        f.msi_addr = 0;
+        CHECK_INT(decode(irqfd(&f, false), 1), -EINVAL);
+        f = (ProtoIrqfd) { .action = XIRQ_IRQ_EVTCHN, .mode = XIRQ_IRQFD_EDGE, .irq = 7 };
+        CHECK_INT(decode(irqfd(&f, false), 1), 0);
+        f.irq = 0;
+        CHECK_INT(decode(irqfd(&f, false), 1), -EINVAL);
+        f.irq = 1u << 17;
+        CHECK_INT(decode(irqfd(&f, false), 1), -EINVAL);
+        f = line;
+        f.action = 6;
+        CHECK_INT(decode(irqfd(&f, false), 1), -EINVAL);
+        /* deassign: the id alone, no descriptor */
+        f = (ProtoIrqfd) { .id = 3 };
+        n = irqfd(&f, true);
+        CHECK_INT(proto_decode_request(buf, n, 0, &req), 0);
+        CHECK_INT(req.op, PROTO_OP_IRQFD_DEASSIGN);
+        CHECK_INT(req.irqfd.id, 3);
+        CHECK_INT(decode(n, 1), -EBADF);
+        n = irqfd(&line, true);
+        CHECK_INT(decode(n, 0), -EINVAL);
+        /* flags and reserved bytes */
+        n = irqfd(&line, false);
+        put16(OFF(xirq_irqfd, flags), 2);
+        CHECK_INT(decode(n, 1), -EINVAL);
+        n = irqfd(&line, false);
+        put8(OFF(xirq_irqfd, reserved) + 6, 1);
+        CHECK_INT(decode(n, 1), -EINVAL);
+        n = irqfd(&line, false);
+        put32(OFF(xirq_irqfd, reserved2), 1);
+        CHECK_INT(decode(n, 1), -EINVAL);
+}
+
+static void test_claim(void) {
+        ProtoRequest req;
+        ProtoClaim c = { .id = 1, .space = XIRQ_SPACE_MMIO, .addr = 0xfe000000, .len = 0x200 };
+        ProtoClaim d;
+        size_t n;
+
+        CHECK_INT(proto_request_size(XIRQ_MSG_CLAIM), 40);
+        CHECK_INT(proto_request_size(XIRQ_MSG_UNCLAIM), 16);
+        memset(buf, 0, sizeof(buf));
+        n = proto_encode_claim(buf, 5, &c);
+        CHECK_INT(proto_decode_request(buf, n, 0, &req), 0);
+        CHECK_INT(req.op, PROTO_OP_CLAIM);
+        CHECK_U64(req.claim.addr, 0xfe000000);
+        CHECK_U64(req.claim.len, 0x200);
+        CHECK_INT(decode(n, 1), -EBADF);
+        d = c;
+        d.len = 0;
+        CHECK_INT(decode(proto_encode_claim(buf, 5, &d), 0), -EINVAL);
+        d.len = XIRQ_CLAIM_MAX + 1;
+        CHECK_INT(decode(proto_encode_claim(buf, 5, &d), 0), -EINVAL);
+        d = c;
+        d.addr = UINT64_MAX - 10;
+        CHECK_INT(decode(proto_encode_claim(buf, 5, &d), 0), -EINVAL);
+        d = c;
+        d.space = XIRQ_SPACE_PIO;
+        d.addr = 0xff00;
+        d.len = 0x100;
+        CHECK_INT(decode(proto_encode_claim(buf, 5, &d), 0), 0);
+        d.len = 0x101;
+        CHECK_INT(decode(proto_encode_claim(buf, 5, &d), 0), -EINVAL);
+        d = c;
+        d.space = 3;
+        CHECK_INT(decode(proto_encode_claim(buf, 5, &d), 0), -EINVAL);
+        d = c;
+        d.deadline_ms = 60001;
+        CHECK_INT(decode(proto_encode_claim(buf, 5, &d), 0), -EINVAL);
+        n = proto_encode_claim(buf, 5, &c);
+        put8(OFF(xirq_claim, reserved0), 1);
+        CHECK_INT(decode(n, 0), -EINVAL);
+        memset(buf, 0, sizeof(buf));
+        n = proto_encode_unclaim(buf, 6, 1);
+        CHECK_INT(proto_decode_request(buf, n, 0, &req), 0);
+        CHECK_INT(req.op, PROTO_OP_UNCLAIM);
+        CHECK_INT(req.claim.id, 1);
+        put32(OFF(xirq_unclaim, reserved), 1);
+        CHECK_INT(decode(n, 0), -EINVAL);
+}
+
+static void test_claim_reply(void) {
+        ProtoReply rep;
+        size_t n = proto_encode_reply(buf, XIRQ_MSG_CLAIM, 4, 0);
+
+        /* a successful CLAIM brings its ring and two eventfds; its error, none */
+        CHECK_INT(proto_decode_reply(buf, n, 3, XIRQ_MSG_CLAIM, 4, &rep), 0);
+        CHECK_INT(proto_decode_reply(buf, n, 0, XIRQ_MSG_CLAIM, 4, &rep), -EBADF);
+        n = proto_encode_reply(buf, XIRQ_MSG_CLAIM, 4, -EEXIST);
+        CHECK_INT(proto_decode_reply(buf, n, 0, XIRQ_MSG_CLAIM, 4, &rep), 0);
+        CHECK_INT(rep.error, -EEXIST);
+        CHECK_INT(proto_decode_reply(buf, n, 3, XIRQ_MSG_CLAIM, 4, &rep), -EBADF);
+        n = proto_encode_reply(buf, XIRQ_MSG_IRQFD, 4, 0);
+        CHECK_INT(proto_decode_reply(buf, n, 1, XIRQ_MSG_IRQFD, 4, &rep), -EBADF);
 }
 
 static void test_replies(void) {
@@ -401,6 +553,9 @@ int main(void) {
         test_hello();
         test_assign();
         test_virtio();
+        test_irqfd();
+        test_claim();
+        test_claim_reply();
         test_replies();
         test_random();
         return ut_finish("test-proto");

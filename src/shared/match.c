@@ -112,7 +112,8 @@ int match_key_check(const MatchKey *key) {
                 return -EINVAL;
         if (key->addr > UINT64_MAX - (key->len - 1))
                 return -EINVAL;
-        if (key->space == XIRQ_SPACE_PIO && key->addr + key->len > 0x10000)
+        /* x86 port I/O is at most 4 bytes: an 8-byte port registration could never match */
+        if (key->space == XIRQ_SPACE_PIO && (key->len > 4 || key->addr + key->len > 0x10000))
                 return -EINVAL;
         if ((key->mask & ~lm) != 0 || (key->value & ~key->mask) != 0)
                 return -EINVAL;

@@ -57,9 +57,9 @@ typedef struct MatchTable MatchTable;
 uint64_t match_len_mask(unsigned len);
 
 /*
- * Check a key on its own: space, len, addr + len does not wrap (PIO: ends at
- * or below 0x10000), mask within len bytes, value & ~mask == 0.  Returns 0 or
- * -EINVAL.
+ * Check a key on its own: space, len, addr + len does not wrap (PIO: at most
+ * 4 bytes, ending at or below 0x10000), mask within len bytes, value & ~mask
+ * == 0.  Returns 0 or -EINVAL.
  */
 int match_key_check(const MatchKey *key);
 

@@ -19,6 +19,23 @@ size_t proto_request_size(uint16_t type) {
         case XIRQ_MSG_DEASSIGN:         return sizeof(struct xirq_assign);
         case XIRQ_MSG_VIRTIO_MMIO:      return sizeof(struct xirq_virtio_mmio);
         case XIRQ_MSG_QUERY:            return sizeof(struct xirq_query);
+        case XIRQ_MSG_IRQFD:            return sizeof(struct xirq_irqfd);
+        case XIRQ_MSG_CLAIM:            return sizeof(struct xirq_claim);
+        case XIRQ_MSG_UNCLAIM:          return sizeof(struct xirq_unclaim);
+        default:                        return 0;
+        }
+}
+
+unsigned proto_type_version(uint16_t type) {
+        switch (type) {
+        case XIRQ_MSG_HELLO:
+        case XIRQ_MSG_ASSIGN:
+        case XIRQ_MSG_DEASSIGN:
+        case XIRQ_MSG_VIRTIO_MMIO:
+        case XIRQ_MSG_QUERY:            return 1;
+        case XIRQ_MSG_IRQFD:
+        case XIRQ_MSG_CLAIM:
+        case XIRQ_MSG_UNCLAIM:          return 2;
         default:                        return 0;
         }
 }
@@ -38,6 +55,9 @@ const char *proto_type_name(uint16_t type) {
         case XIRQ_MSG_DEASSIGN:         return "DEASSIGN";
         case XIRQ_MSG_VIRTIO_MMIO:      return "VIRTIO_MMIO";
         case XIRQ_MSG_QUERY:            return "QUERY";
+        case XIRQ_MSG_IRQFD:            return "IRQFD";
+        case XIRQ_MSG_CLAIM:            return "CLAIM";
+        case XIRQ_MSG_UNCLAIM:          return "UNCLAIM";
         default:                        return "unknown";
         }
 }
@@ -88,11 +108,101 @@ int proto_make_key(uint8_t space, uint8_t len, uint8_t match, uint64_t addr, uin
 }
 
 int proto_negotiate_version(uint16_t version_min, uint16_t version_max) {
+        unsigned v = version_max < XIRQ_PROTO_VERSION ? version_max : XIRQ_PROTO_VERSION;
+
         if (version_min == 0 || version_min > version_max)
                 return -EPROTONOSUPPORT;
-        if (version_min <= XIRQ_PROTO_VERSION && XIRQ_PROTO_VERSION <= version_max)
-                return (int) XIRQ_PROTO_VERSION;
-        return -EPROTONOSUPPORT;
+        if (v < XIRQ_PROTO_VERSION_MIN || v < version_min)
+                return -EPROTONOSUPPORT;
+        return (int) v;
+}
+
+static int check_fds(unsigned nfds, unsigned want);
+
+static bool all_zero(const void *p, size_t n) {
+        const uint8_t *b = p;
+
+        for (size_t i = 0; i < n; i++)
+                if (b[i])
+                        return false;
+        return true;
+}
+
+/* An IRQFD's fields: the action's own, in range, every other one 0. */
+static int decode_irqfd(const struct xirq_irqfd *m, ProtoRequest *req, unsigned nfds) {
+        ProtoIrqfd f = {
+                .id = le32toh(m->id),
+                .action = m->action,
+                .mode = m->mode,
+                .irq = le32toh(m->irq),
+                .segment = le16toh(m->segment),
+                .bus = m->bus,
+                .device = m->device,
+                .pin = m->pin,
+                .msi_addr = le64toh(m->msi_addr),
+                .msi_data = le32toh(m->msi_data),
+        };
+        uint16_t flags = le16toh(m->flags);
+        bool intx_fields = f.segment || f.bus || f.device || f.pin, msi_fields = f.msi_addr || f.msi_data;
+
+        if (!all_zero(m->reserved, sizeof(m->reserved)) || m->reserved2 != 0 || (flags & ~XIRQ_IRQFD_DEASSIGN))
+                return -EINVAL;
+        if (flags & XIRQ_IRQFD_DEASSIGN) {
+                if (f.action || f.mode || f.irq || intx_fields || msi_fields)
+                        return -EINVAL;
+                req->op = PROTO_OP_IRQFD_DEASSIGN;
+                req->irqfd = f;
+                return check_fds(nfds, 0);
+        }
+        switch (f.action) {
+        case XIRQ_IRQ_LINE:
+        case XIRQ_IRQ_ISA:
+                if ((f.action == XIRQ_IRQ_LINE ? f.irq > 1019 : f.irq > 15) || intx_fields || msi_fields)
+                        return -EINVAL;
+                break;
+        case XIRQ_IRQ_INTX:
+                if (f.irq || f.device > 31 || f.pin > 3 || msi_fields)
+                        return -EINVAL;
+                break;
+        case XIRQ_IRQ_MSI:
+                if (f.irq || intx_fields || f.msi_addr == 0 || f.mode != XIRQ_IRQFD_EDGE)
+                        return -EINVAL;
+                break;
+        case XIRQ_IRQ_EVTCHN:
+                /* a port of the guest's (2-level and FIFO event channels: at most 2^17) */
+                if (f.irq == 0 || f.irq >= (1u << 17) || intx_fields || msi_fields || f.mode != XIRQ_IRQFD_EDGE)
+                        return -EINVAL;
+                break;
+        default:
+                return -EINVAL;
+        }
+        if (f.mode != XIRQ_IRQFD_EDGE && f.mode != XIRQ_IRQFD_LEVEL && f.mode != XIRQ_IRQFD_RAISE)
+                return -EINVAL;
+        req->op = PROTO_OP_IRQFD;
+        req->irqfd = f;
+        /* LEVEL: the trigger, then the resample eventfd */
+        return check_fds(nfds, f.mode == XIRQ_IRQFD_LEVEL ? 2 : 1);
+}
+
+static int decode_claim(const struct xirq_claim *m, ProtoRequest *req) {
+        ProtoClaim c = {
+                .id = le32toh(m->id),
+                .space = m->space,
+                .addr = le64toh(m->addr),
+                .len = le64toh(m->len),
+                .deadline_ms = le32toh(m->deadline_ms),
+        };
+
+        if (!all_zero(m->reserved0, sizeof(m->reserved0)) || m->reserved1 != 0)
+                return -EINVAL;
+        if ((c.space != XIRQ_SPACE_MMIO && c.space != XIRQ_SPACE_PIO) || c.len == 0 || c.len > XIRQ_CLAIM_MAX ||
+            c.addr > UINT64_MAX - (c.len - 1) || c.deadline_ms > 60000)
+                return -EINVAL;
+        if (c.space == XIRQ_SPACE_PIO && (c.addr > 0xffff || c.addr + c.len > 0x10000))
+                return -EINVAL;
+        req->op = PROTO_OP_CLAIM;
+        req->claim = c;
+        return 0;
 }
 
 static int check_fds(unsigned nfds, unsigned want) {
@@ -175,6 +285,30 @@ int proto_decode_request(const void *buf, size_t len, unsigned nfds, ProtoReques
                 req.op = PROTO_OP_QUERY;
                 r = check_fds(nfds, 0);
                 break;
+        case XIRQ_MSG_IRQFD: {
+                struct xirq_irqfd m;
+                memcpy(&m, buf, sizeof(m));
+                r = decode_irqfd(&m, &req, nfds);
+                break;
+        }
+        case XIRQ_MSG_CLAIM: {
+                struct xirq_claim m;
+                memcpy(&m, buf, sizeof(m));
+                r = decode_claim(&m, &req);
+                if (r >= 0)
+                        r = check_fds(nfds, 0);
+                break;
+        }
+        case XIRQ_MSG_UNCLAIM: {
+                struct xirq_unclaim m;
+                memcpy(&m, buf, sizeof(m));
+                if (m.reserved != 0)
+                        return -EINVAL;
+                req.op = PROTO_OP_UNCLAIM;
+                req.claim.id = le32toh(m.id);
+                r = check_fds(nfds, 0);
+                break;
+        }
         default:
                 return -EPROTO;
         }
@@ -293,6 +427,47 @@ size_t proto_encode_virtio_mmio(void *buf, uint32_t seq, uint64_t base, uint16_t
         return sizeof(m);
 }
 
+size_t proto_encode_irqfd(void *buf, uint32_t seq, const ProtoIrqfd *f, bool deassign) {
+        struct xirq_irqfd m = { 0 };
+
+        put_hdr(&m.hdr, XIRQ_MSG_IRQFD, seq);
+        m.id = htole32(f->id);
+        m.action = f->action;
+        m.mode = f->mode;
+        m.flags = htole16(deassign ? XIRQ_IRQFD_DEASSIGN : 0);
+        m.irq = htole32(f->irq);
+        m.segment = htole16(f->segment);
+        m.bus = f->bus;
+        m.device = f->device;
+        m.pin = f->pin;
+        m.msi_addr = htole64(f->msi_addr);
+        m.msi_data = htole32(f->msi_data);
+        memcpy(buf, &m, sizeof(m));
+        return sizeof(m);
+}
+
+size_t proto_encode_claim(void *buf, uint32_t seq, const ProtoClaim *c) {
+        struct xirq_claim m = { 0 };
+
+        put_hdr(&m.hdr, XIRQ_MSG_CLAIM, seq);
+        m.id = htole32(c->id);
+        m.space = c->space;
+        m.addr = htole64(c->addr);
+        m.len = htole64(c->len);
+        m.deadline_ms = htole32(c->deadline_ms);
+        memcpy(buf, &m, sizeof(m));
+        return sizeof(m);
+}
+
+size_t proto_encode_unclaim(void *buf, uint32_t seq, uint32_t id) {
+        struct xirq_unclaim m = { 0 };
+
+        put_hdr(&m.hdr, XIRQ_MSG_UNCLAIM, seq);
+        m.id = htole32(id);
+        memcpy(buf, &m, sizeof(m));
+        return sizeof(m);
+}
+
 size_t proto_encode_query(void *buf, uint32_t seq) {
         struct xirq_query m = { 0 };
 
@@ -371,7 +546,8 @@ int proto_decode_reply(const void *buf, size_t len, unsigned nfds, uint16_t req_
                 break;
         }
         }
-        if (nfds != 0)
+        /* a successful CLAIM's reply brings its ring and its two eventfds, nothing else brings any */
+        if (nfds != (req_type == XIRQ_MSG_CLAIM && rep.error == 0 ? 3u : 0u))
                 return -EBADF;
         *ret = rep;
         return 0;

@@ -17,8 +17,9 @@
  *             0xffff, value/mask inconsistent with the match mode and len,
  *             version_min > version_max or 0, virtio base not 4-byte aligned
  *             or base + 0x54 wraps, unknown virtio flags
- *   -EBADF    wrong number of fds: exactly 1 for ASSIGN and for a
- *             VIRTIO_MMIO assign, 0 for everything else
+ *   -EBADF    wrong number of fds: exactly 1 for ASSIGN, a VIRTIO_MMIO
+ *             assign and an IRQFD assign (2 in LEVEL mode), 0 for
+ *             everything else
  * Checks are made in this order, so the error for a given packet is
  * deterministic: header length (-EBADMSG), type known and not a reply
  * (-EPROTO), exact length (-EBADMSG), flags (-EPROTO), magic (-EPROTO),
@@ -43,7 +44,31 @@ typedef enum ProtoOp {
         PROTO_OP_ASSIGN,        /* ASSIGN, or VIRTIO_MMIO without DEASSIGN */
         PROTO_OP_DEASSIGN,      /* DEASSIGN, or VIRTIO_MMIO with DEASSIGN */
         PROTO_OP_QUERY,
+        PROTO_OP_IRQFD,         /* IRQFD assign (version 2) */
+        PROTO_OP_IRQFD_DEASSIGN,
+        PROTO_OP_CLAIM,         /* version 2 */
+        PROTO_OP_UNCLAIM,
 } ProtoOp;
+
+/* An IRQFD as decoded: the action and its fields (the others 0). */
+typedef struct ProtoIrqfd {
+        uint32_t id;
+        uint8_t action;         /* XIRQ_IRQ_* */
+        uint8_t mode;           /* XIRQ_IRQFD_* */
+        uint32_t irq;
+        uint16_t segment;
+        uint8_t bus, device, pin;
+        uint64_t msi_addr;
+        uint32_t msi_data;
+} ProtoIrqfd;
+
+typedef struct ProtoClaim {
+        uint32_t id;
+        uint8_t space;
+        uint64_t addr;
+        uint64_t len;
+        uint32_t deadline_ms;
+} ProtoClaim;
 
 typedef struct ProtoHeader {
         uint16_t type;          /* XIRQ_MSG_* as received */
@@ -68,6 +93,10 @@ typedef struct ProtoRequest {
         /* VIRTIO_MMIO only */
         uint64_t base;
         uint16_t queue;
+        /* IRQFD (DEASSIGN: id only) */
+        ProtoIrqfd irqfd;
+        /* CLAIM (UNCLAIM: id only) */
+        ProtoClaim claim;
 } ProtoRequest;
 
 /* Counters and state reported by QUERY. */
@@ -114,10 +143,14 @@ int proto_decode_header(const void *buf, size_t len, ProtoHeader *ret);
 int proto_decode_request(const void *buf, size_t len, unsigned nfds, ProtoRequest *ret);
 
 /*
- * The version the daemon speaks with a client offering [min, max], or
- * -EPROTONOSUPPORT if there is none in common with XIRQ_PROTO_VERSION.
+ * The version the daemon speaks with a client offering [min, max]: the
+ * highest both know, or -EPROTONOSUPPORT if there is none in common with
+ * XIRQ_PROTO_VERSION_MIN..XIRQ_PROTO_VERSION.
  */
 int proto_negotiate_version(uint16_t version_min, uint16_t version_max);
+
+/* The protocol version that introduced a message type (0: unknown). */
+unsigned proto_type_version(uint16_t type);
 
 /*
  * Reply encoders.  buf must hold XIRQ_MSG_MAX bytes; each returns the number
@@ -146,13 +179,17 @@ size_t proto_encode_assign(void *buf, uint16_t type, uint32_t seq, uint8_t space
                            uint8_t match, uint64_t addr, uint64_t value, uint64_t mask);
 size_t proto_encode_virtio_mmio(void *buf, uint32_t seq, uint64_t base, uint16_t queue, uint16_t vflags);
 size_t proto_encode_query(void *buf, uint32_t seq);
+size_t proto_encode_irqfd(void *buf, uint32_t seq, const ProtoIrqfd *irqfd, bool deassign);
+size_t proto_encode_claim(void *buf, uint32_t seq, const ProtoClaim *claim);
+size_t proto_encode_unclaim(void *buf, uint32_t seq, uint32_t id);
 
 /*
  * Decode the reply to a request of type req_type and sequence seq, len bytes
  * with nfds fds.  Returns 0 if it is a well-formed reply (the daemon's verdict
  * is then in ret->error), -EBADMSG (wrong length), -EPROTO (not the reply to
  * that request: type, seq or flags differ), -EINVAL (reserved field != 0,
- * error not a plausible errno), -EBADF (an fd attached).
+ * error not a plausible errno), -EBADF (descriptors where none belong: only
+ * a successful CLAIM's reply carries 3).
  */
 int proto_decode_reply(const void *buf, size_t len, unsigned nfds, uint16_t req_type,
                        uint32_t seq, ProtoReply *ret);
