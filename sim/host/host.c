@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * host.c - the simulated Xen 4.17 host: its lifetime, its clients, and the control operations
- * (host_dispatch), the top layer over host-intro.c → host-ioreq.c → host-evtchn.c → host-dom.c →
- * host-pub.c (each calls only the layers below it; host-xs.c, the toolstack's xenstore side, is
- * a leaf).
+ * (host_dispatch), the top layer over host-intro.c → host-ioreq.c → host-evtchn.c →
+ * host-dom.c → host-pub.c (each calls only the layers below it; host-xs.c, the toolstack's
+ * xenstore side, is a leaf).
  * The toolstack's operations that span the layers live here: a domain's destruction (its
  * servers, its peers' ports, its xenstore entries, then its slot or a zombie), its crash,
  * unpause and poweroff.
