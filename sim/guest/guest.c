@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "guest-internal.h"
 #include "xensim-client.h"
 #include "xensim-guest.h"
 
@@ -76,6 +77,9 @@ int xsg_open(xsg **ret, const char *dir) {
                 g->fd = -1;
                 goto fail;
         }
+        r = guest_op(g, XS_OP_CLIENT_KIND, (const uint64_t[]){ XS_CLIENT_GUEST }, 1, NULL);
+        if (r < 0)
+                goto fail;
         r = xsc_host_get(g->fd, &g->host);
         if (r < 0)
                 goto fail;
@@ -105,7 +109,7 @@ xsg *xsg_close(xsg *g) {
         return NULL;
 }
 
-static int op(xsg *g, uint16_t o, const uint64_t *a, unsigned na, uint64_t *val) {
+int guest_op(xsg *g, uint16_t o, const uint64_t *a, unsigned na, uint64_t *val) {
         int r;
         pthread_mutex_lock(&g->lock);
         r = xsc_op(g->fd, o, a, na, val);
@@ -210,7 +214,7 @@ int xsg_domain_create(xsg *g, const char *name, unsigned nr_vcpus, uint32_t *ret
 
 int xsg_domain_unpause(xsg *g, uint32_t domid) {
         uint64_t v[4];
-        int r = op(g, XS_OP_DOM_UNPAUSE, (const uint64_t[]){ domid }, 1, v);
+        int r = guest_op(g, XS_OP_DOM_UNPAUSE, (const uint64_t[]){ domid }, 1, v);
         return r < 0 ? r : (int)v[0];
 }
 
@@ -237,15 +241,15 @@ int xsg_domain_create2(xsg *g, const char *name, unsigned nr_vcpus, unsigned fla
 }
 
 int xsg_domain_destroy(xsg *g, uint32_t domid) {
-        return op(g, XS_OP_DOM_DESTROY, (const uint64_t[]){ domid }, 1, NULL);
+        return guest_op(g, XS_OP_DOM_DESTROY, (const uint64_t[]){ domid }, 1, NULL);
 }
 
 int xsg_domain_poweroff(xsg *g, uint32_t domid) {
-        return op(g, XS_OP_DOM_POWEROFF, (const uint64_t[]){ domid }, 1, NULL);
+        return guest_op(g, XS_OP_DOM_POWEROFF, (const uint64_t[]){ domid }, 1, NULL);
 }
 
 int xsg_domain_crash(xsg *g, uint32_t domid) {
-        return op(g, XS_OP_DOM_CRASH, (const uint64_t[]){ domid }, 1, NULL);
+        return guest_op(g, XS_OP_DOM_CRASH, (const uint64_t[]){ domid }, 1, NULL);
 }
 
 static void fill_info(struct xs_dom *d, struct xsg_domain_info *i) {
@@ -1085,7 +1089,7 @@ int xsg_slot_peek(xsg *g, uint32_t domid, unsigned server, unsigned slot, ioreq_
 
 int xsg_irq_get(xsg *g, uint32_t domid, unsigned index, struct xsg_irq *ret) {
         uint64_t v[4];
-        int r = op(g, XS_OP_IRQ_GET, (const uint64_t[]){ domid, index }, 2, v);
+        int r = guest_op(g, XS_OP_IRQ_GET, (const uint64_t[]){ domid, index }, 2, v);
         if (r < 0)
                 return r;
         ret->kind = (enum xsg_irq_kind)v[0];

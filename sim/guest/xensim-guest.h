@@ -258,6 +258,110 @@ struct xsg_irq {
  */
 int xsg_irq_get(xsg *g, uint32_t domid, unsigned index, struct xsg_irq *ret);
 
+/* ---- introspection: what each process holds on the host ---- */
+
+/*
+ * Every handle of xensim's libraries is one connection to the host, which knows the process
+ * that opened it (SO_PEERCRED of the connection) and the one that sent each request
+ * (SCM_CREDENTIALS): a handle inherited across fork() or passed to another process keeps the
+ * pid of its opener, and shows its user as last_pid. The host releases what a closed or
+ * exited process held before it answers, so a process that has exited shows nothing.
+ * libxentoolcore holds nothing on the host: xentoolcore_restrict_all() shows in the
+ * restriction of every handle. These calls fail with -EPERM on a restricted connection (the
+ * guest driver's never is).
+ */
+
+enum xsg_handle_kind {
+        XSG_HANDLE_UNKNOWN = 0,    /* a connection that did not say what it is */
+        XSG_HANDLE_GUEST = 1,      /* a guest driver: libxensim-guest, the xensim CLI */
+        XSG_HANDLE_DEVICEMODEL = 2,/* xendevicemodel_open() */
+        XSG_HANDLE_FOREIGNMEMORY = 3,/* xenforeignmemory_open() */
+        XSG_HANDLE_EVTCHN = 4,     /* xenevtchn_open() */
+};
+
+struct xsg_handle_info {
+        uint64_t id;               /* the host's id: from 1 in opening order, never reused */
+        uint32_t pid;              /* the process that opened it */
+        uint32_t last_pid;         /* the process that sent its latest request (0: none) */
+        enum xsg_handle_kind kind;
+        bool restricted;           /* *_restrict() or xentoolcore_restrict_all() */
+        uint32_t restrict_domid;   /* the domain it is restricted to, when restricted */
+        unsigned nr_ports;         /* evtchn: dom0 ports bound on it */
+        unsigned nr_mappings;      /* foreignmemory: resource mappings alive, made with it */
+        unsigned nr_map_calls;     /* foreignmemory: map_resource calls that succeeded on it */
+};
+
+/*
+ * The open handles of process pid (opened by it, or whose latest request it sent; 0: every
+ * handle, the caller's own included), in ascending id: fills up to n entries and returns how
+ * many there are. Each entry is one request: a handle that exists throughout the call is
+ * listed once, with its state at the moment it was read.
+ */
+int xsg_handles(xsg *g, uint32_t pid, struct xsg_handle_info *buf, size_t n);
+
+enum xsg_port_kind {
+        XSG_PORT_GONE = 0,         /* the remote end was closed (its server or domain was
+                                      destroyed): the dom0 port stays bound, to nothing */
+        XSG_PORT_IOREQ = 1,        /* a vCPU's vp_eport */
+        XSG_PORT_BUFIOREQ = 2,     /* a server's buffered ioreq port */
+};
+
+struct xsg_port_info {
+        uint32_t port;             /* the dom0 port */
+        enum xsg_port_kind kind;
+        uint32_t domid;            /* the remote end (not for XSG_PORT_GONE) */
+        uint32_t remote_port;
+        unsigned server;
+        int vcpu;                  /* XSG_PORT_IOREQ: the vCPU; otherwise -1 */
+};
+
+/*
+ * The dom0 ports bound on evtchn handle `handle` (an id of xsg_handles), ascending: fills up
+ * to n entries and returns how many there are (0 for a handle that is not an evtchn handle).
+ * -ENOENT: no such handle open.
+ */
+int xsg_handle_ports(xsg *g, uint64_t handle, struct xsg_port_info *buf, size_t n);
+
+#define XSG_ANY_SERVER (~0u)
+
+struct xsg_mapping_info {
+        unsigned id;               /* the host's id of the mapping (ascending in time) */
+        uint64_t handle;           /* the foreignmemory handle it was made with */
+        uint32_t pid;              /* the process that called map_resource */
+        unsigned server;
+        bool ioreq, bufioreq;      /* the frames mapped: the ioreq page, the buffered one */
+        bool current;              /* the server still exists with these pages (false once it
+                                      was destroyed: the mapping keeps the old pages) */
+};
+
+/*
+ * The resource mappings alive of domid's ioreq pages, of server `server` (XSG_ANY_SERVER:
+ * of every server), in ascending id: fills up to n entries and returns how many there are.
+ * -ESRCH: no such domain; -EINVAL: server out of range.
+ */
+int xsg_server_mappings(xsg *g, uint32_t domid, unsigned server, struct xsg_mapping_info *buf,
+                        size_t n);
+
+/* The host's bound on the processes whose map_resource calls it remembers. */
+#define XSG_MAP_HISTORY 1024
+
+struct xsg_map_history {
+        uint64_t maps;             /* map_resource calls that succeeded */
+        uint64_t refused;          /* map_resource calls the host refused (restriction, no
+                                      such domain or server, bad frame...) */
+        unsigned alive;            /* its mappings alive now */
+        uint64_t forgotten;        /* processes whose records the host dropped: it keeps the
+                                      XSG_MAP_HISTORY most recent; 0 means the counts of every
+                                      process are complete */
+};
+
+/*
+ * The map_resource calls process pid ever sent on this host (by any handle, whoever opened
+ * it), also after its mappings and handles are gone. A pid reused by a new process adds to
+ * the old one's record. -EINVAL: pid 0.
+ */
+int xsg_map_history(xsg *g, uint32_t pid, struct xsg_map_history *ret);
+
 #ifdef __cplusplus
 }
 #endif

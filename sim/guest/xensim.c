@@ -34,7 +34,8 @@ static void usage(FILE *f) {
               "  inject slot DOMID SERVER SLOT STATE [TYPE DIR ADDR SIZE DATA] [--notify VCPU]\n"
               "  inject notify DOMID SERVER VCPU\n"
               "  inject die DOMID VCPU mmio|pio ADDR SIZE [VALUE]\n"
-              "  peek DOMID SERVER SLOT | irqs DOMID\n",
+              "  peek DOMID SERVER SLOT | irqs DOMID\n"
+              "  handles [PID] | ports HANDLE | mappings DOMID [SERVER] | maphistory PID\n",
               f);
 }
 
@@ -152,6 +153,137 @@ static int cmd_servers(xsg *g, uint32_t domid) {
                 }
         }
         free(rg);
+        return EX_OK;
+}
+
+/* ---- introspection ---- */
+
+static const char *kind_name(enum xsg_handle_kind k) {
+        switch (k) {
+        case XSG_HANDLE_GUEST:
+                return "guest";
+        case XSG_HANDLE_DEVICEMODEL:
+                return "devicemodel";
+        case XSG_HANDLE_FOREIGNMEMORY:
+                return "foreignmemory";
+        case XSG_HANDLE_EVTCHN:
+                return "evtchn";
+        default:
+                return "unknown";
+        }
+}
+
+/*
+ * Run a listing into a buffer that grows until it holds every entry (the count may change
+ * between two calls); *ret_buf is to be freed. Returns the count or -errno.
+ */
+static int list_all(int (*list)(xsg *g, const uint64_t *a, void *buf, size_t n), xsg *g,
+                    const uint64_t *a, size_t size, void **ret_buf) {
+        size_t cap = 64;
+        void *buf = NULL;
+        int n;
+
+        for (;;) {
+                void *nb = realloc(buf, cap * size);
+                if (!nb) {
+                        free(buf);
+                        return -ENOMEM;
+                }
+                buf = nb;
+                n = list(g, a, buf, cap);
+                if (n < 0 || (size_t)n <= cap)
+                        break;
+                cap = (size_t)n + 64;
+        }
+        if (n < 0) {
+                free(buf);
+                return n;
+        }
+        *ret_buf = buf;
+        return n;
+}
+
+static int list_handles(xsg *g, const uint64_t *a, void *buf, size_t n) {
+        return xsg_handles(g, (uint32_t)a[0], buf, n);
+}
+
+static int list_ports(xsg *g, const uint64_t *a, void *buf, size_t n) {
+        return xsg_handle_ports(g, a[0], buf, n);
+}
+
+static int list_mappings(xsg *g, const uint64_t *a, void *buf, size_t n) {
+        return xsg_server_mappings(g, (uint32_t)a[0], (unsigned)a[1], buf, n);
+}
+
+static int cmd_handles(xsg *g, uint32_t pid) {
+        struct xsg_handle_info *h;
+        int n = list_all(list_handles, g, (const uint64_t[]){ pid }, sizeof(*h), (void **)&h);
+
+        if (n < 0)
+                return fail(n, 0, 0, 0, "handles");
+        for (int i = 0; i < n; i++) {
+                printf("handle %" PRIu64 " pid=%u last=%u %s restricted=", h[i].id, h[i].pid,
+                       h[i].last_pid, kind_name(h[i].kind));
+                if (h[i].restricted)
+                        printf("%u", h[i].restrict_domid);
+                else
+                        printf("no");
+                printf(" ports=%u mappings=%u map_calls=%u\n", h[i].nr_ports, h[i].nr_mappings,
+                       h[i].nr_map_calls);
+        }
+        free(h);
+        return EX_OK;
+}
+
+static int cmd_ports(xsg *g, uint64_t handle) {
+        struct xsg_port_info *p;
+        int n = list_all(list_ports, g, (const uint64_t[]){ handle }, sizeof(*p), (void **)&p);
+
+        if (n == -ENOENT) {
+                fprintf(stderr, "xensim: no handle %" PRIu64 "\n", handle);
+                return EX_ERR;
+        }
+        if (n < 0)
+                return fail(n, 0, 0, 0, "ports");
+        for (int i = 0; i < n; i++) {
+                printf("port %u ", p[i].port);
+                if (p[i].kind == XSG_PORT_GONE)
+                        printf("gone\n");
+                else if (p[i].kind == XSG_PORT_BUFIOREQ)
+                        printf("dom=%u remote=%u server=%u bufioreq\n", p[i].domid,
+                               p[i].remote_port, p[i].server);
+                else
+                        printf("dom=%u remote=%u server=%u vcpu=%d\n", p[i].domid,
+                               p[i].remote_port, p[i].server, p[i].vcpu);
+        }
+        free(p);
+        return EX_OK;
+}
+
+static int cmd_mappings(xsg *g, uint32_t domid, unsigned server) {
+        struct xsg_mapping_info *m;
+        int n = list_all(list_mappings, g, (const uint64_t[]){ domid, server }, sizeof(*m),
+                         (void **)&m);
+
+        if (n < 0)
+                return fail(n, domid, 0, 0, "mappings");
+        for (int i = 0; i < n; i++)
+                printf("map %u handle=%" PRIu64 " pid=%u server=%u frames=%s%s%s %s\n", m[i].id,
+                       m[i].handle, m[i].pid, m[i].server, m[i].ioreq ? "ioreq" : "",
+                       m[i].ioreq && m[i].bufioreq ? "," : "", m[i].bufioreq ? "bufioreq" : "",
+                       m[i].current ? "current" : "stale");
+        free(m);
+        return EX_OK;
+}
+
+static int cmd_maphistory(xsg *g, uint32_t pid) {
+        struct xsg_map_history m;
+        int r = xsg_map_history(g, pid, &m);
+
+        if (r < 0)
+                return fail(r, 0, 0, 0, "maphistory");
+        printf("maps=%" PRIu64 " refused=%" PRIu64 " alive=%u forgotten=%" PRIu64 "\n", m.maps,
+               m.refused, m.alive, m.forgotten);
         return EX_OK;
 }
 
@@ -531,6 +663,31 @@ int main(int argc, char **argv) {
                                 break;
                         }
                 }
+        } else if (!strcmp(cmd, "handles") && argc <= 2) {
+                uint64_t v = 0;
+                if (argc == 2 && (num(argv[1], UINT32_MAX, &v) < 0 || v == 0)) {
+                        ret = EX_USAGE;
+                        goto out;
+                }
+                ret = cmd_handles(g, (uint32_t)v);
+        } else if (!strcmp(cmd, "ports") && argc == 2) {
+                uint64_t v;
+                ret = num(argv[1], UINT64_MAX, &v) < 0 ? EX_USAGE : cmd_ports(g, v);
+        } else if (!strcmp(cmd, "mappings") && (argc == 2 || argc == 3)) {
+                uint64_t d, s = XSG_ANY_SERVER;
+                if (num(argv[1], UINT32_MAX, &d) < 0 ||
+                    (argc == 3 && num(argv[2], XSG_MAX_SERVERS - 1, &s) < 0)) {
+                        ret = EX_USAGE;
+                        goto out;
+                }
+                ret = cmd_mappings(g, (uint32_t)d, (unsigned)s);
+        } else if (!strcmp(cmd, "maphistory") && argc == 2) {
+                uint64_t v;
+                if (num(argv[1], UINT32_MAX, &v) < 0 || v == 0) {
+                        ret = EX_USAGE;
+                        goto out;
+                }
+                ret = cmd_maphistory(g, (uint32_t)v);
         } else {
                 usage(stderr);
                 ret = EX_USAGE;

@@ -13,11 +13,30 @@
 
 #include "host.h"
 
+/* Resource mappings per client (Linux's vm.max_map_count is 65530 per process). */
+#define HOST_MAX_MAPS 16384u
+
 struct host_map {
         uint32_t id;
         uint32_t slot;                  /* domain slot */
         uint32_t nr;
         uint32_t page[2];
+        uint32_t pid;                   /* the process that sent the map_resource */
+        uint8_t srv;                    /* the server whose pages these were */
+        uint8_t frames;                 /* HOST_MAP_IOREQ | HOST_MAP_BUFIOREQ */
+};
+#define HOST_MAP_IOREQ 1u
+#define HOST_MAP_BUFIOREQ 2u
+
+/*
+ * The map_resource calls of each process, kept after its mappings and connections are gone:
+ * HOST_MAP_HISTORY processes, the oldest record dropped (and counted) for a new one beyond.
+ */
+#define HOST_MAP_HISTORY 1024u
+
+struct hmapper {
+        uint32_t pid;
+        uint64_t ok, refused;
 };
 
 struct hsrv {
@@ -92,12 +111,18 @@ struct host {
         uint32_t gen_counter;
         struct hpoweroff *poweroff;
         unsigned nr_poweroff;
+        struct host_client *clients, *clients_tail;     /* ascending id */
+        uint64_t next_client_id;
+        struct hmapper mapper[HOST_MAP_HISTORY];         /* oldest at mapper_oldest when full */
+        unsigned nr_mappers, mapper_oldest;
+        uint64_t mappers_forgotten;
 };
 
 
 /*
  * The modules in layers, each calling only those below it:
  *   host.c        lifetime, clients, dispatch; destroy, crash, unpause, poweroff (host.h)
+ *   host-intro.c  introspection: what each client holds, the map_resource history
  *   host-ioreq.c  ioreq servers, ranges, pages and mappings, boot INVALIDATE, interrupt log
  *   host-evtchn.c dom0 event channels and evtchn handles
  *   host-dom.c    the domain table
@@ -148,10 +173,20 @@ void host_ioreq_server_destroy(struct host *h, uint32_t slot, unsigned id);
 int host_ioreq_map(struct host *h, struct host_client *c, const uint64_t *a, bool map);
 int host_ioreq_set_state(struct host *h, struct host_client *c, const uint64_t *a);
 int host_ioreq_irq(struct host *h, struct host_client *c, const uint64_t *a);
-int host_ioreq_fm_map(struct host *h, struct host_client *c, const uint64_t *a, uint64_t *val);
+int host_ioreq_fm_map(struct host *h, struct host_client *c, uint32_t pid, const uint64_t *a,
+                      uint64_t *val);
 int host_ioreq_fm_unmap(struct host *h, struct host_client *c, uint64_t id);
 void host_ioreq_map_drop(struct host *h, struct host_map *m);
 unsigned host_ioreq_boot_invalidate(struct host *h, uint32_t slot);
+
+/*
+ * host-intro.c: what each client holds (XS_OP_INTRO_*, for tests), read from every layer
+ * below, and the history of map_resource calls per process.
+ */
+/* Count a map_resource request of process pid on c that gave r (0 or -errno). */
+void host_intro_map_result(struct host *h, struct host_client *c, uint32_t pid, int r);
+/* Answer an XS_OP_INTRO_* request (the caller checked that c is not restricted). */
+int host_intro_dispatch(struct host *h, const struct xs_req *req, uint64_t *val);
 
 /* host-xs.c: the keys libxl writes for a new domain, their removal, shutdown, dom0's. */
 int host_xs_domain_create(struct xs_handle *xs, uint32_t domid, const char *name,

@@ -393,8 +393,9 @@ int host_ioreq_irq(struct host *h, struct host_client *c, const uint64_t *a) {
 
 /* ---- foreignmemory ---- */
 
-int host_ioreq_fm_map(struct host *h, struct host_client *c, const uint64_t *a, uint64_t *val) {
-        struct host_map m = { 0 }, *nm;
+int host_ioreq_fm_map(struct host *h, struct host_client *c, uint32_t pid, const uint64_t *a,
+                      uint64_t *val) {
+        struct host_map m = { .pid = pid }, *nm;
         struct hsrv *v;
         int slot, r;
 
@@ -405,20 +406,25 @@ int host_ioreq_fm_map(struct host *h, struct host_client *c, const uint64_t *a, 
                 return -EOPNOTSUPP;
         if (a[2] >= XS_MAX_SERVERS || h->dom[slot]->srv[a[2]].state == XS_SRV_NONE)
                 return -ENOENT;
-        if (a[4] < 1 || a[4] > 2)
-                return -EINVAL;
+        if (a[4] < 1 || a[4] > 2 || a[3] > XENMEM_resource_ioreq_server_frame_ioreq(0))
+                return -EINVAL;         /* frames past the ioreq page (also: no wrap below) */
         v = &h->dom[slot]->srv[a[2]];
+        m.srv = (uint8_t)a[2];
         for (uint64_t f = a[3]; f < a[3] + a[4]; f++) {
                 if (f == XENMEM_resource_ioreq_server_frame_bufioreq) {
                         if (!v->bufpage)
                                 return -ENOENT;
                         m.page[m.nr++] = v->bufpage;
+                        m.frames |= HOST_MAP_BUFIOREQ;
                 } else if (f == XENMEM_resource_ioreq_server_frame_ioreq(0)) {
                         m.page[m.nr++] = v->page;
+                        m.frames |= HOST_MAP_IOREQ;
                 } else {
                         return -EINVAL;
                 }
         }
+        if (c->nr_maps >= HOST_MAX_MAPS)
+                return -ENOMEM;
         nm = realloc(c->maps, (c->nr_maps + 1) * sizeof(*c->maps));
         if (!nm)
                 return -ENOMEM;

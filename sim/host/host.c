@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * host.c - the simulated Xen 4.17 host: its lifetime, its clients, and the control operations
- * (host_dispatch), the top layer over host-ioreq.c → host-evtchn.c → host-dom.c → host-pub.c
- * (each calls only the layers below it; host-xs.c, the toolstack's xenstore side, is a leaf).
+ * (host_dispatch), the top layer over host-intro.c → host-ioreq.c → host-evtchn.c →
+ * host-dom.c → host-pub.c (each calls only the layers below it; host-xs.c, the toolstack's
+ * xenstore side, is a leaf).
  * The toolstack's operations that span the layers live here: a domain's destruction (its
  * servers, its peers' ports, its xenstore entries, then its slot or a zombie), its crash,
  * unpause and poweroff.
@@ -14,6 +15,7 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,9 +158,67 @@ void host_run_timers(struct host *h,
         }
 }
 
+/* ---- clients ---- */
+
+/* What the client holds: its evtchn handle (and so its ports), its mappings. */
+static void client_drop(struct host *h, struct host_client *c) {
+        host_evt_close(h, c);
+        while (c->nr_maps) {
+                struct host_map m = c->maps[--c->nr_maps];
+                host_ioreq_map_drop(h, &m);
+        }
+        free(c->maps);
+        c->maps = NULL;
+}
+
+/*
+ * On Linux a process's handles are released by the time it has exited; here xensimd notices a
+ * closed connection when it gets round to it. Before an introspection answer, release what
+ * every client whose peer hung up holds, so that the answer shows such a process holding
+ * nothing. The client stays (gone) until xensimd frees it; its remaining requests are refused.
+ */
+static int clients_reap(struct host *h) {
+        struct pollfd *p;
+        unsigned n = 0, i = 0;
+
+        for (struct host_client *c = h->clients; c; c = c->next)
+                n += !c->gone && c->fd >= 0;
+        if (!n)
+                return 0;
+        p = calloc(n, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        for (struct host_client *c = h->clients; c && i < n; c = c->next)
+                if (!c->gone && c->fd >= 0)
+                        p[i++] = (struct pollfd){ .fd = c->fd, .events = POLLRDHUP };
+        if (poll(p, i, 0) > 0) {
+                i = 0;
+                for (struct host_client *c = h->clients; c && i < n; c = c->next) {
+                        if (c->gone || c->fd < 0)
+                                continue;
+                        if (p[i++].revents & (POLLRDHUP | POLLHUP | POLLERR)) {
+                                client_drop(h, c);
+                                c->gone = true;
+                        }
+                }
+        }
+        free(p);
+        return 0;
+}
+
+/* Say what the connection is, once (an evtchn handle says so by opening). */
+static int client_kind(struct host_client *c, uint64_t kind) {
+        if (kind == XS_CLIENT_NONE || kind > XS_CLIENT_MAX)
+                return -EINVAL;
+        if (c->kind != XS_CLIENT_NONE)
+                return c->kind == kind ? 0 : -EBUSY;
+        c->kind = (uint8_t)kind;
+        return 0;
+}
+
 /* ---- dispatch ---- */
 
-void host_dispatch(struct host *h, struct host_client *c, const struct xs_req *req,
+void host_dispatch(struct host *h, struct host_client *c, uint32_t pid, const struct xs_req *req,
                    struct xs_rep *rep, int *ret_fd) {
         const uint64_t *a = req->a;
         uint64_t *val = rep->val;
@@ -169,16 +229,10 @@ void host_dispatch(struct host *h, struct host_client *c, const struct xs_req *r
         rep->magic = XS_PROTO_MAGIC;
         rep->op = req->op;
         rep->seq = req->seq;
-
-        /* A deferred restriction (lib-common.h) precedes the operation it came with. */
-        if (req->restrict_dom) {
-                uint32_t dom = req->restrict_dom - 1;
-                if (dom > UINT16_MAX || (c->restricted && c->rdomid != dom)) {
-                        r = -EINVAL;
-                        goto out;
-                }
-                c->restricted = true;
-                c->rdomid = dom;
+        c->last_pid = pid;
+        if (c->gone) {
+                r = -EPIPE;             /* its peer hung up: nobody reads the answer */
+                goto out;
         }
 
         switch (req->op) {
@@ -186,6 +240,17 @@ void host_dispatch(struct host *h, struct host_client *c, const struct xs_req *r
                 val[0] = XS_SHM_SIZE;
                 *ret_fd = h->shm_fd;
                 r = 0;
+                break;
+        case XS_OP_CLIENT_KIND:
+                r = client_kind(c, a[0]);
+                break;
+        case XS_OP_INTRO_HANDLE:
+        case XS_OP_INTRO_PORT:
+        case XS_OP_INTRO_MAP:
+        case XS_OP_INTRO_MAPPER:
+                r = c->restricted ? -EPERM : clients_reap(h);
+                if (r == 0)
+                        r = host_intro_dispatch(h, req, val);
                 break;
         case XS_OP_DOM_CREATE:
                 r = c->restricted ? -EPERM : host_dom_create(h, req, val);
@@ -305,7 +370,8 @@ void host_dispatch(struct host *h, struct host_client *c, const struct xs_req *r
                 r = host_ioreq_check_target(h, c, a[0], &slot);
                 break;
         case XS_OP_FM_MAP:
-                r = host_ioreq_fm_map(h, c, a, val);
+                r = host_ioreq_fm_map(h, c, pid, a, val);
+                host_intro_map_result(h, c, pid, r);
                 break;
         case XS_OP_FM_UNMAP:
                 r = host_ioreq_fm_unmap(h, c, a[0]);
@@ -319,6 +385,8 @@ void host_dispatch(struct host *h, struct host_client *c, const struct xs_req *r
                 break;
         case XS_OP_EVT_OPEN:
                 r = host_evt_open(h, c, val, ret_fd);
+                if (r == 0 && c->kind == XS_CLIENT_NONE)
+                        c->kind = XS_CLIENT_EVTCHN;
                 break;
         case XS_OP_EVT_RESTRICT:
                 /* Linux's evtchn device refuses any second restriction. */
@@ -351,24 +419,35 @@ out:
 
 /* ---- lifetime ---- */
 
-void host_client_init(struct host_client *c, int fd) {
+void host_client_init(struct host *h, struct host_client *c, int fd, uint32_t pid) {
         memset(c, 0, sizeof(*c));
         c->fd = fd;
         c->evt = -1;
+        c->id = ++h->next_client_id;
+        c->pid = pid;
+        c->prev = h->clients_tail;
+        if (h->clients_tail)
+                h->clients_tail->next = c;
+        else
+                h->clients = c;
+        h->clients_tail = c;
 }
 
 void host_client_release(struct host *h, struct host_client *c) {
-        host_evt_close(h, c);
-        while (c->nr_maps) {
-                struct host_map m = c->maps[--c->nr_maps];
-                host_ioreq_map_drop(h, &m);
-        }
-        free(c->maps);
-        c->maps = NULL;
+        client_drop(h, c);
         for (unsigned i = 0; c->deferred && i < h->nr_poweroff; i++)
                 if (h->poweroff[i].waiter == c)
                         h->poweroff[i].waiter = NULL;
         c->deferred = false;
+        if (c->prev)
+                c->prev->next = c->next;
+        else if (h->clients == c)
+                h->clients = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        else if (h->clients_tail == c)
+                h->clients_tail = c->prev;
+        c->prev = c->next = NULL;
 }
 
 void host_set_xenstore(struct host *h, struct xs_handle *xs) {

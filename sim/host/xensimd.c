@@ -134,7 +134,7 @@ static void conn_cb(struct ev_loop *loop, ev_io *w, int revents) {
         struct conn *c = container_of(w, struct conn, io);
         union {
                 struct cmsghdr h;
-                char buf[CMSG_SPACE(sizeof(int) * 8)];
+                char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * 8)];
         } ctl;
         union {
                 struct xs_req req;
@@ -144,7 +144,8 @@ static void conn_cb(struct ev_loop *loop, ev_io *w, int revents) {
         struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
                              .msg_controllen = sizeof(ctl.buf) };
         struct xs_rep rep;
-        bool bad = false;
+        struct ucred cred;
+        bool bad = false, have_cred = false;
         ssize_t n;
         int fd;
 
@@ -156,8 +157,17 @@ static void conn_cb(struct ev_loop *loop, ev_io *w, int revents) {
                 conn_free(c);
                 return;
         }
-        /* Nobody sends fds to the host: close any that came, and drop the client. */
+        /*
+         * The sender's credentials (SO_PASSCRED) are expected, once. Nobody sends fds to the
+         * host: close any that came, and drop the client.
+         */
         for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h; h = CMSG_NXTHDR(&mh, h)) {
+                if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_CREDENTIALS &&
+                    h->cmsg_len == CMSG_LEN(sizeof(cred)) && !have_cred) {
+                        memcpy(&cred, CMSG_DATA(h), sizeof(cred));
+                        have_cred = true;
+                        continue;
+                }
                 if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS) {
                         size_t cnt = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
                         for (size_t i = 0; i < cnt; i++) {
@@ -176,7 +186,9 @@ static void conn_cb(struct ev_loop *loop, ev_io *w, int revents) {
                 conn_free(c);
                 return;
         }
-        host_dispatch(c->d->host, &c->hc, &in.req, &rep, &fd);
+        host_dispatch(c->d->host, &c->hc, have_cred && cred.pid > 0 ? (uint32_t)cred.pid
+                                                                    : c->hc.pid,
+                      &in.req, &rep, &fd);
         if (c->hc.deferred) {
                 /* One request at a time: the next is read once this one is answered. */
                 ev_io_stop(loop, &c->io);
@@ -189,8 +201,10 @@ static void conn_cb(struct ev_loop *loop, ev_io *w, int revents) {
 
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
         struct daemon *d = container_of(w, struct daemon, accept_io);
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
         struct conn *c;
-        int fd;
+        int fd, one = 1;
 
         fd = accept4(d->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) {
@@ -202,6 +216,12 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
                 }
                 return;
         }
+        /* Who connected, and each request's sender (SCM_CREDENTIALS) from here on. */
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || len != sizeof(cred) ||
+            setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
+                close(fd);
+                return;
+        }
         c = calloc(1, sizeof(*c));
         if (!c) {
                 close(fd);
@@ -209,7 +229,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
         }
         c->fd = fd;
         c->d = d;
-        host_client_init(&c->hc, fd);
+        host_client_init(d->host, &c->hc, fd, cred.pid > 0 ? (uint32_t)cred.pid : 0);
         c->next = d->conns;
         if (d->conns)
                 d->conns->prev = c;

@@ -20,23 +20,22 @@
 #include "xentoolcore-internal.h"
 
 /*
- * A handle's connection to xensimd. Restricting a handle is local to the fd on Linux (an
- * ioctl on privcmd or /dev/xen/evtchn, no hypercall), so it is decided here, with the
- * rules xensimd applies, and reaches xensimd with the handle's next request.
+ * A handle's connection to xensimd. Each handle has its own, so that xensimd sees one
+ * connection per handle: what it is (XS_OP_CLIENT_KIND, sent at open), its restriction, and
+ * what it holds.
  */
 struct lib_conn {
         int fd;
         pthread_mutex_t lock;
-        bool restricted;
+        bool restricted;                /* as xensimd decided (evtchn checks some calls here) */
         uint32_t rdomid;
-        uint32_t restrict_pending;      /* domid + 1 not yet sent to xensimd, 0 = none */
 };
 
-static inline int lib_conn_open(struct lib_conn *c) {
+/* Connect; kind (XS_CLIENT_*, or XS_CLIENT_NONE to say nothing yet) is told to xensimd. */
+static inline int lib_conn_open(struct lib_conn *c, uint64_t kind) {
         int r;
         pthread_mutex_init(&c->lock, NULL);
         c->restricted = false;
-        c->restrict_pending = 0;
         r = xsc_connect(NULL, &c->fd);
         if (r < 0) {
                 /* The real libraries log open failures too; say where xensim was looked for. */
@@ -47,6 +46,8 @@ static inline int lib_conn_open(struct lib_conn *c) {
                 c->fd = -1;
                 return r;
         }
+        if (kind != XS_CLIENT_NONE)
+                return xsc_op(c->fd, XS_OP_CLIENT_KIND, &kind, 1, NULL);
         return 0;
 }
 
@@ -59,23 +60,25 @@ static inline void lib_conn_close(struct lib_conn *c) {
 }
 
 /*
- * Restrict the handle to domid. evtchn: Linux's evtchn device refuses any second restriction
- * (EACCES); privcmd (devicemodel, foreignmemory): the same domain again is fine, another
- * EINVAL. Returns 0 or -1 with errno set.
+ * Restrict the handle to domid (op: XS_OP_DM_RESTRICT, XS_OP_FM_RESTRICT or
+ * XS_OP_EVT_RESTRICT). xensimd applies Linux's rules: privcmd (devicemodel, foreignmemory)
+ * takes the same domain again, another is EINVAL; the evtchn device refuses any second
+ * restriction (EACCES). On Linux this is an ioctl on the fd; here one request/answer, so that
+ * once it returned the host's view of the handle (XS_OP_INTRO_HANDLE) is exact. Returns 0 or
+ * -1 with errno set.
  */
-static inline int lib_restrict(struct lib_conn *c, uint32_t domid, bool evtchn) {
-        int r = 0;
+static inline int lib_restrict(struct lib_conn *c, uint16_t op, uint32_t domid) {
+        uint64_t a = domid;
+        int r;
         pthread_mutex_lock(&c->lock);
-        if (c->restricted && (evtchn || c->rdomid != domid))
-                r = evtchn ? EACCES : EINVAL;
-        else if (!c->restricted) {
+        r = c->fd < 0 ? -EBADF : xsc_op(c->fd, op, &a, 1, NULL);
+        if (r == 0) {
                 c->restricted = true;
                 c->rdomid = domid;
-                c->restrict_pending = domid + 1;
         }
         pthread_mutex_unlock(&c->lock);
-        if (r) {
-                errno = r;
+        if (r < 0) {
+                errno = -r;
                 return -1;
         }
         return 0;
@@ -94,12 +97,9 @@ static inline int lib_op(struct lib_conn *c, uint16_t op, const uint64_t *a, uns
         if (c->fd < 0)
                 r = -EBADF;
         else {
-                req.restrict_dom = c->restrict_pending;
                 r = xsc_call(c->fd, &req, &rep, NULL, 0);
-                if (r == 0) {
-                        c->restrict_pending = 0;        /* xensimd applied it first */
+                if (r == 0)
                         r = -rep.err;
-                }
         }
         pthread_mutex_unlock(&c->lock);
         if (r < 0) {

@@ -34,7 +34,7 @@ xendevicemodel_handle *xendevicemodel_open(struct xentoollog_logger *logger,
                 return NULL;
         h->tc_ah.restrict_callback = dm_restrict_cb;
         xentoolcore__register_active_handle(&h->tc_ah);
-        r = lib_conn_open(&h->c);
+        r = lib_conn_open(&h->c, XS_CLIENT_DEVICEMODEL);
         if (r < 0) {
                 xentoolcore__deregister_active_handle(&h->tc_ah);
                 lib_conn_close(&h->c);
@@ -229,5 +229,5 @@ int xendevicemodel_nr_vcpus(xendevicemodel_handle *dmod, domid_t domid, unsigned
 }
 
 int xendevicemodel_restrict(xendevicemodel_handle *dmod, domid_t domid) {
-        return lib_restrict(&dmod->c, domid, false);
+        return lib_restrict(&dmod->c, XS_OP_DM_RESTRICT, domid);
 }

@@ -57,7 +57,7 @@ xenevtchn_handle *xenevtchn_open(struct xentoollog_logger *logger, unsigned int 
         pthread_mutex_init(&h->plock, NULL);
         h->tc_ah.restrict_callback = evt_restrict_cb;
         xentoolcore__register_active_handle(&h->tc_ah);
-        r = lib_conn_open(&h->c);
+        r = lib_conn_open(&h->c, XS_CLIENT_NONE);     /* XS_OP_EVT_OPEN says what it is */
         if (r < 0)
                 goto fail;
         r = lib_host_get(&h->c, &h->host);
@@ -260,5 +260,5 @@ int xenevtchn_unbind(xenevtchn_handle *xce, evtchn_port_t port) {
 }
 
 int xenevtchn_restrict(xenevtchn_handle *xce, domid_t domid) {
-        return lib_restrict(&xce->c, domid, true);
+        return lib_restrict(&xce->c, XS_OP_EVT_RESTRICT, domid);
 }

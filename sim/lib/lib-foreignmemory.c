@@ -39,7 +39,7 @@ xenforeignmemory_handle *xenforeignmemory_open(struct xentoollog_logger *logger,
                 return NULL;
         h->tc_ah.restrict_callback = fm_restrict_cb;
         xentoolcore__register_active_handle(&h->tc_ah);
-        r = lib_conn_open(&h->c);
+        r = lib_conn_open(&h->c, XS_CLIENT_FOREIGNMEMORY);
         if (r == 0)
                 r = lib_host_get(&h->c, &h->host);
         if (r < 0) {
@@ -82,7 +82,7 @@ int xenforeignmemory_unmap(xenforeignmemory_handle *fmem, void *addr, size_t pag
 }
 
 int xenforeignmemory_restrict(xenforeignmemory_handle *fmem, domid_t domid) {
-        return lib_restrict(&fmem->c, domid, false);
+        return lib_restrict(&fmem->c, XS_OP_FM_RESTRICT, domid);
 }
 
 xenforeignmemory_resource_handle *xenforeignmemory_map_resource(

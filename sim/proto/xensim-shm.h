@@ -284,15 +284,39 @@ static inline uint32_t xs_ring_skip(struct xs_ring *r) {
 /* ------------------------------------------------------------------------------------------
  * Control protocol on DIR/host.sock (SOCK_SEQPACKET): one struct xs_req per packet, answered
  * by one struct xs_rep (with file descriptors for the ops that say so). Any packet that is not
- * exactly sizeof(struct xs_req) with the right magic and version drops the connection.
- * A handle's restriction travels with its next request (restrict_dom): xensimd applies it
- * before the operation, as if the matching *_RESTRICT op had come first.
+ * exactly sizeof(struct xs_req) with the right magic and version, or that carries file
+ * descriptors, drops the connection. xensimd reads each packet's sender from its
+ * SCM_CREDENTIALS (SO_PASSCRED): the process that sent a request, which may differ from the
+ * one that connected (SO_PEERCRED) when the connection was inherited or passed on.
+ *
+ * Each connection is one handle: a library handle says what it is (XS_OP_CLIENT_KIND) when it
+ * opens, an evtchn handle by XS_OP_EVT_OPEN. A restriction is a request of its own, answered
+ * before *_restrict returns, so that the host's view (XS_OP_INTRO_*) is exact once a call
+ * returned.
  */
 #define XS_PROTO_MAGIC 0x58535251u     /* "XSRQ" */
-#define XS_PROTO_VERSION 3u
+#define XS_PROTO_VERSION 4u
+
+/* What a connection is (XS_OP_CLIENT_KIND, XS_OP_INTRO_HANDLE). */
+enum {
+        XS_CLIENT_NONE = 0,             /* said nothing (not one of xensim's libraries) */
+        XS_CLIENT_GUEST = 1,            /* the guest driver (libxensim-guest) */
+        XS_CLIENT_DEVICEMODEL = 2,
+        XS_CLIENT_FOREIGNMEMORY = 3,
+        XS_CLIENT_EVTCHN = 4,
+        XS_CLIENT_MAX = 4,
+};
+
+/* XS_OP_INTRO_PORT, val[3]: what the remote port is. */
+enum {
+        XS_INTRO_PORT_GONE = 0,         /* the remote side was closed (server or domain gone) */
+        XS_INTRO_PORT_IOREQ = 1,        /* a vCPU's vp_eport */
+        XS_INTRO_PORT_BUFIOREQ = 2,     /* a server's buffered ioreq port */
+};
 
 enum xs_op {
         XS_OP_HELLO = 1,                /* → fd: the shm memfd; val[0] = its size */
+        XS_OP_CLIENT_KIND = 2,          /* a0 = XS_CLIENT_*: once per connection (EBUSY after) */
         /* toolstack / guest */
         XS_OP_DOM_CREATE = 10,          /* name, a0 = vcpus, a1 = 1: paused → val[0] domid */
         XS_OP_DOM_DESTROY = 11,         /* a0 = domid */
@@ -324,6 +348,26 @@ enum xs_op {
         XS_OP_EVT_BIND = 62,            /* a0 remote domid a1 remote port → val[0] local port */
         XS_OP_EVT_UNBIND = 63,          /* a0 = port */
         XS_OP_EVT_CHECK = 64,           /* a0 = domid, ~0 for none: restriction check */
+        /*
+         * introspection: what each connection holds. Refused (EPERM) to a restricted
+         * connection. Each answers one entry, the one with the lowest id >= a cursor; val[0]
+         * is 0 when there is none. Connections whose peer hung up are released first.
+         */
+        XS_OP_INTRO_HANDLE = 80,        /* a0 pid (0 any: opened or last used by it), a1 first
+                                           id → val[0] id, val[1] pid | last_pid << 32,
+                                           val[2] kind | restricted << 8 | rdomid << 16 |
+                                           ports << 32, val[3] mappings | map calls << 32 */
+        XS_OP_INTRO_PORT = 81,          /* a0 handle id, a1 first port → val[0] port, val[1]
+                                           remote domid, val[2] remote port, val[3]
+                                           XS_INTRO_PORT_* | server << 8 | vcpu << 16;
+                                           ENOENT: no such handle */
+        XS_OP_INTRO_MAP = 82,           /* a0 domid, a1 server (~0: any), a2 first map id →
+                                           val[0] map id, val[1] handle id, val[2] pid,
+                                           val[3] server | ioreq << 8 | bufioreq << 9 |
+                                           current << 10 */
+        XS_OP_INTRO_MAPPER = 83,        /* a0 pid → val[0] map_resource calls that succeeded,
+                                           val[1] refused, val[2] mappings alive, val[3]
+                                           processes forgotten (history bound) */
 };
 
 struct xs_req {
@@ -331,7 +375,7 @@ struct xs_req {
         uint16_t version;
         uint16_t op;
         uint32_t seq;
-        uint32_t restrict_dom;          /* domid + 1: restrict the connection first, 0 = no */
+        uint32_t pad;
         uint64_t a[6];
         char name[64];
 };

@@ -7,7 +7,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,6 +18,7 @@
 #include <xen/memory.h>
 
 #include "simtest.h"
+#include "xensim-shm.h"
 
 const char *st_dir;
 int st_failures;
@@ -172,6 +175,33 @@ uint32_t st_domain(const char *name, unsigned vcpus) {
                 st_fail_now();
         }
         return domid;
+}
+
+int st_raw_connect(void) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/host.sock", st_dir);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                perror("FAIL: connect");
+                st_fail_now();
+        }
+        return fd;
+}
+
+int st_raw_request(int fd, uint16_t op, const uint64_t *a, unsigned na, struct xs_rep *rep) {
+        struct xs_req req = { .magic = XS_PROTO_MAGIC, .version = XS_PROTO_VERSION, .op = op,
+                              .seq = 7 };
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        for (unsigned i = 0; i < na && i < 6; i++)
+                req.a[i] = a[i];
+        if (send(fd, &req, sizeof(req), MSG_NOSIGNAL) != sizeof(req))
+                return -errno;
+        if (poll(&p, 1, 2000) != 1)
+                return -ETIMEDOUT;
+        ssize_t n = recv(fd, rep, sizeof(*rep), 0);
+        if (n != sizeof(*rep))
+                return n == 0 ? -ENOTCONN : -EPROTO;
+        return rep->err;
 }
 
 int st_wait_port(xenevtchn_handle *xce, int timeout_ms, bool keep_masked) {

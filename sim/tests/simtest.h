@@ -62,6 +62,17 @@ void st_fail_now(void);
 xsg *st_guest(void);
 uint32_t st_domain(const char *name, unsigned vcpus);
 
+/* A raw connection to host.sock (the test fails at once if it cannot connect). */
+int st_raw_connect(void);
+/*
+ * One raw request on it (xensim-shm.h), arguments a[0..na): returns the host's errno (0:
+ * done), or -errno when no well-formed answer came within 2 s; rep gets the answer.
+ */
+struct xs_rep;
+int st_raw_request(int fd, uint16_t op, const uint64_t *a, unsigned na, struct xs_rep *rep);
+#define st_raw_call(fd, op, a0, a1, a2, rep) \
+        st_raw_request((fd), (op), (const uint64_t[]){ (a0), (a1), (a2) }, 3, (rep))
+
 /* A test-driven ioreq server on the real API. */
 struct st_srv {
         xendevicemodel_handle *dm;

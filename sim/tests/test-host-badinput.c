@@ -22,17 +22,6 @@
 #include "simtest.h"
 #include "xensim-shm.h"
 
-static int raw_connect(void) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/host.sock", st_dir);
-        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-                perror("FAIL: connect");
-                st_fail_now();
-        }
-        return fd;
-}
-
 /* After a bad packet the host must hang up on us (recv → 0) within a bounded time. */
 static bool dropped(int fd) {
         struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -40,20 +29,6 @@ static bool dropped(int fd) {
         if (poll(&p, 1, 2000) != 1)
                 return false;
         return recv(fd, b, sizeof(b), MSG_DONTWAIT) == 0;
-}
-
-static int call(int fd, uint16_t op, uint64_t a0, uint64_t a1, uint64_t a2, struct xs_rep *rep) {
-        struct xs_req req = { .magic = XS_PROTO_MAGIC, .version = XS_PROTO_VERSION, .op = op,
-                              .seq = 7, .a = { a0, a1, a2 } };
-        struct pollfd p = { .fd = fd, .events = POLLIN };
-        if (send(fd, &req, sizeof(req), MSG_NOSIGNAL) != sizeof(req))
-                return -errno;
-        if (poll(&p, 1, 2000) != 1)
-                return -ETIMEDOUT;
-        ssize_t n = recv(fd, rep, sizeof(*rep), 0);
-        if (n != sizeof(*rep))
-                return n == 0 ? -ENOTCONN : -EPROTO;
-        return rep->err;
 }
 
 static void host_alive(const char *after) {
@@ -77,19 +52,19 @@ int main(int argc, char **argv) {
         xsg *good = st_guest();
         (void)good;
 
-        fd = raw_connect();
+        fd = st_raw_connect();
         CHECK(send(fd, "abc", 3, 0) == 3, "send");
         CHECK(dropped(fd), "3 garbage bytes not refused");
         close(fd);
 
-        fd = raw_connect();
+        fd = st_raw_connect();
         struct xs_req req;
         memset(&req, 0xa5, sizeof(req));
         CHECK(send(fd, &req, sizeof(req), 0) == sizeof(req), "send");
         CHECK(dropped(fd), "bad magic not refused");
         close(fd);
 
-        fd = raw_connect();
+        fd = st_raw_connect();
         char big[4096];
         memset(big, 0, sizeof(big));
         memcpy(big, &(uint32_t){ XS_PROTO_MAGIC }, 4);
@@ -97,21 +72,21 @@ int main(int argc, char **argv) {
         CHECK(dropped(fd), "oversized packet not refused");
         close(fd);
 
-        fd = raw_connect();
+        fd = st_raw_connect();
         req = (struct xs_req){ .magic = XS_PROTO_MAGIC, .version = XS_PROTO_VERSION,
                                .op = XS_OP_DOM_CREATE };
         CHECK(send(fd, &req, sizeof(req) - 1, 0) == sizeof(req) - 1, "send");
         CHECK(dropped(fd), "truncated packet not refused");
         close(fd);
 
-        fd = raw_connect();
+        fd = st_raw_connect();
         req.version = 99;
         CHECK(send(fd, &req, sizeof(req), 0) == sizeof(req), "send");
         CHECK(dropped(fd), "wrong version not refused");
         close(fd);
 
         /* A packet carrying file descriptors. */
-        fd = raw_connect();
+        fd = st_raw_connect();
         {
                 union {
                         struct cmsghdr h;
@@ -137,26 +112,62 @@ int main(int argc, char **argv) {
         host_alive("malformed packets");
 
         /* Well-formed requests for things that do not exist: answered with errors. */
-        fd = raw_connect();
-        CHECK(call(fd, 999, 0, 0, 0, &rep) == EOPNOTSUPP, "unknown op");
-        CHECK(call(fd, XS_OP_DM_CREATE, 5000, 0, 0, &rep) == ESRCH, "create on domain 5000");
-        CHECK(call(fd, XS_OP_DM_CREATE, 1ull << 40, 0, 0, &rep) == EINVAL, "huge domid");
-        CHECK(call(fd, XS_OP_DM_MAP, dom, 200, 1, &rep) == ENOENT, "map on server 200");
-        CHECK(call(fd, XS_OP_DM_STATE, dom, ~0ull, 1, &rep) == ENOENT, "state of server ~0");
-        CHECK(call(fd, XS_OP_DM_IRQ, dom, 77, 0, &rep) == EINVAL, "irq kind 77");
-        CHECK(call(fd, XS_OP_FM_UNMAP, 12345, 0, 0, &rep) == ENOENT, "unmap unknown");
-        CHECK(call(fd, XS_OP_FM_MAP, dom, 0, 0, &rep) == ENOENT, "map of a missing server");
-        CHECK(call(fd, XS_OP_EVT_BIND, dom, 3, 0, &rep) == EBADF, "bind without a handle");
-        CHECK(call(fd, XS_OP_EVT_UNBIND, 99999, 0, 0, &rep) == EBADF, "unbind without a handle");
-        CHECK(call(fd, XS_OP_WAKEFD, 999999, 0, 0, &rep) == ENOENT, "wakefd of a bogus handle");
-        CHECK(call(fd, XS_OP_IRQ_GET, dom, 1u << 31, 0, &rep) == ENOENT, "irq index");
-        CHECK(call(fd, XS_OP_DOM_DESTROY, 4242, 0, 0, &rep) == ESRCH, "destroy 4242");
-        CHECK(call(fd, XS_OP_DOM_CREATE, 0, 0, 0, &rep) == EINVAL, "0 vCPUs / empty name");
-        CHECK(call(fd, XS_OP_EVT_OPEN, 0, 0, 0, &rep) == 0, "evtchn open");
-        CHECK(call(fd, XS_OP_EVT_OPEN, 0, 0, 0, &rep) == EBUSY, "second evtchn open");
-        CHECK(call(fd, XS_OP_EVT_BIND, dom, 0, 0, &rep) == EINVAL, "bind port 0");
-        CHECK(call(fd, XS_OP_EVT_BIND, dom, ~0ull, 0, &rep) == EINVAL, "bind port ~0");
-        CHECK(call(fd, XS_OP_EVT_UNBIND, 0, 0, 0, &rep) == ENOTCONN, "unbind port 0");
+        fd = st_raw_connect();
+        CHECK(st_raw_call(fd, 999, 0, 0, 0, &rep) == EOPNOTSUPP, "unknown op");
+        CHECK(st_raw_call(fd, XS_OP_DM_CREATE, 5000, 0, 0, &rep) == ESRCH, "create on domain 5000");
+        CHECK(st_raw_call(fd, XS_OP_DM_CREATE, 1ull << 40, 0, 0, &rep) == EINVAL, "huge domid");
+        CHECK(st_raw_call(fd, XS_OP_DM_MAP, dom, 200, 1, &rep) == ENOENT, "map on server 200");
+        CHECK(st_raw_call(fd, XS_OP_DM_STATE, dom, ~0ull, 1, &rep) == ENOENT, "state of server ~0");
+        CHECK(st_raw_call(fd, XS_OP_DM_IRQ, dom, 77, 0, &rep) == EINVAL, "irq kind 77");
+        CHECK(st_raw_call(fd, XS_OP_FM_UNMAP, 12345, 0, 0, &rep) == ENOENT, "unmap unknown");
+        CHECK(st_raw_call(fd, XS_OP_FM_MAP, dom, 0, 0, &rep) == ENOENT, "map of a missing server");
+        CHECK(st_raw_call(fd, XS_OP_EVT_BIND, dom, 3, 0, &rep) == EBADF, "bind without a handle");
+        CHECK(st_raw_call(fd, XS_OP_EVT_UNBIND, 99999, 0, 0, &rep) == EBADF,
+              "unbind without a handle");
+        CHECK(st_raw_call(fd, XS_OP_WAKEFD, 999999, 0, 0, &rep) == ENOENT,
+              "wakefd of a bogus handle");
+        CHECK(st_raw_call(fd, XS_OP_IRQ_GET, dom, 1u << 31, 0, &rep) == ENOENT, "irq index");
+        CHECK(st_raw_call(fd, XS_OP_DOM_DESTROY, 4242, 0, 0, &rep) == ESRCH, "destroy 4242");
+        CHECK(st_raw_call(fd, XS_OP_DOM_CREATE, 0, 0, 0, &rep) == EINVAL, "0 vCPUs / empty name");
+        CHECK(st_raw_call(fd, XS_OP_EVT_OPEN, 0, 0, 0, &rep) == 0, "evtchn open");
+        CHECK(st_raw_call(fd, XS_OP_EVT_OPEN, 0, 0, 0, &rep) == EBUSY, "second evtchn open");
+        CHECK(st_raw_call(fd, XS_OP_EVT_BIND, dom, 0, 0, &rep) == EINVAL, "bind port 0");
+        CHECK(st_raw_call(fd, XS_OP_EVT_BIND, dom, ~0ull, 0, &rep) == EINVAL, "bind port ~0");
+        CHECK(st_raw_call(fd, XS_OP_EVT_UNBIND, 0, 0, 0, &rep) == ENOTCONN, "unbind port 0");
+        /* What a connection is, said once; introspection's arguments. */
+        CHECK(st_raw_call(fd, XS_OP_CLIENT_KIND, 0, 0, 0, &rep) == EINVAL, "kind 0");
+        CHECK(st_raw_call(fd, XS_OP_CLIENT_KIND, 99, 0, 0, &rep) == EINVAL, "kind 99");
+        CHECK(st_raw_call(fd, XS_OP_CLIENT_KIND, XS_CLIENT_EVTCHN, 0, 0, &rep) == 0,
+              "the kind an evtchn open gave, again");
+        CHECK(st_raw_call(fd, XS_OP_CLIENT_KIND, XS_CLIENT_GUEST, 0, 0, &rep) == EBUSY,
+              "another kind");
+        CHECK(st_raw_call(fd, XS_OP_INTRO_HANDLE, 0, ~0ull, 0, &rep) == 0 && rep.val[0] == 0,
+              "handles from id ~0");
+        CHECK(st_raw_call(fd, XS_OP_INTRO_HANDLE, 1ull << 40, 0, 0, &rep) == 0 &&
+              rep.val[0] == 0, "handles of pid 2^40");
+        CHECK(st_raw_call(fd, XS_OP_INTRO_PORT, ~0ull, 0, 0, &rep) == ENOENT, "ports of id ~0");
+        CHECK(st_raw_call(fd, XS_OP_INTRO_MAP, 1ull << 40, ~0ull, 0, &rep) == ESRCH,
+              "mappings of domain 2^40");
+        CHECK(st_raw_call(fd, XS_OP_INTRO_MAP, dom, 8, 0, &rep) == EINVAL, "mappings of server 8");
+        CHECK(st_raw_call(fd, XS_OP_INTRO_MAP, dom, 1ull << 40, 0, &rep) == EINVAL,
+              "mappings of server 2^40");
+        CHECK(st_raw_call(fd, XS_OP_INTRO_MAP, dom, ~0ull, ~0ull, &rep) == 0 && rep.val[0] == 0,
+              "mappings from id ~0");
+        CHECK(st_raw_call(fd, XS_OP_INTRO_MAPPER, 0, 0, 0, &rep) == EINVAL, "history of pid 0");
+        CHECK(st_raw_call(fd, XS_OP_INTRO_MAPPER, 1ull << 40, 0, 0, &rep) == EINVAL,
+              "history of pid 2^40");
+        CHECK(st_raw_call(fd, XS_OP_INTRO_HANDLE + 10, 0, 0, 0, &rep) == EOPNOTSUPP,
+              "an op past the introspection ones");
+        {
+                /* Introspection is not for restricted connections. */
+                int rfd = st_raw_connect();
+                CHECK(st_raw_call(rfd, XS_OP_DM_RESTRICT, dom, 0, 0, &rep) == 0, "restrict");
+                CHECK(st_raw_call(rfd, XS_OP_INTRO_HANDLE, 0, 0, 0, &rep) == EPERM,
+                      "handles from a restricted connection");
+                CHECK(st_raw_call(rfd, XS_OP_INTRO_MAPPER, 1, 0, 0, &rep) == EPERM,
+                      "history from a restricted connection");
+                close(rfd);
+        }
         {
                 struct xs_req nm = { .magic = XS_PROTO_MAGIC, .version = XS_PROTO_VERSION,
                                      .op = XS_OP_DOM_CREATE, .a = { 1 } };
@@ -186,7 +197,7 @@ int main(int argc, char **argv) {
                                 fprintf(stderr, "child bind: %s\n", strerror(errno));
                                 _exit(3);
                         }
-                        int cfd = raw_connect();
+                        int cfd = st_raw_connect();
                         struct xs_req q = { .magic = XS_PROTO_MAGIC,
                                             .version = XS_PROTO_VERSION,
                                             .op = XS_OP_DM_NR_VCPUS, .a = { dom } };
@@ -205,10 +216,26 @@ int main(int argc, char **argv) {
         st_wait_port(s.xce, 1000, false);
         s.lport[0] = (evtchn_port_t)l;
 
+        /* map_resource: a frame that would wrap; at most 16384 mappings per connection. */
+        fd = st_raw_connect();
+        uint64_t fa[5] = { dom, XENMEM_resource_ioreq_server, s.id, ~0ull, 1 };
+        CHECK(st_raw_request(fd, XS_OP_FM_MAP, fa, 5, &rep) == EINVAL, "frame ~0");
+        fa[3] = XENMEM_resource_ioreq_server_frame_ioreq(0);
+        int mapped = 0;
+        while (mapped < 16384 && st_raw_request(fd, XS_OP_FM_MAP, fa, 5, &rep) == 0)
+                mapped++;
+        CHECK(mapped == 16384, "%d mappings on one connection", mapped);
+        CHECK(st_raw_request(fd, XS_OP_FM_MAP, fa, 5, &rep) == ENOMEM, "mapping 16385");
+        CHECK(xsg_server_mappings(st_guest(), dom, s.id, NULL, 0) == 16385,
+              "the server's mappings");
+        close(fd);
+        CHECK(xsg_server_mappings(st_guest(), dom, s.id, NULL, 0) == 1,
+              "the server's mappings once that connection closed");
+
         /* Many connections at once, then gone. */
         int many[200];
         for (int i = 0; i < 200; i++)
-                many[i] = raw_connect();
+                many[i] = st_raw_connect();
         for (int i = 0; i < 200; i++)
                 close(many[i]);
         host_alive("200 connections");

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-only
 # xensim: the xensim command line (its output formats and exit statuses are an interface the
 # daemon's integration tests rely on): create/list/servers/destroy, accesses with and without
-# a server, a hung vCPU (exit 3 + message), a crashed domain (exit 4), no such domain (exit 5).
+# a server, what a process holds (handles/ports/mappings/maphistory), a hung vCPU (exit 3 +
+# message), a crashed domain (exit 4), no such domain (exit 5).
 set -u
 sim=${XENSIM_BUILDDIR:-$(dirname "$0")}
 [ -x "$sim/xensimd" ] || sim=$(pwd)
@@ -58,13 +59,37 @@ check "read via floor" test "$($x read "$d" 0 mmio 0xfe000010 4)" = 0xabcd
 check "invalidate" test "$($x invalidate "$d" 0)" = 1
 check "load json" bash -c "$x load --json --vcpus 2 --count 500 $d mmio 0xfe000000 4 1 | grep -q '\"count\":500,\"errors\":0'"
 check "peek" bash -c "$x peek $d 0 0 | grep -q '^state=0 .* vp_eport=3$'"
+# What the floor server holds: 3 handles, its 2 ports, its mapping, its map_resource calls.
+h=$($x handles "$floorpid")
+check "handles: 3 of the floor" test "$(wc -l <<< "$h")" -eq 3
+check "handles: evtchn" grep -Eq "^handle [0-9]+ pid=$floorpid last=$floorpid evtchn restricted=no ports=2 mappings=0 map_calls=0$" <<< "$h"
+check "handles: devicemodel" grep -Eq "^handle [0-9]+ pid=$floorpid last=$floorpid devicemodel restricted=no ports=0 " <<< "$h"
+check "handles: foreignmemory" grep -Eq "^handle [0-9]+ pid=$floorpid .* foreignmemory restricted=no ports=0 mappings=1 map_calls=1$" <<< "$h"
+evt=$(awk '/ evtchn /{print $2}' <<< "$h")
+fm=$(awk '/ foreignmemory /{print $2}' <<< "$h")
+check "ports" test "$($x ports "$evt" | sed 's/^port [0-9]* //')" = "dom=$d remote=3 server=0 vcpu=0
+dom=$d remote=4 server=0 vcpu=1"
+check "mappings" grep -Eqx "map [0-9]+ handle=$fm pid=$floorpid server=0 frames=ioreq current" <<< "$($x mappings "$d" 0)"
+check "maphistory" test "$($x maphistory "$floorpid")" = "maps=1 refused=0 alive=1 forgotten=0"
+check "handles of everyone: the floor's and this command's" bash -c "$x handles | grep -c ' pid=' | grep -qx 4"
+$x ports 999999 2>/dev/null
+check "ports of no handle exit 1" test $? -eq 1
+$x mappings 4242 2>/dev/null
+check "mappings of no domain exit 5" test $? -eq 5
+$x handles 0 2>/dev/null
+check "handles 0 exit 2" test $? -eq 2
+$x mappings "$d" 8 2>/dev/null
+check "mappings of server 8 exit 2" test $? -eq 2
 kill -STOP "$floorpid"
 out=$($x --timeout-ms 300 write "$d" 0 mmio 0xfe000000 4 1 2>&1)
 st=$?
 check "hung exit status 3 (got $st)" test $st -eq 3
 check "hung message" bash -c "grep -q '^vCPU 0 of domain $d hung: slot state 1$' <<< '$out'"
 kill -CONT "$floorpid"
-kill "$floorpid"; wait "$floorpid"; floorpid=
+kill "$floorpid"; wait "$floorpid"
+check "handles of the exited floor" test -z "$($x handles "$floorpid")"
+check "maphistory of the exited floor" test "$($x maphistory "$floorpid")" = "maps=1 refused=0 alive=0 forgotten=0"
+floorpid=
 
 $x inject slot "$d" 0 0 7 2>/dev/null
 check "inject slot on a destroyed server fails" test $? -ne 0

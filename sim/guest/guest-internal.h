@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
+/*
+ * guest-internal.h - what the modules of libxensim-guest share beyond xensim-guest.h.
+ */
+#ifndef XENSIM_GUEST_INTERNAL_H
+#define XENSIM_GUEST_INTERNAL_H
+
+#include <stdint.h>
+
+#include "xensim-guest.h"
+
+/* One request on the guest driver's connection (XS_OP_*, na <= 6 arguments); ret_val gets
+ * the 4 answered values when not NULL. Returns 0 or the host's -errno. */
+int guest_op(xsg *g, uint16_t op, const uint64_t *a, unsigned na, uint64_t *ret_val);
+
+#endif
