@@ -478,6 +478,13 @@ CLIENT_EXPORT int xenioreqd_query(xenioreqd_client *c, xenioreqd_guest_info *ret
 
 /* ---- version 2: irqfds ---- */
 
+/* The calls of version 2 send nothing to a daemon that speaks version 1 only. */
+static int need_version2(const xenioreqd_client *c) {
+        if (!c)
+                return -EINVAL;
+        return c->version < 2 ? -EPROTONOSUPPORT : 0;
+}
+
 static uint32_t next_id(xenioreqd_client *c) {
         if (++c->next_id == 0)
                 c->next_id = 1;
@@ -501,10 +508,11 @@ CLIENT_EXPORT int xenioreqd_irqfd_assign(xenioreqd_client *c, const xenioreqd_ir
         ProtoIrqfd f;
         int r;
 
-        if (!c || !spec)
+        r = need_version2(c);
+        if (r < 0)
+                return r;
+        if (!spec)
                 return -EINVAL;
-        if (c->version < 2)
-                return -EPROTONOSUPPORT;
         level = spec->mode == XIRQ_IRQFD_LEVEL;
         if (trigger_fd < 0 || (level && resample_fd < 0))
                 return -EBADF;
@@ -540,10 +548,9 @@ CLIENT_EXPORT int xenioreqd_irqfd_deassign(xenioreqd_client *c, uint32_t id) {
         ProtoIrqfd f = { .id = id };
         int r;
 
-        if (!c)
-                return -EINVAL;
-        if (c->version < 2)
-                return -EPROTONOSUPPORT;
+        r = need_version2(c);
+        if (r < 0)
+                return r;
         r = irqfd_request(c, &f, true, NULL, 0);
         if (r == 0 || r == -ENOENT)
                 twin_remove(c, id);
@@ -644,10 +651,11 @@ CLIENT_EXPORT int xenioreqd_irqfd(xenioreqd_client *c, const void *dm_op, uint32
         uint64_t key;
         int r;
 
-        if (!c || (flags & ~XENIOREQD_IRQFD_FLAG_DEASSIGN))
+        r = need_version2(c);
+        if (r < 0)
+                return r;
+        if (flags & ~XENIOREQD_IRQFD_FLAG_DEASSIGN)
                 return -EINVAL;
-        if (c->version < 2)
-                return -EPROTONOSUPPORT;
         r = eventfd_key(fd, &key);
         if (r < 0)
                 return r;
@@ -717,10 +725,11 @@ CLIENT_EXPORT int xenioreqd_claim_range(xenioreqd_client *c, uint8_t space, uint
         size_t n;
         int r;
 
-        if (!c || !ret)
+        r = need_version2(c);
+        if (r < 0)
+                return r;
+        if (!ret)
                 return -EINVAL;
-        if (c->version < 2)
-                return -EPROTONOSUPPORT;
         cl = calloc(1, sizeof(*cl));
         if (!cl)
                 return -ENOMEM;

@@ -276,8 +276,8 @@ static void fake_device_ring(FakeDevice *f) {
         REQUIRE(f->access_efd >= 0 && f->answer_efd >= 0);
 }
 
-/* Serve the device's setup: HELLO (version 2), its two queues, CLAIM of its window, IRQFD. */
-static void serve_device(int l, FakeDevice *f) {
+/* Serve the device's setup: HELLO (version 2), its two queues, CLAIM of its window, IRQFD of that interrupt. */
+static void serve_device(int l, FakeDevice *f, uint8_t action, uint32_t irq, uint8_t mode) {
         uint8_t buf[XIRQ_MSG_MAX];
         ProtoRequest req;
         unsigned nfds;
@@ -306,7 +306,10 @@ static void serve_device(int l, FakeDevice *f) {
         REQUIRE(tu_send_fds(f->c, buf, len, (const int[]) { f->ring_fd, f->access_efd, f->answer_efd }, 3) == 0);
         recv_request(f->c, &f->irqfd, fds, &nfds);
         CHECK_INT(f->irqfd.op, PROTO_OP_IRQFD);
-        CHECK_INT(nfds, f->irqfd.irqfd.mode == XIRQ_IRQFD_LEVEL ? 2 : 1);
+        CHECK_INT(f->irqfd.irqfd.action, action);
+        CHECK_INT(f->irqfd.irqfd.irq, irq);
+        CHECK_INT(f->irqfd.irqfd.mode, mode);
+        CHECK_INT(nfds, mode == XIRQ_IRQFD_LEVEL ? 2 : 1);
         f->trigger = fds[0];
         f->resample = fds[1];
         reply(f->c, &f->irqfd, 0);
@@ -394,10 +397,7 @@ static void test_device_level(void) {
         Backend b;
 
         start(&b, args);
-        serve_device(l, &f);
-        CHECK_INT(f.irqfd.irqfd.action, XIRQ_IRQ_ISA);
-        CHECK_INT(f.irqfd.irqfd.irq, 5);
-        CHECK_INT(f.irqfd.irqfd.mode, XIRQ_IRQFD_LEVEL);
+        serve_device(l, &f, XIRQ_IRQ_ISA, 5, XIRQ_IRQFD_LEVEL);
         CHECK(f.resample >= 0);
         CHECK(wait_output(&b, "ready queues=2 base=0x3000000 mode=virtio domid=9 device=42 irq=isa:5 "
                           "irq-mode=level\n", 5000));
@@ -449,10 +449,7 @@ static void test_device_evtchn(void) {
         Backend b;
 
         start(&b, args);
-        serve_device(l, &f);
-        CHECK_INT(f.irqfd.irqfd.action, XIRQ_IRQ_EVTCHN);
-        CHECK_INT(f.irqfd.irqfd.irq, 7);
-        CHECK_INT(f.irqfd.irqfd.mode, XIRQ_IRQFD_EDGE);
+        serve_device(l, &f, XIRQ_IRQ_EVTCHN, 7, XIRQ_IRQFD_EDGE);
         CHECK_INT(f.resample, -1);
         CHECK(wait_output(&b, "irq=evtchn:7 irq-mode=edge\n", 5000));
         driver_probe(&f);
