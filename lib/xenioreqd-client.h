@@ -284,7 +284,10 @@ typedef struct xenioreqd_access {
  * read gets all-ones) and the daemon closes the connection.
  *
  * The claim handle holds the shared ring (mapped) and the two eventfds of
- * the daemon's reply.  Serve it like this:
+ * the daemon's reply.  xenioreqd_claim_next() and xenioreqd_claim_answer()
+ * touch only the claim: one thread may serve it while another makes the
+ * connection's calls (any but xenioreqd_unclaim() or xenioreqd_claim_free()
+ * of that claim).  Serve it like this:
  *
  *   poll xenioreqd_claim_fd() for POLLIN, then
  *   while ((r = xenioreqd_claim_next(cl, &a)) == 1)
@@ -330,7 +333,9 @@ int xenioreqd_claim_next(xenioreqd_claim *cl, xenioreqd_access *ret);
  * yet) and signal the daemon.  data is a read's value: its low size bytes are
  * used; for a write it is ignored.  Errors: -ENOENT (no such access pending),
  * -EAGAIN (the answer ring is full: the daemon has not consumed earlier
- * answers; try again later), -EPROTO (the ring is broken, see above).  If
+ * answers; try again later), -EPROTO (the ring is broken: see
+ * xenioreqd_claim_next(), or the daemon's answer_cons is not within a ring
+ * of the answers posted; the claim is then broken for good).  If
  * signalling the daemon's eventfd fails, the answer is posted all the same
  * and the write(2) error is returned.
  */
