@@ -10,9 +10,30 @@
  *   kicks q0=10 q1=3 total=13 rate=13/s            (every --interval)
  *   kicks q0=20 q1=7 total=27                      (last line, on exit)
  *
- * or JSON objects, one per line, with --json.  Exit status: 0 when stopped
- * by SIGINT/SIGTERM, --duration or --count; 1 when setting up failed; 2 when
- * xen-ioreqd closed the connection (guest stopped, daemon exited).
+ * or JSON objects, one per line, with --json.
+ *
+ * With --device ID it is the device itself, with no Xen library and no ioreq
+ * server of its own: it claims the device's 0x200-byte window and answers
+ * the virtio-mmio registers (examples/vmmio.c), gets the queue kicks by
+ * ioeventfd as above, and raises its interrupt through an irqfd (--irq,
+ * --irq-mode).  The device serves no buffers: a kick of a running queue sets
+ * the used-buffer bit of InterruptStatus and raises the interrupt.  One line
+ * per event:
+ *
+ *   claimed base=0x2000000 size=0x200 id=1
+ *   irqfd irq=line:40 mode=level id=2
+ *   ready queues=2 base=0x2000000 mode=virtio domid=5 device=42 irq=line:40 irq-mode=level
+ *   access read offset=0x0 size=4 value=0x74726976
+ *   access write offset=0x70 size=4 value=0xf
+ *   kick q=0 n=1 served                            (or ignored: queue not running)
+ *   interrupt raise                                (the irqfd's eventfd signalled)
+ *   interrupt lower                                (LEVEL: the resample eventfd signalled)
+ *   kicks q0=1 q1=0 total=1                        (last lines, on exit)
+ *   device accesses=12 kicks=1 raised=1 lowered=1
+ *
+ * Exit status: 0 when stopped by SIGINT/SIGTERM, --duration or --count; 1
+ * when setting up failed (or the daemon's ring broke); 2 when xen-ioreqd
+ * closed the connection (guest stopped, daemon exited).
  */
 #define _GNU_SOURCE 1
 #include <errno.h>
@@ -29,11 +50,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/virtio_config.h>
+
+#include "vmmio.h"
 #include "xenioreqd-client.h"
 
 #define MAX_QUEUES      1024u
 #define TAG_SIGNAL      UINT64_C(0xffffffff00000001)
 #define TAG_SOCKET      UINT64_C(0xffffffff00000002)
+#define TAG_CLAIM       UINT64_C(0xffffffff00000003)
+#define DEVICE_WINDOW   0x200u          /* a virtio-mmio device's registers and configuration */
 
 enum { MODE_VIRTIO, MODE_MASK, MODE_EXACT, MODE_PRIVCMD };
 static const char *const mode_names[] = { "virtio", "mask", "exact", "privcmd" };
@@ -56,7 +82,23 @@ typedef struct Options {
         double interval;        /* seconds between live lines, 0 = none */
         bool json;
         double wait;            /* seconds to wait for the socket / guest */
+        uint32_t device_id;     /* --device: 0 = count kicks only */
+        xenioreqd_irqfd_spec irq;
+        const char *irq_name;   /* as given */
 } Options;
+
+/* --device: the register file, reached through the claim, and the interrupt, sent through the irqfd */
+typedef struct Device {
+        Vmmio *regs;
+        xenioreqd_claim *claim;
+        uint32_t irqfd_id;
+        int irq_fd;             /* signalled to raise */
+        int resample_fd;        /* LEVEL: signalled to lower, else -1 */
+        uint64_t accesses, raised, lowered;
+} Device;
+
+static const char *const irq_mode_names[] = { [XIRQ_IRQFD_EDGE] = "edge", [XIRQ_IRQFD_LEVEL] = "level",
+                                              [XIRQ_IRQFD_RAISE] = "raise" };
 
 static double now(void) {
         struct timespec ts;
@@ -81,6 +123,12 @@ static void usage(FILE *f) {
                 "  -i, --interval SEC     print counts every SEC seconds (default 1, 0 = only at the end)\n"
                 "  -w, --wait SEC         retry connecting/registering for up to SEC seconds\n"
                 "  -j, --json             print JSON objects, one per line\n"
+                "  -D, --device ID        be a virtio-mmio device of this device id: claim the window at\n"
+                "                         --base, answer its registers, interrupt through an irqfd\n"
+                "  -I, --irq KIND:N       the device's interrupt: line:GSI_OR_SPI, isa:IRQ or evtchn:PORT\n"
+                "                         (the guest's unbound event channel port)\n"
+                "      --irq-mode MODE    edge (default), level (the line stays up until the driver\n"
+                "                         acknowledges the interrupt) or raise\n"
                 "  -h, --help\n");
 }
 
@@ -142,6 +190,29 @@ static int parse_queues(const char *s, Options *o) {
         return o->n_queues ? 0 : -EINVAL;
 }
 
+static int parse_irq(const char *s, xenioreqd_irqfd_spec *ret) {
+        static const struct {
+                const char *prefix;
+                uint8_t action;
+                uint64_t max;
+        } kinds[] = {
+                { "line:", XIRQ_IRQ_LINE, 1019 },
+                { "isa:", XIRQ_IRQ_ISA, 15 },
+                { "evtchn:", XIRQ_IRQ_EVTCHN, (1u << 17) - 1 },
+        };
+        uint64_t n;
+
+        for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+                if (strncmp(s, kinds[i].prefix, strlen(kinds[i].prefix)) == 0) {
+                        if (parse_u64(s + strlen(kinds[i].prefix), &n) < 0 || n > kinds[i].max)
+                                return -EINVAL;
+                        ret->action = kinds[i].action;
+                        ret->irq = (uint32_t) n;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
 static int parse_args(int argc, char **argv, Options *o) {
         static const struct option longopts[] = {
                 { "socket", required_argument, NULL, 's' },   { "base", required_argument, NULL, 'b' },
@@ -150,12 +221,16 @@ static int parse_args(int argc, char **argv, Options *o) {
                 { "duration", required_argument, NULL, 'd' }, { "count", required_argument, NULL, 'c' },
                 { "interval", required_argument, NULL, 'i' }, { "wait", required_argument, NULL, 'w' },
                 { "json", no_argument, NULL, 'j' },           { "help", no_argument, NULL, 'h' },
+                { "device", required_argument, NULL, 'D' },   { "irq", required_argument, NULL, 'I' },
+                { "irq-mode", required_argument, NULL, 'Q' },
                 {},
         };
+        uint64_t v;
         int c;
 
-        *o = (Options) { .base = 0x2000000, .n_queues = 1, .mode = MODE_VIRTIO, .interval = 1 };
-        while ((c = getopt_long(argc, argv, "s:b:q:m:d:c:i:w:jh", longopts, NULL)) >= 0) {
+        *o = (Options) { .base = 0x2000000, .n_queues = 1, .mode = MODE_VIRTIO, .interval = 1,
+                         .irq.mode = XIRQ_IRQFD_EDGE };
+        while ((c = getopt_long(argc, argv, "s:b:q:m:d:c:i:w:jD:I:h", longopts, NULL)) >= 0) {
                 switch (c) {
                 case 's':
                         o->socket = optarg;
@@ -206,6 +281,30 @@ static int parse_args(int argc, char **argv, Options *o) {
                 case 'j':
                         o->json = true;
                         break;
+                case 'D':
+                        if (parse_u64(optarg, &v) < 0 || v < 1 || v > UINT32_MAX) {
+                                fprintf(stderr, "Invalid --device: %s (a virtio device id, 1 or more)\n", optarg);
+                                return -EINVAL;
+                        }
+                        o->device_id = (uint32_t) v;
+                        break;
+                case 'I':
+                        if (parse_irq(optarg, &o->irq) < 0) {
+                                fprintf(stderr, "Invalid --irq: %s (line:0..1019, isa:0..15 or evtchn:PORT)\n", optarg);
+                                return -EINVAL;
+                        }
+                        o->irq_name = optarg;
+                        break;
+                case 'Q':
+                        o->irq.mode = 0;
+                        for (uint8_t i = XIRQ_IRQFD_EDGE; i <= XIRQ_IRQFD_RAISE; i++)
+                                if (strcmp(optarg, irq_mode_names[i]) == 0)
+                                        o->irq.mode = i;
+                        if (!o->irq.mode) {
+                                fprintf(stderr, "Invalid --irq-mode: %s (edge, level, raise)\n", optarg);
+                                return -EINVAL;
+                        }
+                        break;
                 case 'h':
                         usage(stdout);
                         exit(0);
@@ -216,6 +315,23 @@ static int parse_args(int argc, char **argv, Options *o) {
         }
         if (optind < argc || !o->socket) {
                 usage(stderr);
+                return -EINVAL;
+        }
+        if (o->device_id) {
+                unsigned max = 0;
+                for (unsigned i = 0; i < o->n_queues; i++)
+                        max = o->queues[i] > max ? o->queues[i] : max;
+                if (max >= VMMIO_QUEUES_MAX || !o->irq_name || o->json || o->base % 4 != 0) {
+                        fprintf(stderr, "--device needs --irq, queues below %u, a base aligned to 4, no --json\n",
+                                VMMIO_QUEUES_MAX);
+                        return -EINVAL;
+                }
+                if (o->irq.action == XIRQ_IRQ_EVTCHN && o->irq.mode != XIRQ_IRQFD_EDGE) {
+                        fprintf(stderr, "An event channel is an edge: --irq-mode edge\n");
+                        return -EINVAL;
+                }
+        } else if (o->irq_name) {
+                fprintf(stderr, "--irq needs --device\n");
                 return -EINVAL;
         }
         return 0;
@@ -270,6 +386,160 @@ static int setup(const Options *o, Queue *queues, xenioreqd_client **ret) {
         return 0;
 }
 
+/* ---- --device: a virtio-mmio device that serves no buffers ---- */
+
+/*
+ * The device never reads or writes the guest's memory (it has no access to
+ * it: no Xen library): its queues all map to one zeroed scratch area of its
+ * own, so that the register file can start them.  A device that serves
+ * buffers maps the guest's memory instead (gmem.h).
+ */
+static uint8_t scratch_area[GMEM_MAP_MAX];
+
+static int scratch_map(GuestMem *m, uint64_t gpa, size_t len, bool write, void **ret_ptr) {
+        *ret_ptr = scratch_area;
+        return 0;
+}
+
+static void scratch_unmap(GuestMem *m, void *ptr) {
+}
+
+static void scratch_flush(GuestMem *m) {
+}
+
+static const GuestMemOps scratch_ops = {
+        .map = scratch_map,
+        .unmap = scratch_unmap,
+        .flush = scratch_flush,
+        .free = scratch_flush,
+};
+static GuestMem scratch_mem = { .ops = &scratch_ops };
+
+static void device_config_read(void *opaque, void *buf) {
+}
+
+static void device_reset(void *opaque) {
+}
+
+/* a kick of a running queue: as if the device had used a buffer */
+static void device_queue_notify(void *opaque, unsigned queue) {
+        Device *d = opaque;
+
+        vmmio_queue_used(d->regs, vmmio_queue(d->regs, queue));
+}
+
+static void signal_eventfd(int fd) {
+        uint64_t one = 1;
+
+        if (write(fd, &one, sizeof(one)) != (ssize_t) sizeof(one))
+                fprintf(stderr, "Failed to signal an eventfd of the irqfd: %m\n");
+}
+
+/* The register file's interrupt line: up while InterruptStatus != 0. */
+static void device_irq(void *opaque, bool raise) {
+        Device *d = opaque;
+
+        if (raise) {
+                signal_eventfd(d->irq_fd);
+                d->raised++;
+                printf("interrupt raise\n");
+        } else if (d->resample_fd >= 0) {
+                signal_eventfd(d->resample_fd);
+                d->lowered++;
+                printf("interrupt lower\n");
+        }
+}
+
+/* The register file, the claim of its window, the irqfd. */
+static int device_setup(const Options *o, xenioreqd_client *c, Device *d) {
+        VmmioDevice dev = {
+                .device_id = o->device_id,
+                .vendor_id = 0x71726978,        /* "xirq" */
+                .features = UINT64_C(1) << VIRTIO_F_VERSION_1,
+                .queue_num_max = 256,
+                .config_read = device_config_read,
+                .queue_notify = device_queue_notify,
+                .reset = device_reset,
+        };
+        int r;
+
+        for (unsigned i = 0; i < o->n_queues; i++)
+                if (o->queues[i] >= dev.num_queues)
+                        dev.num_queues = o->queues[i] + 1u;
+        r = vmmio_new(&d->regs, &dev, d, &scratch_mem, device_irq, d);
+        if (r < 0) {
+                fprintf(stderr, "Failed to set up the register file: %s\n", strerror(-r));
+                return r;
+        }
+        r = xenioreqd_claim_range(c, XIRQ_SPACE_MMIO, o->base, DEVICE_WINDOW, 0, &d->claim);
+        if (r < 0) {
+                fprintf(stderr, "Failed to claim 0x%x bytes at 0x%" PRIx64 ": %s\n", DEVICE_WINDOW, o->base,
+                        strerror(-r));
+                return r;
+        }
+        printf("claimed base=0x%" PRIx64 " size=0x%x id=%" PRIu32 "\n", o->base, DEVICE_WINDOW,
+               xenioreqd_claim_id(d->claim));
+
+        d->irq_fd = eventfd(0, EFD_CLOEXEC);
+        if (o->irq.mode == XIRQ_IRQFD_LEVEL)
+                d->resample_fd = eventfd(0, EFD_CLOEXEC);
+        if (d->irq_fd < 0 || (o->irq.mode == XIRQ_IRQFD_LEVEL && d->resample_fd < 0)) {
+                fprintf(stderr, "Failed to create an eventfd: %m\n");
+                return -errno;
+        }
+        r = xenioreqd_irqfd_assign(c, &o->irq, d->irq_fd, d->resample_fd, &d->irqfd_id);
+        if (r < 0) {
+                fprintf(stderr, "Failed to assign an irqfd for %s (%s): %s\n", o->irq_name,
+                        irq_mode_names[o->irq.mode], strerror(-r));
+                return r;
+        }
+        printf("irqfd irq=%s mode=%s id=%" PRIu32 "\n", o->irq_name, irq_mode_names[o->irq.mode], d->irqfd_id);
+        return 0;
+}
+
+/* Answer what the daemon forwarded (at most a ring's worth per call): 0, or -errno when the claim broke. */
+static int device_serve(Device *d) {
+        xenioreqd_access a;
+        int r = 0;
+
+        for (unsigned n = 0; n < XIRQ_RING_SIZE && (r = xenioreqd_claim_next(d->claim, &a)) == 1; n++) {
+                uint64_t value = 0;
+
+                d->accesses++;
+                if (a.dir == XIRQ_ACCESS_READ) {
+                        value = vmmio_read(d->regs, a.offset, a.size);
+                        printf("access read offset=0x%" PRIx64 " size=%u value=0x%" PRIx64 "\n", a.offset, a.size,
+                               value);
+                } else {
+                        printf("access write offset=0x%" PRIx64 " size=%u value=0x%" PRIx64 "\n", a.offset, a.size,
+                               a.data);
+                        vmmio_write(d->regs, a.offset, a.size, a.data);
+                }
+                r = xenioreqd_claim_answer(d->claim, a.seq, value);
+                if (r < 0)
+                        break;
+        }
+        if (r < 0)
+                fprintf(stderr, "Failed to serve the device's accesses: %s\n", strerror(-r));
+        return r < 0 ? r : 0;
+}
+
+static void device_kick(Device *d, const Queue *q, uint64_t n) {
+        bool running = vmmio_queue(d->regs, q->index) != NULL;
+
+        printf("kick q=%u n=%" PRIu64 " %s\n", q->index, n, running ? "served" : "ignored");
+        vmmio_notify(d->regs, q->index);        /* once: the device looks at the queue, however often kicked */
+}
+
+static void device_teardown(Device *d) {
+        xenioreqd_claim_free(d->claim);         /* the connection's end takes the claim and the irqfd */
+        if (d->irq_fd >= 0)
+                close(d->irq_fd);
+        if (d->resample_fd >= 0)
+                close(d->resample_fd);
+        vmmio_free(d->regs);
+}
+
 static void print_counts(const Options *o, const Queue *queues, double elapsed, double rate, bool final) {
         uint64_t total = 0;
 
@@ -298,6 +568,7 @@ static void print_counts(const Options *o, const Queue *queues, double elapsed, 
 int main(int argc, char **argv) {
         Options o;
         Queue *queues;
+        Device dev = { .irq_fd = -1, .resample_fd = -1 };
         xenioreqd_client *c = NULL;
         sigset_t mask;
         int ep = -1, sfd = -1, status = 1, r;
@@ -333,6 +604,8 @@ int main(int argc, char **argv) {
 
         if (setup(&o, queues, &c) < 0)
                 goto out;
+        if (o.device_id && device_setup(&o, c, &dev) < 0)
+                goto out;
 
         ep = epoll_create1(EPOLL_CLOEXEC);
         if (ep < 0) {
@@ -352,14 +625,21 @@ int main(int argc, char **argv) {
                 ev = (struct epoll_event) { .events = EPOLLIN | EPOLLRDHUP, .data.u64 = TAG_SOCKET };
                 if (epoll_ctl(ep, EPOLL_CTL_ADD, xenioreqd_fd(c), &ev) < 0)
                         goto epoll_fail;
+                ev = (struct epoll_event) { .events = EPOLLIN, .data.u64 = TAG_CLAIM };
+                if (dev.claim && epoll_ctl(ep, EPOLL_CTL_ADD, xenioreqd_claim_fd(dev.claim), &ev) < 0)
+                        goto epoll_fail;
         }
 
         if (o.json)
                 printf("{\"ready\":true,\"queues\":%u,\"base\":\"0x%" PRIx64 "\",\"mode\":\"%s\",\"domid\":%" PRIu32 "}\n",
                        o.n_queues, o.base, mode_names[o.mode], xenioreqd_domid(c));
-        else
+        else if (!o.device_id)
                 printf("ready queues=%u base=0x%" PRIx64 " mode=%s domid=%" PRIu32 "\n", o.n_queues, o.base,
                        mode_names[o.mode], xenioreqd_domid(c));
+        else
+                printf("ready queues=%u base=0x%" PRIx64 " mode=%s domid=%" PRIu32 " device=%" PRIu32
+                       " irq=%s irq-mode=%s\n", o.n_queues, o.base, mode_names[o.mode], xenioreqd_domid(c),
+                       o.device_id, o.irq_name, irq_mode_names[o.irq.mode]);
         fflush(stdout);
 
         start = last_print = now();
@@ -390,6 +670,11 @@ int main(int argc, char **argv) {
                                         "exited)\n");
                                 status = 2;
                                 running = false;
+                        } else if (tag == TAG_CLAIM) {
+                                if (device_serve(&dev) < 0) {
+                                        status = 1;
+                                        running = false;
+                                }
                         } else if (tag < o.n_queues) {
                                 uint64_t v;
                                 Queue *q = &queues[tag];
@@ -397,6 +682,8 @@ int main(int argc, char **argv) {
                                         q->kicks += v;
                                         q->wakeups++;
                                         total += v;
+                                        if (dev.regs)
+                                                device_kick(&dev, q, v);
                                 }
                         }
                 }
@@ -419,6 +706,9 @@ int main(int argc, char **argv) {
                         queues[i].kicks += v;
         }
         print_counts(&o, queues, now() - start, 0, true);
+        if (dev.regs)
+                printf("device accesses=%" PRIu64 " kicks=%" PRIu64 " raised=%" PRIu64 " lowered=%" PRIu64 "\n",
+                       dev.accesses, vmmio_stats(dev.regs)->kicks, dev.raised, dev.lowered);
         goto out;
 
 epoll_fail:
@@ -426,6 +716,7 @@ epoll_fail:
         status = 1;
 out:
         r = status;
+        device_teardown(&dev);
         xenioreqd_close(c);
         if (ep >= 0)
                 close(ep);

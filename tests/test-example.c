@@ -5,12 +5,19 @@
  * daemon kicks the eventfds it received, then either hangs up (the backend
  * must say so and exit 2) or the test sends SIGTERM (exit 0).  The last
  * output line must carry the exact counts.
+ *
+ * With --device the backend is a virtio-mmio device: the fake daemon
+ * answers its CLAIM with a real ring (a sealed memfd) and eventfds, then
+ * plays the guest's driver through the ring (probe, features, a queue),
+ * kicks a queue through its ioeventfd and watches the irqfd's eventfds.
  */
 #define _GNU_SOURCE 1
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -100,38 +107,62 @@ static int finish(Backend *b) {
         return r == 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-/* Accept the backend, answer HELLO and n registrations; collect their eventfds. */
-static int serve_registrations(int l, unsigned n, uint16_t want_type, int *efds, uint16_t *queues) {
+/* Receive one request of the backend (5 s at most), decoded, its descriptors in fds[0..3]. */
+static void recv_request(int c, ProtoRequest *req, int *fds, unsigned *ret_nfds) {
+        uint8_t buf[XIRQ_MSG_MAX];
+        struct pollfd cp = { .fd = c, .events = POLLIN };
+        ssize_t len;
+
+        REQUIRE(poll(&cp, 1, 5000) == 1);
+        len = tu_recv_fds(c, buf, sizeof(buf), 0, fds, 4, ret_nfds);
+        REQUIRE(len > 0);
+        CHECK_INT(proto_decode_request(buf, (size_t) len, *ret_nfds, req), 0);
+}
+
+static void reply(int c, const ProtoRequest *req, int error) {
+        uint8_t buf[XIRQ_MSG_MAX];
+        size_t len = proto_encode_reply(buf, req->hdr.type, req->hdr.seq, error);
+
+        REQUIRE(send(c, buf, len, MSG_NOSIGNAL) == (ssize_t) len);
+}
+
+/* Accept the backend and answer its HELLO with the version given. */
+static int accept_hello(int l, uint16_t version) {
         uint8_t buf[XIRQ_MSG_MAX];
         struct pollfd pf = { .fd = l, .events = POLLIN };
-        int c;
+        ProtoRequest req;
+        unsigned nfds;
+        int c, fds[4];
+        size_t len;
 
         REQUIRE(poll(&pf, 1, 5000) == 1);
         c = accept4(l, NULL, NULL, SOCK_CLOEXEC);
         REQUIRE(c >= 0);
-        for (unsigned i = 0; i <= n; i++) {
-                struct pollfd cp = { .fd = c, .events = POLLIN };
-                ProtoRequest req;
-                unsigned nfds = 0;
-                int fd = -1;
-                ssize_t len;
+        recv_request(c, &req, fds, &nfds);
+        CHECK_INT(req.op, PROTO_OP_HELLO);
+        CHECK_INT(req.version_max, XIRQ_PROTO_VERSION);
+        len = proto_encode_hello_reply(buf, req.hdr.seq, 0, version, 9, 256);
+        REQUIRE(send(c, buf, len, MSG_NOSIGNAL) == (ssize_t) len);
+        return c;
+}
 
-                REQUIRE(poll(&cp, 1, 5000) == 1);
-                len = tu_recv_fd(c, buf, sizeof(buf), 0, &fd, &nfds);
-                REQUIRE(len > 0);
-                CHECK_INT(proto_decode_request(buf, (size_t) len, nfds, &req), 0);
-                if (i == 0) {
-                        CHECK_INT(req.op, PROTO_OP_HELLO);
-                        len = (ssize_t) proto_encode_hello_reply(buf, req.hdr.seq, 0, 1, 9, 256);
-                } else {
-                        CHECK_INT(req.op, PROTO_OP_ASSIGN);
-                        CHECK_INT(req.hdr.type, want_type);
-                        CHECK_U64(req.key.addr, 0x3000050);
-                        CHECK_INT(req.key.value, queues[i - 1]);
-                        efds[i - 1] = fd;
-                        len = (ssize_t) proto_encode_reply(buf, req.hdr.type, req.hdr.seq, 0);
-                }
-                REQUIRE(send(c, buf, (size_t) len, MSG_NOSIGNAL) == len);
+/* Accept the backend, answer HELLO and n registrations; collect their eventfds. */
+static int serve_registrations(int l, unsigned n, uint16_t want_type, int *efds, uint16_t *queues) {
+        int c = accept_hello(l, 1);
+
+        for (unsigned i = 0; i < n; i++) {
+                ProtoRequest req;
+                unsigned nfds;
+                int fds[4];
+
+                recv_request(c, &req, fds, &nfds);
+                CHECK_INT(req.op, PROTO_OP_ASSIGN);
+                CHECK_INT(req.hdr.type, want_type);
+                CHECK_U64(req.key.addr, 0x3000050);
+                CHECK_INT(req.key.value, queues[i]);
+                CHECK_INT(nfds, 1);
+                efds[i] = fds[0];
+                reply(c, &req, 0);
         }
         return c;
 }
@@ -217,6 +248,279 @@ static void test_count_and_errors(void) {
         CHECK_INT(finish(&b), 1);
 }
 
+/* ---- --device ---- */
+
+/* The daemon's side of the device: the claim's ring and eventfds, the irqfd's, the queues'. */
+typedef struct FakeDevice {
+        int c;                          /* the connection */
+        int ring_fd, access_efd, answer_efd;
+        struct xirq_ring *ring;
+        uint32_t claim_id, seq;
+        int kick[2];                    /* queues 0 and 1 */
+        int trigger, resample;          /* the irqfd's (resample -1 unless LEVEL) */
+        ProtoRequest irqfd;
+} FakeDevice;
+
+#define DEV_BASE UINT64_C(0x3000000)
+
+static void fake_device_ring(FakeDevice *f) {
+        f->ring_fd = memfd_create("xirq-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        REQUIRE(f->ring_fd >= 0 && ftruncate(f->ring_fd, sizeof(*f->ring)) == 0);
+        f->ring = mmap(NULL, sizeof(*f->ring), PROT_READ | PROT_WRITE, MAP_SHARED, f->ring_fd, 0);
+        REQUIRE(f->ring != MAP_FAILED);
+        f->ring->magic = XIRQ_RING_MAGIC;
+        f->ring->size = XIRQ_RING_SIZE;
+        REQUIRE(fcntl(f->ring_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0);
+        f->access_efd = eventfd(0, EFD_CLOEXEC);
+        f->answer_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        REQUIRE(f->access_efd >= 0 && f->answer_efd >= 0);
+}
+
+/* Serve the device's setup: HELLO (version 2), its two queues, CLAIM of its window, IRQFD of that interrupt. */
+static void serve_device(int l, FakeDevice *f, uint8_t action, uint32_t irq, uint8_t mode) {
+        uint8_t buf[XIRQ_MSG_MAX];
+        ProtoRequest req;
+        unsigned nfds;
+        int fds[4];
+        size_t len;
+
+        fake_device_ring(f);
+        f->c = accept_hello(l, 2);
+        for (unsigned i = 0; i < 2; i++) {
+                recv_request(f->c, &req, fds, &nfds);
+                CHECK_INT(req.op, PROTO_OP_ASSIGN);
+                CHECK_INT(req.hdr.type, XIRQ_MSG_VIRTIO_MMIO);
+                CHECK_U64(req.base, DEV_BASE);
+                CHECK_INT(req.queue, i);
+                CHECK_INT(nfds, 1);
+                f->kick[i] = fds[0];
+                reply(f->c, &req, 0);
+        }
+        recv_request(f->c, &req, fds, &nfds);
+        CHECK_INT(req.op, PROTO_OP_CLAIM);
+        CHECK_INT(req.claim.space, XIRQ_SPACE_MMIO);
+        CHECK_U64(req.claim.addr, DEV_BASE);
+        CHECK_U64(req.claim.len, 0x200);
+        f->claim_id = req.claim.id;
+        len = proto_encode_reply(buf, XIRQ_MSG_CLAIM, req.hdr.seq, 0);
+        REQUIRE(tu_send_fds(f->c, buf, len, (const int[]) { f->ring_fd, f->access_efd, f->answer_efd }, 3) == 0);
+        recv_request(f->c, &f->irqfd, fds, &nfds);
+        CHECK_INT(f->irqfd.op, PROTO_OP_IRQFD);
+        CHECK_INT(f->irqfd.irqfd.action, action);
+        CHECK_INT(f->irqfd.irqfd.irq, irq);
+        CHECK_INT(f->irqfd.irqfd.mode, mode);
+        CHECK_INT(nfds, mode == XIRQ_IRQFD_LEVEL ? 2 : 1);
+        f->trigger = fds[0];
+        f->resample = fds[1];
+        reply(f->c, &f->irqfd, 0);
+}
+
+/* One guest access through the ring: posted, the backend's answer awaited (5 s); the answer's data. */
+static uint64_t guest_access(FakeDevice *f, uint8_t direction, uint64_t offset, uint8_t size, uint64_t data) {
+        struct xirq_ring *r = f->ring;
+        uint32_t prod = r->access_prod, cons = r->answer_cons;
+        struct xirq_answer a;
+        uint64_t one = 1, v;
+
+        r->access[prod % XIRQ_RING_SIZE] = (struct xirq_access) {
+                .seq = ++f->seq, .claim = f->claim_id, .vcpu = 0, .dir = direction, .size = size,
+                .addr = DEV_BASE + offset, .data = data,
+        };
+        __atomic_store_n(&r->access_prod, prod + 1, __ATOMIC_RELEASE);
+        REQUIRE(write(f->access_efd, &one, sizeof(one)) == sizeof(one));
+        for (int waited = 0; __atomic_load_n(&r->answer_prod, __ATOMIC_ACQUIRE) == cons; waited += 10) {
+                struct pollfd p = { .fd = f->answer_efd, .events = POLLIN };
+                REQUIRE(waited < 5000);
+                if (poll(&p, 1, 10) == 1)
+                        (void) !read(f->answer_efd, &v, sizeof(v));
+        }
+        memcpy(&a, &r->answer[cons % XIRQ_RING_SIZE], sizeof(a));
+        CHECK_INT(a.seq, f->seq);
+        __atomic_store_n(&r->answer_cons, cons + 1, __ATOMIC_RELEASE);
+        CHECK_INT(r->access_cons, prod + 1);
+        return a.data;
+}
+
+#define READ4(f, off) guest_access(f, XIRQ_ACCESS_READ, off, 4, 0)
+#define WRITE4(f, off, v) (void) guest_access(f, XIRQ_ACCESS_WRITE, off, 4, v)
+
+/* What an eventfd was signalled with since last asked, waiting up to timeout_ms for a signal. */
+static uint64_t signalled(int efd, int timeout_ms) {
+        struct pollfd p = { .fd = efd, .events = POLLIN };
+        uint64_t v = 0;
+
+        if (poll(&p, 1, timeout_ms) == 1 && read(efd, &v, sizeof(v)) != sizeof(v))
+                v = 0;
+        return v;
+}
+
+static void fake_device_free(FakeDevice *f) {
+        int fds[] = { f->c, f->ring_fd, f->access_efd, f->answer_efd, f->kick[0], f->kick[1], f->trigger,
+                      f->resample };
+
+        munmap(f->ring, sizeof(*f->ring));
+        for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+                if (fds[i] >= 0)
+                        close(fds[i]);
+}
+
+/* The driver's probe: identify, negotiate VERSION_1, set up queue 0, DRIVER_OK. */
+static void driver_probe(FakeDevice *f) {
+        CHECK_U64(READ4(f, 0x000), 0x74726976);         /* MagicValue */
+        CHECK_U64(READ4(f, 0x004), 2);                  /* Version */
+        CHECK_U64(READ4(f, 0x008), 42);                 /* DeviceID */
+        WRITE4(f, 0x070, 1);                            /* Status: ACKNOWLEDGE */
+        WRITE4(f, 0x070, 3);                            /* ... DRIVER */
+        WRITE4(f, 0x014, 1);                            /* DeviceFeaturesSel */
+        CHECK_U64(READ4(f, 0x010), 1);                  /* VIRTIO_F_VERSION_1 (bit 32) */
+        WRITE4(f, 0x024, 1);                            /* DriverFeaturesSel */
+        WRITE4(f, 0x020, 1);                            /* DriverFeatures */
+        WRITE4(f, 0x070, 0xb);                          /* ... FEATURES_OK */
+        CHECK_U64(READ4(f, 0x070), 0xb);                /* kept: accepted */
+        WRITE4(f, 0x030, 0);                            /* QueueSel */
+        CHECK_U64(READ4(f, 0x034), 256);                /* QueueNumMax */
+        WRITE4(f, 0x038, 8);                            /* QueueNum */
+        WRITE4(f, 0x080, 0x10000);                      /* QueueDescLow */
+        WRITE4(f, 0x090, 0x11000);                      /* QueueDriverLow */
+        WRITE4(f, 0x0a0, 0x12000);                      /* QueueDeviceLow */
+        WRITE4(f, 0x044, 1);                            /* QueueReady */
+        CHECK_U64(READ4(f, 0x044), 1);
+        WRITE4(f, 0x070, 0xf);                          /* ... DRIVER_OK */
+        CHECK_U64(READ4(f, 0x070), 0xf);
+}
+
+static void test_device_level(void) {
+        static const char *const args[] = { "--base", "0x3000000", "--queues", "2", "--device", "42", "--irq",
+                                            "isa:5", "--irq-mode", "level", "--interval", "0", NULL };
+        FakeDevice f = { .resample = -1 };
+        int l = listen_socket();
+        Backend b;
+
+        start(&b, args);
+        serve_device(l, &f, XIRQ_IRQ_ISA, 5, XIRQ_IRQFD_LEVEL);
+        CHECK(f.resample >= 0);
+        CHECK(wait_output(&b, "ready queues=2 base=0x3000000 mode=virtio domid=9 device=42 irq=isa:5 "
+                          "irq-mode=level\n", 5000));
+        CHECK(strstr(b.buf, "claimed base=0x3000000 size=0x200 id=") != NULL);
+        CHECK(strstr(b.buf, "irqfd irq=isa:5 mode=level id=") != NULL);
+
+        driver_probe(&f);
+        CHECK(wait_output(&b, "access read offset=0x0 size=4 value=0x74726976\n", 5000));
+        CHECK(wait_output(&b, "access write offset=0x70 size=4 value=0xf\n", 5000));
+        CHECK_U64(signalled(f.trigger, 0), 0);          /* no interrupt so far */
+
+        /* a kick: used-buffer bit, the line raised; the driver reads and acks: lowered */
+        kick(f.kick[0], 1);
+        CHECK(wait_output(&b, "kick q=0 n=1 served\ninterrupt raise\n", 5000));
+        CHECK_U64(signalled(f.trigger, 5000), 1);
+        CHECK_U64(READ4(&f, 0x060), 1);                 /* InterruptStatus: used buffer */
+        CHECK_U64(signalled(f.resample, 0), 0);         /* still up */
+        WRITE4(&f, 0x064, 1);                           /* InterruptACK */
+        CHECK(wait_output(&b, "access write offset=0x64 size=4 value=0x1\ninterrupt lower\n", 5000));
+        CHECK_U64(signalled(f.resample, 5000), 1);
+        CHECK_U64(READ4(&f, 0x060), 0);
+
+        /* queue 1 never started: its kick is ignored, no interrupt */
+        {
+                uint64_t two = 2;       /* in one write: one wakeup */
+                REQUIRE(write(f.kick[1], &two, sizeof(two)) == sizeof(two));
+        }
+        CHECK(wait_output(&b, "kick q=1 n=2 ignored\n", 5000));
+        CHECK_U64(signalled(f.trigger, 100), 0);
+        /* a bad access is answered (0) and the device goes on */
+        CHECK_U64(guest_access(&f, XIRQ_ACCESS_READ, 0x000, 2, 0), 0);
+        CHECK_U64(READ4(&f, 0x000), 0x74726976);
+
+        kill(b.pid, SIGTERM);
+        CHECK_INT(finish(&b), 0);
+        CHECK(strstr(b.buf, "kicks q0=1 q1=2 total=3\n") != NULL);
+        CHECK(strstr(b.buf, "device accesses=26 kicks=2 raised=1 lowered=1\n") != NULL);
+        if (ut_failures)
+                fprintf(stderr, "output:\n%s\n", b.buf);
+        fake_device_free(&f);
+        close(l);
+}
+
+static void test_device_evtchn(void) {
+        static const char *const args[] = { "--base", "0x3000000", "--queues", "0,1", "--device", "42", "--irq",
+                                            "evtchn:7", "--interval", "0", NULL };
+        FakeDevice f = { .resample = -1 };
+        int l = listen_socket();
+        Backend b;
+
+        start(&b, args);
+        serve_device(l, &f, XIRQ_IRQ_EVTCHN, 7, XIRQ_IRQFD_EDGE);
+        CHECK_INT(f.resample, -1);
+        CHECK(wait_output(&b, "irq=evtchn:7 irq-mode=edge\n", 5000));
+        driver_probe(&f);
+        /* two kicks, two edges; the acks lower nothing */
+        for (int i = 0; i < 2; i++) {
+                kick(f.kick[0], 1);
+                CHECK_U64(signalled(f.trigger, 5000), 1);
+                CHECK_U64(READ4(&f, 0x060), 1);
+                WRITE4(&f, 0x064, 1);
+        }
+        /* the daemon goes away: exit 2 */
+        close(f.c);
+        f.c = -1;
+        CHECK_INT(finish(&b), 2);
+        CHECK(strstr(b.buf, "interrupt raise\n") != NULL);
+        CHECK(strstr(b.buf, "interrupt lower") == NULL);
+        CHECK(strstr(b.buf, "device accesses=") != NULL);
+        CHECK(strstr(b.buf, " raised=2 lowered=0\n") != NULL);
+        if (ut_failures)
+                fprintf(stderr, "output:\n%s\n", b.buf);
+        fake_device_free(&f);
+        close(l);
+}
+
+/* Set-up failures: a daemon of version 1, a refused claim, bad options. */
+static void test_device_errors(void) {
+        static const char *const args[] = { "--base", "0x3000000", "--device", "42", "--irq", "line:40",
+                                            "--interval", "0", NULL };
+        ProtoRequest req;
+        unsigned nfds;
+        int l = listen_socket(), c, fds[4];
+        Backend b;
+
+        /* version 1: the claim cannot even be asked for */
+        start(&b, args);
+        c = accept_hello(l, 1);
+        recv_request(c, &req, fds, &nfds);
+        CHECK_INT(req.op, PROTO_OP_ASSIGN);
+        close(fds[0]);
+        reply(c, &req, 0);
+        CHECK_INT(finish(&b), 1);
+        close(c);
+
+        /* the daemon refuses the claim */
+        start(&b, args);
+        c = accept_hello(l, 2);
+        recv_request(c, &req, fds, &nfds);
+        close(fds[0]);
+        reply(c, &req, 0);
+        recv_request(c, &req, fds, &nfds);
+        CHECK_INT(req.op, PROTO_OP_CLAIM);
+        reply(c, &req, -EEXIST);
+        CHECK_INT(finish(&b), 1);
+        close(c);
+        close(l);
+
+        /* options: --irq without --device, --device without --irq, an evtchn that is not an edge, --json */
+        start(&b, (const char *const[]) { "--irq", "line:40", NULL });
+        CHECK_INT(finish(&b), 1);
+        start(&b, (const char *const[]) { "--device", "42", NULL });
+        CHECK_INT(finish(&b), 1);
+        start(&b, (const char *const[]) { "--device", "42", "--irq", "evtchn:7", "--irq-mode", "level", NULL });
+        CHECK_INT(finish(&b), 1);
+        start(&b, (const char *const[]) { "--device", "42", "--irq", "line:40", "--json", NULL });
+        CHECK_INT(finish(&b), 1);
+        start(&b, (const char *const[]) { "--device", "42", "--irq", "isa:16", NULL });
+        CHECK_INT(finish(&b), 1);
+        start(&b, (const char *const[]) { "--device", "42", "--irq", "line:40", "--queues", "65", NULL });
+        CHECK_INT(finish(&b), 1);
+}
+
 int main(void) {
         ut_start(60);
         signal(SIGPIPE, SIG_IGN);
@@ -225,6 +529,9 @@ int main(void) {
         test_hangup();
         test_sigterm_json();
         test_count_and_errors();
+        test_device_level();
+        test_device_evtchn();
+        test_device_errors();
         unlink(sock_path);
         rmdir(dir);
         return ut_finish("test-example");

@@ -46,7 +46,7 @@ int tu_send_fds(int sock, const void *buf, size_t len, const int *fds, unsigned 
         return (size_t) n == len ? 0 : -EIO;
 }
 
-ssize_t tu_recv_fd(int sock, void *buf, size_t size, int flags, int *ret_fd, unsigned *ret_nfds) {
+ssize_t tu_recv_fds(int sock, void *buf, size_t size, int flags, int *fds, unsigned max, unsigned *ret_nfds) {
         union {
                 struct cmsghdr align;
                 char buf[CMSG_SPACE(sizeof(int) * TU_MAX_FDS)];
@@ -56,7 +56,6 @@ ssize_t tu_recv_fd(int sock, void *buf, size_t size, int flags, int *ret_fd, uns
                               .msg_controllen = sizeof(control.buf) };
         ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | flags);
         unsigned nfds = 0;
-        int first = -1;
 
         if (n < 0)
                 return -errno;
@@ -67,15 +66,20 @@ ssize_t tu_recv_fd(int sock, void *buf, size_t size, int flags, int *ret_fd, uns
                         int fd;
 
                         memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-                        if (first < 0)
-                                first = fd;
+                        if (nfds < max)
+                                fds[nfds] = fd;
                         else
                                 close(fd);
                 }
         }
-        *ret_fd = first;
+        for (unsigned i = nfds; i < max; i++)
+                fds[i] = -1;
         *ret_nfds = nfds;
         return n;
+}
+
+ssize_t tu_recv_fd(int sock, void *buf, size_t size, int flags, int *ret_fd, unsigned *ret_nfds) {
+        return tu_recv_fds(sock, buf, size, flags, ret_fd, 1, ret_nfds);
 }
 
 static long long now_ms(void) {

@@ -23,6 +23,11 @@ int tu_send_fds(int sock, const void *buf, size_t len, const int *fds, unsigned 
  * closed; *ret_nfds counts them all.  The packet's length, or -errno.
  */
 ssize_t tu_recv_fd(int sock, void *buf, size_t size, int flags, int *ret_fd, unsigned *ret_nfds);
+/*
+ * The same keeping every descriptor: up to max go to fds[] in the order they
+ * came (the rest are closed), *ret_nfds counts them all.
+ */
+ssize_t tu_recv_fds(int sock, void *buf, size_t size, int flags, int *fds, unsigned max, unsigned *ret_nfds);
 
 /*
  * Start argv[0] (a path) with stdin from /dev/null, stdout and stderr appended
