@@ -438,12 +438,25 @@ xenioreqd_client *daemon_connect(Daemon *d, const char *guest, uint32_t domid, i
 }
 
 void daemon_stop(Daemon *d, int timeout_ms) {
-        int st = proc_stop(d->pid, timeout_ms);
+        static ProcFamily fam;
+        int st;
 
+        if (proc_family(d->pid, &fam) < 0)
+                fam.n = 0;
+        st = proc_stop(d->pid, timeout_ms);
         d->pid = 0;
-        if (st != 0)
-                die("xen-ioreqd did not stop cleanly (%s %d; see %s)", st > 128 ? "signal" : "status",
-                    st > 128 ? st - 128 : st, d->log);
+        if (st == 0)
+                return;
+        /* a parent killed before it stopped its workers leaves them running: they go too */
+        for (unsigned i = 1; i < fam.n; i++) {
+                char comm[32];
+
+                if (proc_comm(fam.pids[i], comm, sizeof comm) == 0 && strncmp(comm, "xirq-d", 6) == 0 &&
+                    kill(fam.pids[i], SIGKILL) == 0)
+                        fprintf(stderr, "xirq-bench: killed worker %d (%s), left running\n", (int) fam.pids[i], comm);
+        }
+        die("xen-ioreqd did not stop cleanly (%s %d; see %s)", st > 128 ? "signal" : "status",
+            st > 128 ? st - 128 : st, d->log);
 }
 
 pid_t daemon_worker(const Daemon *d, uint32_t domid) {
