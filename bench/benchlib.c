@@ -267,8 +267,8 @@ bool proc_family_same(const ProcFamily *a, const ProcFamily *b) {
         return a->n == b->n && memcmp(a->pids, b->pids, a->n * sizeof(a->pids[0])) == 0;
 }
 
-int proc_family_sched(const ProcFamily *f, double *ret_cpu, double *ret_wait) {
-        double cpu = 0, wait = 0;
+int proc_family_sched(const ProcFamily *f, double *ret_cpu, double *ret_wait, double *ret_first) {
+        double cpu = 0, wait = 0, first = 0;
 
         for (unsigned i = 0; i < f->n; i++) {
                 double c, w;
@@ -276,18 +276,22 @@ int proc_family_sched(const ProcFamily *f, double *ret_cpu, double *ret_wait) {
 
                 if (r < 0)
                         return r;
+                if (i == 0)
+                        first = c;
                 cpu += c;
                 wait += w;
         }
         *ret_cpu = cpu;
         *ret_wait = wait;
+        if (ret_first)
+                *ret_first = first;
         return 0;
 }
 
-double proc_family_cpu_seconds(const ProcFamily *f) {
+double proc_family_cpu_seconds(const ProcFamily *f, double *ret_first) {
         double cpu = 0, w;
 
-        if (proc_family_sched(f, &cpu, &w) == 0)
+        if (proc_family_sched(f, &cpu, &w, ret_first) == 0)
                 return cpu;
         /* one method for every process: ticks for all of them when one has no schedstat */
         cpu = 0;
@@ -296,6 +300,8 @@ double proc_family_cpu_seconds(const ProcFamily *f) {
 
                 if (c < 0)
                         return -1;
+                if (i == 0 && ret_first)
+                        *ret_first = c;
                 cpu += c;
         }
         return cpu;

@@ -108,13 +108,17 @@ typedef struct ProcFamily {
 
 int proc_family(pid_t pid, ProcFamily *ret);
 bool proc_family_same(const ProcFamily *a, const ProcFamily *b);
-/* proc_sched() summed over the family; -errno if one of them cannot be read */
-int proc_family_sched(const ProcFamily *f, double *ret_cpu, double *ret_wait);
+/*
+ * proc_sched() summed over the family, and the CPU time of pids[0] alone into *ret_first (if
+ * not NULL); -errno if one of them cannot be read.
+ */
+int proc_family_sched(const ProcFamily *f, double *ret_cpu, double *ret_wait, double *ret_first);
 /*
  * proc_cpu_seconds() summed over the family, by one method for all: schedstat for every one,
- * or utime + stime for every one if any lacks schedstat.  < 0 on error.
+ * or utime + stime for every one if any lacks schedstat (pids[0]'s alone into *ret_first if not
+ * NULL).  < 0 on error.
  */
-double proc_family_cpu_seconds(const ProcFamily *f);
+double proc_family_cpu_seconds(const ProcFamily *f, double *ret_first);
 
 /* ---- processes ---- */
 

@@ -99,8 +99,8 @@ void scenario_p1(void) {
                           ",\n{\"id\": \"P5\", \"workload\": \"P1\", \"xen-ioreqd_cpu_s_per_mkick\": %.4f, "
                           "\"floor_cpu_s_per_mkick\": %.4f, \"ratio\": %.4f}",
                           cpu_per_mkick(&a), cpu_per_mkick(&f), cpu);
-                say("P5 CPU per million kicks (P1 workload): xen-ioreqd %.3f s, floor %.3f s, ratio %.3f\n",
-                    cpu_per_mkick(&a), cpu_per_mkick(&f), cpu);
+                say("P5 CPU per million kicks (P1 workload): xen-ioreqd %.3f s (parent and %u workers), floor %.3f s, "
+                    "ratio %.3f\n", cpu_per_mkick(&a), a.procs - 1, cpu_per_mkick(&f), cpu);
         }
 
         /*

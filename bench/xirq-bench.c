@@ -497,18 +497,18 @@ static void cpu_family(pid_t pid, bool family, ProcFamily *ret) {
 
 void cpu_span_start(CpuSpan *c, pid_t pid, bool family) {
         cpu_family(pid, family, &c->procs);
-        if (proc_family_sched(&c->procs, &c->cpu, &c->wait) == 0)
+        if (proc_family_sched(&c->procs, &c->cpu, &c->wait, &c->parent) == 0)
                 return;
         /* clock ticks for every process of the span, start and end */
         c->wait = -1;
-        c->cpu = proc_family_cpu_seconds(&c->procs);
+        c->cpu = proc_family_cpu_seconds(&c->procs, &c->parent);
         if (c->cpu < 0)
                 die("cannot read the CPU time of process %d and its %u children", (int) pid, c->procs.n - 1);
 }
 
 double cpu_span_end(CpuSpan *c, pid_t pid, bool family, double *ret_wait, const char *who) {
         static ProcFamily now;          /* 16 KiB: not on the stack of every round */
-        double cpu, wait = -1;
+        double cpu, wait = -1, parent = 0;
         int r = 0;
 
         cpu_family(pid, family, &now);
@@ -517,13 +517,14 @@ double cpu_span_end(CpuSpan *c, pid_t pid, bool family, double *ret_wait, const 
                     "restarted)", who, c->procs.n, now.n);
         /* by the method of the start */
         if (c->wait >= 0)
-                r = proc_family_sched(&c->procs, &cpu, &wait);
+                r = proc_family_sched(&c->procs, &cpu, &wait, &parent);
         else
-                cpu = proc_family_cpu_seconds(&c->procs);
+                cpu = proc_family_cpu_seconds(&c->procs, &parent);
         if (r < 0 || cpu < 0)
                 die("%s: cannot read the CPU time of its %u processes at the end of a measurement", who, c->procs.n);
         if (ret_wait)
                 *ret_wait = c->wait >= 0 ? wait - c->wait : 0;
+        c->parent_used = parent - c->parent;
         return cpu - c->cpu;
 }
 
@@ -729,6 +730,7 @@ void side_kicks(Env *e, Side *s, uint64_t n, bool measure) {
                 }
                 s->wall += (double) (now_ns() - w0) / 1e9;
                 s->cpu += cpu_span_end(&span, s->server, s->family, NULL, s->name);
+                s->cpu_parent += span.parent_used;
                 s->procs = span.procs.n;
                 s->kicks += n;
         }
@@ -764,8 +766,9 @@ void json_side(Sb *j, const Side *s) {
         json_hist(j, "delivery", &s->be.shm->delivery);
         sb_printf(j,
                   ", \"kicks\": %" PRIu64 ", \"seconds\": %.3f, \"cpu_seconds\": %.3f, \"cpu_s_per_mkick\": %.3f, "
-                  "\"cpu_processes\": %u, \"coalesced_reads\": %" PRIu64 "}",
+                  "\"cpu_processes\": %u, \"cpu_s_per_mkick_parent\": %.3f, \"coalesced_reads\": %" PRIu64 "}",
                   s->kicks, s->wall, s->cpu, cpu_per_mkick(s), s->procs,
+                  s->kicks ? s->cpu_parent / ((double) s->kicks / 1e6) : 0,
                   (uint64_t) atomic_load(&s->be.shm->coalesced));
 }
 
@@ -773,10 +776,14 @@ void print_side(const Side *s) {
         const Hist *d = &s->be.shm->delivery;
 
         say("  %-18s rt p50 %7.2f  p99 %7.2f  p99.9 %7.2f us | delivery p50 %7.2f  p99 %7.2f  p99.9 %7.2f us | "
-            "cpu %.2f s/Mkick (%u process%s)\n",
+            "cpu %.2f s/Mkick",
             s->name, hist_quantile_us(&s->rt, 0.5), hist_quantile_us(&s->rt, 0.99), hist_quantile_us(&s->rt, 0.999),
-            hist_quantile_us(d, 0.5), hist_quantile_us(d, 0.99), hist_quantile_us(d, 0.999), cpu_per_mkick(s),
-            s->procs, s->procs == 1 ? "" : "es");
+            hist_quantile_us(d, 0.5), hist_quantile_us(d, 0.99), hist_quantile_us(d, 0.999), cpu_per_mkick(s));
+        if (s->family)
+                say(" (%u processes, of which the parent %.3f)\n", s->procs,
+                    s->kicks ? s->cpu_parent / ((double) s->kicks / 1e6) : 0);
+        else
+                say(" (1 process)\n");
 }
 
 int make_eventfd(void) {

@@ -107,6 +107,8 @@ typedef struct CpuSpan {
         ProcFamily procs;
         double cpu;             /* seconds at the start */
         double wait;            /* run-queue wait at the start; < 0 without schedstat */
+        double parent;          /* of cpu, the first process's (a daemon's parent) */
+        double parent_used;     /* set by cpu_span_end: the first process's CPU seconds over the span */
 } CpuSpan;
 
 void cpu_span_start(CpuSpan *c, pid_t pid, bool family);
@@ -150,6 +152,7 @@ typedef struct Side {
         Backend be;
         Hist rt;                /* round trip at the guest */
         double cpu;             /* server CPU seconds over the measured kicks */
+        double cpu_parent;      /* of cpu, the daemon's parent's */
         double wall;            /* seconds of measured kicks */
         uint64_t kicks;         /* measured kicks */
         Hist cur;               /* this round's round trips */
