@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,15 +170,13 @@ int proc_sched(pid_t pid, double *ret_cpu, double *ret_wait) {
         return 0;
 }
 
-double proc_cpu_seconds(pid_t pid) {
+/* utime + stime of /proc/PID/stat, in seconds; < 0 on error */
+static double proc_stat_cpu_seconds(pid_t pid) {
         char path[64], buf[2048], *p;
-        double s, w;
         unsigned long long ut, st;
         ssize_t n;
         int fd;
 
-        if (proc_sched(pid, &s, &w) == 0)
-                return s;
         snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
         fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
@@ -197,13 +196,125 @@ double proc_cpu_seconds(pid_t pid) {
         return (double) (ut + st) / (double) sysconf(_SC_CLK_TCK);
 }
 
-long proc_status_kib(pid_t pid, const char *key) {
+double proc_cpu_seconds(pid_t pid) {
+        double s, w;
+
+        if (proc_sched(pid, &s, &w) == 0)
+                return s;
+        return proc_stat_cpu_seconds(pid);
+}
+
+int proc_children(pid_t pid, pid_t *ret, size_t max) {
+        char path[64], sub[128];
+        struct dirent *e;
+        size_t n = 0, files = 0;
+        DIR *d;
+
+        snprintf(path, sizeof path, "/proc/%d/task", (int) pid);
+        d = opendir(path);
+        if (!d)
+                return -errno;
+        /* each thread lists the children it forked */
+        while ((e = readdir(d))) {
+                FILE *f;
+                int child;
+
+                if (e->d_name[0] == '.')
+                        continue;
+                snprintf(sub, sizeof sub, "%s/%.32s/children", path, e->d_name);
+                f = fopen(sub, "re");
+                if (!f)
+                        continue;       /* the thread just exited */
+                files++;
+                while (fscanf(f, "%d", &child) == 1) {
+                        if (n < max)
+                                ret[n] = (pid_t) child;
+                        n++;
+                }
+                fclose(f);
+        }
+        closedir(d);
+        /* no file at all: the process is gone, or the kernel lacks CONFIG_PROC_CHILDREN */
+        if (files == 0)
+                return -ENOENT;
+        return n > (size_t) INT_MAX ? -E2BIG : (int) n;
+}
+
+static int cmp_pid(const void *x, const void *y) {
+        pid_t a = *(const pid_t *) x, b = *(const pid_t *) y;
+
+        return a < b ? -1 : a > b;
+}
+
+int proc_family(pid_t pid, ProcFamily *ret) {
+        ProcFamily f = { .n = 1 };
+        int r;
+
+        f.pids[0] = pid;
+        r = proc_children(pid, f.pids + 1, PROC_FAMILY_MAX - 1);
+        if (r < 0)
+                return r;
+        if ((size_t) r > PROC_FAMILY_MAX - 1)
+                return -E2BIG;
+        f.n = 1 + (unsigned) r;
+        /* the set, not the order the threads listed them in: a restarted worker has a new pid */
+        qsort(f.pids + 1, f.n - 1, sizeof(f.pids[0]), cmp_pid);
+        *ret = f;
+        return 0;
+}
+
+bool proc_family_same(const ProcFamily *a, const ProcFamily *b) {
+        return a->n == b->n && memcmp(a->pids, b->pids, a->n * sizeof(a->pids[0])) == 0;
+}
+
+int proc_family_sched(const ProcFamily *f, double *ret_cpu, double *ret_wait, double *ret_first) {
+        double cpu = 0, wait = 0, first = 0;
+
+        for (unsigned i = 0; i < f->n; i++) {
+                double c, w;
+                int r = proc_sched(f->pids[i], &c, &w);
+
+                if (r < 0)
+                        return r;
+                if (i == 0)
+                        first = c;
+                cpu += c;
+                wait += w;
+        }
+        *ret_cpu = cpu;
+        *ret_wait = wait;
+        if (ret_first)
+                *ret_first = first;
+        return 0;
+}
+
+double proc_family_cpu_seconds(const ProcFamily *f, double *ret_first) {
+        double cpu = 0, w;
+
+        if (proc_family_sched(f, &cpu, &w, ret_first) == 0)
+                return cpu;
+        /* one method for every process: ticks for all of them when one has no schedstat */
+        cpu = 0;
+        for (unsigned i = 0; i < f->n; i++) {
+                double c = proc_stat_cpu_seconds(f->pids[i]);
+
+                if (c < 0)
+                        return -1;
+                if (i == 0 && ret_first)
+                        *ret_first = c;
+                cpu += c;
+        }
+        return cpu;
+}
+
+/* a "Key:   N kB" field of /proc/PID/<file>, in KiB; < 0 on error */
+static long proc_kib_field(pid_t pid, const char *file, const char *key) {
         char path[64], line[256];
         size_t klen = strlen(key);
         long v = -1;
         FILE *f;
 
-        snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
+        snprintf(path, sizeof path, "/proc/%d/%s", (int) pid, file);
         f = fopen(path, "re");
         if (!f)
                 return -1;
@@ -214,6 +325,41 @@ long proc_status_kib(pid_t pid, const char *key) {
                 }
         fclose(f);
         return v;
+}
+
+long proc_status_kib(pid_t pid, const char *key) {
+        return proc_kib_field(pid, "status", key);
+}
+
+long proc_smaps_kib(pid_t pid, const char *key) {
+        return proc_kib_field(pid, "smaps_rollup", key);
+}
+
+long proc_private_kib(pid_t pid) {
+        long c = proc_smaps_kib(pid, "Private_Clean"), d = proc_smaps_kib(pid, "Private_Dirty");
+
+        return c < 0 || d < 0 ? -1 : c + d;
+}
+
+int proc_comm(pid_t pid, char *buf, size_t size) {
+        char path[64];
+        ssize_t n;
+        int fd, r;
+
+        if (size == 0)
+                return -EINVAL;
+        snprintf(path, sizeof path, "/proc/%d/comm", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        n = read(fd, buf, size - 1);
+        r = n < 0 ? -errno : 0;
+        close(fd);
+        if (r < 0)
+                return r;
+        buf[n] = '\0';
+        buf[strcspn(buf, "\n")] = '\0';
+        return 0;
 }
 
 /* ---- processes ---- */

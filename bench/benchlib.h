@@ -9,7 +9,8 @@
  *  - Hist, a log-linear latency histogram (64 sub-buckets per power of two of
  *    nanoseconds: < 1.6 % error), mergeable and small enough to share.
  *  - process helpers: spawn and stop (over tests/testutil.h) keeping a list
- *    of children for failure paths, CPU time and RSS from /proc.
+ *    of children for failure paths; from /proc: CPU time and memory of a
+ *    process, its children, and a process with its children (ProcFamily).
  */
 #ifndef XENIOREQD_BENCHLIB_H
 #define XENIOREQD_BENCHLIB_H
@@ -80,6 +81,44 @@ double proc_cpu_seconds(pid_t pid);
 int proc_sched(pid_t pid, double *ret_cpu, double *ret_wait);
 /* a "Key:   N kB" field of /proc/PID/status, in KiB; < 0 on error */
 long proc_status_kib(pid_t pid, const char *key);
+/* the same of /proc/PID/smaps_rollup (Rss, Pss, Private_Clean, ...) */
+long proc_smaps_kib(pid_t pid, const char *key);
+/* memory only this process maps: Private_Clean + Private_Dirty of smaps_rollup, KiB; < 0 on error */
+long proc_private_kib(pid_t pid);
+/* /proc/PID/comm without its newline: 0 or -errno */
+int proc_comm(pid_t pid, char *buf, size_t size);
+
+/*
+ * The direct children of a process (/proc/PID/task/TID/children of every thread), at most max
+ * of them into ret.  Returns how many there are (maybe more than max), or -errno (-ENOENT:
+ * the process is gone, or the kernel has no children files).
+ */
+int proc_children(pid_t pid, pid_t *ret, size_t max);
+
+/*
+ * A process and its children, measured as one: xen-ioreqd is its parent process and one
+ * worker per guest.  pids[0] is the process, the children follow in pid order, so that two
+ * snapshots compare equal exactly when the set is the same (a restarted worker has a new pid).
+ */
+#define PROC_FAMILY_MAX 4096u
+typedef struct ProcFamily {
+        unsigned n;
+        pid_t pids[PROC_FAMILY_MAX];
+} ProcFamily;
+
+int proc_family(pid_t pid, ProcFamily *ret);
+bool proc_family_same(const ProcFamily *a, const ProcFamily *b);
+/*
+ * proc_sched() summed over the family, and the CPU time of pids[0] alone into *ret_first (if
+ * not NULL); -errno if one of them cannot be read.
+ */
+int proc_family_sched(const ProcFamily *f, double *ret_cpu, double *ret_wait, double *ret_first);
+/*
+ * proc_cpu_seconds() summed over the family, by one method for all: schedstat for every one,
+ * or utime + stime for every one if any lacks schedstat (pids[0]'s alone into *ret_first if not
+ * NULL).  < 0 on error.
+ */
+double proc_family_cpu_seconds(const ProcFamily *f, double *ret_first);
 
 /* ---- processes ---- */
 

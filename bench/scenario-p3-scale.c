@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * scenario-p3-scale.c - one scenario of xirq-bench (xirq-bench.h): P3 scale: 1000 guests x 4 vCPUs x 8 registrations, one busy guest.
+ *
+ * Every guest with registrations has a worker process: attaching a guest starts one (fork,
+ * exec, set-up and confinement are part of the attach time), and the memory per guest is the
+ * parent's share (its RSS per guest, as with one process) plus the worker's private memory.
  */
 #define _GNU_SOURCE 1
 #include <errno.h>
@@ -19,6 +23,12 @@
 
 static int cmp_u64(const void *x, const void *y) {
         uint64_t a = *(const uint64_t *) x, b = *(const uint64_t *) y;
+
+        return a < b ? -1 : a > b;
+}
+
+static int cmp_long(const void *x, const void *y) {
+        long a = *(const long *) x, b = *(const long *) y;
 
         return a < b ? -1 : a > b;
 }
@@ -56,6 +66,9 @@ void scenario_p3(void) {
         uint32_t *domids;
         uint64_t *t_reply, *t_served, t_start;
         long rss_a, rss_b_idle, rss_b, anon_a, anon_b_idle, anon_b, shm_a, shm_b_idle, shm_b;
+        long wpriv, wrss, wpss, *privs;
+        pid_t busy_worker;
+        static ProcFamily fam_a, fam_b;
         Sb *j = &json_results;
 
         say("P3 scale: %u guests x 4 vCPUs x 8 registrations, one busy guest; %u rounds x %" PRIu64 " kicks\n", n,
@@ -64,7 +77,8 @@ void scenario_p3(void) {
         domids = calloc(n, sizeof(*domids));
         t_reply = calloc(n, sizeof(*t_reply));
         t_served = calloc(n, sizeof(*t_served));
-        if (!conns || !domids || !t_reply || !t_served)
+        privs = calloc(n, sizeof(*privs));
+        if (!conns || !domids || !t_reply || !t_served || !privs)
                 die("out of memory");
         env_start(&e, "p3");
         daemon_init(&e, &da, "alone");
@@ -166,43 +180,73 @@ void scenario_p3(void) {
         print_side(&b);
         print_side(&f);
 
+        /* the processes, and the workers' own memory once the busy one has served every round */
+        daemon_family(&da, &fam_a);
+        daemon_family(&db, &fam_b);
+        if (fam_a.n != 2 || fam_b.n != n + 1)
+                die("P3: %u and %u processes, expected 2 (alone) and %u (among: a worker per guest)", fam_a.n, fam_b.n,
+                    n + 1);
+        busy_worker = daemon_worker(&db, b.domid);
+        if (busy_worker <= 0)
+                die("P3: the busy guest (domain %" PRIu32 ") has no worker", b.domid);
+        wpriv = proc_private_kib(busy_worker);
+        wrss = proc_smaps_kib(busy_worker, "Rss");
+        wpss = proc_smaps_kib(busy_worker, "Pss");
+        for (unsigned i = 0; i < n; i++) {
+                privs[i] = proc_private_kib(fam_b.pids[i + 1]);
+                if (privs[i] < 0)
+                        die("P3: cannot read /proc/%d/smaps_rollup", (int) fam_b.pids[i + 1]);
+        }
+        if (wpriv < 0 || wrss < 0 || wpss < 0)
+                die("P3: cannot read /proc/%d/smaps_rollup of the busy guest's worker", (int) busy_worker);
+        qsort(privs, n, sizeof(*privs), cmp_long);
+
         qsort(t_reply, n - 1, sizeof(uint64_t), cmp_u64);
         qsort(t_served, n - 1, sizeof(uint64_t), cmp_u64);
         double p99_ratio = paired_ratio(&b, &a, 1);
         double p99_pooled = hist_quantile_us(&b.rt, 0.99) / hist_quantile_us(&a.rt, 0.99);
         /*
-         * Shared memory in the daemon is xensim's memfd only: the ioreq pages and the
-         * simulator's domain, port and ring tables, which on Xen live in the hypervisor and
-         * the kernel.  What the daemon itself costs per guest is the rest of its RSS.
+         * The parent maps no guest memory: its shared memory is one statistics page per guest
+         * (a memfd its worker writes).  Its cost per guest is the rest of its RSS.  The
+         * workers' xensim memory (ioreq page, domain, port and ring tables, on Xen in the
+         * hypervisor and the kernel) is shared with xensimd and the guest: not private.
          */
         double per_guest = (double) ((rss_b - shm_b) - (rss_a - shm_a)) / (double) (n - 1);
-        double per_guest_raw = (double) (rss_b - rss_a) / (double) (n - 1) - 4.0;
+        double per_guest_raw = (double) (rss_b - rss_a) / (double) (n - 1);
         say("  busy guest p99 among %u / alone: median of %u paired rounds %.3f, all samples pooled %.3f\n", n,
             a.nr_rounds, p99_ratio, p99_pooled);
         say("  attach (registration sent → reply | → first kick served), %u guests: p50 %.3f | %.3f ms, p99 %.3f | "
             "%.3f ms, max %.3f | %.3f ms\n",
             n - 1, pct_ms(t_reply, n - 1, 0.5), pct_ms(t_served, n - 1, 0.5), pct_ms(t_reply, n - 1, 0.99),
             pct_ms(t_served, n - 1, 0.99), pct_ms(t_reply, n - 1, 1.0), pct_ms(t_served, n - 1, 1.0));
-        say("  daemon RSS: alone %ld KiB (anon %ld, shmem %ld); %u guests idle %ld KiB (anon %ld, shmem %ld), "
+        say("  processes: alone 1 parent + %u worker, among 1 parent + %u workers\n", fam_a.n - 1, fam_b.n - 1);
+        say("  parent RSS: alone %ld KiB (anon %ld, shmem %ld); %u guests idle %ld KiB (anon %ld, shmem %ld), "
             "attached %ld KiB (anon %ld, shmem %ld)\n",
             rss_a, anon_a, shm_a, n, rss_b_idle, anon_b_idle, shm_b_idle, rss_b, anon_b, shm_b);
-        say("  RSS per guest: %.1f KiB without shared memory (anon %.1f KiB); shared memory (xensim tables and the "
-            "ioreq page) %.1f KiB; all RSS minus the ioreq page %.1f KiB\n",
+        say("  parent RSS per guest: %.1f KiB without shared memory (anon %.1f KiB); shared memory (the statistics "
+            "page) %.1f KiB; all RSS %.1f KiB\n",
             per_guest, (double) (anon_b - anon_a) / (double) (n - 1), (double) (shm_b - shm_a) / (double) (n - 1),
             per_guest_raw);
+        say("  worker private memory (Private_Clean + Private_Dirty): the busy guest's %ld KiB (RSS %ld, PSS %ld); "
+            "all %u workers: min %ld, median %ld, max %ld KiB\n",
+            wpriv, wrss, wpss, n, privs[0], privs[n / 2], privs[n - 1]);
         {
                 char note[64];
 
                 snprintf(note, sizeof note, "pooled samples: %.3f", p99_pooled);
                 target_add("P3.p99", "busy guest p99 among all / alone (paired rounds)", p99_ratio, 1.10, false, note);
         }
+        /* issue 10: 5 ms with the worker's start (2 ms when the daemon was one process) */
         target_add("P3.attach", "attach p99, ms (registration sent → first kick served)", pct_ms(t_served, n - 1, 0.99),
-                   2.0, false, NULL);
+                   5.0, false, "with the worker's start");
         {
                 char note[200];
 
-                snprintf(note, sizeof note, "with xensim's shared tables: %.1f KiB", per_guest_raw);
-                target_add("P3.rss", "daemon RSS per guest (no shared memory), KiB", per_guest, 64.0, false, note);
+                snprintf(note, sizeof note, "with its shared statistics pages: %.1f KiB", per_guest_raw);
+                target_add("P3.rss", "parent RSS per guest (no shared memory), KiB", per_guest, 64.0, false, note);
+                snprintf(note, sizeof note, "all %u workers: median %ld, max %ld KiB", n, privs[n / 2], privs[n - 1]);
+                target_add("P3.wpriv", "worker private memory, busy guest's worker, KiB", (double) wpriv, 512.0, false,
+                           note);
         }
         sb_printf(j, "%s{\"id\": \"P3\", \"guests\": %u, \"vcpus\": 4, \"registrations_per_guest\": 8, \"rounds\": %u, "
                      "\"kicks_per_round\": %" PRIu64 ", ",
@@ -217,10 +261,14 @@ void scenario_p3(void) {
                   "\"attach_served_ms\": {\"p50\": %.4f, \"p99\": %.4f, \"max\": %.4f}, "
                   "\"rss_kib\": {\"alone\": %ld, \"alone_anon\": %ld, \"alone_shmem\": %ld, \"idle\": %ld, \"idle_anon\": "
                   "%ld, \"idle_shmem\": %ld, \"attached\": %ld, \"attached_anon\": %ld, \"attached_shmem\": %ld}, "
-                  "\"rss_per_guest_kib\": %.2f, \"rss_per_guest_with_shmem_minus_page_kib\": %.2f}",
+                  "\"rss_per_guest_kib\": %.2f, \"rss_per_guest_with_shmem_kib\": %.2f, "
+                  "\"processes\": {\"alone\": %u, \"among\": %u}, "
+                  "\"worker_private_kib\": {\"busy\": %ld, \"busy_rss\": %ld, \"busy_pss\": %ld, \"min\": %ld, "
+                  "\"median\": %ld, \"max\": %ld}}",
                   p99_ratio, p99_pooled, pct_ms(t_reply, n - 1, 0.5), pct_ms(t_reply, n - 1, 0.99), pct_ms(t_reply, n - 1, 1.0),
                   pct_ms(t_served, n - 1, 0.5), pct_ms(t_served, n - 1, 0.99), pct_ms(t_served, n - 1, 1.0), rss_a,
-                  anon_a, shm_a, rss_b_idle, anon_b_idle, shm_b_idle, rss_b, anon_b, shm_b, per_guest, per_guest_raw);
+                  anon_a, shm_a, rss_b_idle, anon_b_idle, shm_b_idle, rss_b, anon_b, shm_b, per_guest, per_guest_raw,
+                  fam_a.n, fam_b.n, wpriv, wrss, wpss, privs[0], privs[n / 2], privs[n - 1]);
 
         backend_stop(&a.be);
         backend_stop(&b.be);
@@ -229,11 +277,12 @@ void scenario_p3(void) {
         for (unsigned i = 0; i < n; i++)
                 xenioreqd_close(conns[i]);
         proc_stop(f.server, 3000);
-        if (proc_stop(da.pid, 5000) != 0 || proc_stop(db.pid, 20000) != 0)
-                die("xen-ioreqd did not stop cleanly (see %s, %s)", da.log, db.log);
+        daemon_stop(&da, 5000);
+        daemon_stop(&db, 20000);
         env_stop(&e);
         free(conns);
         free(domids);
         free(t_reply);
         free(t_served);
+        free(privs);
 }

@@ -2,24 +2,28 @@
 /*
  * xirq-bench: the benchmark suite of xen-ioreqd on xensim (run it through
  * bench/run).  Every scenario starts its own xensimd in a temporary
- * directory, the real xen-ioreqd binary and the floor server (xensim-floor)
- * on the drop-in Xen libraries, and bench-backend processes; this process
- * is the guest (libxensim-guest).  The two servers serve different domains
- * of the same host and take turns, round by round (A B, then B A, ...), on
- * the same workload.
+ * directory, the real xen-ioreqd binary (its parent process, which starts a
+ * worker process per guest with registrations) and the floor server
+ * (xensim-floor) on the drop-in Xen libraries, and bench-backend processes;
+ * this process is the guest (libxensim-guest).  The two servers serve
+ * different domains of the same host and take turns, round by round (A B,
+ * then B A, ...), on the same workload.  The daemon's CPU time is that of
+ * its parent and all its workers.
  *
  *   P1  latency: 1 guest, 1 vCPU, 1 registration, back-to-back kicks
  *   P2  throughput: G guests x V vCPUs = 1, 16, 256
  *   P3  scale: 1000 guests x 4 vCPUs x 8 registrations, one busy guest
- *   P4  match cost: 1 vs 4096 registrations, instructions per dispatch (callgrind)
+ *   P4  match cost: 1 vs 4096 registrations, instructions per dispatch (callgrind), of
+ *       the worker's hot path in bench-dispatch (valgrind cannot run the worker's seccomp filter)
  *   P5  CPU seconds per million kicks (from the P1 and P2 rounds)
  *   BP  adaptive busy-poll (busy_poll_us), when the daemon really polls
  *
  * The table goes to stdout, the results as JSON to --json FILE.
  *
- * This file is the harness the scenarios share (xirq-bench.h: the host, the daemon, the floor
- * server, the backends, a measured side, the targets) and the driver (options, one child
- * process per scenario, the report); each scenario is a file of its own, scenario-*.c.
+ * This file is the harness the scenarios share (xirq-bench.h: the host, the daemon and its
+ * workers, the CPU time of a server, the floor server, the backends, a measured side, the
+ * targets) and the driver (options, one child process per scenario, the report); each
+ * scenario is a file of its own, scenario-*.c.
  */
 #define _GNU_SOURCE 1
 #include <errno.h>
@@ -433,39 +437,146 @@ xenioreqd_client *daemon_connect(Daemon *d, const char *guest, uint32_t domid, i
             timeout_ms, r < 0 ? strerror(-r) : "other domid", d->log);
 }
 
-/* ---- floor server ---- */
+void daemon_stop(Daemon *d, int timeout_ms) {
+        static ProcFamily fam;
+        int st;
+
+        if (proc_family(d->pid, &fam) < 0)
+                fam.n = 0;
+        st = proc_stop(d->pid, timeout_ms);
+        d->pid = 0;
+        if (st == 0)
+                return;
+        /* a parent killed before it stopped its workers leaves them running: they go too */
+        for (unsigned i = 1; i < fam.n; i++) {
+                char comm[32];
+
+                if (proc_comm(fam.pids[i], comm, sizeof comm) == 0 && strncmp(comm, "xirq-d", 6) == 0 &&
+                    kill(fam.pids[i], SIGKILL) == 0)
+                        fprintf(stderr, "xirq-bench: killed worker %d (%s), left running\n", (int) fam.pids[i], comm);
+        }
+        die("xen-ioreqd did not stop cleanly (%s %d; see %s)", st > 128 ? "signal" : "status",
+            st > 128 ? st - 128 : st, d->log);
+}
+
+pid_t daemon_worker(const Daemon *d, uint32_t domid) {
+        pid_t kids[PROC_FAMILY_MAX];
+        char want[32], comm[32];
+        int n = proc_children(d->pid, kids, PROC_FAMILY_MAX);
+
+        if (n < 0)
+                die("cannot list the workers of xen-ioreqd %d: %s", (int) d->pid, strerror(-n));
+        snprintf(want, sizeof want, "xirq-d%" PRIu32, domid);
+        for (int i = 0; i < n && i < (int) PROC_FAMILY_MAX; i++)
+                if (proc_comm(kids[i], comm, sizeof comm) == 0 && strcmp(comm, want) == 0)
+                        return kids[i];
+        return 0;
+}
+
+void daemon_family(const Daemon *d, ProcFamily *ret) {
+        int r = proc_family(d->pid, ret);
+
+        if (r < 0)
+                die("cannot list the processes of xen-ioreqd %d: %s", (int) d->pid, strerror(-r));
+}
+
+/* ---- CPU time of a server over a stretch of work ---- */
+
+static void cpu_family(pid_t pid, bool family, ProcFamily *ret) {
+        int r;
+
+        if (!family) {
+                ret->n = 1;
+                ret->pids[0] = pid;
+                return;
+        }
+        r = proc_family(pid, ret);
+        if (r < 0)
+                die("cannot list the processes of %d: %s", (int) pid, strerror(-r));
+}
+
+void cpu_span_start(CpuSpan *c, pid_t pid, bool family) {
+        cpu_family(pid, family, &c->procs);
+        if (proc_family_sched(&c->procs, &c->cpu, &c->wait, &c->parent) == 0)
+                return;
+        /* clock ticks for every process of the span, start and end */
+        c->wait = -1;
+        c->cpu = proc_family_cpu_seconds(&c->procs, &c->parent);
+        if (c->cpu < 0)
+                die("cannot read the CPU time of process %d and its %u children", (int) pid, c->procs.n - 1);
+}
+
+double cpu_span_end(CpuSpan *c, pid_t pid, bool family, double *ret_wait, const char *who) {
+        static ProcFamily now;          /* 16 KiB: not on the stack of every round */
+        double cpu, wait = -1, parent = 0;
+        int r = 0;
+
+        cpu_family(pid, family, &now);
+        if (!proc_family_same(&c->procs, &now))
+                die("%s: its processes changed during a measurement (%u, then %u: a worker started, ended or was "
+                    "restarted)", who, c->procs.n, now.n);
+        /* by the method of the start */
+        if (c->wait >= 0)
+                r = proc_family_sched(&c->procs, &cpu, &wait, &parent);
+        else
+                cpu = proc_family_cpu_seconds(&c->procs, &parent);
+        if (r < 0 || cpu < 0)
+                die("%s: cannot read the CPU time of its %u processes at the end of a measurement", who, c->procs.n);
+        if (ret_wait)
+                *ret_wait = c->wait >= 0 ? wait - c->wait : 0;
+        c->parent_used = parent - c->parent;
+        return cpu - c->cpu;
+}
+
+/* ---- servers started with --ready-fd ---- */
+
+pid_t ready_start(Env *e, const char *const *tool, const char *const *argv, const int *keep, size_t nkeep,
+                  const char *log, int timeout_ms) {
+        const char *args[48];
+        const char *env[] = { e->libs, NULL };
+        char readyarg[16];
+        int pipefd[2], fds[8], r;
+        size_t n = 0;
+        pid_t pid;
+
+        if (nkeep >= sizeof(fds) / sizeof(fds[0]))
+                die("ready_start: too many descriptors");
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                die("pipe: %m");
+        snprintf(readyarg, sizeof readyarg, "%d", pipefd[1]);
+        for (size_t i = 0; tool && tool[i] && n < 16; i++)
+                args[n++] = tool[i];
+        for (size_t i = 0; argv[i] && n < sizeof(args) / sizeof(args[0]) - 3; i++)
+                args[n++] = argv[i];
+        args[n++] = "--ready-fd";
+        args[n++] = readyarg;
+        args[n] = NULL;
+        for (size_t i = 0; i < nkeep; i++)
+                fds[i] = keep[i];
+        fds[nkeep] = pipefd[1];
+        pid = proc_spawn(args, env, log, fds, nkeep + 1);
+        close(pipefd[1]);
+        if (pid < 0) {
+                close(pipefd[0]);
+                die("cannot start %s: %s", args[0], strerror(-pid));
+        }
+        r = tu_wait_ready(pipefd[0], timeout_ms);
+        close(pipefd[0]);
+        if (r < 0)
+                die("%s did not get ready (%s; see %s)", argv[0], strerror(-r), log);
+        return pid;
+}
 
 pid_t floor_start(Env *e, uint32_t domid, int efd, const char *log) {
-        char bin[PATH_MAX + 32], dom[16], efdarg[16], readyarg[16];
-        char range[64], match[64];
-        const char *env[] = { e->libs, NULL };
-        int pipefd[2], keep[2], r;
-        pid_t pid;
+        char bin[PATH_MAX + 32], dom[16], efdarg[16], range[64], match[64];
+        const char *argv[] = { bin, "--domid", dom, "--range", range, "--match", match, "--eventfd", efdarg, NULL };
 
         snprintf(bin, sizeof bin, "%s/sim/xensim-floor", opt.builddir);
         snprintf(dom, sizeof dom, "%" PRIu32, domid);
         snprintf(efdarg, sizeof efdarg, "%d", efd);
         snprintf(range, sizeof range, "0x%" PRIx64 "-0x%" PRIx64, KICK_ADDR, KICK_ADDR + 3);
         snprintf(match, sizeof match, "0x%" PRIx64 "=0", KICK_ADDR);
-        if (pipe2(pipefd, O_CLOEXEC) < 0)
-                die("pipe: %m");
-        snprintf(readyarg, sizeof readyarg, "%d", pipefd[1]);
-        {
-                const char *argv[] = { bin, "--domid", dom, "--range", range, "--match", match,
-                                       "--eventfd", efdarg, "--ready-fd", readyarg, NULL };
-
-                keep[0] = efd;
-                keep[1] = pipefd[1];
-                pid = proc_spawn(argv, env, log, keep, 2);
-        }
-        close(pipefd[1]);
-        if (pid < 0)
-                die("cannot start %s: %s", bin, strerror(-pid));
-        r = tu_wait_ready(pipefd[0], WAIT_MS);
-        close(pipefd[0]);
-        if (r < 0)
-                die("xensim-floor for domain %" PRIu32 " did not get ready (%s; see %s)", domid, strerror(-r), log);
-        return pid;
+        return ready_start(e, NULL, argv, &efd, 1, log, WAIT_MS);
 }
 
 /* ---- backends ---- */
@@ -584,14 +695,14 @@ double paired_ratio(const Side *a, const Side *b, int q) {
 
 /* n back-to-back kicks from vCPU 0, each stamped for the backend; rt/cpu recorded if measure */
 void side_kicks(Env *e, Side *s, uint64_t n, bool measure) {
+        static CpuSpan span;            /* a daemon's family: 16 KiB */
         BenchShm *shm = s->be.shm;
-        double cpu0 = 0, cpu1;
         uint64_t w0, k;
 
         backend_drain(&s->be, atomic_load(&shm->kicks), s->name);
         if (measure) {
                 atomic_store(&shm->record, 1);
-                cpu0 = proc_cpu_seconds(s->server);
+                cpu_span_start(&span, s->server, s->family);
                 hist_reset(&s->cur);
         }
         w0 = now_ns();
@@ -618,8 +729,9 @@ void side_kicks(Env *e, Side *s, uint64_t n, bool measure) {
                         s->nr_rounds++;
                 }
                 s->wall += (double) (now_ns() - w0) / 1e9;
-                cpu1 = proc_cpu_seconds(s->server);
-                s->cpu += cpu1 - cpu0;
+                s->cpu += cpu_span_end(&span, s->server, s->family, NULL, s->name);
+                s->cpu_parent += span.parent_used;
+                s->procs = span.procs.n;
                 s->kicks += n;
         }
         backend_drain(&s->be, atomic_load(&shm->kicks), s->name);
@@ -654,17 +766,24 @@ void json_side(Sb *j, const Side *s) {
         json_hist(j, "delivery", &s->be.shm->delivery);
         sb_printf(j,
                   ", \"kicks\": %" PRIu64 ", \"seconds\": %.3f, \"cpu_seconds\": %.3f, \"cpu_s_per_mkick\": %.3f, "
-                  "\"coalesced_reads\": %" PRIu64 "}",
-                  s->kicks, s->wall, s->cpu, cpu_per_mkick(s), (uint64_t) atomic_load(&s->be.shm->coalesced));
+                  "\"cpu_processes\": %u, \"cpu_s_per_mkick_parent\": %.3f, \"coalesced_reads\": %" PRIu64 "}",
+                  s->kicks, s->wall, s->cpu, cpu_per_mkick(s), s->procs,
+                  s->kicks ? s->cpu_parent / ((double) s->kicks / 1e6) : 0,
+                  (uint64_t) atomic_load(&s->be.shm->coalesced));
 }
 
 void print_side(const Side *s) {
         const Hist *d = &s->be.shm->delivery;
 
         say("  %-18s rt p50 %7.2f  p99 %7.2f  p99.9 %7.2f us | delivery p50 %7.2f  p99 %7.2f  p99.9 %7.2f us | "
-            "cpu %.2f s/Mkick\n",
+            "cpu %.2f s/Mkick",
             s->name, hist_quantile_us(&s->rt, 0.5), hist_quantile_us(&s->rt, 0.99), hist_quantile_us(&s->rt, 0.999),
             hist_quantile_us(d, 0.5), hist_quantile_us(d, 0.99), hist_quantile_us(d, 0.999), cpu_per_mkick(s));
+        if (s->family)
+                say(" (%u processes, of which the parent %.3f)\n", s->procs,
+                    s->kicks ? s->cpu_parent / ((double) s->kicks / 1e6) : 0);
+        else
+                say(" (1 process)\n");
 }
 
 int make_eventfd(void) {
@@ -697,6 +816,7 @@ void side_start_daemon(Env *e, Side *s, Daemon *d, const char *guest, const char
         daemon_socket(d, guest, sock, sizeof sock);
         snprintf(log, sizeof log, "%s/backend-%s.log", e->dir, tag);
         s->server = d->pid;
+        s->family = true;
         backend_start(e, &s->be, log, NULL, 0, socks, 1);
 }
 
@@ -832,13 +952,13 @@ int main(int argc, char **argv) {
         if (wanted("P4"))
                 run_scenario("P4", scenario_p4);
 
-        say("%-10s %-58s %10s %8s  %s\n", "target", "measure", "value", "limit", "status");
+        say("%-10s %-58s %10s %9s  %s\n", "target", "measure", "value", "limit", "status");
         for (size_t i = 0; i < n_targets; i++) {
                 const Target *t = &targets[i];
 
                 if (t->status != ST_MET)
                         missed++;
-                say("%-10s %-58s %10.3f %2s%6.2f  %s%s%s\n", t->id, t->what, t->value, t->at_least ? ">=" : "<=",
+                say("%-10s %-58s %10.3f %2s%7.2f  %s%s%s\n", t->id, t->what, t->value, t->at_least ? ">=" : "<=",
                     t->limit, t->status == ST_MET ? "MET" : "MISSED", t->note[0] ? " - " : "", t->note);
         }
         say("\n%zu targets, %u missed; %ld s\n", n_targets, missed, (long) (time(NULL) - t0));

@@ -2,7 +2,8 @@
 /*
  * xirq-bench.h - the harness the benchmark scenarios share (xirq-bench.c): the options, the
  * output (the table, the JSON, the targets), the simulated host and its guests (Env), a
- * xen-ioreqd (Daemon), the floor server, the backends, and one measured side (Side: a guest
+ * xen-ioreqd (Daemon) and its workers, the CPU time of a server (CpuSpan), the servers started
+ * with a ready pipe (the floor, bench-dispatch), the backends, and one measured side (Side: a guest
  * kicking a server that a backend listens to). A scenario is a function scenario_pN() in its
  * own file, run by xirq-bench.c in a child process of its own; it dies (die()) on any failure.
  */
@@ -86,8 +87,42 @@ void daemon_socket(const Daemon *d, const char *guest, char *buf, size_t size);
 void daemon_start(Env *e, Daemon *d, const char *const *tool);
 /* connect to a guest's socket until the daemon reports it running as domid */
 xenioreqd_client *daemon_connect(Daemon *d, const char *guest, uint32_t domid, int timeout_ms);
+/* SIGTERM; dies unless it exits with status 0 within timeout_ms */
+void daemon_stop(Daemon *d, int timeout_ms);
 
-/* ---- floor server ---- */
+/* Its workers: the daemon's children, one per guest with registrations, named xirq-d<domid>. */
+/* the worker of domid, or 0 when it has none */
+pid_t daemon_worker(const Daemon *d, uint32_t domid);
+/* the daemon's processes: its parent and its workers (dies if /proc cannot tell) */
+void daemon_family(const Daemon *d, ProcFamily *ret);
+
+/* ---- CPU time of a server over a stretch of work ---- */
+
+/*
+ * One process (a floor server), or a daemon's family: its parent and every worker, each
+ * measured as the floor is (proc_family_*() in benchlib.h).  The family is taken at the start
+ * and must be the same at the end (no worker started, ended or restarted in between).
+ */
+typedef struct CpuSpan {
+        ProcFamily procs;
+        double cpu;             /* seconds at the start */
+        double wait;            /* run-queue wait at the start; < 0 without schedstat */
+        double parent;          /* of cpu, the first process's (a daemon's parent) */
+        double parent_used;     /* set by cpu_span_end: the first process's CPU seconds over the span */
+} CpuSpan;
+
+void cpu_span_start(CpuSpan *c, pid_t pid, bool family);
+/* CPU seconds since the start, and the run-queue wait into *ret_wait (if not NULL; 0 when unknown) */
+double cpu_span_end(CpuSpan *c, pid_t pid, bool family, double *ret_wait, const char *who);
+
+/* ---- servers started with --ready-fd: the floor, the dispatch harness ---- */
+
+/*
+ * Spawn tool (NULL, or a wrapper such as valgrind, NULL-terminated) + argv with fds keep
+ * inherited, "--ready-fd N" appended; wait up to timeout_ms for it to write READY.
+ */
+pid_t ready_start(Env *e, const char *const *tool, const char *const *argv, const int *keep, size_t nkeep,
+                  const char *log, int timeout_ms);
 
 pid_t floor_start(Env *e, uint32_t domid, int efd, const char *log);
 
@@ -112,9 +147,12 @@ typedef struct Side {
         const char *name;       /* "xen-ioreqd", "floor" */
         uint32_t domid;
         pid_t server;           /* whose CPU time is counted */
+        bool family;            /* server is a daemon: its workers' CPU time is counted too */
+        unsigned procs;         /* processes counted */
         Backend be;
         Hist rt;                /* round trip at the guest */
         double cpu;             /* server CPU seconds over the measured kicks */
+        double cpu_parent;      /* of cpu, the daemon's parent's */
         double wall;            /* seconds of measured kicks */
         uint64_t kicks;         /* measured kicks */
         Hist cur;               /* this round's round trips */
