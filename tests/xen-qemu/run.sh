@@ -10,11 +10,18 @@
 # environment:
 #   XQ_CACHE      where downloaded .debs are kept   (/var/cache/xen-ioreqd/xen-qemu)
 #   XQ_WORK       scratch dir for images and logs   (/tmp/xen-ioreqd-xen-qemu)
-#   XQ_SCENARIOS  which scenarios to run            ("1 2 3 4 5")
+#   XQ_SCENARIOS  which scenarios to run            ("1 2 3 4 5"; "none": only XQ_EXTRA's)
 #   XQ_TIMEOUT    hard bound on the QEMU run, s     (900)
 #   XQ_SMP        QEMU CPUs                          (1)
 #   XQ_KVER       dom0/guest kernel version          (the one linux-image-amd64 depends on)
 #   XQ_NO_INSTALL=1  never call apt-get (fail if something is missing)
+#   XQ_XEN_ARGS   appended to Xen's command line (e.g. guest_loglvl=all: hvmloader and
+#                 SeaBIOS messages of HVM guests on the serial log)
+#   XQ_HVM=1      build the HVM guest's parts (device model, firmware, virtio modules, SSDT)
+#                 even when no selected scenario needs them
+#   XQ_EXTRA      development hook: a directory copied to /xq/extra in dom0 (with the
+#                 libraries of the ELF files in it); its *.asl become extra ACPI tables of
+#                 the HVM guest, and dom0 runs its run.sh after the scenarios (see README.md)
 set -u
 SRC=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$SRC/../.." && pwd)
@@ -24,11 +31,21 @@ if [ -z "$BUILD" ] && [ -f ./config.status ]; then BUILD=$(pwd); fi
 CACHE=${XQ_CACHE:-/var/cache/xen-ioreqd/xen-qemu}
 WORK=${XQ_WORK:-/tmp/xen-ioreqd-xen-qemu}
 SCEN=${XQ_SCENARIOS:-1 2 3 4 5}
+[ "$SCEN" = none ] && SCEN=""
 TMO=${XQ_TIMEOUT:-900}
 SMP=${XQ_SMP:-1}
 CC=${CC:-cc}
 MULTIARCH=x86_64-linux-gnu
 LOG=$WORK/serial.log
+# the scenarios that boot an HVM guest: only they need the device model, its firmware and the
+# virtio parts of the guest's initrd (about 40 MB more in dom0)
+HVM_SCEN=""
+EXTRA=${XQ_EXTRA:-}
+[ -z "$EXTRA" ] || EXTRA=$(cd "$EXTRA" && pwd) || { echo "xen-qemu: error: no directory $XQ_EXTRA" >&2; exit 2; }
+HVM=0
+[ "${XQ_HVM:-0}" = 1 ] && HVM=1
+for s in $SCEN; do case " $HVM_SCEN " in *" $s "*) HVM=1 ;; esac; done
+[ -n "$EXTRA" ] && ls "$EXTRA"/*.asl >/dev/null 2>&1 && HVM=1
 
 say() { echo "xen-qemu: $*"; }
 die() { echo "xen-qemu: error: $*" >&2; exit 2; }
@@ -54,6 +71,14 @@ host_tools() {
     [ -e /usr/lib/$MULTIARCH/libc.a ] || missing="$missing libc6-dev"
     [ -e /usr/include/xendevicemodel.h ] || missing="$missing libxen-dev"
     command -v "$CC" >/dev/null || missing="$missing gcc"
+    if [ "$HVM" = 1 ]; then
+        command -v iasl >/dev/null || missing="$missing acpica-tools"
+        # QEMU's option ROM for direct kernel boot, and the libraries the dom0 device model
+        # (qemu-system-xen) needs beyond those of the host's qemu-system-x86
+        [ -e /usr/share/qemu/linuxboot.bin ] || missing="$missing qemu-system-data"
+        ldconfig -p | grep -q 'libspice-server\.so\.1 ' || missing="$missing libspice-server1"
+        ldconfig -p | grep -q 'libusb-1\.0\.so\.0 ' || missing="$missing libusb-1.0-0"
+    fi
     [ -z "$missing" ] && return 0
     [ "${XQ_NO_INSTALL:-0}" = 1 ] && die "missing Debian packages:$missing"
     say "installing:$missing"
@@ -89,7 +114,7 @@ fetch_debs() {
     for p in xen-hypervisor-4.17-amd64 linux-image-$KVER xen-utils-4.17 xen-utils-common \
              xenstore-utils libxenmisc4.17 libxenstore4 libxencall1 libxenevtchn1 \
              libxenforeignmemory1 libxengnttab1 libxentoollog1 libxenhypfs1 libxendevicemodel1 \
-             libxentoolcore1 libyajl2; do
+             libxentoolcore1 libyajl2 $([ "$HVM" = 1 ] && echo qemu-system-xen seabios); do
         ls "${p}"_*.deb >/dev/null 2>&1 && continue
         say "downloading $p"
         apt-get download -q "$p" >/dev/null 2>&1 || { apt-get update -qq; apt-get download -q "$p" >/dev/null; } \
@@ -166,6 +191,57 @@ build_elf() { # RELPATH
 }
 
 # ---- 5. images -----------------------------------------------------------------------------
+# the HVM guest's initrd: first an uncompressed cpio with the ACPI tables under
+# kernel/firmware/acpi/ (the kernel's table upgrade reads them from there), then the guest's
+# root with the kernel's own virtio_mmio and virtio_blk modules and what they depend on
+hvm_guest_initrd() { # GUESTROOT
+    local G=$1 mods=$WORK/kern/lib/modules/$KVER A=$WORK/acpi todo="virtio_mmio virtio_blk" done=""
+    local m f d deps pending
+    mkdir -p "$G/lib/modules"
+    : > "$G/lib/modules/xq-load"
+    while [ -n "$todo" ]; do          # depth first: a module's dependencies load before it
+        set -- $todo; m=$1; shift; todo="$*"
+        case " $done " in *" $m "*) continue ;; esac
+        f=$(find "$mods/kernel" \( -name "$m.ko" -o -name "$(echo "$m" | tr _ -).ko" \) | head -n 1)
+        [ -n "$f" ] || die "module $m not in linux-image-$KVER"
+        deps=$(tr '\0' '\n' < "$f" | sed -n 's/^depends=//p' | head -n 1 | tr , ' ')
+        pending=""
+        for d in $deps; do case " $done " in *" $d "*) ;; *) pending="$pending $d" ;; esac; done
+        if [ -n "$pending" ]; then todo="$pending $m $todo"; continue; fi
+        cp "$f" "$G/lib/modules/$m.ko"; echo "$m" >> "$G/lib/modules/xq-load"; done="$done $m"
+    done
+    rm -rf "$A"; mkdir -p "$A/kernel/firmware/acpi"
+    iasl -p "$A/kernel/firmware/acpi/xq-virtio" "$SRC/virtio-mmio.asl" > "$WORK/iasl.log" 2>&1 \
+        || { cat "$WORK/iasl.log"; die "iasl failed on virtio-mmio.asl"; }
+    if [ -n "$EXTRA" ]; then
+        for f in "$EXTRA"/*.asl; do
+            [ -e "$f" ] || continue
+            m=${f##*/}; m=${m%.asl}
+            iasl -p "$A/kernel/firmware/acpi/xq-extra-$m" "$f" >> "$WORK/iasl.log" 2>&1 \
+                || { cat "$WORK/iasl.log"; die "iasl failed on $f"; }
+        done
+    fi
+    (cd "$A" && find kernel | cpio -o -H newc --quiet) > "$WORK/guest-hvm.cpio"
+    (cd "$G" && find . | cpio -o -H newc --quiet) >> "$WORK/guest-hvm.cpio"
+}
+
+# what dom0 needs to create an HVM guest with direct kernel boot: QEMU as the device model
+# (qemu-system-xen), hvmloader, SeaBIOS, the option ROM that boots QEMU's -kernel
+hvm_dom0() { # DOM0ROOT
+    local D=$1
+    copy_elf "$D" "$WORK/ext/usr/libexec/xen-qemu-system-i386" /usr/libexec/xen-qemu-system-i386
+    mkdir -p "$D/usr/share/seabios" "$D/usr/share/qemu" "$D/usr/lib/xen-4.17/boot"
+    cp "$WORK/ext/usr/share/seabios/bios-256k.bin" "$D/usr/share/seabios/" || die "no SeaBIOS"
+    cp "$WORK/ext/usr/lib/xen-4.17/boot/hvmloader" "$D/usr/lib/xen-4.17/boot/" || die "no hvmloader"
+    mkdir -p "$D/usr/share/qemu/keymaps"
+    # Xen's QEMU machine has no fw_cfg DMA: linuxboot.bin, not linuxboot_dma.bin, is the one used
+    cp /usr/share/qemu/linuxboot.bin "$D/usr/share/qemu/" || die "no linuxboot option ROM"
+    # xl starts QEMU with "-vnc none", which still loads the default keymap
+    cp /usr/share/qemu/keymaps/en-us "$D/usr/share/qemu/keymaps/" || die "no QEMU keymap en-us"
+    cp "$WORK/vmlinuz" "$D/guest/bzImage"            # QEMU's -kernel wants the bzImage
+    cp "$WORK/guest-hvm.cpio" "$D/guest/initrd-hvm"
+}
+
 images() {
     local G=$WORK/guestroot D=$WORK/dom0root bb
     bb=$(static_busybox) || die "no static busybox"
@@ -174,6 +250,7 @@ images() {
     cp "$bb" "$G/bin/busybox"; cp "$WORK/bin/xq-guest" "$G/bin/xq-guest"
     cp "$SRC/guest-init.sh" "$G/init"; chmod 755 "$G/init"
     (cd "$G" && find . | cpio -o -H newc --quiet) > "$WORK/guest.cpio"
+    [ "$HVM" = 1 ] && hvm_guest_initrd "$G"
 
     mkdir -p "$D"/{bin,sbin,proc,sys,dev,run,tmp,etc/xen,var/lib/xen,var/lib/xenstored,var/log/xen/console,var/lock,lib/modules,guest,xq}
     ln -s ../run "$D/var/run"
@@ -195,6 +272,15 @@ images() {
     for b in xq-probe xq-vmm xq-notify xq-client xq-query; do copy_elf "$D" "$WORK/bin/$b" "/usr/bin/$b"; done
     cp "$SRC/dom0-init.sh" "$D/init"; chmod 755 "$D/init"
     cp "$SRC/scenarios.sh" "$D/xq/scenarios.sh"
+    [ "$HVM" = 1 ] && hvm_dom0 "$D"
+    echo "$HVM" > "$D/xq/hvm"
+    if [ -n "$EXTRA" ]; then
+        mkdir -p "$D/xq/extra"; cp -a "$EXTRA/." "$D/xq/extra/"
+        while read -r b; do
+            [ "$(head -c 4 "$b" | od -An -c | tr -d ' ')" = '177ELF' ] || continue
+            copy_elf "$D" "$b" "/xq/extra/${b#"$EXTRA"/}"
+        done < <(find "$EXTRA" -type f)
+    fi
 
     # the project's binaries, from the build tree
     PRODUCT=missing
@@ -221,7 +307,8 @@ images() {
 # ---- 6. boot ---------------------------------------------------------------------------------
 boot() {
     local scen; scen=$(echo $SCEN | tr " " +)   # no commas: QEMU splits -initrd at them
-    local xen="console=com1 com1=115200,8n1 loglvl=warning guest_loglvl=warning dom0_mem=512M,max:512M dom0_max_vcpus=1"
+    [ -n "$scen" ] || scen=none
+    local xen="console=com1 com1=115200,8n1 loglvl=warning guest_loglvl=warning dom0_mem=512M,max:512M dom0_max_vcpus=1 ${XQ_XEN_ARGS:-}"
     local dom0="console=hvc0 quiet loglevel=3 xq_scen=$scen"
     say "booting Xen in QEMU (TCG, bounded by ${TMO}s), serial log: $LOG"
     local t0=$SECONDS
