@@ -430,23 +430,35 @@ static char *proc_env_entry(const char *e) {
 char **proc_env_new(void) {
         extern char **environ;
         size_t n = 0, k = 0;
+        bool asan = false;
         char **env;
 
         while (environ[n])
                 n++;
-        env = calloc(n + 1, sizeof(*env));
+        env = calloc(n + 2, sizeof(*env));
         if (!env)
                 return NULL;
         for (size_t i = 0; i < n; i++)
                 if (proc_env_keep(environ[i])) {
+                        if (strncmp(environ[i], "ASAN_OPTIONS=", 13) == 0)
+                                asan = true;
                         env[k] = proc_env_entry(environ[i]);
-                        if (!env[k]) {
-                                proc_env_free(env);
-                                return NULL;
-                        }
+                        if (!env[k])
+                                goto fail;
                         k++;
                 }
+#ifdef XIRQ_SANITIZERS
+        /* LeakSanitizer cannot run in the confined worker: without this a
+         * sanitizer-built worker would hang at exit. */
+        if (!asan && !(env[k] = strdup("ASAN_OPTIONS=detect_leaks=0")))
+                goto fail;
+#else
+        (void)asan;
+#endif
         return env;
+fail:
+        proc_env_free(env);
+        return NULL;
 }
 
 void proc_env_free(char **env) {
