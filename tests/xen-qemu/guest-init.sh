@@ -15,6 +15,9 @@
 #               (DISK is a name under /dev, e.g. vda; one "GUEST-VDA" line per operation)
 #   xq=OPS      xq-guest operations run on vCPU 0, '+' between operations
 #   xq1=OPS     run at the same time on vCPU 1 (when the guest has two)
+#   xqvdev=BASE:ID:KICKS  load xen-evtchn and run xq-vdev BASE ID KICKS: a virtio-mmio
+#               driver's probe of device ID at BASE, kicks and their event-channel
+#               interrupts (scenario 6; GUEST-DONE cpu=0 when it ends)
 #   xqoff=S     power off S seconds after the operations (default: idle until destroyed)
 # It prints GUEST-UP, the virtio and block lines, and one GUEST-DONE line per xq-guest
 # instance.  A device that never answers cannot hang it: each step that waits for the disk
@@ -119,6 +122,13 @@ fi
 if [ -n "${xqvda:-}" ]; then
     for op in $(echo "$xqvda" | tr + ' '); do vda_op "$op"; done
     [ "${xqvirtio:-0}" = 1 ] && grep -E 'virtio|LNRO' /proc/interrupts | sed 's/^/GUEST-VIRTIO interrupts after: /'
+fi
+
+if [ -n "${xqvdev:-}" ]; then
+    insmod /lib/modules/xen-evtchn.ko || echo "GUEST-VDEV insmod xen-evtchn failed"
+    # shellcheck disable=SC2046 # BASE ID KICKS, split on purpose
+    /bin/xq-vdev $(echo "$xqvdev" | tr : ' ')
+    echo "GUEST-DONE cpu=0 rc=$? uptime=$(up)"
 fi
 
 run_ops() { # CPU OPS

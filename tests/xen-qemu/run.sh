@@ -10,7 +10,7 @@
 # environment:
 #   XQ_CACHE      where downloaded .debs are kept   (/var/cache/xen-ioreqd/xen-qemu)
 #   XQ_WORK       scratch dir for images and logs   (/tmp/xen-ioreqd-xen-qemu)
-#   XQ_SCENARIOS  which scenarios to run            ("1 2 3 4 5"; "none": only XQ_EXTRA's)
+#   XQ_SCENARIOS  which scenarios to run            ("1 2 3 4 5 6"; "none": only XQ_EXTRA's)
 #   XQ_TIMEOUT    hard bound on the QEMU run, s     (900)
 #   XQ_SMP        QEMU CPUs                          (1)
 #   XQ_KVER       dom0/guest kernel version          (the one linux-image-amd64 depends on)
@@ -30,7 +30,7 @@ if [ -z "$BUILD" ] && [ -f ./config.status ]; then BUILD=$(pwd); fi
 [ -n "$BUILD" ] && BUILD=$(cd "$BUILD" && pwd)
 CACHE=${XQ_CACHE:-/var/cache/xen-ioreqd/xen-qemu}
 WORK=${XQ_WORK:-/tmp/xen-ioreqd-xen-qemu}
-SCEN=${XQ_SCENARIOS:-1 2 3 4 5}
+SCEN=${XQ_SCENARIOS:-1 2 3 4 5 6}
 [ "$SCEN" = none ] && SCEN=""
 TMO=${XQ_TIMEOUT:-900}
 SMP=${XQ_SMP:-1}
@@ -152,6 +152,7 @@ helpers() {
     mkdir -p "$WORK/bin"
     local cf="-O2 -g0 -Wall -Wextra -Wno-unused-parameter"
     $CC $cf -static -o "$WORK/bin/xq-guest" "$SRC/xq-guest.c" || die "cannot build xq-guest"
+    $CC $cf -static -o "$WORK/bin/xq-vdev" "$SRC/xq-vdev.c" || die "cannot build xq-vdev"
     $CC $cf -o "$WORK/bin/xq-probe" "$SRC/xq-probe.c" -lxendevicemodel -lxenforeignmemory \
         -lxenevtchn -lxenstore -lxentoolcore || die "cannot build xq-probe"
     $CC $cf -o "$WORK/bin/xq-vmm" "$SRC/xq-vmm.c" -lxendevicemodel -lxenforeignmemory \
@@ -247,7 +248,10 @@ images() {
     bb=$(static_busybox) || die "no static busybox"
     rm -rf "$G" "$D"
     mkdir -p "$G"/{bin,proc,sys,dev,tmp}
-    cp "$bb" "$G/bin/busybox"; cp "$WORK/bin/xq-guest" "$G/bin/xq-guest"
+    cp "$bb" "$G/bin/busybox"; cp "$WORK/bin/xq-guest" "$WORK/bin/xq-vdev" "$G/bin/"
+    # /dev/xen/evtchn, for xq-vdev's event channel (scenario 6)
+    mkdir -p "$G/lib/modules"
+    cp "$WORK/kern/lib/modules/$KVER/kernel/drivers/xen/xen-evtchn.ko" "$G/lib/modules/" || die "module xen-evtchn"
     cp "$SRC/guest-init.sh" "$G/init"; chmod 755 "$G/init"
     (cd "$G" && find . | cpio -o -H newc --quiet) > "$WORK/guest.cpio"
     [ "$HVM" = 1 ] && hvm_guest_initrd "$G"

@@ -3,7 +3,7 @@
 # dom0 side of the harness: the scenarios, run in order by /init.  Each prints one
 # "XQ-RESULT N PASS|FAIL <what>" line that run.sh collects from the serial log;
 # scenario 5 prints the probe's "FACT" lines, judged on the host by compare.sh.
-# usage: scenarios.sh 1,2,3,4,5
+# usage: scenarios.sh 1,2,3,4,5,6
 SCEN=",$1,"
 CONS=/var/log/xen/console
 
@@ -311,8 +311,89 @@ product() {
     show DAEMON /tmp/daemon.log 20; show NOTIFY /tmp/notify.log 10
 }
 
+# ---- 6: a device with no Xen library: claim, ioeventfd, irqfd to an event channel --------
+# The example backend in --device mode is a virtio-mmio device at BASE: it claims the window
+# (every register access is forwarded to it), takes its kicks by ioeventfd and raises its
+# interrupt through an irqfd whose action notifies an event channel of the guest.  The PVH
+# guest has no interrupt controller to inject into: xq-vdev allocates an unbound port for
+# dom0 with /dev/xen/evtchn and prints it; the device is started with that port.
+VDEV_ID=42
+VDEV_KICKS=20
+
+# daemon_again: a new xen-ioreqd, after the one of scenarios 1-4 (if any) has gone
+daemon_again() {
+    local i=0
+    while [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null; do
+        i=$((i + 1)); [ $i -gt 50 ] && { log "the previous xen-ioreqd does not exit"; return 1; }; sleep 0.2
+    done
+    daemon_start
+}
+
+scen6() {
+    local why="" q domid port gl=/tmp/guest6.log bl=/tmp/vdev.log acc kicks i
+    if [ "$(cat /xq/product 2>/dev/null)" != ok ] || ! command -v xen-ioreqd-example-backend >/dev/null; then
+        result 6 FAIL "xen-ioreqd or the example backend is not in the build tree"; return
+    fi
+    log "scenario 6: a virtio-mmio device in dom0 through a claim, an ioeventfd and an irqfd (event channel)"
+    daemon_again || { show DAEMON /tmp/daemon.log 30; result 6 FAIL "xen-ioreqd did not start (no READY=1)"; return; }
+    xlcfg guest pvh /guest/vmlinux /guest/initrd 1 \
+        "console=hvc0 iomem=relaxed quiet loglevel=3 xqvdev=$BASE:$VDEV_ID:$VDEV_KICKS"
+    : > $GLOG
+    xl create -p /etc/xen/guest.cfg > /tmp/create6.log 2>&1 || { show CREATE /tmp/create6.log
+        result 6 FAIL "xl create failed"; return; }
+    domid=$(xl domid guest)
+    q=$(wait_query 10 "*state=running domid=$domid *") || why="$why daemon did not see dom$domid ($q);"
+    xl unpause guest
+    # the guest publishes its port on the console
+    wait_for $GLOG 'XQV evtchn port=[0-9]|GUEST-DONE' 120 || why="$why no port from the guest;"
+    port=$(tr -d '\r' < $GLOG | sed -n 's/^XQV evtchn port=\([0-9]*\)$/\1/p' | head -n 1)
+    log "guest dom$domid published port ${port:-none}"
+    if [ -n "$port" ]; then
+        ( xen-ioreqd-example-backend --socket $SOCK --base $BASE --queues 1 --device $VDEV_ID \
+              --irq "evtchn:$port" --interval 0 --duration 600 &
+          echo $! > $bl.pid; wait $!; echo "BACKEND-EXIT rc=$?" ) > $bl 2>&1 &
+        BPID=$!
+        wait_for $bl '^ready |BACKEND-EXIT|Failed' 20 && grep -q '^ready ' $bl \
+            || why="$why the device did not set up (claim or irqfd refused?);"
+        wait_for $GLOG GUEST-DONE 180 || why="$why the guest did not finish (hung?);"
+        sleep 1
+    fi
+    q=$(query)
+    log "after the guest: $q"
+    backend_stop $bl
+    xl destroy guest
+    gone guest 20 || why="$why the domain stays listed;"
+    tr -d '\r' < $GLOG > $gl
+    show GUEST $gl 40; show VDEV $bl 30
+    kill -0 "$DPID" 2>/dev/null || why="$why xen-ioreqd died;"
+    kill -TERM "$DPID" 2>/dev/null; i=0
+    while kill -0 "$DPID" 2>/dev/null && [ $i -lt 25 ]; do sleep 0.2; i=$((i + 1)); done
+    show DAEMON /tmp/daemon.log 20
+
+    # the guest: probe passed, every kick answered by one event on its port, nothing else
+    grep -q "^XQV probe magic=0x74726976 version=2 device=$VDEV_ID " $gl || why="$why the probe failed;"
+    grep -q "^XQV-DONE accesses=[0-9]* kicks=$VDEV_KICKS interrupts=$VDEV_KICKS spurious=0 foreign=0 rc=0" $gl \
+        || why="$why guest: $(grep '^XQV-DONE' $gl | cut -d' ' -f2-) (want $VDEV_KICKS kicks and interrupts);"
+    acc=$(sed -n 's/^XQV-DONE accesses=\([0-9]*\) .*/\1/p' $gl)
+    # the device: the same accesses, kicks and raises
+    grep -q "^claimed base=$BASE size=0x200 " $bl && grep -q "^irqfd irq=evtchn:$port mode=edge " $bl \
+        || why="$why the device has no claim or irqfd;"
+    grep -q "^device accesses=${acc:-x} kicks=$VDEV_KICKS raised=$VDEV_KICKS lowered=0$" $bl \
+        || why="$why device: $(grep '^device ' $bl | cut -d' ' -f2-) (want accesses=$acc kicks=$VDEV_KICKS raised=$VDEV_KICKS);"
+    [ "$(grep -c '^access ' $bl)" = "${acc:-x}" ] || why="$why the device logged $(grep -c '^access ' $bl) accesses, the guest made $acc;"
+    counts_equal $bl "q0=$VDEV_KICKS" || why="$why device kicks: $(counts $bl);"
+    # the daemon: the kicks by ioeventfd; the forwarded accesses are not its own reads or writes
+    kicks=$(qfield "$q" kicks)
+    [ "$kicks" = "$VDEV_KICKS" ] || why="$why daemon kicks=$kicks, want $VDEV_KICKS;"
+    [ "$(qfield "$q" unmatched)" = 0 ] && [ "$(qfield "$q" reads)" = 0 ] \
+        || why="$why the daemon answered accesses itself (unmatched=$(qfield "$q" unmatched) reads=$(qfield "$q" reads));"
+    [ -z "$why" ] && result 6 PASS "PVH guest probed a virtio-mmio device (magic, version 2, id $VDEV_ID, features, queue) through a claim: $acc accesses forwarded; $VDEV_KICKS kicks by ioeventfd, $VDEV_KICKS interrupts by irqfd to event channel $port; guest, device and daemon agree" \
+                  || result 6 FAIL "$why"
+}
+
 want 5 && scen5
 if want 1 || want 2 || want 3 || want 4; then product; fi
+want 6 && scen6
 # development hook (run.sh's XQ_EXTRA): sourced, so it can use the helpers above
 if [ -f /xq/extra/run.sh ]; then
     log "extra: /xq/extra/run.sh"

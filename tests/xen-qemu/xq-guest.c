@@ -79,65 +79,11 @@ static int pio_out(unsigned size, uint64_t port, uint64_t val)
         return xsg_write(G, G_domid, G_vcpu, XSG_PIO, port, size, val, 60000);
 }
 #else
-struct map {
-        uint64_t page;
-        volatile uint8_t *p;
-};
-static struct map maps[32];
-static unsigned nmaps;
-static int memfd = -1;
+#include "xq-devmem.h"
 
 static int acc_open(const char *name, unsigned vcpu)
 {
-        memfd = open("/dev/mem", O_RDWR | O_SYNC | O_CLOEXEC);
-        return memfd < 0 ? -errno : 0;
-}
-
-static volatile uint8_t *acc_ptr(uint64_t addr)
-{
-        uint64_t page = addr & ~0xfffull;
-        for (unsigned i = 0; i < nmaps; i++)
-                if (maps[i].page == page)
-                        return maps[i].p + (addr - page);
-        if (nmaps == sizeof(maps) / sizeof(maps[0]))
-                return NULL;
-        /* two pages, so that an access crossing into the next page stays one instruction */
-        void *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, (off_t)page);
-        if (p == MAP_FAILED)
-                return NULL;
-        maps[nmaps].page = page;
-        maps[nmaps].p = p;
-        return maps[nmaps++].p + (addr - page);
-}
-
-static int acc_read(unsigned size, uint64_t addr, uint64_t *val)
-{
-        volatile uint8_t *p = acc_ptr(addr);
-        if (!p)
-                return -ENOMEM;
-        switch (size) {
-        case 1: *val = *p; break;
-        case 2: *val = *(volatile uint16_t *)p; break;
-        case 4: *val = *(volatile uint32_t *)p; break;
-        case 8: *val = *(volatile uint64_t *)p; break;
-        default: return -EINVAL;
-        }
-        return 0;
-}
-
-static int acc_write(unsigned size, uint64_t addr, uint64_t val)
-{
-        volatile uint8_t *p = acc_ptr(addr);
-        if (!p)
-                return -ENOMEM;
-        switch (size) {
-        case 1: *p = (uint8_t)val; break;
-        case 2: *(volatile uint16_t *)p = (uint16_t)val; break;
-        case 4: *(volatile uint32_t *)p = (uint32_t)val; break;
-        case 8: *(volatile uint64_t *)p = val; break;
-        default: return -EINVAL;
-        }
-        return 0;
+        return devmem_open();
 }
 
 /* Port I/O: an in/out instruction traps into Xen, which sends a PIO ioreq. */
