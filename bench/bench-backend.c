@@ -9,9 +9,13 @@
  *   bench-backend --shm FD --eventfd FD [--eventfd FD ...]
  *       eventfds created by the caller and handed to the ioreq server too
  *       (xensim-floor --eventfd)
- *   bench-backend --shm FD --addr ADDR [--value V] --socket PATH [--socket PATH ...]
+ *   bench-backend --shm FD --addr ADDR [--value V] [--claim BASE:LEN] --socket PATH [--socket PATH ...]
  *       one eventfd per socket, registered with xen-ioreqd through
- *       libxenioreqd-client: MMIO ADDR, 4 bytes, data == V (default 0)
+ *       libxenioreqd-client: MMIO ADDR, 4 bytes, data == V (default 0);
+ *       with --claim, each connection also claims MMIO [BASE, BASE + LEN)
+ *       and answers every access forwarded to it at once: a read at BASE
+ *       gets the virtio-mmio magic 0x74726976, a read at BASE + OFF
+ *       (OFF > 0) gets 0x5a000000 | OFF (bench_claim_value())
  *
  * It reports ready (or failed) in BenchShm and exits when BenchShm.stop is set.
  */
@@ -29,6 +33,26 @@
 #include "xenioreqd-client.h"
 
 #define MAX_FDS 1024
+#define TAG_CLAIM UINT64_C(0x100000000)        /* epoll data: TAG_CLAIM + claim index, else an fd */
+
+/* answer everything the daemon posted on the claim */
+static void serve_claim(BenchShm *shm, xenioreqd_claim *cl) {
+        xenioreqd_access a;
+        int r;
+
+        while ((r = xenioreqd_claim_next(cl, &a)) == 1) {
+                r = xenioreqd_claim_answer(cl, a.seq, a.dir == XIRQ_ACCESS_READ ? bench_claim_value(a.offset) : 0);
+                if (r < 0) {
+                        fprintf(stderr, "bench-backend: answer: %s\n", strerror(-r));
+                        atomic_fetch_add(&shm->forward_errors, 1);
+                } else
+                        atomic_fetch_add(&shm->forwarded, 1);
+        }
+        if (r < 0) {
+                fprintf(stderr, "bench-backend: claim: %s\n", strerror(-r));
+                atomic_fetch_add(&shm->forward_errors, 1);
+        }
+}
 
 static int parse_int(const char *s, long max, long *ret) {
         char *end;
@@ -49,13 +73,16 @@ int main(int argc, char **argv) {
                 { "socket", required_argument, NULL, 'S' },
                 { "addr", required_argument, NULL, 'a' },
                 { "value", required_argument, NULL, 'v' },
+                { "claim", required_argument, NULL, 'c' },
                 {},
         };
         const char *sockets[MAX_FDS];
         xenioreqd_client *clients[MAX_FDS];
-        int fds[MAX_FDS], nfds = 0, nsockets = 0, shm_fd = -1, ep, c, r;
-        unsigned long long addr = 0, value = 0;
+        xenioreqd_claim *claims[MAX_FDS];
+        int fds[MAX_FDS], nfds = 0, nsockets = 0, nclaims = 0, shm_fd = -1, ep, c, r;
+        unsigned long long addr = 0, value = 0, claim_base = 0, claim_len = 0;
         bool have_addr = false;
+        char *end;
         BenchShm *shm;
         long v;
 
@@ -83,11 +110,20 @@ int main(int argc, char **argv) {
                 case 'v':
                         value = strtoull(optarg, NULL, 0);
                         break;
+                case 'c':
+                        claim_base = strtoull(optarg, &end, 0);
+                        if (*end != ':')
+                                goto usage;
+                        claim_len = strtoull(end + 1, &end, 0);
+                        if (*end || claim_len == 0)
+                                goto usage;
+                        break;
                 default:
                         goto usage;
                 }
         }
-        if (shm_fd < 0 || optind != argc || (nfds > 0) == (nsockets > 0) || (nsockets > 0 && !have_addr))
+        if (shm_fd < 0 || optind != argc || (nfds > 0) == (nsockets > 0) || (nsockets > 0 && !have_addr) ||
+            (claim_len && !nsockets))
                 goto usage;
         r = bench_shm_map(shm_fd, &shm);
         if (r < 0) {
@@ -113,16 +149,32 @@ int main(int argc, char **argv) {
                         goto fail;
                 }
                 fds[nfds++] = efd;
+                if (!claim_len)
+                        continue;
+                r = xenioreqd_claim_range(clients[i], XIRQ_SPACE_MMIO, claim_base, claim_len, 0, &claims[nclaims]);
+                if (r < 0) {
+                        fprintf(stderr, "bench-backend: claim at %s: %s\n", sockets[i], strerror(-r));
+                        goto fail;
+                }
+                nclaims++;
         }
 
         ep = epoll_create1(EPOLL_CLOEXEC);
         if (ep < 0)
                 goto fail;
         for (int i = 0; i < nfds; i++) {
-                struct epoll_event e = { .events = EPOLLIN, .data.fd = fds[i] };
+                struct epoll_event e = { .events = EPOLLIN, .data.u64 = (uint64_t) fds[i] };
 
                 if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &e) < 0) {
                         fprintf(stderr, "bench-backend: epoll_ctl fd %d: %m\n", fds[i]);
+                        goto fail;
+                }
+        }
+        for (int i = 0; i < nclaims; i++) {
+                struct epoll_event e = { .events = EPOLLIN, .data.u64 = TAG_CLAIM + (uint64_t) i };
+
+                if (epoll_ctl(ep, EPOLL_CTL_ADD, xenioreqd_claim_fd(claims[i]), &e) < 0) {
+                        fprintf(stderr, "bench-backend: epoll_ctl claim %d: %m\n", i);
                         goto fail;
                 }
         }
@@ -135,7 +187,11 @@ int main(int argc, char **argv) {
                 for (int i = 0; i < n; i++) {
                         uint64_t cnt, t, d;
 
-                        if (read(ev[i].data.fd, &cnt, sizeof(cnt)) != (ssize_t) sizeof(cnt))
+                        if (ev[i].data.u64 >= TAG_CLAIM) {
+                                serve_claim(shm, claims[ev[i].data.u64 - TAG_CLAIM]);
+                                continue;
+                        }
+                        if (read((int) ev[i].data.u64, &cnt, sizeof(cnt)) != (ssize_t) sizeof(cnt))
                                 continue;
                         t = now_ns();
                         d = atomic_fetch_add(&shm->delivered, cnt) + cnt;
@@ -151,6 +207,8 @@ int main(int argc, char **argv) {
                         }
                 }
         }
+        for (int i = 0; i < nclaims; i++)
+                xenioreqd_claim_free(claims[i]);
         for (int i = 0; i < nsockets; i++)
                 xenioreqd_close(clients[i]);
         return 0;
@@ -160,6 +218,7 @@ fail:
         return 1;
 
 usage:
-        fprintf(stderr, "Usage: bench-backend --shm FD (--eventfd FD ... | --addr ADDR [--value V] --socket PATH ...)\n");
+        fprintf(stderr, "Usage: bench-backend --shm FD (--eventfd FD ... | --addr ADDR [--value V] [--claim BASE:LEN] "
+                "--socket PATH ...)\n");
         return 2;
 }

@@ -57,8 +57,15 @@ typedef struct BenchShm {
         _Atomic uint64_t delivered;             /* sum of the eventfd counters read */
         _Atomic uint64_t reads;                 /* eventfd reads that returned a count */
         _Atomic uint64_t coalesced;             /* reads that returned more than one kick */
+        _Atomic uint64_t forwarded;             /* forwarded accesses answered (--claim) */
+        _Atomic uint64_t forward_errors;        /* accesses outside what it claimed, failed answers */
         Hist delivery;                          /* guest write → backend read returned */
 } BenchShm;
+
+/* What bench-backend answers to a forwarded read at offset inside its claim. */
+static inline uint32_t bench_claim_value(uint64_t offset) {
+        return offset == 0 ? 0x74726976u : 0x5a000000u | (uint32_t) (offset & 0xffffff);
+}
 
 /* A memfd holding one BenchShm, mapped; the fd is close-on-exec (the spawner clears that). */
 int bench_shm_new(BenchShm **ret, int *ret_fd);

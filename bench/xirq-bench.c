@@ -16,6 +16,8 @@
  *   P4  match cost: 1 vs 4096 registrations, instructions per dispatch (callgrind), of
  *       the worker's hot path in bench-dispatch (valgrind cannot run the worker's seccomp filter)
  *   P5  CPU seconds per million kicks (from the P1 and P2 rounds)
+ *   P6  forwarded accesses: a read of a claimed register's round trip beside a kick's, in
+ *       one guest of one daemon, interleaved round by round
  *   BP  adaptive busy-poll (busy_poll_us), when the daemon really polls
  *
  * The table goes to stdout, the results as JSON to --json FILE.
@@ -594,7 +596,7 @@ void backend_start(Env *e, Backend *b, const char *log, const int *fds, size_t n
         r = bench_shm_new(&b->shm, &b->shm_fd);
         if (r < 0)
                 die("shared memory: %s", strerror(-r));
-        argv = calloc(8 + 2 * (nfds + nsockets), sizeof(*argv));
+        argv = calloc(10 + 2 * (nfds + nsockets), sizeof(*argv));
         keep = calloc(1 + nfds, sizeof(*keep));
         if (!argv || !keep)
                 die("out of memory");
@@ -617,6 +619,10 @@ void backend_start(Env *e, Backend *b, const char *log, const int *fds, size_t n
         if (nsockets) {
                 argv[n++] = "--addr";
                 argv[n++] = addr;
+        }
+        if (nsockets && b->claim) {
+                argv[n++] = "--claim";
+                argv[n++] = b->claim;
         }
         for (size_t i = 0; i < nsockets; i++) {
                 argv[n++] = "--socket";
@@ -874,7 +880,7 @@ static bool wanted(const char *id) {
 }
 
 static void usage(FILE *f) {
-        fputs("Usage: xirq-bench --builddir DIR [--quick] [--json FILE] [--only P1,P2,P3,P4] [--keep]\n"
+        fputs("Usage: xirq-bench --builddir DIR [--quick] [--json FILE] [--only P1,P2,P3,P4,P6] [--keep]\n"
               "                  [--command TEXT] [--commit TEXT]\n"
               "Runs the xen-ioreqd benchmark suite on xensim (normally through bench/run).\n",
               f);
@@ -951,6 +957,8 @@ int main(int argc, char **argv) {
                 run_scenario("P3", scenario_p3);
         if (wanted("P4"))
                 run_scenario("P4", scenario_p4);
+        if (wanted("P6"))
+                run_scenario("P6", scenario_p6);
 
         say("%-10s %-58s %10s %9s  %s\n", "target", "measure", "value", "limit", "status");
         for (size_t i = 0; i < n_targets; i++) {

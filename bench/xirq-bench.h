@@ -132,6 +132,7 @@ typedef struct Backend {
         BenchShm *shm;
         int shm_fd;
         pid_t pid;
+        const char *claim;      /* set before backend_start: "BASE:LEN" claimed on each socket (P6) */
 } Backend;
 
 /* fds: eventfds to inherit (floor), or sockets: guest sockets to register with (xen-ioreqd) */
@@ -181,5 +182,6 @@ void scenario_p1(void);         /* P1 latency, P5 CPU, busy-poll */
 void scenario_p2(void);         /* P2 throughput */
 void scenario_p3(void);         /* P3 scale */
 void scenario_p4(void);         /* P4 match cost */
+void scenario_p6(void);         /* P6 forwarded read round trip beside the kick's */
 
 #endif
