@@ -330,7 +330,7 @@ daemon_again() {
 }
 
 scen6() {
-    local why="" q domid port gl=/tmp/guest6.log bl=/tmp/vdev.log acc kicks i
+    local why="" q domid port gl=/tmp/guest6.log bl=/tmp/vdev.log acc kicks i ran=0
     if [ "$(cat /xq/product 2>/dev/null)" != ok ] || ! command -v xen-ioreqd-example-backend >/dev/null; then
         result 6 FAIL "xen-ioreqd or the example backend is not in the build tree"; return
     fi
@@ -355,6 +355,7 @@ scen6() {
           echo $! > $bl.pid; wait $!; echo "BACKEND-EXIT rc=$?" ) > $bl 2>&1 &
         BPID=$!
         if wait_for $bl '^ready |BACKEND-EXIT|Failed' 20 && grep -q '^ready ' $bl; then
+            ran=1
             wait_for $GLOG GUEST-DONE 180 || why="$why the guest did not finish (hung?);"
             sleep 1
         else
@@ -372,6 +373,7 @@ scen6() {
     kill -TERM "$DPID" 2>/dev/null; i=0
     while kill -0 "$DPID" 2>/dev/null && [ $i -lt 25 ]; do sleep 0.2; i=$((i + 1)); done
     show DAEMON /tmp/daemon.log 20
+    [ $ran = 1 ] || { result 6 FAIL "$why"; return; }
 
     # the guest: probe passed, every kick answered by one event on its port, nothing else
     grep -q "^XQV probe magic=0x74726976 version=2 device=$VDEV_ID " $gl || why="$why the probe failed;"
