@@ -56,12 +56,7 @@ static void reads_round(Env *e, Reads *rd, pid_t daemon, uint64_t n, bool measur
         }
         if (!measure)
                 return;
-        hist_merge(&s->rt, &s->cur);
-        if (s->nr_rounds < MAX_ROUNDS) {
-                s->round_q[s->nr_rounds][0] = hist_quantile_us(&s->cur, 0.5);
-                s->round_q[s->nr_rounds][1] = hist_quantile_us(&s->cur, 0.99);
-                s->nr_rounds++;
-        }
+        side_round_end(s);
         s->wall += (double) (now_ns() - w0) / 1e9;
         s->cpu += cpu_span_end(&span, daemon, true, NULL, "xen-ioreqd (forwarded reads)");
         s->kicks += n;

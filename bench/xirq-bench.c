@@ -699,6 +699,15 @@ double paired_ratio(const Side *a, const Side *b, int q) {
         return median(v, n);
 }
 
+void side_round_end(Side *s) {
+        hist_merge(&s->rt, &s->cur);
+        if (s->nr_rounds < MAX_ROUNDS) {
+                s->round_q[s->nr_rounds][0] = hist_quantile_us(&s->cur, 0.5);
+                s->round_q[s->nr_rounds][1] = hist_quantile_us(&s->cur, 0.99);
+                s->nr_rounds++;
+        }
+}
+
 /* n back-to-back kicks from vCPU 0, each stamped for the backend; rt/cpu recorded if measure */
 void side_kicks(Env *e, Side *s, uint64_t n, bool measure) {
         static CpuSpan span;            /* a daemon's family: 16 KiB */
@@ -728,12 +737,7 @@ void side_kicks(Env *e, Side *s, uint64_t n, bool measure) {
                         hist_add(&s->cur, t1 - t0);
         }
         if (measure) {
-                hist_merge(&s->rt, &s->cur);
-                if (s->nr_rounds < MAX_ROUNDS) {
-                        s->round_q[s->nr_rounds][0] = hist_quantile_us(&s->cur, 0.5);
-                        s->round_q[s->nr_rounds][1] = hist_quantile_us(&s->cur, 0.99);
-                        s->nr_rounds++;
-                }
+                side_round_end(s);
                 s->wall += (double) (now_ns() - w0) / 1e9;
                 s->cpu += cpu_span_end(&span, s->server, s->family, NULL, s->name);
                 s->cpu_parent += span.parent_used;

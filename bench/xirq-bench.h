@@ -164,6 +164,8 @@ typedef struct Side {
 double median(double *v, size_t n);
 /* The median over rounds of a's quantile / b's quantile in the same round (q: 0 p50, 1 p99). */
 double paired_ratio(const Side *a, const Side *b, int q);
+/* a measured round is over: its round trips (cur) join rt, its p50 and p99 go to round_q */
+void side_round_end(Side *s);
 /* n back-to-back kicks from vCPU 0, each stamped for the backend; rt/cpu recorded if measure */
 void side_kicks(Env *e, Side *s, uint64_t n, bool measure);
 /* rounds of n kicks, the sides taking turns (the order flips every round) */
