@@ -51,16 +51,6 @@ static void page_unref(struct host *h, uint32_t p) {
 
 /* ---- servers ---- */
 
-static int gport_alloc(struct hdom *d, uint8_t kind, uint8_t srv, uint16_t vcpu, uint32_t *ret) {
-        for (uint32_t p = 1; p < XS_MAX_GPORTS; p++)
-                if (d->gport[p].kind == XS_GPORT_FREE) {
-                        d->gport[p] = (struct hgport){ .kind = kind, .srv = srv, .vcpu = vcpu };
-                        *ret = p;
-                        return 0;
-                }
-        return -ENOSPC;
-}
-
 /*
  * Xen's domain_pause(): no vCPU is left between choosing a server and sending its request,
  * or in the middle of a look at its slots. A vCPU whose driver died or stays stopped in
@@ -108,7 +98,7 @@ void host_ioreq_server_destroy(struct host *h, uint32_t slot, unsigned id) {
         host_pub_begin(h, slot);
         for (uint32_t p = 1; p < XS_MAX_GPORTS; p++) {
                 struct hgport *g = &d->gport[p];
-                if ((g->kind != XS_GPORT_IOREQ && g->kind != XS_GPORT_BUFIOREQ) || g->srv != id)
+                if (!host_gport_of_server(g, id))
                         continue;
                 /* Xen closes the guest side; the dom0 side stays allocated but unbound. */
                 if (g->lport)
@@ -185,12 +175,12 @@ int host_ioreq_create(struct host *h, struct host_client *c, const uint64_t *a,
         /* As Xen: vCPU 0's port, then the buffered ioreq port, then the other vCPUs'. */
         for (unsigned vc = 0; vc < d->nr_vcpus; vc++) {
                 uint32_t p;
-                r = gport_alloc(d, XS_GPORT_IOREQ, (uint8_t)id, (uint16_t)vc, &p);
+                r = host_dom_gport_alloc(d, XS_GPORT_IOREQ, (uint8_t)id, (uint16_t)vc, &p);
                 if (r < 0)
                         goto fail;
                 v->vport[vc] = p;
                 if (vc == 0 && v->bufpage) {
-                        r = gport_alloc(d, XS_GPORT_BUFIOREQ, (uint8_t)id, UINT16_MAX,
+                        r = host_dom_gport_alloc(d, XS_GPORT_BUFIOREQ, (uint8_t)id, UINT16_MAX,
                                         &v->bufport);
                         if (r < 0)
                                 goto fail;
@@ -199,7 +189,7 @@ int host_ioreq_create(struct host *h, struct host_client *c, const uint64_t *a,
         v->state = XS_SRV_DISABLED;
         host_pub_begin(h, slot);
         for (uint32_t p = 1; p < XS_MAX_GPORTS; p++)
-                if (d->gport[p].kind >= XS_GPORT_IOREQ && d->gport[p].srv == id)
+                if (host_gport_of_server(&d->gport[p], id))
                         host_pub_gport(h, slot, p);
         host_pub_server(h, slot, id);
         host_sdom(h, slot)->srv[id].gen = ++h->gen_counter;
@@ -209,7 +199,7 @@ int host_ioreq_create(struct host *h, struct host_client *c, const uint64_t *a,
         return 0;
 fail:
         for (uint32_t p = 1; p < XS_MAX_GPORTS; p++)
-                if (d->gport[p].kind >= XS_GPORT_IOREQ && d->gport[p].srv == id)
+                if (host_gport_of_server(&d->gport[p], id))
                         memset(&d->gport[p], 0, sizeof(d->gport[p]));
         page_unref(h, v->page);
         page_unref(h, v->bufpage);
