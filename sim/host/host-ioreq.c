@@ -341,28 +341,52 @@ int host_ioreq_set_state(struct host *h, struct host_client *c, const uint64_t *
         return 0;
 }
 
+#define HOST_IRQ_SPI_FIRST 32u           /* Arm: below are SGIs and PPIs */
+#define HOST_IRQ_SPI_END 1020u           /* Arm: the GIC's last SPI is 1019 */
+
+/*
+ * Xen's hvm_inject_msi(): vector 0 stands for an emulated pirq ((addr >> 32) & ~0xff | dest),
+ * ERANGE when that is not positive; otherwise vmsi_deliver() takes the fixed and the
+ * lowest-priority delivery modes and refuses the others (EINVAL). The destination is not
+ * matched against the vCPUs' APIC ids (lowest priority with no target is ESRCH on Xen).
+ */
+static int msi_check(uint64_t addr, uint64_t data) {
+        uint32_t dest = ((uint32_t)addr >> 12) & 0xff;
+        unsigned mode = (unsigned)(data >> 8) & 7;
+
+        if ((data & 0xff) == 0)
+                return (int32_t)(((addr >> 32) & 0xffffff00u) | dest) > 0 ? 0 : -ERANGE;
+        return mode <= 1 ? 0 : -EINVAL;
+}
+
 int host_ioreq_irq(struct host *h, struct host_client *c, const uint64_t *a) {
         struct hdom *d;
         int slot, r = host_ioreq_check_target(h, c, a[0], &slot);
         if (r < 0)
                 return r;
         d = h->dom[slot];
-        /* The argument checks Xen's dm_op handlers make. */
+        /*
+         * The argument checks Xen 4.17's dm_op handlers make. The levels arrive as the uint8_t
+         * of the dm_op structures (the library truncates them, as libxendevicemodel does).
+         */
         switch (a[1]) {
-        case 1: /* set_irq_level */
-                if (a[3] > 1)
+        case 1: /* set_irq_level (Arm's dm.c): SPIs only, below the GIC's 1020 */
+                if (a[2] < HOST_IRQ_SPI_FIRST || a[2] >= HOST_IRQ_SPI_END || a[3] > 1)
                         return -EINVAL;
                 break;
         case 2: /* set_isa_irq_level */
                 if (a[2] > 15 || a[3] > 1)
                         return -EINVAL;
                 break;
-        case 3: /* set_pci_intx_level: only segment 0; device < 32, INTA..INTD */
-                if ((a[2] >> 24) != 0 || ((a[2] >> 8) & 0xff) > 31 || (a[2] & 0xff) > 3 ||
+        case 3: /* set_pci_intx_level: segment 0, bus 0, device < 32, INTA..INTD */
+                if ((a[2] >> 16) != 0 || ((a[2] >> 8) & 0xff) > 31 || (a[2] & 0xff) > 3 ||
                     a[3] > 1)
                         return -EINVAL;
                 break;
-        case 4: /* inject_msi */
+        case 4: /* inject_msi: hvm_inject_msi() */
+                r = msi_check(a[2], a[3]);
+                if (r < 0)
+                        return r;
                 break;
         default:
                 return -EINVAL;
