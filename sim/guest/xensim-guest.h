@@ -254,7 +254,14 @@ struct xsg_irq {
 
 /*
  * Entry `index` (0 = oldest) of domid's interrupt log (the host keeps the last 4096 per
- * domain). -ENOENT: no such entry.
+ * domain). -ENOENT: no such entry. Only calls that passed Xen 4.17's argument checks are
+ * logged; the others fail with the errno Xen gives (levels are the dm_op's uint8_t: 256 is 0):
+ *   set_irq_level      EINVAL: irq < 32 or > 1019 (Arm: SPIs only), level > 1
+ *   set_isa_irq_level  EINVAL: irq > 15, level > 1
+ *   set_pci_intx_level EINVAL: segment or bus not 0, device > 31, intx > 3, level > 1
+ *   inject_msi         ERANGE: vector 0 (data & 0xff) without a positive emulated pirq
+ *                      ((addr >> 32) & ~0xff | destination); EINVAL: a delivery mode
+ *                      ((data >> 8) & 7) other than fixed (0) or lowest priority (1)
  */
 int xsg_irq_get(xsg *g, uint32_t domid, unsigned index, struct xsg_irq *ret);
 
@@ -266,10 +273,12 @@ int xsg_irq_get(xsg *g, uint32_t domid, unsigned index, struct xsg_irq *ret);
  * a remote domain and publishes it; dom0 binds it with xenevtchn_bind_interdomain(domid, port)
  * (possible only when the remote domain is 0) and signals it with xenevtchn_notify(). Each
  * notification counts and sets the port pending; notifications while it is pending coalesce
- * (pending once, counted each). xenevtchn_unbind() in dom0, or the exit of the process that
- * bound it, makes it unbound again (bindable anew); xsg_evtchn_close() frees it, and a dom0
- * port bound to it stays bound on its handle, to nothing (XSG_PORT_GONE; notifications to it
- * are dropped). The ports come from the same space as the ioreq ports (the lowest free one).
+ * (pending once, counted each). xenevtchn_unbind() in dom0, or the close of its handle or
+ * the exit of the process that bound it, makes it unbound again and bindable anew (after an
+ * unbind at once; after a close or an exit once the host has seen the connection close, a few
+ * ms). xsg_evtchn_close() frees it, and a dom0 port bound to it stays bound on its handle, to
+ * nothing (XSG_PORT_GONE; notifications to it are dropped). The ports come from the same
+ * space as the ioreq ports (the lowest free one). A wait may run in any thread or process.
  */
 
 #define XSG_DOMID_SELF 0x7FF0      /* Xen's DOMID_SELF: the domain itself */
