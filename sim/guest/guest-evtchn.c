@@ -57,8 +57,8 @@ static int gevt_get(xsg *g, uint32_t domid, uint32_t port, struct xs_dom **ret_d
                 r = 0;
                 if (d->domid != domid || d->state == XS_DOM_FREE)
                         r = -ESRCH;
-                else if (d->gport[port].kind != XS_GPORT_EVTCHN)
-                        r = -EINVAL;
+                else if (d->state == XS_DOM_DYING || d->gport[port].kind != XS_GPORT_EVTCHN)
+                        r = -EINVAL;    /* a dying domain's ports were all closed */
                 else if (ret) {
                         uint32_t l = d->gport[port].lport;
                         ret->state = l ? XSG_EVTCHN_INTERDOMAIN : XSG_EVTCHN_UNBOUND;

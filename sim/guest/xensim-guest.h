@@ -306,7 +306,10 @@ struct xsg_evtchn_status {
         uint32_t count;            /* notifications received since it was allocated */
 };
 
-/* The state of port `port` of domid. -EINVAL: not a port allocated by the guest. */
+/*
+ * The state of port `port` of domid. -EINVAL: not a port allocated by the guest (or the
+ * domain is dying: Xen closed its ports).
+ */
 int xsg_evtchn_status(xsg *g, uint32_t domid, uint32_t port, struct xsg_evtchn_status *ret);
 /*
  * Take the port's event, as a guest reading /dev/xen/evtchn: wait until it is pending (up to

@@ -357,6 +357,9 @@ static void test_dying(void) {
               "not a zombie");
         CHECK(xsg_evtchn_alloc_unbound(st_guest(), dom, 0, NULL) == -EINVAL, "alloc in dying");
         CHECK(xsg_evtchn_close(st_guest(), dom, p) == -EINVAL, "close in dying");
+        struct xsg_evtchn_status st;
+        CHECK(xsg_evtchn_status(st_guest(), dom, p, &st) == -EINVAL, "status in dying");
+        CHECK(xsg_evtchn_wait(st_guest(), dom, p, 0, NULL) == -EINVAL, "wait in dying");
         if (res)
                 xenforeignmemory_unmap_resource(fm, res);
         xenforeignmemory_close(fm);
