@@ -40,6 +40,18 @@ static void drain_bind_event(xenevtchn_handle *xce, int l) {
         CHECK_OK(xenevtchn_unmask(xce, (evtchn_port_t)l));
 }
 
+/* A port of dom allocated for dom0 and bound on xce, its bind event taken: the dom0 port. */
+static int alloc_bind(uint32_t dom, xenevtchn_handle *xce, uint32_t *ret_port) {
+        int l;
+
+        CHECK(xsg_evtchn_alloc_unbound(st_guest(), dom, 0, ret_port) == 0, "alloc");
+        l = xenevtchn_bind_interdomain(xce, dom, *ret_port);
+        CHECK(l > 0, "bind: %s", strerror(errno));
+        if (l > 0)
+                drain_bind_event(xce, l);
+        return l;
+}
+
 /* The evtchn handle of this process whose ports include dom0 port l; 0 if none. */
 static uint64_t handle_of(int l, struct xsg_port_info *ret) {
         struct xsg_handle_info h[16];
@@ -168,6 +180,26 @@ static void test_bind_rules(uint32_t dom, xenevtchn_handle *xce) {
         CHECK(xsg_evtchn_close(st_guest(), dom, p) == 0, "close");
 }
 
+/*
+ * n notifications on dom0 port l before the guest looks: port p is pending (once), its count
+ * `total`; the guest takes the event once, then finds none.
+ */
+static void notify_take(uint32_t dom, uint32_t p, xenevtchn_handle *xce, int l, unsigned n,
+                        uint32_t total) {
+        struct xsg_evtchn_status st;
+        uint32_t cnt = 0;
+        int r;
+
+        for (unsigned i = 0; i < n; i++)
+                CHECK_OK(xenevtchn_notify(xce, (evtchn_port_t)l));
+        status(dom, p, &st);
+        CHECK(st.pending && st.count == total, "after %u notifies: %d/%u, want count %u", n,
+              st.pending, st.count, total);
+        r = xsg_evtchn_wait(st_guest(), dom, p, 1000, &cnt);
+        CHECK(r == 0 && cnt == total, "wait: %d count %u", r, cnt);
+        CHECK(xsg_evtchn_wait(st_guest(), dom, p, 0, NULL) == -EAGAIN, "event taken twice");
+}
+
 /* Notifications: seen by the guest, coalesced while pending, counted each. */
 static void test_notify(uint32_t dom, xenevtchn_handle *xce) {
         struct xsg_evtchn_status st;
@@ -175,32 +207,17 @@ static void test_notify(uint32_t dom, xenevtchn_handle *xce) {
         uint32_t p, cnt = 0;
         int l, r;
 
-        CHECK(xsg_evtchn_alloc_unbound(st_guest(), dom, 0, &p) == 0, "alloc");
-        l = xenevtchn_bind_interdomain(xce, dom, p);
-        CHECK(l > 0, "bind: %s", strerror(errno));
+        l = alloc_bind(dom, xce, &p);
         if (l <= 0)
                 return;
-        drain_bind_event(xce, l);
         CHECK(xsg_evtchn_wait(st_guest(), dom, p, 0, NULL) == -EAGAIN, "event before notify");
         clock_gettime(CLOCK_MONOTONIC, &t0);
         CHECK(xsg_evtchn_wait(st_guest(), dom, p, 100, NULL) == -ETIMEDOUT, "timeout");
         CHECK(ms_since(&t0) >= 90, "timed out after %" PRIu64 " ms", ms_since(&t0));
 
-        CHECK_OK(xenevtchn_notify(xce, (evtchn_port_t)l));
-        status(dom, p, &st);
-        CHECK(st.pending && st.count == 1, "after notify: %d/%u", st.pending, st.count);
-        r = xsg_evtchn_wait(st_guest(), dom, p, 1000, &cnt);
-        CHECK(r == 0 && cnt == 1, "wait: %d count %u", r, cnt);
-        CHECK(xsg_evtchn_wait(st_guest(), dom, p, 0, NULL) == -EAGAIN, "taken twice");
-
+        notify_take(dom, p, xce, l, 1, 1);
         /* Five before the guest looks: pending once, counted five times. */
-        for (int i = 0; i < 5; i++)
-                CHECK_OK(xenevtchn_notify(xce, (evtchn_port_t)l));
-        status(dom, p, &st);
-        CHECK(st.pending && st.count == 6, "coalesced: %d/%u", st.pending, st.count);
-        r = xsg_evtchn_wait(st_guest(), dom, p, 1000, &cnt);
-        CHECK(r == 0 && cnt == 6, "wait: %d count %u", r, cnt);
-        CHECK(xsg_evtchn_wait(st_guest(), dom, p, 0, NULL) == -EAGAIN, "coalesced twice");
+        notify_take(dom, p, xce, l, 5, 6);
 
         /* A guest blocked in the wait is woken by the notify. */
         struct late a = { xce, l, 150 };
@@ -317,12 +334,9 @@ static void test_destroy(xenevtchn_handle *xce) {
         uint32_t dom = st_domain("gevt-destroy", 1), p;
         int l;
 
-        CHECK(xsg_evtchn_alloc_unbound(st_guest(), dom, 0, &p) == 0, "alloc");
-        l = xenevtchn_bind_interdomain(xce, dom, p);
-        CHECK(l > 0, "bind: %s", strerror(errno));
+        l = alloc_bind(dom, xce, &p);
         if (l <= 0)
                 return;
-        drain_bind_event(xce, l);
         CHECK(xsg_domain_destroy(st_guest(), dom) == 0, "destroy");
         CHECK(xsg_evtchn_status(st_guest(), dom, p, &st) == -ESRCH, "status of a dead domain");
         CHECK(xsg_evtchn_wait(st_guest(), dom, p, 0, NULL) == -ESRCH, "wait on a dead domain");
