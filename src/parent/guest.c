@@ -160,6 +160,9 @@ IoreqStats guest_stats(const Guest *g) {
                 .reads = now.reads - g->stats->base.reads,
                 .invalid = now.invalid - g->stats->base.invalid,
                 .other = now.other - g->stats->base.other,
+                .forwarded = now.forwarded - g->stats->base.forwarded,
+                .expired = now.expired - g->stats->base.expired,
+                .injected = now.injected - g->stats->base.injected,
         };
 }
 

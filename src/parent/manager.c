@@ -330,6 +330,7 @@ static void manager_resume(Manager *m) {
 void manager_status_string(Manager *m, char *buf, size_t size) {
         unsigned running = 0, serving = 0, workers = 0, regs = 0, clients = 0;
         unsigned long long kicks = 0, unmatched = 0, reads = 0, invalid = 0, other = 0;
+        unsigned long long forwarded = 0, expired = 0, injected = 0;
 
         for (Guest *g = m->guests; g; g = g->next) {
                 IoreqStats st = guest_stats(g);
@@ -347,11 +348,16 @@ void manager_status_string(Manager *m, char *buf, size_t size) {
                 reads += st.reads;
                 invalid += st.invalid;
                 other += st.other;
+                forwarded += st.forwarded;
+                expired += st.expired;
+                injected += st.injected;
         }
         snprintf(buf, size,
                  "%u guests configured, %u running, %u serving, %u registrations, %u connections, %u workers; "
-                 "%llu kicks, %llu unmatched, %llu reads, %llu invalid, %llu other",
-                 m->n_guests, running, serving, regs, clients, workers, kicks, unmatched, reads, invalid, other);
+                 "%llu kicks, %llu unmatched, %llu reads, %llu invalid, %llu other; %llu forwarded, %llu expired, "
+                 "%llu injected",
+                 m->n_guests, running, serving, regs, clients, workers, kicks, unmatched, reads, invalid, other,
+                 forwarded, expired, injected);
 }
 
 static void manager_status_cb(struct ev_loop *loop, ev_timer *w, int revents) {
