@@ -151,7 +151,8 @@ static int intro_map(struct host *h, uint64_t domid, uint64_t srv, uint64_t firs
                         continue;
                 for (unsigned i = 0; i < c->nr_maps; i++) {
                         const struct host_map *m = &c->maps[i];
-                        if (m->slot != (uint32_t)slot || m->id < first ||
+                        if (m->frames == HOST_MAP_RAM || m->slot != (uint32_t)slot ||
+                            m->id < first ||
                             (srv != UINT64_MAX && m->srv != srv) || (best && m->id >= best->id))
                                 continue;
                         best = m;
@@ -168,6 +169,32 @@ static int intro_map(struct host *h, uint64_t domid, uint64_t srv, uint64_t firs
         return 0;
 }
 
+/* The foreign mapping of domid's RAM with the lowest id >= first. */
+static int intro_ram(struct host *h, uint64_t domid, uint64_t first, uint64_t *val) {
+        const struct host_client *best_c = NULL;
+        const struct host_map *best = NULL;
+        int slot;
+
+        if (domid > UINT16_MAX || (slot = host_dom_find(h, (uint32_t)domid)) < 0)
+                return -ESRCH;
+        for (const struct host_client *c = h->clients; c; c = c->next)
+                for (unsigned i = 0; !c->gone && i < c->nr_maps; i++) {
+                        const struct host_map *m = &c->maps[i];
+                        if (m->frames != HOST_MAP_RAM || m->slot != (uint32_t)slot ||
+                            m->id < first || (best && m->id >= best->id))
+                                continue;
+                        best = m;
+                        best_c = c;
+                }
+        if (!best)
+                return 0;
+        val[0] = best->id;
+        val[1] = best_c->id;
+        val[2] = best->pid;
+        val[3] = best->ram_asked | (uint64_t)best->ram_mapped << 32;
+        return 0;
+}
+
 static int intro_mapper(struct host *h, uint64_t pid, uint64_t *val) {
         const struct hmapper *m;
         uint64_t alive = 0;
@@ -177,7 +204,7 @@ static int intro_mapper(struct host *h, uint64_t pid, uint64_t *val) {
         m = mapper_find(h, (uint32_t)pid);
         for (const struct host_client *c = h->clients; c; c = c->next)
                 for (unsigned i = 0; !c->gone && i < c->nr_maps; i++)
-                        alive += c->maps[i].pid == pid;
+                        alive += c->maps[i].pid == pid && c->maps[i].frames != HOST_MAP_RAM;
         val[0] = m ? m->ok : 0;
         val[1] = m ? m->refused : 0;
         val[2] = alive;
@@ -197,6 +224,8 @@ int host_intro_dispatch(struct host *h, const struct xs_req *req, uint64_t *val)
                 return intro_map(h, a[0], a[1], a[2], val);
         case XS_OP_INTRO_MAPPER:
                 return intro_mapper(h, a[0], val);
+        case XS_OP_INTRO_RAM:
+                return intro_ram(h, a[0], a[1], val);
         default:
                 return -EOPNOTSUPP;
         }
