@@ -370,21 +370,22 @@ enum xs_op {
                                            val[1] refused, val[2] mappings alive, val[3]
                                            processes forgotten (history bound) */
         /*
-         * guest RAM (host-mem.c): one sparse memfd per domain, XS_OP_DOM_CREATE's a2 bytes
-         * (0: XS_RAM_DEFAULT), every frame populated until the guest gives it back.
+         * guest RAM (host-mem.c), ops 110..119: one sparse memfd per domain of
+         * XS_OP_DOM_CREATE's a2 bytes (0: XS_RAM_DEFAULT), every frame populated until the
+         * guest gives it back.
          */
-        XS_OP_RAM_FD = 90,              /* guest driver: a0 domid → fd: the RAM memfd; val[0]
+        XS_OP_RAM_FD = 110,             /* guest driver: a0 domid → fd: the RAM memfd; val[0]
                                            its size in bytes */
-        XS_OP_RAM_POPULATE = 91,        /* guest driver: a0 domid a1 first gfn a2 count a3 1
+        XS_OP_RAM_POPULATE = 111,       /* guest driver: a0 domid a1 first gfn a2 count a3 1
                                            populate (a fresh zero page) / 0 give back */
-        XS_OP_FM_MAP_RAM = 92,          /* foreignmemory: a0 domid a1 first gfn a2 count (1..
+        XS_OP_FM_MAP_RAM = 112,         /* foreignmemory: a0 domid a1 first gfn a2 count (1..
                                            XS_RAM_RUN) a3 map id (0: a new mapping, answered
                                            with the memfd) → val[0..2] bit i: frame a1+i
                                            mapped, val[3] the map id (0: none was made) */
-        XS_OP_INTRO_RAM = 93,           /* a0 domid, a1 first map id → val[0] map id, val[1]
+        XS_OP_INTRO_RAM = 113,          /* a0 domid, a1 first map id → val[0] map id, val[1]
                                            handle id, val[2] pid, val[3] frames asked |
                                            frames mapped << 32 */
-        XS_OP_IRQ_NEXT = 94,            /* a0 domid, a1 seq → the oldest interrupt log entry
+        XS_OP_IRQ_NEXT = 114,           /* a0 domid, a1 seq → the oldest interrupt log entry
                                            with a larger seq, as XS_OP_IRQ_GET; ENOENT: none */
 };
 

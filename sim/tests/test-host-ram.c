@@ -7,7 +7,8 @@
  * runs longer than one request and scattered frames; map2 at a fixed address; partial unmaps;
  * the zombie a mapping keeps (freed by the unmap, or by its process's exit); what the
  * introspection shows (xsg_handles, xsg_ram_mappings, and nothing in the map_resource views);
- * a frame given back and populated again; a closed handle.
+ * a frame given back and populated again; a closed handle; the raw requests' bounds;
+ * xsg_irq_next/xsg_irq_wait over the interrupt log.
  */
 #include "autoconfig.h"
 
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "simtest.h"
+#include "xensim-shm.h"
 
 #define PG 4096u
 
@@ -319,6 +321,90 @@ static void test_close(void) {
         xsg_domain_destroy(g, dom);
 }
 
+/* The new requests with bad arguments, from connections that may not make them. */
+static void test_raw(void) {
+        uint32_t dom = dom_ram("ram-raw", 8 * PG), other = dom_ram("ram-raw2", 8 * PG);
+        int fd = st_raw_connect(), rfd = st_raw_connect();
+        struct xs_rep rep;
+
+#define MAP_RAM(f, d, first, n, id) \
+        st_raw_request((f), XS_OP_FM_MAP_RAM, (const uint64_t[]){ (d), (first), (n), (id) }, 4, &rep)
+        CHECK(st_raw_call(fd, XS_OP_RAM_FD, dom, 0, 0, &rep) == EPERM, "RAM fd: guest only");
+        CHECK(st_raw_request(fd, XS_OP_RAM_POPULATE, (const uint64_t[]){ dom, 0, 1, 0 }, 4,
+                             &rep) == EPERM, "populate: guest only");
+        CHECK(MAP_RAM(fd, dom, 0, 0, 0) == EINVAL, "no frames");
+        CHECK(MAP_RAM(fd, dom, 0, XS_RAM_RUN + 1, 0) == EINVAL, "a run too long");
+        CHECK(MAP_RAM(fd, dom, 0, 1, 12345) == EINVAL, "an unknown mapping id");
+        CHECK(MAP_RAM(fd, 1ull << 40, 0, 1, 0) == EINVAL, "domain 2^40");
+        CHECK(MAP_RAM(fd, 30000, 0, 1, 0) == ESRCH, "no such domain");
+        CHECK(MAP_RAM(fd, 0, 0, 1, 0) == EPERM, "dom0");
+        CHECK(MAP_RAM(fd, dom, ~0ull, 2, 0) == 0 && rep.val[0] == 0 && rep.val[3] != 0,
+              "wrapping frames fail, the mapping is made");
+        uint64_t id = rep.val[3];
+        CHECK(MAP_RAM(fd, dom, 6, XS_RAM_RUN, id) == 0 && rep.val[0] == 3 &&
+              rep.val[1] == 0 && rep.val[2] == 0, "frames 6, 7 of 8 map: %#llx",
+              (unsigned long long)rep.val[0]);
+        CHECK(MAP_RAM(fd, other, 0, 1, id) == EINVAL, "a mapping of another domain");
+        CHECK(MAP_RAM(rfd, dom, 0, 1, id) == EINVAL, "another connection's mapping");
+        struct xsg_ram_mapping_info mi;
+        CHECK(ram_mappings(dom, &mi, 1) == 1 && mi.frames == 2 + XS_RAM_RUN &&
+              mi.frames_mapped == 2, "raw mapping listed: %u of %u", mi.frames_mapped,
+              mi.frames);
+        CHECK(st_raw_call(fd, XS_OP_FM_UNMAP, id, 0, 0, &rep) == 0, "unmap");
+        CHECK(st_raw_call(fd, XS_OP_FM_UNMAP, id, 0, 0, &rep) == ENOENT, "unmap twice");
+        CHECK(st_raw_call(rfd, XS_OP_FM_RESTRICT, other, 0, 0, &rep) == 0, "restrict");
+        CHECK(MAP_RAM(rfd, dom, 0, 1, 0) == EPERM, "restricted to another domain");
+        CHECK(st_raw_call(rfd, XS_OP_INTRO_RAM, dom, 0, 0, &rep) == EPERM,
+              "introspection from a restricted connection");
+        CHECK(st_raw_call(fd, XS_OP_INTRO_RAM, 1ull << 40, 0, 0, &rep) == ESRCH, "domain 2^40");
+        CHECK(st_raw_call(fd, XS_OP_INTRO_RAM, dom, ~0ull, 0, &rep) == 0 && rep.val[0] == 0,
+              "mappings from id ~0");
+        CHECK(st_raw_call(fd, XS_OP_IRQ_NEXT, 30000, 0, 0, &rep) == ESRCH, "irq of no domain");
+        CHECK(st_raw_call(fd, XS_OP_IRQ_NEXT, dom, 0, 0, &rep) == ENOENT, "an empty log");
+#undef MAP_RAM
+        close(fd);
+        close(rfd);
+        xsg_domain_destroy(st_guest(), dom);
+        xsg_domain_destroy(st_guest(), other);
+}
+
+struct late_irq {
+        xendevicemodel_handle *dm;
+        uint32_t dom;
+};
+
+static void *late_irq_main(void *p) {
+        struct late_irq *l = p;
+        usleep(100 * 1000);
+        xendevicemodel_set_isa_irq_level(l->dm, (domid_t)l->dom, 7, 1);
+        return NULL;
+}
+
+/* xsg_irq_next walks the log by seq; xsg_irq_wait waits for the next entry. */
+static void test_irq(void) {
+        xsg *g = st_guest();
+        uint32_t dom = dom_ram("ram-irq", 8 * PG);
+        xendevicemodel_handle *dm = xendevicemodel_open(NULL, 0);
+        struct xsg_irq a, b, c;
+        pthread_t th;
+
+        CHECK(dm && xendevicemodel_set_irq_level(dm, (domid_t)dom, 3, 1) == 0 &&
+              xendevicemodel_set_irq_level(dm, (domid_t)dom, 3, 0) == 0, "raise and lower");
+        CHECK(xsg_irq_next(g, dom, 0, &a) == 0 && a.kind == XSG_IRQ_LEVEL && a.a == 3 &&
+              a.b == 1, "the oldest: the raise");
+        CHECK(xsg_irq_next(g, dom, a.seq, &b) == 0 && b.b == 0 && b.seq > a.seq, "then the lower");
+        CHECK(xsg_irq_next(g, dom, b.seq, &c) == -ENOENT, "nothing after");
+        CHECK(xsg_irq_wait(g, dom, b.seq, 50, &c) == -ETIMEDOUT, "a wait times out");
+        struct late_irq l = { dm, dom };
+        if (pthread_create(&th, NULL, late_irq_main, &l))
+                st_fail_now();
+        CHECK(xsg_irq_wait(g, dom, b.seq, 3000, &c) == 0 && c.kind == XSG_IRQ_ISA && c.a == 7,
+              "a wait sees a later interrupt");
+        pthread_join(th, NULL);
+        xendevicemodel_close(dm);
+        xsg_domain_destroy(g, dom);
+}
+
 int main(int argc, char **argv) {
         xenforeignmemory_handle *fm;
         uint32_t other;
@@ -337,6 +423,8 @@ int main(int argc, char **argv) {
         test_runs(fm);
         test_zombie(fm);
         test_close();
+        test_raw();
+        test_irq();
         xenforeignmemory_close(fm);
         return st_finish();
 }
