@@ -128,18 +128,6 @@ int xsg_ram_populate(xsg *g, uint32_t domid, uint64_t gfn, uint64_t count, bool 
                         (const uint64_t[]){ domid, gfn, count, populate ? 1 : 0 }, 4, NULL);
 }
 
-int xsg_irq_next(xsg *g, uint32_t domid, uint64_t after_seq, struct xsg_irq *ret) {
-        uint64_t v[4];
-        int r = guest_op(g, XS_OP_IRQ_NEXT, (const uint64_t[]){ domid, after_seq }, 2, v);
-        if (r < 0)
-                return r;
-        ret->kind = (enum xsg_irq_kind)v[0];
-        ret->a = v[1];
-        ret->b = v[2];
-        ret->seq = v[3];
-        return 0;
-}
-
 static uint64_t mono_us(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);

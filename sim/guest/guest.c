@@ -1127,9 +1127,10 @@ int xsg_slot_peek(xsg *g, uint32_t domid, unsigned server, unsigned slot, ioreq_
         return 0;
 }
 
-int xsg_irq_get(xsg *g, uint32_t domid, unsigned index, struct xsg_irq *ret) {
+/* One interrupt log request (XS_OP_IRQ_GET, XS_OP_IRQ_NEXT) into *ret. */
+static int irq_op(xsg *g, uint16_t op, uint32_t domid, uint64_t arg, struct xsg_irq *ret) {
         uint64_t v[4];
-        int r = guest_op(g, XS_OP_IRQ_GET, (const uint64_t[]){ domid, index }, 2, v);
+        int r = guest_op(g, op, (const uint64_t[]){ domid, arg }, 2, v);
         if (r < 0)
                 return r;
         ret->kind = (enum xsg_irq_kind)v[0];
@@ -1137,4 +1138,12 @@ int xsg_irq_get(xsg *g, uint32_t domid, unsigned index, struct xsg_irq *ret) {
         ret->b = v[2];
         ret->seq = v[3];
         return 0;
+}
+
+int xsg_irq_get(xsg *g, uint32_t domid, unsigned index, struct xsg_irq *ret) {
+        return irq_op(g, XS_OP_IRQ_GET, domid, index, ret);
+}
+
+int xsg_irq_next(xsg *g, uint32_t domid, uint64_t after_seq, struct xsg_irq *ret) {
+        return irq_op(g, XS_OP_IRQ_NEXT, domid, after_seq, ret);
 }
