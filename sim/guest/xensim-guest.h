@@ -70,7 +70,8 @@ enum xsg_domain_state {
         XSG_DOMAIN_RUNNING = 1,
         XSG_DOMAIN_CRASHED = 2,
         XSG_DOMAIN_DYING = 3,      /* destroyed, kept as a zombie while a dom0 process still
-                                      maps one of its ioreq pages (as Xen's "--p--d") */
+                                      maps one of its ioreq pages or RAM frames (as Xen's
+                                      "--p--d") */
         XSG_DOMAIN_SHUTDOWN = 4,   /* powered off, still present until the toolstack destroys
                                       it (as Xen's "---s--") */
 };
