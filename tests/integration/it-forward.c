@@ -561,6 +561,34 @@ static void test_misc(void) {
                 close(g2conn);
                 close(efd);
         }
+
+        /* a crashed domain kept by on_crash=preserve still counts as running, as the page says */
+        {
+                struct xirq_query_reply q;
+                uint32_t d = UINT32_MAX;
+                uint64_t end = now_ms() + IT_TIMEOUT_MS;
+
+                g2 = it_domain_create(&it, "g2", 1);
+                for (;;) {
+                        g2conn = it_connect(&it, "g2");
+                        CHECK_EQ(it_hello(g2conn, &d), 0, "HELLO on g2");
+                        if (d == g2 || now_ms() >= end)
+                                break;
+                        close(g2conn);
+                        usleep(5 * 1000);
+                }
+                efd = it_eventfd();
+                CHECK_EQ(it_virtio(g2conn, BASE, 0, false, efd), 0, "a registration on g2");
+                CHECK_EQ(xsg_domain_crash(it.xsg, g2), 0, "crashing g2 (kept, as on_crash=preserve)");
+                usleep(100 * 1000);
+                CHECK_EQ(it_query(g2conn, &q), 0, "QUERY of the crashed guest");
+                CHECK_EQ(q.state, XIRQ_GUEST_SERVING, "a crashed, preserved guest is still served");
+                CHECK_EQ(it_virtio(g2conn, BASE, 1, false, efd), 0, "and still takes registrations");
+                it_domain_destroy(&it, g2);
+                CHECK(it_closed(g2conn, IT_TIMEOUT_MS), "its connection closed once it is destroyed");
+                close(g2conn);
+                close(efd);
+        }
 }
 
 /* ---- the daemon restarted: irqfds and claims kept with their connection ---- */
