@@ -52,6 +52,7 @@
 
 #include <linux/virtio_config.h>
 
+#include "cli.h"
 #include "vmmio.h"
 #include "xenioreqd-client.h"
 
@@ -97,9 +98,6 @@ typedef struct Device {
         uint64_t accesses, raised, lowered;
 } Device;
 
-static const char *const irq_mode_names[] = { [XIRQ_IRQFD_EDGE] = "edge", [XIRQ_IRQFD_LEVEL] = "level",
-                                              [XIRQ_IRQFD_RAISE] = "raise" };
-
 static double now(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -125,43 +123,17 @@ static void usage(FILE *f) {
                 "  -j, --json             print JSON objects, one per line\n"
                 "  -D, --device ID        be a virtio-mmio device of this device id: claim the window at\n"
                 "                         --base, answer its registers, interrupt through an irqfd\n"
-                "  -I, --irq KIND:N       the device's interrupt: line:GSI_OR_SPI, isa:IRQ or evtchn:PORT\n"
-                "                         (the guest's unbound event channel port)\n"
+                "  -I, --irq KIND:N       the device's interrupt: line:GSI_OR_SPI, isa:IRQ, intx:DEV:PIN or\n"
+                "                         evtchn:PORT (the guest's unbound event channel port)\n"
                 "      --irq-mode MODE    edge (default), level (the line stays up until the driver\n"
                 "                         acknowledges the interrupt) or raise\n"
                 "  -h, --help\n");
 }
 
-static int parse_u64(const char *s, uint64_t *ret) {
-        char *end;
-        unsigned long long v;
-
-        if (!*s || *s == '-')
-                return -EINVAL;
-        errno = 0;
-        v = strtoull(s, &end, 0);
-        if (errno || *end)
-                return -EINVAL;
-        *ret = v;
-        return 0;
-}
-
-static int parse_seconds(const char *s, double *ret) {
-        char *end;
-        double v;
-
-        errno = 0;
-        v = strtod(s, &end);
-        if (errno || *end || !(v >= 0) || v > 1e7)
-                return -EINVAL;
-        *ret = v;
-        return 0;
-}
-
 static int parse_queues(const char *s, Options *o) {
         uint64_t n;
 
-        if (!strchr(s, ',') && parse_u64(s, &n) == 0) {
+        if (!strchr(s, ',') && cli_u64(s, &n) == 0) {
                 if (n < 1 || n > MAX_QUEUES)
                         return -EINVAL;
                 o->n_queues = (unsigned) n;
@@ -177,7 +149,7 @@ static int parse_queues(const char *s, Options *o) {
                         return -EINVAL;
                 memcpy(tok, p, len);
                 tok[len] = '\0';
-                if (parse_u64(tok, &n) < 0 || n > 0xffff)
+                if (cli_u64(tok, &n) < 0 || n > 0xffff)
                         return -EINVAL;
                 for (unsigned i = 0; i < o->n_queues; i++)
                         if (o->queues[i] == n)
@@ -188,29 +160,6 @@ static int parse_queues(const char *s, Options *o) {
                         p++;
         }
         return o->n_queues ? 0 : -EINVAL;
-}
-
-static int parse_irq(const char *s, xenioreqd_irqfd_spec *ret) {
-        static const struct {
-                const char *prefix;
-                uint8_t action;
-                uint64_t max;
-        } kinds[] = {
-                { "line:", XIRQ_IRQ_LINE, 1019 },
-                { "isa:", XIRQ_IRQ_ISA, 15 },
-                { "evtchn:", XIRQ_IRQ_EVTCHN, (1u << 17) - 1 },
-        };
-        uint64_t n;
-
-        for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-                if (strncmp(s, kinds[i].prefix, strlen(kinds[i].prefix)) == 0) {
-                        if (parse_u64(s + strlen(kinds[i].prefix), &n) < 0 || n > kinds[i].max)
-                                return -EINVAL;
-                        ret->action = kinds[i].action;
-                        ret->irq = (uint32_t) n;
-                        return 0;
-                }
-        return -EINVAL;
 }
 
 static int parse_args(int argc, char **argv, Options *o) {
@@ -236,7 +185,7 @@ static int parse_args(int argc, char **argv, Options *o) {
                         o->socket = optarg;
                         break;
                 case 'b':
-                        if (parse_u64(optarg, &o->base) < 0) {
+                        if (cli_u64(optarg, &o->base) < 0) {
                                 fprintf(stderr, "Invalid --base: %s\n", optarg);
                                 return -EINVAL;
                         }
@@ -267,13 +216,13 @@ static int parse_args(int argc, char **argv, Options *o) {
                 case 'd':
                 case 'i':
                 case 'w':
-                        if (parse_seconds(optarg, c == 'd' ? &o->duration : c == 'i' ? &o->interval : &o->wait) < 0) {
+                        if (cli_seconds(optarg, c == 'd' ? &o->duration : c == 'i' ? &o->interval : &o->wait) < 0) {
                                 fprintf(stderr, "Invalid number of seconds: %s\n", optarg);
                                 return -EINVAL;
                         }
                         break;
                 case 'c':
-                        if (parse_u64(optarg, &o->count) < 0) {
+                        if (cli_u64(optarg, &o->count) < 0) {
                                 fprintf(stderr, "Invalid --count: %s\n", optarg);
                                 return -EINVAL;
                         }
@@ -282,25 +231,21 @@ static int parse_args(int argc, char **argv, Options *o) {
                         o->json = true;
                         break;
                 case 'D':
-                        if (parse_u64(optarg, &v) < 0 || v < 1 || v > UINT32_MAX) {
+                        if (cli_u64(optarg, &v) < 0 || v < 1 || v > UINT32_MAX) {
                                 fprintf(stderr, "Invalid --device: %s (a virtio device id, 1 or more)\n", optarg);
                                 return -EINVAL;
                         }
                         o->device_id = (uint32_t) v;
                         break;
                 case 'I':
-                        if (parse_irq(optarg, &o->irq) < 0) {
-                                fprintf(stderr, "Invalid --irq: %s (line:0..1019, isa:0..15 or evtchn:PORT)\n", optarg);
+                        if (cli_irq(optarg, &o->irq) < 0) {
+                                fprintf(stderr, "Invalid --irq: %s (" CLI_IRQ_SYNTAX ")\n", optarg);
                                 return -EINVAL;
                         }
                         o->irq_name = optarg;
                         break;
                 case 'Q':
-                        o->irq.mode = 0;
-                        for (uint8_t i = XIRQ_IRQFD_EDGE; i <= XIRQ_IRQFD_RAISE; i++)
-                                if (strcmp(optarg, irq_mode_names[i]) == 0)
-                                        o->irq.mode = i;
-                        if (!o->irq.mode) {
+                        if (cli_irq_mode(optarg, &o->irq.mode) < 0) {
                                 fprintf(stderr, "Invalid --irq-mode: %s (edge, level, raise)\n", optarg);
                                 return -EINVAL;
                         }
@@ -490,10 +435,10 @@ static int device_setup(const Options *o, xenioreqd_client *c, Device *d) {
         r = xenioreqd_irqfd_assign(c, &o->irq, d->irq_fd, d->resample_fd, &d->irqfd_id);
         if (r < 0) {
                 fprintf(stderr, "Failed to assign an irqfd for %s (%s): %s\n", o->irq_name,
-                        irq_mode_names[o->irq.mode], strerror(-r));
+                        cli_irq_mode_name(o->irq.mode), strerror(-r));
                 return r;
         }
-        printf("irqfd irq=%s mode=%s id=%" PRIu32 "\n", o->irq_name, irq_mode_names[o->irq.mode], d->irqfd_id);
+        printf("irqfd irq=%s mode=%s id=%" PRIu32 "\n", o->irq_name, cli_irq_mode_name(o->irq.mode), d->irqfd_id);
         return 0;
 }
 
@@ -639,7 +584,7 @@ int main(int argc, char **argv) {
         else
                 printf("ready queues=%u base=0x%" PRIx64 " mode=%s domid=%" PRIu32 " device=%" PRIu32
                        " irq=%s irq-mode=%s\n", o.n_queues, o.base, mode_names[o.mode], xenioreqd_domid(c),
-                       o.device_id, o.irq_name, irq_mode_names[o.irq.mode]);
+                       o.device_id, o.irq_name, cli_irq_mode_name(o.irq.mode));
         fflush(stdout);
 
         start = last_print = now();
