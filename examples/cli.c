@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 
 #include "cli.h"
 
@@ -74,7 +77,7 @@ int cli_irq(const char *s, xenioreqd_irqfd_spec *ret) {
                 if (strncmp(s, kinds[i].prefix, plen) != 0)
                         continue;
                 if (parse_fields(s + plen, kinds[i].fields, kinds[i].max, v) < 0)
-                        return -EINVAL;
+                        break;
                 *ret = (xenioreqd_irqfd_spec) { .action = kinds[i].action, .mode = ret->mode };
                 if (kinds[i].action == XIRQ_IRQ_INTX) {
                         ret->device = (uint8_t) v[0];
@@ -84,6 +87,7 @@ int cli_irq(const char *s, xenioreqd_irqfd_spec *ret) {
                 }
                 return 0;
         }
+        fprintf(stderr, "Invalid --irq: %s (" CLI_IRQ_SYNTAX ")\n", s);
         return -EINVAL;
 }
 
@@ -93,9 +97,31 @@ int cli_irq_mode(const char *s, uint8_t *ret) {
                         *ret = i;
                         return 0;
                 }
+        fprintf(stderr, "Invalid --irq-mode: %s (edge, level, raise)\n", s);
         return -EINVAL;
+}
+
+int cli_irq_check(const xenioreqd_irqfd_spec *irq) {
+        if (irq->action == XIRQ_IRQ_EVTCHN && irq->mode != XIRQ_IRQFD_EDGE) {
+                fprintf(stderr, "An event channel is an edge: --irq-mode edge\n");
+                return -EINVAL;
+        }
+        return 0;
 }
 
 const char *cli_irq_mode_name(uint8_t mode) {
         return mode >= XIRQ_IRQFD_EDGE && mode <= XIRQ_IRQFD_RAISE ? irq_mode_names[mode] : "?";
+}
+
+int cli_signalfd(void) {
+        sigset_t mask;
+        int fd;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGTERM);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return -errno;
+        fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        return fd < 0 ? -errno : fd;
 }

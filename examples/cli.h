@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * cli: the option values the example programs share.  Each returns 0 with
- * *ret set, or -EINVAL with *ret untouched.
+ * cli: the option values the example programs share, and their signals.
+ * The parsers return 0 with *ret set, or -EINVAL with *ret untouched; those
+ * of --irq and --irq-mode also say why on stderr.
  */
 #ifndef VIRTIO_EXAMPLE_CLI_H
 #define VIRTIO_EXAMPLE_CLI_H
@@ -18,11 +19,15 @@
 int cli_u64(const char *s, uint64_t *ret);
 /* seconds, 0 to 1e7, fractions allowed */
 int cli_seconds(const char *s, double *ret);
-/* an interrupt (action and its fields): see CLI_IRQ_SYNTAX; the mode is left as it is */
+/* --irq: an interrupt (action and its fields), see CLI_IRQ_SYNTAX; the mode is left as it is */
 int cli_irq(const char *s, xenioreqd_irqfd_spec *ret);
-/* edge, level or raise: XIRQ_IRQFD_EDGE, _LEVEL or _RAISE */
+/* --irq-mode: edge, level or raise: XIRQ_IRQFD_EDGE, _LEVEL or _RAISE */
 int cli_irq_mode(const char *s, uint8_t *ret);
+/* the two together: -EINVAL, said on stderr, for an event channel that is not an edge */
+int cli_irq_check(const xenioreqd_irqfd_spec *irq);
 /* the name of a mode cli_irq_mode() takes, "?" for others */
 const char *cli_irq_mode_name(uint8_t mode);
+/* SIGINT and SIGTERM blocked and delivered to a new signalfd (close-on-exec, non-blocking): its fd or -errno */
+int cli_signalfd(void);
 
 #endif

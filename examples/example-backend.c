@@ -46,7 +46,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,13 +53,13 @@
 
 #include "cli.h"
 #include "vmmio.h"
+#include "xirq-device.h"
 #include "xenioreqd-client.h"
 
 #define MAX_QUEUES      1024u
 #define TAG_SIGNAL      UINT64_C(0xffffffff00000001)
 #define TAG_SOCKET      UINT64_C(0xffffffff00000002)
 #define TAG_CLAIM       UINT64_C(0xffffffff00000003)
-#define DEVICE_WINDOW   0x200u          /* a virtio-mmio device's registers and configuration */
 
 enum { MODE_VIRTIO, MODE_MASK, MODE_EXACT, MODE_PRIVCMD };
 static const char *const mode_names[] = { "virtio", "mask", "exact", "privcmd" };
@@ -90,12 +89,8 @@ typedef struct Options {
 
 /* --device: the register file, reached through the claim, and the interrupt, sent through the irqfd */
 typedef struct Device {
-        Vmmio *regs;
-        xenioreqd_claim *claim;
+        XirqDevice x;
         uint32_t irqfd_id;
-        int irq_fd;             /* signalled to raise */
-        int resample_fd;        /* LEVEL: signalled to lower, else -1 */
-        uint64_t accesses, raised, lowered;
 } Device;
 
 static double now(void) {
@@ -238,17 +233,13 @@ static int parse_args(int argc, char **argv, Options *o) {
                         o->device_id = (uint32_t) v;
                         break;
                 case 'I':
-                        if (cli_irq(optarg, &o->irq) < 0) {
-                                fprintf(stderr, "Invalid --irq: %s (" CLI_IRQ_SYNTAX ")\n", optarg);
+                        if (cli_irq(optarg, &o->irq) < 0)
                                 return -EINVAL;
-                        }
                         o->irq_name = optarg;
                         break;
                 case 'Q':
-                        if (cli_irq_mode(optarg, &o->irq.mode) < 0) {
-                                fprintf(stderr, "Invalid --irq-mode: %s (edge, level, raise)\n", optarg);
+                        if (cli_irq_mode(optarg, &o->irq.mode) < 0)
                                 return -EINVAL;
-                        }
                         break;
                 case 'h':
                         usage(stdout);
@@ -271,10 +262,8 @@ static int parse_args(int argc, char **argv, Options *o) {
                                 VMMIO_QUEUES_MAX);
                         return -EINVAL;
                 }
-                if (o->irq.action == XIRQ_IRQ_EVTCHN && o->irq.mode != XIRQ_IRQFD_EDGE) {
-                        fprintf(stderr, "An event channel is an edge: --irq-mode edge\n");
+                if (cli_irq_check(&o->irq) < 0)
                         return -EINVAL;
-                }
         } else if (o->irq_name) {
                 fprintf(stderr, "--irq needs --device\n");
                 return -EINVAL;
@@ -370,32 +359,10 @@ static void device_reset(void *opaque) {
 static void device_queue_notify(void *opaque, unsigned queue) {
         Device *d = opaque;
 
-        vmmio_queue_used(d->regs, vmmio_queue(d->regs, queue));
+        vmmio_queue_used(d->x.regs, vmmio_queue(d->x.regs, queue));
 }
 
-static void signal_eventfd(int fd) {
-        uint64_t one = 1;
-
-        if (write(fd, &one, sizeof(one)) != (ssize_t) sizeof(one))
-                fprintf(stderr, "Failed to signal an eventfd of the irqfd: %m\n");
-}
-
-/* The register file's interrupt line: up while InterruptStatus != 0. */
-static void device_irq(void *opaque, bool raise) {
-        Device *d = opaque;
-
-        if (raise) {
-                signal_eventfd(d->irq_fd);
-                d->raised++;
-                printf("interrupt raise\n");
-        } else if (d->resample_fd >= 0) {
-                signal_eventfd(d->resample_fd);
-                d->lowered++;
-                printf("interrupt lower\n");
-        }
-}
-
-/* The register file, the claim of its window, the irqfd. */
+/* The register file, the irqfd, the claim of its window (last: the guest sees the device from then on). */
 static int device_setup(const Options *o, xenioreqd_client *c, Device *d) {
         VmmioDevice dev = {
                 .device_id = o->device_id,
@@ -411,78 +378,40 @@ static int device_setup(const Options *o, xenioreqd_client *c, Device *d) {
         for (unsigned i = 0; i < o->n_queues; i++)
                 if (o->queues[i] >= dev.num_queues)
                         dev.num_queues = o->queues[i] + 1u;
-        r = vmmio_new(&d->regs, &dev, d, &scratch_mem, device_irq, d);
+        d->x.trace = true;
+        r = vmmio_new(&d->x.regs, &dev, d, &scratch_mem, xirq_device_irq, &d->x);
         if (r < 0) {
                 fprintf(stderr, "Failed to set up the register file: %s\n", strerror(-r));
                 return r;
         }
-        r = xenioreqd_claim_range(c, XIRQ_SPACE_MMIO, o->base, DEVICE_WINDOW, 0, &d->claim);
-        if (r < 0) {
-                fprintf(stderr, "Failed to claim 0x%x bytes at 0x%" PRIx64 ": %s\n", DEVICE_WINDOW, o->base,
-                        strerror(-r));
-                return r;
-        }
-        printf("claimed base=0x%" PRIx64 " size=0x%x id=%" PRIu32 "\n", o->base, DEVICE_WINDOW,
-               xenioreqd_claim_id(d->claim));
-
-        d->irq_fd = eventfd(0, EFD_CLOEXEC);
-        if (o->irq.mode == XIRQ_IRQFD_LEVEL)
-                d->resample_fd = eventfd(0, EFD_CLOEXEC);
-        if (d->irq_fd < 0 || (o->irq.mode == XIRQ_IRQFD_LEVEL && d->resample_fd < 0)) {
-                fprintf(stderr, "Failed to create an eventfd: %m\n");
-                return -errno;
-        }
-        r = xenioreqd_irqfd_assign(c, &o->irq, d->irq_fd, d->resample_fd, &d->irqfd_id);
+        r = xirq_device_irqfd(&d->x, c, &o->irq, &d->irqfd_id);
         if (r < 0) {
                 fprintf(stderr, "Failed to assign an irqfd for %s (%s): %s\n", o->irq_name,
                         cli_irq_mode_name(o->irq.mode), strerror(-r));
                 return r;
         }
         printf("irqfd irq=%s mode=%s id=%" PRIu32 "\n", o->irq_name, cli_irq_mode_name(o->irq.mode), d->irqfd_id);
+        r = xirq_device_claim(&d->x, c, o->base);
+        if (r < 0) {
+                fprintf(stderr, "Failed to claim 0x%x bytes at 0x%" PRIx64 ": %s\n", XIRQ_DEVICE_WINDOW, o->base,
+                        strerror(-r));
+                return r;
+        }
+        printf("claimed base=0x%" PRIx64 " size=0x%x id=%" PRIu32 "\n", o->base, XIRQ_DEVICE_WINDOW,
+               xenioreqd_claim_id(d->x.claim));
         return 0;
 }
 
-/* Answer what the daemon forwarded (at most a ring's worth per call): 0, or -errno when the claim broke. */
-static int device_serve(Device *d) {
-        xenioreqd_access a;
-        int r = 0;
-
-        for (unsigned n = 0; n < XIRQ_RING_SIZE && (r = xenioreqd_claim_next(d->claim, &a)) == 1; n++) {
-                uint64_t value = 0;
-
-                d->accesses++;
-                if (a.dir == XIRQ_ACCESS_READ) {
-                        value = vmmio_read(d->regs, a.offset, a.size);
-                        printf("access read offset=0x%" PRIx64 " size=%u value=0x%" PRIx64 "\n", a.offset, a.size,
-                               value);
-                } else {
-                        printf("access write offset=0x%" PRIx64 " size=%u value=0x%" PRIx64 "\n", a.offset, a.size,
-                               a.data);
-                        vmmio_write(d->regs, a.offset, a.size, a.data);
-                }
-                r = xenioreqd_claim_answer(d->claim, a.seq, value);
-                if (r < 0)
-                        break;
-        }
-        if (r < 0)
-                fprintf(stderr, "Failed to serve the device's accesses: %s\n", strerror(-r));
-        return r < 0 ? r : 0;
-}
-
 static void device_kick(Device *d, const Queue *q, uint64_t n) {
-        bool running = vmmio_queue(d->regs, q->index) != NULL;
+        bool running = vmmio_queue(d->x.regs, q->index) != NULL;
 
         printf("kick q=%u n=%" PRIu64 " %s\n", q->index, n, running ? "served" : "ignored");
-        vmmio_notify(d->regs, q->index);        /* once: the device looks at the queue, however often kicked */
+        vmmio_notify(d->x.regs, q->index);      /* once: the device looks at the queue, however often kicked */
 }
 
 static void device_teardown(Device *d) {
-        xenioreqd_claim_free(d->claim);         /* the connection's end takes the claim and the irqfd */
-        if (d->irq_fd >= 0)
-                close(d->irq_fd);
-        if (d->resample_fd >= 0)
-                close(d->resample_fd);
-        vmmio_free(d->regs);
+        xirq_device_fini(&d->x);
+        vmmio_free(d->x.regs);
 }
 
 static void print_counts(const Options *o, const Queue *queues, double elapsed, double rate, bool final) {
@@ -513,15 +442,15 @@ static void print_counts(const Options *o, const Queue *queues, double elapsed, 
 int main(int argc, char **argv) {
         Options o;
         Queue *queues;
-        Device dev = { .irq_fd = -1, .resample_fd = -1 };
+        Device dev = {};
         xenioreqd_client *c = NULL;
-        sigset_t mask;
         int ep = -1, sfd = -1, status = 1, r;
         uint64_t total = 0, last_total = 0;
         double start, next_print, last_print;
         bool running = true;
 
         setvbuf(stdout, NULL, _IOLBF, 0);
+        xirq_device_init(&dev.x);
         if (parse_args(argc, argv, &o) < 0)
                 return 1;
         queues = calloc(o.n_queues, sizeof(*queues));
@@ -539,11 +468,9 @@ int main(int argc, char **argv) {
         }
 
         /* signals through a signalfd, handled in the same epoll loop */
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGTERM);
-        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 || (sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
-                fprintf(stderr, "Failed to set up signals: %m\n");
+        sfd = cli_signalfd();
+        if (sfd < 0) {
+                fprintf(stderr, "Failed to set up signals: %s\n", strerror(-sfd));
                 goto out;
         }
 
@@ -571,7 +498,7 @@ int main(int argc, char **argv) {
                 if (epoll_ctl(ep, EPOLL_CTL_ADD, xenioreqd_fd(c), &ev) < 0)
                         goto epoll_fail;
                 ev = (struct epoll_event) { .events = EPOLLIN, .data.u64 = TAG_CLAIM };
-                if (dev.claim && epoll_ctl(ep, EPOLL_CTL_ADD, xenioreqd_claim_fd(dev.claim), &ev) < 0)
+                if (dev.x.claim && epoll_ctl(ep, EPOLL_CTL_ADD, xenioreqd_claim_fd(dev.x.claim), &ev) < 0)
                         goto epoll_fail;
         }
 
@@ -616,7 +543,9 @@ int main(int argc, char **argv) {
                                 status = 2;
                                 running = false;
                         } else if (tag == TAG_CLAIM) {
-                                if (device_serve(&dev) < 0) {
+                                r = xirq_device_serve(&dev.x);
+                                if (r < 0) {
+                                        fprintf(stderr, "Failed to serve the device's accesses: %s\n", strerror(-r));
                                         status = 1;
                                         running = false;
                                 }
@@ -627,7 +556,7 @@ int main(int argc, char **argv) {
                                         q->kicks += v;
                                         q->wakeups++;
                                         total += v;
-                                        if (dev.regs)
+                                        if (dev.x.regs)
                                                 device_kick(&dev, q, v);
                                 }
                         }
@@ -651,9 +580,9 @@ int main(int argc, char **argv) {
                         queues[i].kicks += v;
         }
         print_counts(&o, queues, now() - start, 0, true);
-        if (dev.regs)
+        if (dev.x.regs)
                 printf("device accesses=%" PRIu64 " kicks=%" PRIu64 " raised=%" PRIu64 " lowered=%" PRIu64 "\n",
-                       dev.accesses, vmmio_stats(dev.regs)->kicks, dev.raised, dev.lowered);
+                       dev.x.accesses, vmmio_stats(dev.x.regs)->kicks, dev.x.raised, dev.x.lowered);
         goto out;
 
 epoll_fail:

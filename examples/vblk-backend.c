@@ -32,14 +32,12 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,8 +46,8 @@
 #include "vblk.h"
 #include "vlog.h"
 #include "xenioreqd-client.h"
+#include "xirq-device.h"
 
-#define DEVICE_WINDOW   0x200u          /* a virtio-mmio device's registers and configuration */
 #define DOMID_NONE      UINT32_C(0xffffffff)
 
 enum { TAG_SIGNAL, TAG_SOCKET, TAG_CLAIM, TAG_KICK };
@@ -67,14 +65,12 @@ typedef struct Options {
 
 typedef struct Backend {
         xenioreqd_client *client;
-        xenioreqd_claim *claim;
         GuestMem *mem;
         VirtioBlk *blk;
+        XirqDevice dev;         /* the registers through the claim, the interrupt through the irqfd */
         int disk_fd;
         int kick_fd;            /* the ioeventfd of queue 0 */
-        int irq_fd;             /* the irqfd's: signalled to raise */
-        int resample_fd;        /* LEVEL: signalled to lower, else -1 */
-        uint64_t kicks, wakeups, raised, lowered, accesses, irq_errors;
+        uint64_t kicks, wakeups;
 } Backend;
 
 static void usage(FILE *f) {
@@ -120,23 +116,19 @@ static int parse_args(int argc, char **argv, Options *o) {
                         break;
                 case 'b':
                         if (cli_u64(optarg, &o->base) < 0 || o->base % 4 != 0 ||
-                            o->base > UINT64_MAX - DEVICE_WINDOW) {
+                            o->base > UINT64_MAX - XIRQ_DEVICE_WINDOW) {
                                 fprintf(stderr, "Invalid --base: %s (an address aligned to 4)\n", optarg);
                                 return -EINVAL;
                         }
                         break;
                 case 'I':
-                        if (cli_irq(optarg, &o->irq) < 0) {
-                                fprintf(stderr, "Invalid --irq: %s (" CLI_IRQ_SYNTAX ")\n", optarg);
+                        if (cli_irq(optarg, &o->irq) < 0)
                                 return -EINVAL;
-                        }
                         o->irq_name = optarg;
                         break;
                 case 'M':
-                        if (cli_irq_mode(optarg, &o->irq.mode) < 0) {
-                                fprintf(stderr, "Invalid --irq-mode: %s (edge, level, raise)\n", optarg);
+                        if (cli_irq_mode(optarg, &o->irq.mode) < 0)
                                 return -EINVAL;
-                        }
                         break;
                 case 'S':
                         o->serial = optarg;
@@ -162,10 +154,8 @@ static int parse_args(int argc, char **argv, Options *o) {
                 usage(stderr);
                 return -EINVAL;
         }
-        if (o->irq.action == XIRQ_IRQ_EVTCHN && o->irq.mode != XIRQ_IRQFD_EDGE) {
-                fprintf(stderr, "An event channel is an edge: --irq-mode edge\n");
+        if (cli_irq_check(&o->irq) < 0)
                 return -EINVAL;
-        }
         return 0;
 }
 
@@ -198,26 +188,6 @@ static int connect_guest(const Options *o, xenioreqd_client **ret) {
         }
 }
 
-static void signal_eventfd(Backend *b, int fd) {
-        uint64_t one = 1;
-
-        if (write(fd, &one, sizeof(one)) != (ssize_t) sizeof(one) && b->irq_errors++ == 0)
-                fprintf(stderr, "Failed to signal an eventfd of the irqfd: %m\n");
-}
-
-/* The register file's interrupt line (vmmio.h): up while InterruptStatus != 0. */
-static void backend_irq(void *opaque, bool raise) {
-        Backend *b = opaque;
-
-        if (raise) {
-                signal_eventfd(b, b->irq_fd);
-                b->raised++;
-        } else if (b->resample_fd >= 0) {
-                signal_eventfd(b, b->resample_fd);
-                b->lowered++;
-        }
-}
-
 /* The disk, the guest's memory, the device; then the kicks, the interrupt and the window. */
 static int backend_setup(const Options *o, Backend *b) {
         uint32_t domid;
@@ -240,18 +210,16 @@ static int backend_setup(const Options *o, Backend *b) {
                 fprintf(stderr, "Failed to open the memory of domain %" PRIu32 ": %s\n", domid, strerror(-r));
                 return r;
         }
-        r = vblk_new(&b->blk, b->disk_fd, o->serial, b->mem, backend_irq, b);
+        r = vblk_new(&b->blk, b->disk_fd, o->serial, b->mem, xirq_device_irq, &b->dev);
         if (r < 0) {
                 fprintf(stderr, "Failed to make a disk of %s: %s\n", o->file,
                         r == -EINVAL ? "not a regular file or a block device" : strerror(-r));
                 return r;
         }
+        b->dev.regs = vblk_mmio(b->blk);
 
         b->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        b->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (o->irq.mode == XIRQ_IRQFD_LEVEL)
-                b->resample_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (b->kick_fd < 0 || b->irq_fd < 0 || (o->irq.mode == XIRQ_IRQFD_LEVEL && b->resample_fd < 0)) {
+        if (b->kick_fd < 0) {
                 fprintf(stderr, "Failed to create an eventfd: %m\n");
                 return -errno;
         }
@@ -261,44 +229,20 @@ static int backend_setup(const Options *o, Backend *b) {
                         o->base + XIRQ_VIRTIO_MMIO_QUEUE_NOTIFY, strerror(-r));
                 return r;
         }
-        r = xenioreqd_irqfd_assign(b->client, &o->irq, b->irq_fd, b->resample_fd, NULL);
+        r = xirq_device_irqfd(&b->dev, b->client, &o->irq, NULL);
         if (r < 0) {
                 fprintf(stderr, "Failed to assign an irqfd for %s (%s): %s\n", o->irq_name,
                         cli_irq_mode_name(o->irq.mode), strerror(-r));
                 return r;
         }
         /* last: the guest sees the device from here on */
-        r = xenioreqd_claim_range(b->client, XIRQ_SPACE_MMIO, o->base, DEVICE_WINDOW, 0, &b->claim);
+        r = xirq_device_claim(&b->dev, b->client, o->base);
         if (r < 0) {
-                fprintf(stderr, "Failed to claim 0x%x bytes at 0x%" PRIx64 ": %s\n", DEVICE_WINDOW, o->base,
+                fprintf(stderr, "Failed to claim 0x%x bytes at 0x%" PRIx64 ": %s\n", XIRQ_DEVICE_WINDOW, o->base,
                         strerror(-r));
                 return r;
         }
         return 0;
-}
-
-/* Answer what the daemon forwarded, at most a ring's worth: 0, or -errno when the claim broke. */
-static int backend_serve(Backend *b) {
-        Vmmio *regs = vblk_mmio(b->blk);
-        xenioreqd_access a;
-        int r;
-
-        for (unsigned n = 0; n < XIRQ_RING_SIZE; n++) {
-                uint64_t value = 0;
-
-                r = xenioreqd_claim_next(b->claim, &a);
-                if (r <= 0)
-                        return r;
-                b->accesses++;
-                if (a.dir == XIRQ_ACCESS_READ)
-                        value = vmmio_read(regs, a.offset, a.size);
-                else
-                        vmmio_write(regs, a.offset, a.size, a.data);
-                r = xenioreqd_claim_answer(b->claim, a.seq, value);
-                if (r < 0)
-                        return r;
-        }
-        return 0;       /* more left: the claim's eventfd stays readable */
 }
 
 /* The guest kicked queue 0, once or more: the device serves what is available, once. */
@@ -320,12 +264,12 @@ static void backend_print(const Backend *b) {
                " bytes-written=%" PRIu64 " kicks=%" PRIu64 " wakeups=%" PRIu64 " interrupts=%" PRIu64
                " lowered=%" PRIu64 " accesses=%" PRIu64 " bad-accesses=%" PRIu64 " failures=%" PRIu64
                " resets=%" PRIu64 "\n",
-               s->requests, s->ioerr, s->unsupp, s->bytes_read, s->bytes_written, b->kicks, b->wakeups, b->raised,
-               b->lowered, b->accesses, m->bad_accesses, m->failures, m->resets);
+               s->requests, s->ioerr, s->unsupp, s->bytes_read, s->bytes_written, b->kicks, b->wakeups, b->dev.raised,
+               b->dev.lowered, b->dev.accesses, m->bad_accesses, m->failures, m->resets);
 }
 
 static void backend_teardown(Backend *b) {
-        xenioreqd_claim_free(b->claim);         /* closing the connection takes the claim and the rest */
+        xirq_device_fini(&b->dev);              /* closing the connection takes the claim and the rest */
         xenioreqd_close(b->client);
         vblk_free(b->blk);
         gmem_free(b->mem);
@@ -333,10 +277,6 @@ static void backend_teardown(Backend *b) {
                 close(b->disk_fd);
         if (b->kick_fd >= 0)
                 close(b->kick_fd);
-        if (b->irq_fd >= 0)
-                close(b->irq_fd);
-        if (b->resample_fd >= 0)
-                close(b->resample_fd);
 }
 
 static int watch(int ep, int fd, uint32_t events, uint64_t tag) {
@@ -347,19 +287,17 @@ static int watch(int ep, int fd, uint32_t events, uint64_t tag) {
 
 int main(int argc, char **argv) {
         Options o;
-        Backend b = { .disk_fd = -1, .kick_fd = -1, .irq_fd = -1, .resample_fd = -1 };
-        sigset_t mask;
+        Backend b = { .disk_fd = -1, .kick_fd = -1 };
         int ep = -1, sfd = -1, status = 1;
         bool running = true;
 
         setvbuf(stdout, NULL, _IOLBF, 0);
+        xirq_device_init(&b.dev);
         if (parse_args(argc, argv, &o) < 0)
                 return 1;
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGTERM);
-        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 || (sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
-                fprintf(stderr, "Failed to set up signals: %m\n");
+        sfd = cli_signalfd();
+        if (sfd < 0) {
+                fprintf(stderr, "Failed to set up signals: %s\n", strerror(-sfd));
                 goto out;
         }
         if (backend_setup(&o, &b) < 0)
@@ -368,7 +306,7 @@ int main(int argc, char **argv) {
         /* nothing is read from the socket between requests: readable means hang-up */
         if (ep < 0 || watch(ep, sfd, EPOLLIN, TAG_SIGNAL) < 0 ||
             watch(ep, xenioreqd_fd(b.client), EPOLLIN | EPOLLRDHUP, TAG_SOCKET) < 0 ||
-            watch(ep, xenioreqd_claim_fd(b.claim), EPOLLIN, TAG_CLAIM) < 0 ||
+            watch(ep, xenioreqd_claim_fd(b.dev.claim), EPOLLIN, TAG_CLAIM) < 0 ||
             watch(ep, b.kick_fd, EPOLLIN, TAG_KICK) < 0) {
                 fprintf(stderr, "Failed to set up epoll: %m\n");
                 goto out;
@@ -398,7 +336,7 @@ int main(int argc, char **argv) {
                                 running = false;
                                 break;
                         case TAG_CLAIM: {
-                                int r = backend_serve(&b);
+                                int r = xirq_device_serve(&b.dev);
                                 if (r < 0) {
                                         fprintf(stderr, "Failed to serve the device's registers: %s\n",
                                                 strerror(-r));

@@ -349,12 +349,12 @@ static void serve_irqfd(FakeDevice *f, uint8_t action, uint32_t irq, uint8_t mod
         reply(f->c, &f->irqfd, 0);
 }
 
-/* Serve the device's setup: HELLO (version 2), its two queues, CLAIM of its window, IRQFD of that interrupt. */
+/* Serve the device's setup: HELLO (version 2), its two queues, IRQFD of its interrupt, CLAIM of its window. */
 static void serve_device(int l, FakeDevice *f, uint8_t action, uint32_t irq, uint8_t mode) {
         f->c = accept_hello(l, 2);
         serve_queues(f, 2);
-        serve_claim(f);
         serve_irqfd(f, action, irq, mode);
+        serve_claim(f);
 }
 
 /* One guest access through the ring: posted, the backend's answer awaited (5 s); the answer's data. */
@@ -523,6 +523,30 @@ static void test_device_evtchn(void) {
         close(l);
 }
 
+/* A backend of one queue and a device: the daemon accepts its queue and its irqfd, refuses its claim: exit 1. */
+static void refuse_claim(int l, const char *program, const char *const *args) {
+        ProtoRequest req;
+        unsigned nfds;
+        int c, fds[4];
+        Backend b;
+
+        start_program(&b, program, args);
+        c = accept_hello(l, 2);
+        for (int i = 0; i < 2; i++) {
+                recv_request(c, &req, fds, &nfds);
+                CHECK_INT(req.op, i == 0 ? PROTO_OP_ASSIGN : PROTO_OP_IRQFD);
+                for (unsigned k = 0; k < nfds; k++)
+                        close(fds[k]);
+                reply(c, &req, 0);
+        }
+        recv_request(c, &req, fds, &nfds);
+        CHECK_INT(req.op, PROTO_OP_CLAIM);
+        reply(c, &req, -EEXIST);
+        CHECK_INT(finish(&b), 1);
+        CHECK(strstr(b.buf, "ready") == NULL);
+        close(c);
+}
+
 /* Set-up failures: a daemon of version 1, a refused claim, bad options. */
 static void test_device_errors(void) {
         static const char *const args[] = { "--base", "0x3000000", "--device", "42", "--irq", "line:40",
@@ -542,17 +566,7 @@ static void test_device_errors(void) {
         CHECK_INT(finish(&b), 1);
         close(c);
 
-        /* the daemon refuses the claim */
-        start(&b, args);
-        c = accept_hello(l, 2);
-        recv_request(c, &req, fds, &nfds);
-        close(fds[0]);
-        reply(c, &req, 0);
-        recv_request(c, &req, fds, &nfds);
-        CHECK_INT(req.op, PROTO_OP_CLAIM);
-        reply(c, &req, -EEXIST);
-        CHECK_INT(finish(&b), 1);
-        close(c);
+        refuse_claim(l, EXAMPLE_BACKEND, args);
         close(l);
 
         /* options: --irq without --device, --device without --irq, an evtchn that is not an edge, --json */
@@ -833,20 +847,7 @@ static void test_vblk_errors(void) {
         CHECK_INT(finish(&b), 1);
         CHECK(strstr(b.buf, "ready") == NULL);
         close(c);
-        /* the daemon refuses the claim */
-        start_program(&b, VBLK_BACKEND, args);
-        c = accept_hello(l, 2);
-        for (int i = 0; i < 2; i++) {
-                recv_request(c, &req, fds, &nfds);
-                for (unsigned k = 0; k < nfds; k++)
-                        close(fds[k]);
-                reply(c, &req, 0);
-        }
-        recv_request(c, &req, fds, &nfds);
-        CHECK_INT(req.op, PROTO_OP_CLAIM);
-        reply(c, &req, -EEXIST);
-        CHECK_INT(finish(&b), 1);
-        close(c);
+        refuse_claim(l, VBLK_BACKEND, args);
         /* the guest is not running */
         start_program(&b, VBLK_BACKEND, args);
         c = accept_hello_domid(l, 2, 0xffffffff);
