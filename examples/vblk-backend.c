@@ -195,8 +195,9 @@ static int backend_setup(const Options *o, Backend *b) {
 
         b->disk_fd = open(o->file, (o->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
         if (b->disk_fd < 0) {
-                fprintf(stderr, "Failed to open %s: %m\n", o->file);
-                return -errno;
+                r = -errno;
+                fprintf(stderr, "Failed to open %s: %s\n", o->file, strerror(-r));
+                return r;
         }
         r = connect_guest(o, &b->client);
         if (r < 0) {
@@ -220,8 +221,9 @@ static int backend_setup(const Options *o, Backend *b) {
 
         b->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (b->kick_fd < 0) {
-                fprintf(stderr, "Failed to create an eventfd: %m\n");
-                return -errno;
+                r = -errno;
+                fprintf(stderr, "Failed to create an eventfd: %s\n", strerror(-r));
+                return r;
         }
         r = xenioreqd_virtio_mmio_assign(b->client, o->base, 0, b->kick_fd);
         if (r < 0) {

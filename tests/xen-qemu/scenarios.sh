@@ -3,7 +3,7 @@
 # dom0 side of the harness: the scenarios, run in order by /init.  Each prints one
 # "XQ-RESULT N PASS|FAIL <what>" line that run.sh collects from the serial log;
 # scenario 5 prints the probe's "FACT" lines, judged on the host by compare.sh.
-# usage: scenarios.sh 1,2,3,4,5,6
+# usage: scenarios.sh 1,2,3,4,5,7
 SCEN=",$1,"
 CONS=/var/log/xen/console
 
@@ -170,7 +170,7 @@ show() { # LABEL FILE: a log into the serial console
     sed "s/^/XQ-$1 /" "$2" 2>/dev/null | tail -n ${3:-15}
 }
 
-# ---- 6: a Linux guest's own virtio-blk driver, served through xen-ioreqd -----------------
+# ---- 7: a Linux guest's own virtio-blk driver, served through xen-ioreqd -----------------
 # The HVM guest's Linux finds the SSDT's virtio-mmio device (virtio-mmio.asl: $BASE, ISA IRQ 7,
 # edge) and drives it with its own virtio_mmio and virtio_blk modules.  In dom0, xen-ioreqd
 # serves the guest and xen-ioreqd-vblk is the device, backed by an image dom0 filled: the
@@ -185,14 +185,14 @@ VBLK_WORD=xen-ioreqd-vblk
 md5r() { dd if="$1" bs=512 skip="$2" count="$3" 2>/dev/null | md5sum | cut -d' ' -f1; }
 vfield() { grep '^vblk ' $VBLK_LOG | tail -n 1 | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 
-scen6() {
-    local why="" q qi domid g=/tmp/guest6.log rd wr want_wr n_irq k r i
-    log "scenario 6: the guest's virtio-blk driver, xen-ioreqd and xen-ioreqd-vblk"
+scen7() {
+    local why="" q qi domid g=/tmp/guest7.log rd wr want_wr n_irq k r i
+    log "scenario 7: the guest's virtio-blk driver, xen-ioreqd and xen-ioreqd-vblk"
     if [ "$(cat /xq/product 2>/dev/null)" != ok ] || ! command -v xen-ioreqd-vblk >/dev/null; then
-        result 6 FAIL "xen-ioreqd or xen-ioreqd-vblk is not in the build tree"; return
+        result 7 FAIL "xen-ioreqd or xen-ioreqd-vblk is not in the build tree"; return
     fi
     if [ -z "$DPID" ] || ! kill -0 "$DPID" 2>/dev/null; then
-        daemon_start || { show DAEMON /tmp/daemon.log 30; result 6 FAIL "xen-ioreqd did not start (no READY=1)"; return; }
+        daemon_start || { show DAEMON /tmp/daemon.log 30; result 7 FAIL "xen-ioreqd did not start (no READY=1)"; return; }
     fi
     # the disk: 1 MiB of random data; the guest reads it all, then writes sectors 1024-1279
     dd if=/dev/urandom of=$VBLK_IMG bs=512 count=2048 2>/dev/null
@@ -200,10 +200,10 @@ scen6() {
     all0=$(md5r $VBLK_IMG 0 2048); head0=$(md5r $VBLK_IMG 0 1024); tail0=$(md5r $VBLK_IMG 1280 768)
     want_wr=$(yes $VBLK_WORD | tr -d '\n' | head -c $((256 * 512)) | md5sum | cut -d' ' -f1)
     mkcfg_hvm guest 1 "xqvirtio=1 xqwait=150 xqvda=r:vda:0:2048+w:vda:1024:256:$VBLK_WORD+r:vda:1024:256" \
-        || { result 6 FAIL "no HVM guest support in this dom0 (run.sh's HVM_SCEN)"; return; }
+        || { result 7 FAIL "no HVM guest support in this dom0 (run.sh's HVM_SCEN)"; return; }
     : > $GLOG
-    xl create -p /etc/xen/guest.cfg > /tmp/create6.log 2>&1 || { show CREATE /tmp/create6.log 40
-        show QEMU-DM /var/log/xen/qemu-dm-guest.log 30; result 6 FAIL "xl create of the HVM guest failed"; return; }
+    xl create -p /etc/xen/guest.cfg > /tmp/create7.log 2>&1 || { show CREATE /tmp/create7.log 40
+        show QEMU-DM /var/log/xen/qemu-dm-guest.log 30; result 7 FAIL "xl create of the HVM guest failed"; return; }
     domid=$(xl domid guest)
     q=$(wait_query 10 "*state=running*") || why="$why daemon did not see the guest ($q);"
     : > $VBLK_LOG
@@ -216,13 +216,18 @@ scen6() {
     log "before unpause: $q"
     # QEMU, the guest's device model, holds id 0
     [ "$(qfield "$q" server_id)" = 1 ] || why="$why the daemon's server id is $(qfield "$q" server_id), want 1;"
+    if [ -n "$why" ]; then      # no device: the guest need not boot to show it
+        show VBLK $VBLK_LOG 20; show DAEMON /tmp/daemon.log 20
+        xl destroy guest; backend_stop $VBLK_LOG
+        result 7 FAIL "$why"; return
+    fi
     xl unpause guest
     # boot (about a minute under TCG), the modules, 1.1 MiB read and 128 KiB written
     i=0
     until grep -q -E 'GUEST-IDLE' $GLOG 2>/dev/null; do
         i=$((i + 1))
         if [ $i -gt 2000 ] || ! xl domid guest >/dev/null 2>&1; then why="$why the guest did not finish;"; break; fi
-        [ $((i % 300)) -eq 0 ] && log "scenario 6: waiting for the guest; $(tail -n 1 $GLOG | tr -d '\r')"
+        [ $((i % 300)) -eq 0 ] && log "scenario 7: waiting for the guest; $(tail -n 1 $GLOG | tr -d '\r')"
         sleep 0.2
     done
     sleep 1
@@ -270,9 +275,9 @@ scen6() {
     [ "$(qfield "$q" unmatched)" = 0 ] || why="$why daemon unmatched=$(qfield "$q" unmatched), want 0 (all in the claim);"
     kill -0 $DPID 2>/dev/null || why="$why xen-ioreqd died;"
     if [ -z "$why" ]; then
-        result 6 PASS "the guest's virtio_blk read 1 MiB dom0 wrote (md5 ok) and wrote 128 KiB dom0 found in the image; $r requests, $k kicks (backend = daemon), $n_irq interrupts raised, $gi taken by the guest"
+        result 7 PASS "the guest's virtio_blk read 1 MiB dom0 wrote (md5 ok) and wrote 128 KiB dom0 found in the image; $r requests, $k kicks (backend = daemon), $n_irq interrupts raised, $gi taken by the guest"
     else
-        result 6 FAIL "$why"
+        result 7 FAIL "$why"
     fi
     xl destroy guest 2>/dev/null
     kill -TERM $DPID 2>/dev/null; i=0; while kill -0 $DPID 2>/dev/null && [ $i -lt 25 ]; do sleep 0.2; i=$((i + 1)); done
@@ -422,7 +427,7 @@ product() {
 
 want 5 && scen5
 if want 1 || want 2 || want 3 || want 4; then product; fi
-want 6 && scen6
+want 7 && scen7
 # development hook (run.sh's XQ_EXTRA): sourced, so it can use the helpers above
 if [ -f /xq/extra/run.sh ]; then
     log "extra: /xq/extra/run.sh"
