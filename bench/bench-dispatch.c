@@ -40,7 +40,7 @@
 #include "xen.h"
 #include "xenioreqd/protocol.h"
 
-#define DISPATCH_MAX_DEVICES    MATCH_MAX_RANGES        /* one range each */
+#define DISPATCH_MAX_DEVICES    RANGES_MAX              /* one range each: Xen maps 256 per server */
 #define DISPATCH_MAX_QUEUES     256u
 
 typedef struct Dispatch {

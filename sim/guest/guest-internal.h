@@ -13,4 +13,9 @@
  * the 4 answered values when not NULL. Returns 0 or the host's -errno. */
 int guest_op(xsg *g, uint16_t op, const uint64_t *a, unsigned na, uint64_t *ret_val);
 
+/* The host's shm as this handle maps it. */
+void *guest_shm(xsg *g);
+/* The slot of a live domain in the shm; -ESRCH when there is none. */
+int guest_dom_slot(xsg *g, uint32_t domid, uint32_t *ret_slot);
+
 #endif

@@ -65,9 +65,14 @@ static void fill_port(const uint64_t *v, void *buf, size_t idx) {
         memset(i, 0, sizeof(*i));
         i->port = (uint32_t)v[0];
         i->vcpu = -1;
-        if (kind != XS_INTRO_PORT_IOREQ && kind != XS_INTRO_PORT_BUFIOREQ)
+        if (kind == XS_INTRO_PORT_IOREQ)
+                i->kind = XSG_PORT_IOREQ;
+        else if (kind == XS_INTRO_PORT_BUFIOREQ)
+                i->kind = XSG_PORT_BUFIOREQ;
+        else if (kind == XS_INTRO_PORT_INTERDOMAIN)
+                i->kind = XSG_PORT_INTERDOMAIN;
+        else
                 return;
-        i->kind = kind == XS_INTRO_PORT_IOREQ ? XSG_PORT_IOREQ : XSG_PORT_BUFIOREQ;
         i->domid = (uint32_t)v[1];
         i->remote_port = (uint32_t)v[2];
         i->server = (unsigned)((v[3] >> 8) & 0xff);

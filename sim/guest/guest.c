@@ -198,6 +198,14 @@ static int dom_lookup(xsg *g, uint32_t domid, uint32_t *ret_slot) {
         return -ESRCH;
 }
 
+void *guest_shm(xsg *g) {
+        return g->shm;
+}
+
+int guest_dom_slot(xsg *g, uint32_t domid, uint32_t *ret_slot) {
+        return dom_lookup(g, domid, ret_slot);
+}
+
 static int state_err(uint32_t state) {
         if (state == XS_DOM_CRASHED || state == XS_DOM_SHUTDOWN)
                 return -EHOSTDOWN;

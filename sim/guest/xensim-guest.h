@@ -254,9 +254,72 @@ struct xsg_irq {
 
 /*
  * Entry `index` (0 = oldest) of domid's interrupt log (the host keeps the last 4096 per
- * domain). -ENOENT: no such entry.
+ * domain). -ENOENT: no such entry. Only calls that passed Xen 4.17's argument checks are
+ * logged; the others fail with the errno Xen gives (levels are the dm_op's uint8_t: 256 is 0):
+ *   set_irq_level      EINVAL: irq < 32 or > 1019 (Arm: SPIs only), level > 1
+ *   set_isa_irq_level  EINVAL: irq > 15, level > 1
+ *   set_pci_intx_level EINVAL: segment or bus not 0, device > 31, intx > 3, level > 1
+ *   inject_msi         ERANGE: vector 0 (data & 0xff) without a positive emulated pirq
+ *                      ((addr >> 32) & ~0xff | destination); EINVAL: a delivery mode
+ *                      ((data >> 8) & 7) other than fixed (0) or lowest priority (1)
  */
 int xsg_irq_get(xsg *g, uint32_t domid, unsigned index, struct xsg_irq *ret);
+
+/* ---- guest event channels ---- */
+
+/*
+ * The guest's own event channels, as its kernel drives them (EVTCHNOP_alloc_unbound and
+ * EVTCHNOP_close; Linux's /dev/xen/evtchn in the guest): the guest allocates a port unbound for
+ * a remote domain and publishes it; dom0 binds it with xenevtchn_bind_interdomain(domid, port)
+ * (possible only when the remote domain is 0) and signals it with xenevtchn_notify(). Each
+ * notification counts and sets the port pending; notifications while it is pending coalesce
+ * (pending once, counted each). xenevtchn_unbind() in dom0, or the close of its handle or
+ * the exit of the process that bound it, makes it unbound again and bindable anew (after an
+ * unbind at once; after a close or an exit once the host has seen the connection close, a few
+ * ms). xsg_evtchn_close() frees it, and a dom0 port bound to it stays bound on its handle, to
+ * nothing (XSG_PORT_GONE; notifications to it are dropped). The ports come from the same
+ * space as the ioreq ports (the lowest free one). A wait may run in any thread or process.
+ */
+
+#define XSG_DOMID_SELF 0x7FF0      /* Xen's DOMID_SELF: the domain itself */
+
+/*
+ * Allocate a port of domid unbound for remote_domid (XSG_DOMID_SELF: domid itself; the remote
+ * domain need not exist, as on Xen). Its pending flag and count start at 0. -EINVAL:
+ * remote_domid > 0xffff, or the domain is dying; -ENOSPC: no free port.
+ */
+int xsg_evtchn_alloc_unbound(xsg *g, uint32_t domid, uint32_t remote_domid,
+                             uint32_t *ret_port);
+/* Close it (bound or not). -EINVAL: not a port allocated by xsg_evtchn_alloc_unbound. */
+int xsg_evtchn_close(xsg *g, uint32_t domid, uint32_t port);
+
+enum xsg_evtchn_state {
+        XSG_EVTCHN_UNBOUND = 1,    /* allocated, no dom0 port bound to it */
+        XSG_EVTCHN_INTERDOMAIN = 2,/* dom0 port `bound_port` is bound to it */
+};
+
+struct xsg_evtchn_status {
+        enum xsg_evtchn_state state;
+        uint32_t remote_domid;     /* the domain allowed to bind it */
+        uint32_t bound_port;       /* XSG_EVTCHN_INTERDOMAIN: the dom0 port; otherwise 0 */
+        bool pending;              /* an event not taken yet */
+        uint32_t count;            /* notifications received since it was allocated */
+};
+
+/*
+ * The state of port `port` of domid. -EINVAL: not a port allocated by the guest (or the
+ * domain is dying: Xen closed its ports).
+ */
+int xsg_evtchn_status(xsg *g, uint32_t domid, uint32_t port, struct xsg_evtchn_status *ret);
+/*
+ * Take the port's event, as a guest reading /dev/xen/evtchn: wait until it is pending (up to
+ * timeout_ms; 0: do not wait; < 0: XSG_DEFAULT_TIMEOUT_MS), then clear it. ret_count (may be
+ * NULL) gets the notifications received so far. -ETIMEDOUT: none within timeout_ms
+ * (-EAGAIN when timeout_ms is 0); -EINVAL: not (or no longer: closed meanwhile) a port
+ * allocated by the guest; -ESRCH: the domain is gone.
+ */
+int xsg_evtchn_wait(xsg *g, uint32_t domid, uint32_t port, int timeout_ms,
+                    uint32_t *ret_count);
 
 /* ---- introspection: what each process holds on the host ---- */
 
@@ -304,6 +367,7 @@ enum xsg_port_kind {
                                       destroyed): the dom0 port stays bound, to nothing */
         XSG_PORT_IOREQ = 1,        /* a vCPU's vp_eport */
         XSG_PORT_BUFIOREQ = 2,     /* a server's buffered ioreq port */
+        XSG_PORT_INTERDOMAIN = 3,  /* a guest's own event channel (xsg_evtchn_alloc_unbound) */
 };
 
 struct xsg_port_info {

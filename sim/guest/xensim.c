@@ -35,7 +35,9 @@ static void usage(FILE *f) {
               "  inject notify DOMID SERVER VCPU\n"
               "  inject die DOMID VCPU mmio|pio ADDR SIZE [VALUE]\n"
               "  peek DOMID SERVER SLOT | irqs DOMID\n"
-              "  handles [PID] | ports HANDLE | mappings DOMID [SERVER] | maphistory PID\n",
+              "  handles [PID] | ports HANDLE | mappings DOMID [SERVER] | maphistory PID\n"
+              "  evtchn alloc-unbound DOMID REMOTE_DOMID | evtchn close DOMID PORT\n"
+              "  evtchn status DOMID PORT | evtchn wait-event DOMID PORT\n",
               f);
 }
 
@@ -252,6 +254,8 @@ static int cmd_ports(xsg *g, uint64_t handle) {
                 else if (p[i].kind == XSG_PORT_BUFIOREQ)
                         printf("dom=%u remote=%u server=%u bufioreq\n", p[i].domid,
                                p[i].remote_port, p[i].server);
+                else if (p[i].kind == XSG_PORT_INTERDOMAIN)
+                        printf("dom=%u remote=%u interdomain\n", p[i].domid, p[i].remote_port);
                 else
                         printf("dom=%u remote=%u server=%u vcpu=%d\n", p[i].domid,
                                p[i].remote_port, p[i].server, p[i].vcpu);
@@ -285,6 +289,44 @@ static int cmd_maphistory(xsg *g, uint32_t pid) {
         printf("maps=%" PRIu64 " refused=%" PRIu64 " alive=%u forgotten=%" PRIu64 "\n", m.maps,
                m.refused, m.alive, m.forgotten);
         return EX_OK;
+}
+
+/* The guest's own event channels: evtchn alloc-unbound|close|status|wait-event DOMID ARG. */
+static int cmd_evtchn(xsg *g, int argc, char **argv) {
+        struct xsg_evtchn_status st;
+        const char *sub = argc > 1 ? argv[1] : "";
+        uint64_t d, v;
+        uint32_t port, count;
+        int r;
+
+        if (argc != 4 || num(argv[2], UINT32_MAX, &d) < 0 || num(argv[3], UINT32_MAX, &v) < 0)
+                return usage(stderr), EX_USAGE;
+        if (!strcmp(sub, "alloc-unbound")) {
+                r = xsg_evtchn_alloc_unbound(g, (uint32_t)d, (uint32_t)v, &port);
+                if (r == 0)
+                        printf("%u\n", port);
+        } else if (!strcmp(sub, "close")) {
+                r = xsg_evtchn_close(g, (uint32_t)d, (uint32_t)v);
+        } else if (!strcmp(sub, "status")) {
+                r = xsg_evtchn_status(g, (uint32_t)d, (uint32_t)v, &st);
+                if (r == 0)
+                        printf("port %u %s remote=%u bound=%u pending=%d count=%u\n",
+                               (uint32_t)v, st.state == XSG_EVTCHN_INTERDOMAIN ? "interdomain"
+                                                                              : "unbound",
+                               st.remote_domid, st.bound_port, st.pending, st.count);
+        } else if (!strcmp(sub, "wait-event")) {
+                r = xsg_evtchn_wait(g, (uint32_t)d, (uint32_t)v, timeout_ms, &count);
+                if (r == 0)
+                        printf("event count=%u\n", count);
+                else if (r == -ETIMEDOUT || r == -EAGAIN) {
+                        fprintf(stderr, "xensim: no event on port %u of domain %u\n",
+                                (uint32_t)v, (uint32_t)d);
+                        return EX_ERR;
+                }
+        } else {
+                return usage(stderr), EX_USAGE;
+        }
+        return r < 0 ? fail(r, (uint32_t)d, 0, 0, sub) : EX_OK;
 }
 
 static int cmd_access(xsg *g, int argc, char **argv, bool write) {
@@ -681,6 +723,8 @@ int main(int argc, char **argv) {
                         goto out;
                 }
                 ret = cmd_mappings(g, (uint32_t)d, (unsigned)s);
+        } else if (!strcmp(cmd, "evtchn")) {
+                ret = cmd_evtchn(g, argc, argv);
         } else if (!strcmp(cmd, "maphistory") && argc == 2) {
                 uint64_t v;
                 if (num(argv[1], UINT32_MAX, &v) < 0 || v == 0) {

@@ -32,6 +32,17 @@ int host_dom_check(struct host_client *c, uint64_t domid, struct host *h, int *r
         return *ret_slot < 0 ? -ESRCH : 0;
 }
 
+int host_dom_gport_alloc(struct hdom *d, uint8_t kind, uint8_t srv, uint16_t vcpu,
+                         uint32_t *ret) {
+        for (uint32_t p = 1; p < XS_MAX_GPORTS; p++)
+                if (d->gport[p].kind == XS_GPORT_FREE) {
+                        d->gport[p] = (struct hgport){ .kind = kind, .srv = srv, .vcpu = vcpu };
+                        *ret = p;
+                        return 0;
+                }
+        return -ENOSPC;
+}
+
 /* Publish the domain's state and paused flag, and wake its vCPUs to notice them. */
 void host_dom_publish(struct host *h, uint32_t slot) {
         host_pub_begin(h, slot);

@@ -1,16 +1,22 @@
 /* SPDX-License-Identifier: LGPL-2.1-only */
 /*
- * host-evtchn.c - dom0 event channels bound to guests' ioreq ports, and the evtchn handles
- * that own them (rings and eventfds in the shm): layer 2, over host-dom.c and host-pub.c.
+ * host-evtchn.c - dom0 event channels bound to guests' ports (ioreq ports, and the guests' own
+ * event channels allocated unbound for dom0), the evtchn handles that own them (rings and
+ * eventfds in the shm), and the guests' EVTCHNOP_alloc_unbound / EVTCHNOP_close: layer 2, over
+ * host-dom.c and host-pub.c.
  */
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <poll.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#include <xen/xen.h>
 
 #include "host-internal.h"
 
@@ -23,6 +29,7 @@ void host_evt_unbind_peer(struct host *h, uint32_t lport) {
         p->rport = 0;
         s->rslot = 0;
         s->rvcpu = UINT32_MAX;
+        s->rguest = 0;
 }
 
 static void port_free(struct host *h, uint32_t lport) {
@@ -41,6 +48,7 @@ static void port_free(struct host *h, uint32_t lport) {
         atomic_store(&s->handle, 0);
         s->rslot = 0;
         s->rvcpu = UINT32_MAX;
+        s->rguest = 0;
         atomic_store(&s->word, 0);
         memset(p, 0, sizeof(*p));
 }
@@ -155,7 +163,9 @@ int host_evt_bind(struct host *h, struct host_client *c, const uint64_t *a, uint
         g = &d->gport[a[1]];
         if (g->lport)
                 reap_dead_owner(h, g->lport);
-        if ((g->kind != XS_GPORT_IOREQ && g->kind != XS_GPORT_BUFIOREQ) || g->lport)
+        /* Xen: the remote port must be unbound and allocated for the binder (dom0). */
+        if ((g->kind != XS_GPORT_IOREQ && g->kind != XS_GPORT_BUFIOREQ &&
+             (g->kind != XS_GPORT_EVTCHN || g->remote != 0)) || g->lport)
                 return -EINVAL;
         for (l = 1; l < XS_MAX_PORTS; l++)
                 if (!h->port[l].handle)
@@ -171,6 +181,7 @@ int host_evt_bind(struct host *h, struct host_client *c, const uint64_t *a, uint
         s->rgen = d->gen;
         s->rport = (uint32_t)a[1];
         s->rvcpu = g->kind == XS_GPORT_IOREQ ? g->vcpu : UINT32_MAX;
+        s->rguest = g->kind == XS_GPORT_EVTCHN;
         atomic_store(&s->handle, (uint32_t)c->evt + 1);
         g->lport = l;
         host_pub_begin(h, (uint32_t)slot);
@@ -191,3 +202,74 @@ int host_evt_unbind(struct host *h, struct host_client *c, uint64_t port) {
         return 0;
 }
 
+
+/* ---- guest event channels ---- */
+
+/*
+ * EVTCHNOP_alloc_unbound in domain a0 for remote domain a1 (DOMID_SELF: itself), as Xen 4.17
+ * does: a dying domain gets no new port (EINVAL), the lowest free port is taken (ENOSPC when
+ * none is left), the remote domain is not checked (it need not exist yet). Its counters start
+ * at zero.
+ */
+int host_evt_guest_alloc(struct host *h, struct host_client *c, const uint64_t *a,
+                         uint64_t *val) {
+        struct hdom *d;
+        struct xs_gevt *e;
+        uint32_t port;
+        int slot, r;
+
+        r = host_dom_check(c, a[0], h, &slot);
+        if (r < 0)
+                return r;
+        d = h->dom[slot];
+        if (d->state == XS_DOM_DYING || a[1] > UINT16_MAX)
+                return -EINVAL;
+        r = host_dom_gport_alloc(d, XS_GPORT_EVTCHN, 0, UINT16_MAX, &port);
+        if (r < 0)
+                return r;
+        d->gport[port].remote = a[1] == DOMID_SELF ? d->domid : (uint32_t)a[1];
+        e = &host_sdom(h, (uint32_t)slot)->gevt[port];
+        host_pub_begin(h, (uint32_t)slot);
+        atomic_store(&e->pending, 0);
+        atomic_store(&e->count, 0);
+        host_pub_gport(h, (uint32_t)slot, port);
+        host_pub_end(h, (uint32_t)slot);
+        host_log(h, "dom%u: port %u allocated unbound for dom%u", d->domid, port,
+                 d->gport[port].remote);
+        val[0] = port;
+        return 0;
+}
+
+/*
+ * EVTCHNOP_close of the guest's own event channel a1 in domain a0. As Xen's evtchn_close, a
+ * dom0 port bound to it stays bound on its handle, to nothing (notifications to it are dropped,
+ * introspection shows it gone). Other ports (ioreq ports: Xen is their consumer; the reserved
+ * ones; free ones) are EINVAL, as in a domain that is dying (Xen closed all its ports).
+ */
+int host_evt_guest_close(struct host *h, struct host_client *c, const uint64_t *a) {
+        struct xs_dom *sd;
+        struct hdom *d;
+        struct hgport *g;
+        int slot, r;
+
+        r = host_dom_check(c, a[0], h, &slot);
+        if (r < 0)
+                return r;
+        d = h->dom[slot];
+        if (d->state == XS_DOM_DYING || a[1] == 0 || a[1] >= XS_MAX_GPORTS)
+                return -EINVAL;
+        g = &d->gport[a[1]];
+        if (g->kind != XS_GPORT_EVTCHN)
+                return -EINVAL;
+        if (g->lport)
+                host_evt_unbind_peer(h, g->lport);
+        memset(g, 0, sizeof(*g));
+        sd = host_sdom(h, (uint32_t)slot);
+        host_pub_begin(h, (uint32_t)slot);
+        host_pub_gport(h, (uint32_t)slot, (uint32_t)a[1]);
+        host_pub_end(h, (uint32_t)slot);
+        /* A guest waiting for an event on it notices the close. */
+        atomic_fetch_add(&sd->gevt_seq, 1);
+        syscall(SYS_futex, &sd->gevt_seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+        return 0;
+}

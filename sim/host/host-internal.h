@@ -52,7 +52,13 @@ struct hgport {
         uint8_t srv;
         uint16_t vcpu;
         uint32_t lport;
+        uint32_t remote;                /* XS_GPORT_EVTCHN: the domain allowed to bind it */
 };
+
+/* The guest port is one of ioreq server id's (a vCPU's or the buffered ioreq port). */
+static inline bool host_gport_of_server(const struct hgport *g, unsigned id) {
+        return (g->kind == XS_GPORT_IOREQ || g->kind == XS_GPORT_BUFIOREQ) && g->srv == id;
+}
 
 struct irqent {
         uint32_t kind;
@@ -149,6 +155,9 @@ int host_dom_find(struct host *h, uint32_t domid);
 /* A toolstack operation's checks: the client unrestricted, the domain existing. */
 int host_dom_check(struct host_client *c, uint64_t domid, struct host *h, int *ret_slot);
 int host_dom_create(struct host *h, const struct xs_req *req, uint64_t *val);
+/* Give the lowest free guest port the kind (Xen's get_free_port); -ENOSPC when none is. */
+int host_dom_gport_alloc(struct hdom *d, uint8_t kind, uint8_t srv, uint16_t vcpu,
+                         uint32_t *ret);
 /* Publish a change of the domain's state or paused flag (and wake its vCPUs). */
 void host_dom_publish(struct host *h, uint32_t slot);
 void host_dom_free(struct host *h, uint32_t slot);
@@ -162,6 +171,10 @@ int host_evt_bind(struct host *h, struct host_client *c, const uint64_t *a, uint
 int host_evt_unbind(struct host *h, struct host_client *c, uint64_t port);
 void host_evt_deliver(struct host *h, uint32_t lport);
 void host_evt_unbind_peer(struct host *h, uint32_t lport);
+/* Guest event channels (XS_OP_GEVT_*): EVTCHNOP_alloc_unbound and EVTCHNOP_close in a guest. */
+int host_evt_guest_alloc(struct host *h, struct host_client *c, const uint64_t *a,
+                         uint64_t *val);
+int host_evt_guest_close(struct host *h, struct host_client *c, const uint64_t *a);
 
 /* host-ioreq.c: ioreq servers, their ranges and pages (devicemodel, foreignmemory). */
 int host_ioreq_check_target(struct host *h, struct host_client *c, uint64_t domid,

@@ -110,13 +110,18 @@ static int intro_port(struct host *h, uint64_t id, uint64_t first, uint64_t *val
                 if (!d || p->rport >= XS_MAX_GPORTS)
                         return 0;
                 g = &d->gport[p->rport];
-                if (g->lport != l || (g->kind != XS_GPORT_IOREQ && g->kind != XS_GPORT_BUFIOREQ))
+                if (g->lport != l)
+                        return 0;
+                if (g->kind == XS_GPORT_EVTCHN)
+                        val[3] = XS_INTRO_PORT_INTERDOMAIN | (uint64_t)UINT16_MAX << 16;
+                else if (g->kind == XS_GPORT_IOREQ || g->kind == XS_GPORT_BUFIOREQ)
+                        val[3] = (g->kind == XS_GPORT_IOREQ ? XS_INTRO_PORT_IOREQ
+                                                            : XS_INTRO_PORT_BUFIOREQ) |
+                                 (uint64_t)g->srv << 8 | (uint64_t)g->vcpu << 16;
+                else
                         return 0;
                 val[1] = d->domid;
                 val[2] = p->rport;
-                val[3] = (g->kind == XS_GPORT_IOREQ ? XS_INTRO_PORT_IOREQ
-                                                    : XS_INTRO_PORT_BUFIOREQ) |
-                         (uint64_t)g->srv << 8 | (uint64_t)g->vcpu << 16;
                 return 0;
         }
         return 0;

@@ -51,16 +51,6 @@ static void page_unref(struct host *h, uint32_t p) {
 
 /* ---- servers ---- */
 
-static int gport_alloc(struct hdom *d, uint8_t kind, uint8_t srv, uint16_t vcpu, uint32_t *ret) {
-        for (uint32_t p = 1; p < XS_MAX_GPORTS; p++)
-                if (d->gport[p].kind == XS_GPORT_FREE) {
-                        d->gport[p] = (struct hgport){ .kind = kind, .srv = srv, .vcpu = vcpu };
-                        *ret = p;
-                        return 0;
-                }
-        return -ENOSPC;
-}
-
 /*
  * Xen's domain_pause(): no vCPU is left between choosing a server and sending its request,
  * or in the middle of a look at its slots. A vCPU whose driver died or stays stopped in
@@ -108,7 +98,7 @@ void host_ioreq_server_destroy(struct host *h, uint32_t slot, unsigned id) {
         host_pub_begin(h, slot);
         for (uint32_t p = 1; p < XS_MAX_GPORTS; p++) {
                 struct hgport *g = &d->gport[p];
-                if ((g->kind != XS_GPORT_IOREQ && g->kind != XS_GPORT_BUFIOREQ) || g->srv != id)
+                if (!host_gport_of_server(g, id))
                         continue;
                 /* Xen closes the guest side; the dom0 side stays allocated but unbound. */
                 if (g->lport)
@@ -185,12 +175,12 @@ int host_ioreq_create(struct host *h, struct host_client *c, const uint64_t *a,
         /* As Xen: vCPU 0's port, then the buffered ioreq port, then the other vCPUs'. */
         for (unsigned vc = 0; vc < d->nr_vcpus; vc++) {
                 uint32_t p;
-                r = gport_alloc(d, XS_GPORT_IOREQ, (uint8_t)id, (uint16_t)vc, &p);
+                r = host_dom_gport_alloc(d, XS_GPORT_IOREQ, (uint8_t)id, (uint16_t)vc, &p);
                 if (r < 0)
                         goto fail;
                 v->vport[vc] = p;
                 if (vc == 0 && v->bufpage) {
-                        r = gport_alloc(d, XS_GPORT_BUFIOREQ, (uint8_t)id, UINT16_MAX,
+                        r = host_dom_gport_alloc(d, XS_GPORT_BUFIOREQ, (uint8_t)id, UINT16_MAX,
                                         &v->bufport);
                         if (r < 0)
                                 goto fail;
@@ -199,7 +189,7 @@ int host_ioreq_create(struct host *h, struct host_client *c, const uint64_t *a,
         v->state = XS_SRV_DISABLED;
         host_pub_begin(h, slot);
         for (uint32_t p = 1; p < XS_MAX_GPORTS; p++)
-                if (d->gport[p].kind >= XS_GPORT_IOREQ && d->gport[p].srv == id)
+                if (host_gport_of_server(&d->gport[p], id))
                         host_pub_gport(h, slot, p);
         host_pub_server(h, slot, id);
         host_sdom(h, slot)->srv[id].gen = ++h->gen_counter;
@@ -209,7 +199,7 @@ int host_ioreq_create(struct host *h, struct host_client *c, const uint64_t *a,
         return 0;
 fail:
         for (uint32_t p = 1; p < XS_MAX_GPORTS; p++)
-                if (d->gport[p].kind >= XS_GPORT_IOREQ && d->gport[p].srv == id)
+                if (host_gport_of_server(&d->gport[p], id))
                         memset(&d->gport[p], 0, sizeof(d->gport[p]));
         page_unref(h, v->page);
         page_unref(h, v->bufpage);
@@ -351,28 +341,52 @@ int host_ioreq_set_state(struct host *h, struct host_client *c, const uint64_t *
         return 0;
 }
 
+#define HOST_IRQ_SPI_FIRST 32u           /* Arm: below are SGIs and PPIs */
+#define HOST_IRQ_SPI_END 1020u           /* Arm: the GIC's last SPI is 1019 */
+
+/*
+ * Xen's hvm_inject_msi(): vector 0 stands for an emulated pirq ((addr >> 32) & ~0xff | dest),
+ * ERANGE when that is not positive; otherwise vmsi_deliver() takes the fixed and the
+ * lowest-priority delivery modes and refuses the others (EINVAL). The destination is not
+ * matched against the vCPUs' APIC ids (lowest priority with no target is ESRCH on Xen).
+ */
+static int msi_check(uint64_t addr, uint64_t data) {
+        uint32_t dest = ((uint32_t)addr >> 12) & 0xff;
+        unsigned mode = (unsigned)(data >> 8) & 7;
+
+        if ((data & 0xff) == 0)
+                return (int32_t)(((addr >> 32) & 0xffffff00u) | dest) > 0 ? 0 : -ERANGE;
+        return mode <= 1 ? 0 : -EINVAL;
+}
+
 int host_ioreq_irq(struct host *h, struct host_client *c, const uint64_t *a) {
         struct hdom *d;
         int slot, r = host_ioreq_check_target(h, c, a[0], &slot);
         if (r < 0)
                 return r;
         d = h->dom[slot];
-        /* The argument checks Xen's dm_op handlers make. */
+        /*
+         * The argument checks Xen 4.17's dm_op handlers make. The levels arrive as the uint8_t
+         * of the dm_op structures (the library truncates them, as libxendevicemodel does).
+         */
         switch (a[1]) {
-        case 1: /* set_irq_level */
-                if (a[3] > 1)
+        case 1: /* set_irq_level (Arm's dm.c): SPIs only, below the GIC's 1020 */
+                if (a[2] < HOST_IRQ_SPI_FIRST || a[2] >= HOST_IRQ_SPI_END || a[3] > 1)
                         return -EINVAL;
                 break;
         case 2: /* set_isa_irq_level */
                 if (a[2] > 15 || a[3] > 1)
                         return -EINVAL;
                 break;
-        case 3: /* set_pci_intx_level: only segment 0; device < 32, INTA..INTD */
-                if ((a[2] >> 24) != 0 || ((a[2] >> 8) & 0xff) > 31 || (a[2] & 0xff) > 3 ||
+        case 3: /* set_pci_intx_level: segment 0, bus 0, device < 32, INTA..INTD */
+                if ((a[2] >> 16) != 0 || ((a[2] >> 8) & 0xff) > 31 || (a[2] & 0xff) > 3 ||
                     a[3] > 1)
                         return -EINVAL;
                 break;
-        case 4: /* inject_msi */
+        case 4: /* inject_msi: hvm_inject_msi() */
+                r = msi_check(a[2], a[3]);
+                if (r < 0)
+                        return r;
                 break;
         default:
                 return -EINVAL;

@@ -70,6 +70,7 @@ void host_pub_gport(struct host *h, uint32_t slot, uint32_t port) {
         s->vcpu = g->vcpu;
         s->server = g->srv;
         s->lport = g->lport;
+        host_sdom(h, slot)->gevt[port].remote = g->remote;
 }
 
 void host_pub_server(struct host *h, uint32_t slot, unsigned id) {

@@ -409,6 +409,12 @@ void host_dispatch(struct host *h, struct host_client *c, uint32_t pid, const st
         case XS_OP_EVT_CHECK:
                 r = c->restricted && a[0] != c->rdomid ? -EACCES : 0;
                 break;
+        case XS_OP_GEVT_ALLOC:
+                r = host_evt_guest_alloc(h, c, a, val);
+                break;
+        case XS_OP_GEVT_CLOSE:
+                r = host_evt_guest_close(h, c, a);
+                break;
         default:
                 r = -EOPNOTSUPP;
                 break;

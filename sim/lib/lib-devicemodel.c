@@ -146,17 +146,19 @@ int xendevicemodel_set_pci_intx_level(xendevicemodel_handle *dmod, domid_t domid
                                       uint16_t segment, uint8_t bus, uint8_t device,
                                       uint8_t intx, unsigned int level) {
         uint64_t a = (uint64_t)segment << 24 | (uint64_t)bus << 16 | (uint64_t)device << 8 | intx;
-        return lib_op(&dmod->c, XS_OP_DM_IRQ, LIB_ARGS(domid, IRQ_PCI_INTX, a, level), NULL);
+        return lib_op(&dmod->c, XS_OP_DM_IRQ, LIB_ARGS(domid, IRQ_PCI_INTX, a, (uint8_t)level),
+                      NULL);
 }
 
 int xendevicemodel_set_isa_irq_level(xendevicemodel_handle *dmod, domid_t domid, uint8_t irq,
                                      unsigned int level) {
-        return lib_op(&dmod->c, XS_OP_DM_IRQ, LIB_ARGS(domid, IRQ_ISA, irq, level), NULL);
+        return lib_op(&dmod->c, XS_OP_DM_IRQ, LIB_ARGS(domid, IRQ_ISA, irq, (uint8_t)level), NULL);
 }
 
 int xendevicemodel_set_irq_level(xendevicemodel_handle *dmod, domid_t domid, unsigned int irq,
                                  unsigned int level) {
-        return lib_op(&dmod->c, XS_OP_DM_IRQ, LIB_ARGS(domid, IRQ_LEVEL, irq, level), NULL);
+        return lib_op(&dmod->c, XS_OP_DM_IRQ, LIB_ARGS(domid, IRQ_LEVEL, irq, (uint8_t)level),
+                      NULL);
 }
 
 int xendevicemodel_set_pci_link_route(xendevicemodel_handle *dmod, domid_t domid,

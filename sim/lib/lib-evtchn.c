@@ -11,7 +11,8 @@
  * most one write() (none when nothing arrived while masked), notify one system call.
  *
  * xenevtchn_notify towards a guest vCPU is an atomic add on that vCPU's event counter plus one
- * FUTEX_WAKE. Masking follows Xen and Linux: a delivered port stays masked until
+ * FUTEX_WAKE; towards a guest's own event channel it sets the port pending and counts (a
+ * FUTEX_WAKE only when it was not pending yet). Masking follows Xen and Linux: a delivered port stays masked until
  * xenevtchn_unmask; notifications while masked leave it pending and are delivered once, at
  * unmask.
  */
@@ -129,6 +130,25 @@ static struct xs_port *own_port(xenevtchn_handle *xce, evtchn_port_t port) {
         return p;
 }
 
+/*
+ * EVTCHNOP_send to a guest's own event channel (xensim-shm.h, struct xs_gevt): counted, and
+ * pending set; a guest waiting is woken when it was not pending already.
+ */
+static int notify_guest(struct xs_dom *d, evtchn_port_t port, uint32_t rport) {
+        struct xs_gevt *e;
+
+        if (rport == 0 || rport >= XS_MAX_GPORTS ||
+            __atomic_load_n(&d->gport[rport].lport, __ATOMIC_ACQUIRE) != port)
+                return 0;
+        e = &d->gevt[rport];
+        atomic_fetch_add_explicit(&e->count, 1, memory_order_acq_rel);
+        if (atomic_exchange_explicit(&e->pending, 1, memory_order_acq_rel))
+                return 0;
+        atomic_fetch_add_explicit(&d->gevt_seq, 1, memory_order_acq_rel);
+        syscall(SYS_futex, &d->gevt_seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+        return 0;
+}
+
 int xenevtchn_notify(xenevtchn_handle *xce, evtchn_port_t port) {
         struct xs_port *p = own_port(xce, port);
         struct xs_dom *d;
@@ -142,8 +162,12 @@ int xenevtchn_notify(xenevtchn_handle *xce, evtchn_port_t port) {
         if (!rslot || rslot > XS_MAX_DOMS)
                 return 0;               /* the peer closed its end: Xen drops the event */
         d = xs_shm_dom(xce->shm, rslot - 1);
+        if (__atomic_load_n(&d->gen, __ATOMIC_RELAXED) != p->rgen)
+                return 0;
+        if (__atomic_load_n(&p->rguest, __ATOMIC_RELAXED))
+                return notify_guest(d, port, __atomic_load_n(&p->rport, __ATOMIC_RELAXED));
         rvcpu = __atomic_load_n(&p->rvcpu, __ATOMIC_RELAXED);
-        if (__atomic_load_n(&d->gen, __ATOMIC_RELAXED) != p->rgen || rvcpu >= XS_MAX_VCPUS)
+        if (rvcpu >= XS_MAX_VCPUS)
                 return 0;
         atomic_fetch_add_explicit(&d->vcpu_evt[rvcpu], 1, memory_order_acq_rel);
         syscall(SYS_futex, &d->vcpu_evt[rvcpu], FUTEX_WAKE, INT_MAX, NULL, NULL, 0);

@@ -64,6 +64,7 @@ enum {
         XS_GPORT_RESERVED = 1,          /* xenstore / console ports, not bindable */
         XS_GPORT_IOREQ = 2,             /* a vCPU's ioreq port */
         XS_GPORT_BUFIOREQ = 3,
+        XS_GPORT_EVTCHN = 4,            /* the guest's own: allocated unbound (struct xs_gevt) */
 };
 
 struct xs_range {
@@ -87,6 +88,21 @@ struct xs_gport {
         uint32_t vcpu;
         uint32_t server;
         uint32_t lport;                 /* the dom0 port bound to it, 0 = none */
+};
+
+/*
+ * Guest event channels: a port the guest allocated (XS_GPORT_EVTCHN) for a remote domain,
+ * which dom0 binds with bind_interdomain and notifies. xensimd writes `remote` (under the
+ * seqlock) and resets the counters when it allocates the port; a dom0 notify sets `pending`
+ * and counts, then, when `pending` was clear, bumps the domain's gevt_seq and wakes it (the
+ * futex a guest waiting for an event sleeps on); the guest clears `pending` when it takes the
+ * event, as a read of /dev/xen/evtchn does. Notifications while pending coalesce.
+ */
+struct xs_gevt {
+        uint32_t remote;                /* the domain allowed to bind it */
+        _Atomic uint32_t pending;
+        _Atomic uint32_t count;         /* notifications received since it was allocated */
+        uint32_t pad;
 };
 
 /*
@@ -123,6 +139,10 @@ struct xs_dom {
         struct xs_vpend vpend[XS_MAX_VCPUS];      /* requests a hung vCPU still waits for */
         struct xs_gport gport[XS_MAX_GPORTS];
         struct xs_server srv[XS_MAX_SERVERS];
+        /* guest event channels (struct xs_gevt) */
+        _Atomic uint32_t gevt_seq;
+        uint32_t gevt_pad;
+        struct xs_gevt gevt[XS_MAX_GPORTS];
 };
 
 struct xs_port {
@@ -133,7 +153,7 @@ struct xs_port {
         uint32_t rgen;                  /* peer domain generation */
         uint32_t rport;
         uint32_t rvcpu;                 /* vCPU woken by a notify, ~0 = none */
-        uint32_t pad;
+        uint32_t rguest;                /* 1: the remote port is a guest event channel */
 };
 
 struct xs_ring {
@@ -295,7 +315,7 @@ static inline uint32_t xs_ring_skip(struct xs_ring *r) {
  * returned.
  */
 #define XS_PROTO_MAGIC 0x58535251u     /* "XSRQ" */
-#define XS_PROTO_VERSION 4u
+#define XS_PROTO_VERSION 5u
 
 /* What a connection is (XS_OP_CLIENT_KIND, XS_OP_INTRO_HANDLE). */
 enum {
@@ -312,6 +332,7 @@ enum {
         XS_INTRO_PORT_GONE = 0,         /* the remote side was closed (server or domain gone) */
         XS_INTRO_PORT_IOREQ = 1,        /* a vCPU's vp_eport */
         XS_INTRO_PORT_BUFIOREQ = 2,     /* a server's buffered ioreq port */
+        XS_INTRO_PORT_INTERDOMAIN = 3,  /* a guest event channel (XS_GPORT_EVTCHN) */
 };
 
 enum xs_op {
@@ -348,6 +369,9 @@ enum xs_op {
         XS_OP_EVT_BIND = 62,            /* a0 remote domid a1 remote port → val[0] local port */
         XS_OP_EVT_UNBIND = 63,          /* a0 = port */
         XS_OP_EVT_CHECK = 64,           /* a0 = domid, ~0 for none: restriction check */
+        /* guest event channels: what the guest's kernel does with EVTCHNOP_* */
+        XS_OP_GEVT_ALLOC = 70,          /* a0 domid, a1 remote domid → val[0] port */
+        XS_OP_GEVT_CLOSE = 71,          /* a0 domid, a1 port */
         /*
          * introspection: what each connection holds. Refused (EPERM) to a restricted
          * connection. Each answers one entry, the one with the lowest id >= a cursor; val[0]

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-only
 # xensim: the xensim command line (its output formats and exit statuses are an interface the
 # daemon's integration tests rely on): create/list/servers/destroy, accesses with and without
-# a server, what a process holds (handles/ports/mappings/maphistory), a hung vCPU (exit 3 +
+# a server, what a process holds (handles/ports/mappings/maphistory), the guest's event
+# channels (evtchn alloc-unbound/status/wait-event/close), a hung vCPU (exit 3 +
 # message), a crashed domain (exit 4), no such domain (exit 5).
 set -u
 sim=${XENSIM_BUILDDIR:-$(dirname "$0")}
@@ -109,6 +110,21 @@ $x read "$d" 0 mmio 0 4 2>/dev/null
 check "no domain exit 5" test $? -eq 5
 $x destroy "$d" 2>/dev/null
 check "destroy twice exit 5" test $? -eq 5
+# The guest's own event channels (bound and notified by dom0 in test-host-gevtchn).
+e=$($x create evt 1)
+ep=$($x evtchn alloc-unbound "$e" 0)
+check "evtchn alloc-unbound prints port 3" test "$ep" = 3
+check "evtchn status" test "$($x evtchn status "$e" "$ep")" = "port 3 unbound remote=0 bound=0 pending=0 count=0"
+$x --timeout-ms 50 evtchn wait-event "$e" "$ep" 2>/dev/null
+check "evtchn wait-event with no event exit 1" test $? -eq 1
+check "evtchn close" $x evtchn close "$e" "$ep"
+$x evtchn status "$e" "$ep" 2>/dev/null
+check "evtchn status of a closed port exit 1" test $? -eq 1
+$x evtchn alloc-unbound 4321 0 2>/dev/null
+check "evtchn alloc-unbound: no domain exit 5" test $? -eq 5
+$x evtchn frob "$e" 1 2>/dev/null
+check "evtchn usage exit 2" test $? -eq 2
+$x destroy "$e"
 $x frobnicate 2>/dev/null
 check "usage exit 2" test $? -eq 2
 kill "$watchdog" 2>/dev/null

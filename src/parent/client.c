@@ -116,13 +116,18 @@ static int client_send(Client *c, const void *buf, size_t len) {
 }
 
 void client_reply(Client *c, int error) {
+        client_reply_fds(c, error, NULL, 0);
+}
+
+void client_reply_fds(Client *c, int error, const int *fds, unsigned nfds) {
         uint8_t out[XIRQ_MSG_MAX];
         int r;
 
         if (c->dead || !c->waiting)
                 return;
         c->waiting = false;
-        r = client_send(c, out, proto_encode_reply(out, c->wait_type, c->wait_seq, error));
+        r = fdio_send(c->fd, out, proto_encode_reply(out, c->wait_type, c->wait_seq, error), error == 0 ? fds : NULL,
+                      error == 0 ? nfds : 0);
         if (r < 0) {
                 log_debug_errno(r, "Dropping connection of pid %d uid %u: %m", (int) c->pid, (unsigned) c->uid);
                 client_disconnect(c);
@@ -153,9 +158,14 @@ static int client_handle(Client *c, const uint8_t *buf, size_t len, int *fds, un
                 return -c->refuse_error;
         }
 
-        r = proto_decode_request(buf, len, nfds, &req);
-        if (r >= 0 && (req.op == PROTO_OP_HELLO) == c->hello_done)
-                r = -EPROTO;    /* HELLO first, and only once */
+        /* HELLO first, and only once: before anything else is looked at */
+        if ((hdr.type == XIRQ_MSG_HELLO) == c->hello_done)
+                r = -EPROTO;
+        else
+                r = proto_decode_request(buf, len, nfds, &req);
+        /* what a later version added, on a connection that did not negotiate it */
+        if (r >= 0 && c->hello_done && proto_type_version(hdr.type) > c->version)
+                r = -EPROTO;
 
         if (r < 0) {
                 log_ratelimit(&client_log, LOG_DEBUG, "Connection of pid %d uid %u: bad %s request (%zu bytes, %u fds): %s",
@@ -172,15 +182,24 @@ static int client_handle(Client *c, const uint8_t *buf, size_t len, int *fds, un
                         break;
                 }
                 c->hello_done = true;
+                c->version = (uint16_t) r;
                 c->ops->hello(c, c->owner, &domid, &max);
                 n = proto_encode_hello_reply(out, req.hdr.seq, 0, (uint16_t) r, domid, max);
                 break;
 
         case PROTO_OP_ASSIGN:
         case PROTO_OP_DEASSIGN:
-                r = req.op == PROTO_OP_ASSIGN ? client_check_eventfd(fds[0]) : 0;
+        case PROTO_OP_IRQFD:
+        case PROTO_OP_IRQFD_DEASSIGN:
+        case PROTO_OP_CLAIM:
+        case PROTO_OP_UNCLAIM:
+                /* the eventfds given: eventfds, non-blocking (the decoder checked their number) */
+                r = 0;
+                if (req.op == PROTO_OP_ASSIGN || req.op == PROTO_OP_IRQFD)
+                        for (unsigned i = 0; r == 0 && i < nfds; i++)
+                                r = client_check_eventfd(fds[i]);
                 if (r == 0)
-                        r = c->ops->request(c, c->owner, &req, nfds == 1 ? &fds[0] : NULL);
+                        r = c->ops->request(c, c->owner, &req, fds, nfds);
                 if (r > 0) {
                         /* answered later: nothing more is read until then, so replies stay in order */
                         c->waiting = true;
@@ -220,7 +239,25 @@ static int client_read_one(Client *c) {
         if (n == 0 && nfds == 0) {
                 r = -ECONNRESET;        /* end of file */
         } else if (flags & FDIO_CTRUNC) {
-                r = -EBADMSG;           /* fds were lost on the way: nothing sane to answer */
+                /*
+                 * Descriptors lost on the way: more than any request carries, or
+                 * the daemon at its own descriptor limit.  The request cannot be
+                 * done; it is refused, the connection stays.
+                 */
+                uint8_t out[XIRQ_MSG_MAX];
+                ProtoHeader hdr;
+
+                r = proto_decode_header(buf, (size_t) n, &hdr);
+                if (r >= 0) {
+                        log_ratelimit(&client_log, LOG_WARNING, "Connection of pid %d uid %u: the descriptors of a %s"
+                                      " request were lost (too many, or the daemon is at its descriptor limit),"
+                                      " refused with EMFILE", (int) c->pid, (unsigned) c->uid,
+                                      proto_type_name(hdr.type));
+                        r = client_send(c, out, proto_encode_error_reply(out, hdr.type, hdr.seq,
+                                                                         c->refuse_error ? -c->refuse_error : -EMFILE));
+                        if (r >= 0 && c->refuse_error)
+                                r = -c->refuse_error;
+                }
         } else if (flags & FDIO_BADCTL) {
                 r = -EPROTO;
         } else if (flags & FDIO_TRUNC) {
@@ -230,7 +267,10 @@ static int client_read_one(Client *c) {
 
                 r = proto_decode_header(buf, sizeof(buf), &hdr);
                 if (r >= 0 && !c->refuse_error)
-                        r = client_send(c, out, proto_encode_error_reply(out, hdr.type, hdr.seq, -EBADMSG));
+                        /* an unknown type is that, whatever its length */
+                        r = client_send(c, out, proto_encode_error_reply(out, hdr.type, hdr.seq,
+                                                                         proto_request_size(hdr.type) == 0 ?
+                                                                         -EPROTO : -EBADMSG));
                 else if (r >= 0)
                         r = client_handle(c, buf, sizeof(buf), fds, 0);
         } else {

@@ -28,11 +28,13 @@ typedef struct ClientOps {
         void (*hello)(Client *c, void *owner, uint32_t *ret_domid, uint32_t *ret_max_registrations);
         void (*query)(Client *c, void *owner, ProtoQueryInfo *ret);
         /*
-         * ASSIGN or DEASSIGN (req->op).  *fd is the eventfd of an ASSIGN: set
-         * it to -1 when taking it.  Returns the error to answer now (0 or
-         * -errno), or 1 when the owner answers later with client_reply().
+         * ASSIGN, DEASSIGN, IRQFD, IRQFD_DEASSIGN, CLAIM, UNCLAIM (req->op),
+         * with the nfds descriptors it came with (checked eventfds): set one
+         * to -1 when taking it.  Returns the error to answer now (0 or
+         * -errno), or 1 when the owner answers later with client_reply()
+         * (or client_reply_fds() for a CLAIM).
          */
-        int (*request)(Client *c, void *owner, const ProtoRequest *req, int *fd);
+        int (*request)(Client *c, void *owner, const ProtoRequest *req, int *fds, unsigned nfds);
         /* The connection is closing: the owner drops everything it registered. */
         void (*gone)(Client *c, void *owner);
         /* It can be freed now (outside any callback that may still touch it). */
@@ -52,6 +54,7 @@ struct Client {
         pid_t pid;
         int refuse_error;               /* > 0: refused with this errno */
         bool hello_done;
+        uint16_t version;               /* negotiated by HELLO */
         bool dead;                      /* disconnected, waiting to be freed */
         bool waiting;                   /* a reply is owed: reading stops until it is sent */
         uint16_t wait_type;             /* the request it is owed for */
@@ -60,6 +63,9 @@ struct Client {
         /* for the owner */
         unsigned n_registrations;
         struct Reg *registrations;
+        unsigned n_irqfds, n_claims;
+        struct ParentIrqfd *irqfds;
+        struct ParentClaim *claims;
         void *pending;                  /* what carries the reply owed */
         uint32_t record;                /* its record in the owner's store */
         Client *next, *prev;
@@ -71,6 +77,8 @@ int client_new(Client **ret, struct ev_loop *loop, int fd, uid_t uid, gid_t gid,
 
 /* The reply owed (client_reply after a request answered 1): error 0 or -errno.  Reading resumes. */
 void client_reply(Client *c, int error);
+/* The same with descriptors that a successful reply carries (sent, not taken). */
+void client_reply_fds(Client *c, int error, const int *fds, unsigned nfds);
 
 /*
  * Close the connection: ops->gone (its registrations go), then ops->dead

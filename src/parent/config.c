@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "stats.h"
 
 #define SOCKET_PATH_MAX (sizeof(((struct sockaddr_un *) 0)->sun_path) - 1)
 #define DIR_ENTRIES_MAX 4096u   /* *.conf files considered in guests_dir */
@@ -72,6 +73,9 @@ static const GuestLimits default_limits = {
         .max_connections = 64,
         .max_connections_per_uid = 16,
         .busy_poll_us = 0,
+        .max_irqfds = 16,
+        .max_claims = 8,
+        .claim_deadline_ms = 1000,
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -430,7 +434,10 @@ static int parse_groups(ParseCtx *ctx, const ConfigKey *k, char *base, const cha
         { sec, "max_connections", parse_u32, offsetof(type, field.max_connections), 0, 1, 1024 },         \
         { sec, "max_connections_per_uid", parse_u32, offsetof(type, field.max_connections_per_uid), 0, 1, \
           1024 },                                                                                         \
-        { sec, "busy_poll_us", parse_u32, offsetof(type, field.busy_poll_us), 0, 0, 1000000 }
+        { sec, "busy_poll_us", parse_u32, offsetof(type, field.busy_poll_us), 0, 0, 1000000 },        \
+        { sec, "max_irqfds", parse_u32, offsetof(type, field.max_irqfds), 0, 0, STATS_MAX_IRQFDS },        \
+        { sec, "max_claims", parse_u32, offsetof(type, field.max_claims), 0, 0, STATS_MAX_CLAIMS },        \
+        { sec, "claim_deadline_ms", parse_u32, offsetof(type, field.claim_deadline_ms), 0, 1, 60000 }
 
 static const ConfigKey global_keys[] = {
         { "daemon", "guests_dir", parse_path, offsetof(Config, guests_dir), 0, 0, 0 },

@@ -48,6 +48,9 @@ typedef struct GuestLimits {
         uint32_t max_connections;               /* per guest, 1..1024, 64 */
         uint32_t max_connections_per_uid;       /* per guest and uid, 1..1024, 16 */
         uint32_t busy_poll_us;                  /* 0..1000000, 0 = off */
+        uint32_t max_irqfds;                    /* per guest, 0..64, 16 */
+        uint32_t max_claims;                    /* per guest, 0..32, 8 */
+        uint32_t claim_deadline_ms;             /* a forwarded access's answer, 1..60000, 1000 */
 } GuestLimits;
 
 typedef struct GuestConfig {

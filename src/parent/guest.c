@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -33,18 +34,27 @@ struct GuestOp {
         Guest *guest;
         uint16_t type;                  /* WIRE_* */
         Reg *reg;                       /* ASSIGN: its registration (NULL once that is gone) */
+        ParentIrqfd *irqfd;             /* IRQFD: its irqfd (likewise) */
+        ParentClaim *claim;             /* CLAIM: its claim (likewise); its answer carries the claim's descriptors */
         Client *client;                 /* owed the answer to this request, or NULL */
         int error;                      /* start waiters: the answer they get */
-        GuestRange range;               /* DEASSIGN, STALE: the range it may unmap */
-        bool range_unused;              /* DEASSIGN: no registration uses the range any more */
         GuestOp *next;                  /* the start waiters */
 };
 
 static int guest_spawn(Guest *g, bool teardown_only);
+static void guest_send_irqfd(Guest *g, ParentIrqfd *f, Client *client);
+static void guest_send_claim(Guest *g, ParentClaim *cl, Client *client);
+static void guest_irqfd_free(Guest *g, ParentIrqfd *f);
+static void guest_claim_free(Guest *g, ParentClaim *cl);
 static void guest_respawn(Guest *g);
 static void guest_reg_free(Guest *g, Reg *reg);
 
 /* ---- small helpers ---- */
+
+/* What keeps the guest's server: registrations, irqfds and claims. */
+static unsigned guest_users(const Guest *g) {
+        return g->n_registrations + g->n_irqfds + g->n_claims;
+}
 
 /* The domain and its server, as a parent started after this one must find them. */
 static void guest_save(Guest *g) {
@@ -55,49 +65,6 @@ static void guest_save(Guest *g) {
 static void guest_changed(Guest *g) {
         if (g->events->changed)
                 g->events->changed(g, g->events->userdata);
-}
-
-static bool range_equal(const GuestRange *a, const GuestRange *b) {
-        return a->space == b->space && a->first == b->first && a->last == b->last;
-}
-
-static GuestRange key_range(const MatchKey *k) {
-        return (GuestRange) { .space = k->space, .first = k->addr, .last = k->addr + k->len - 1 };
-}
-
-/* Remember a range that a worker may still have mapped while no registration uses it. */
-static void guest_stale_add(Guest *g, const GuestRange *r) {
-        StoreStale st = { .guest = g->record, .space = r->space, .first = r->first, .last = r->last };
-
-        for (size_t i = 0; i < g->n_stale; i++)
-                if (range_equal(&g->stale[i], r))
-                        return;
-        if (g->n_stale == g->cap_stale) {
-                size_t cap = g->cap_stale ? 2 * g->cap_stale : 8;
-                GuestRange *n = reallocarray(g->stale, cap, sizeof(*n));
-
-                /* without room the range may stay mapped in a server taken over later: writes there count unmatched */
-                if (!n)
-                        return;
-                g->stale = n;
-                g->cap_stale = cap;
-        }
-        g->stale[g->n_stale] = *r;
-        g->stale[g->n_stale++].record = store_add_stale(g->store, &st);
-}
-
-static void guest_stale_remove(Guest *g, const GuestRange *r) {
-        for (size_t i = 0; i < g->n_stale; i++)
-                if (range_equal(&g->stale[i], r)) {
-                        store_remove(g->store, g->stale[i].record);
-                        g->stale[i] = g->stale[--g->n_stale];
-                        return;
-                }
-}
-
-static void guest_stale_clear(Guest *g) {
-        while (g->n_stale > 0)
-                store_remove(g->store, g->stale[--g->n_stale].record);
 }
 
 /* The answer owed to c travels with op (or with no one: op NULL). */
@@ -116,7 +83,10 @@ static void guest_answer(GuestOp *op, int error) {
                 return;
         op->client = NULL;
         c->pending = NULL;
-        client_reply(c, error);
+        if (op->claim && error == 0)
+                client_reply_fds(c, 0, op->claim->fds, 3);
+        else
+                client_reply(c, error);
 }
 
 static GuestOp *guest_op_new(Guest *g, uint16_t type) {
@@ -132,6 +102,10 @@ static GuestOp *guest_op_new(Guest *g, uint16_t type) {
 static void guest_op_free(GuestOp *op) {
         if (op->reg && op->reg->op == op)
                 op->reg->op = NULL;
+        if (op->irqfd && op->irqfd->op == op)
+                op->irqfd->op = NULL;
+        if (op->claim && op->claim->op == op)
+                op->claim->op = NULL;
         if (op->client && op->client->pending == op)
                 op->client->pending = NULL;
         free(op);
@@ -208,6 +182,11 @@ static void guest_answer_assign(Guest *g, GuestOp *op) {
         }
         guest_owe(w, op->client);
         op->client = NULL;
+        /* a claim's answer brings its descriptors: the waiter must know them */
+        if (op->claim) {
+                w->claim = op->claim;
+                op->claim->op = w;
+        }
         w->next = g->start_waiters;
         g->start_waiters = w;
 }
@@ -218,6 +197,8 @@ static void guest_answer_waiters(Guest *g, int error) {
 
                 g->start_waiters = w->next;
                 guest_answer(w, error);
+                if (w->claim && w->claim->op == w)
+                        w->claim->op = NULL;
                 free(w);
         }
 }
@@ -267,7 +248,7 @@ static bool guest_release_server(Guest *g, Client *client) {
         uint8_t buf[WIRE_MSG_MAX];
         GuestOp *op;
 
-        if (g->n_registrations > 0 || g->server_id == GUEST_NO_SERVER)
+        if (guest_users(g) > 0 || g->server_id == GUEST_NO_SERVER)
                 return false;
         switch (g->run) {
         case GUEST_RUN_STARTING:
@@ -312,7 +293,6 @@ static void guest_init_done(Guest *g, const WireMsg *m) {
                 /* a new server: its counters start at 0 */
                 g->stats->base = stats_read(&g->stats->io);
                 g->server_id = m->server_id;
-                guest_stale_clear(g);
                 guest_save(g);
         }
         g->nr_vcpus = m->nr_vcpus;
@@ -332,11 +312,6 @@ static void guest_proc_reply(Proc *p, void *userdata, void *context, const WireM
                 guest_init_done(g, m);
                 break;
 
-        case WIRE_STALE:
-                if (m->error == 0)
-                        guest_stale_remove(g, &op->range);
-                break;
-
         case WIRE_ASSIGN:
                 if (m->error == 0) {
                         guest_answer_assign(g, op);
@@ -353,9 +328,29 @@ static void guest_proc_reply(Proc *p, void *userdata, void *context, const WireM
                         guest_reg_free(g, op->reg);
                 break;
 
+        case WIRE_IRQFD:
+        case WIRE_CLAIM:
+                if (m->error == 0) {
+                        guest_answer_assign(g, op);
+                        break;
+                }
+                /* refused by the worker (Xen's answer, the ring): it does not exist */
+                if (op->client)
+                        guest_answer(op, m->error);
+                else
+                        log_ratelimit_errno(&g->server_log, LOG_WARNING, m->error, "Guest %s: %s %" PRIu32
+                                            " could not be restored: %m", g->name,
+                                            op->type == WIRE_IRQFD ? "an irqfd" : "a claim",
+                                            op->irqfd ? op->irqfd->id : op->claim ? op->claim->id : 0);
+                if (op->irqfd)
+                        guest_irqfd_free(g, op->irqfd);
+                if (op->claim)
+                        guest_claim_free(g, op->claim);
+                break;
+
         case WIRE_DEASSIGN:
-                if (m->error == 0 && op->range_unused && m->range)
-                        guest_stale_remove(g, &op->range);
+        case WIRE_IRQFD_DEL:
+        case WIRE_UNCLAIM:
                 guest_answer(op, 0);
                 break;
 
@@ -410,7 +405,23 @@ static void guest_proc_dropped(Proc *p, void *userdata, void *context) {
                         op->client = NULL;
                 }
                 break;
+        case WIRE_IRQFD:
+                if (op->irqfd && op->client) {
+                        op->irqfd->waiter = op->client;
+                        op->client->pending = NULL;
+                        op->client = NULL;
+                }
+                break;
+        case WIRE_CLAIM:
+                if (op->claim && op->client) {
+                        op->claim->waiter = op->client;
+                        op->client->pending = NULL;
+                        op->client = NULL;
+                }
+                break;
         case WIRE_DEASSIGN:
+        case WIRE_IRQFD_DEL:
+        case WIRE_UNCLAIM:
         case WIRE_STOP:
                 /* the registration is gone already; the dead worker signals nothing more */
                 guest_answer(op, 0);
@@ -439,10 +450,32 @@ static void guest_setup_failed(Guest *g) {
                                 client_reply(w, g->setup_error);
                         }
                 }
+        for (Client *c = g->clients; c; c = c->next) {
+                for (ParentIrqfd *f = c->irqfds, *next; f; f = next) {
+                        next = f->next;
+                        if (f->waiter) {
+                                Client *w = f->waiter;
+
+                                f->waiter = NULL;
+                                guest_irqfd_free(g, f);
+                                client_reply(w, g->setup_error);
+                        }
+                }
+                for (ParentClaim *cl = c->claims, *next; cl; cl = next) {
+                        next = cl->next;
+                        if (cl->waiter) {
+                                Client *w = cl->waiter;
+
+                                cl->waiter = NULL;
+                                guest_claim_free(g, cl);
+                                client_reply(w, g->setup_error);
+                        }
+                }
+        }
         /* registrations already answered (a server made again after its last one went): their owners must know */
         for (Client *c = g->clients, *next; c; c = next) {
                 next = c->next;
-                if (c->n_registrations > 0)
+                if (c->n_registrations > 0 || c->n_irqfds > 0 || c->n_claims > 0)
                         client_disconnect(c);
         }
 }
@@ -476,9 +509,8 @@ static void guest_proc_ended(Proc *p, void *userdata, int status) {
                 g->quick_deaths = settled ? 1 : g->quick_deaths + 1;
                 (void) guest_spawn(g, true);
         } else if (was == GUEST_RUN_STOPPING) {
-                guest_stale_clear(g);
                 /* registrations made while it stopped: a new server */
-                if (g->n_registrations > 0)
+                if (guest_users(g) > 0)
                         guest_respawn(g);
         } else if (g->setup_error < 0 && g->server_id == GUEST_NO_SERVER) {
                 guest_setup_failed(g);
@@ -519,7 +551,25 @@ static void guest_proc_ended(Proc *p, void *userdata, int status) {
         guest_changed(g);
 }
 
+static void guest_proc_expired(Proc *p, void *userdata, uint32_t claim_id) {
+        Guest *g = userdata;
+
+        /* the worker completed what the claim left unanswered; the connection that holds it goes */
+        for (Client *c = g->clients; c; c = c->next)
+                for (ParentClaim *cl = c->claims; cl; cl = cl->next)
+                        if (cl->id == claim_id) {
+                                log_ratelimit(&g->server_log, LOG_WARNING, "Guest %s: the connection of pid %d uid %u"
+                                              " did not answer an access to its claim of 0x%" PRIx64 "+0x%" PRIx64
+                                              " in %" PRIu32 " ms (or broke its ring): disconnected", g->name,
+                                              (int) c->pid, (unsigned) c->uid, cl->claim.addr, cl->claim.len,
+                                              cl->claim.deadline_ms);
+                                client_disconnect(c);
+                                return;
+                        }
+}
+
 static const ProcOps guest_proc_ops = {
+        .expired = guest_proc_expired,
         .reply = guest_proc_reply,
         .failed = guest_proc_failed,
         .dropped = guest_proc_dropped,
@@ -574,15 +624,6 @@ static int guest_spawn(Guest *g, bool teardown_only) {
                 guest_send_value(g, WIRE_STOP, WIRE_STOP_TEARDOWN);
                 return 0;
         }
-        for (size_t i = 0; i < g->n_stale; i++) {
-                GuestOp *op = guest_op_new(g, WIRE_STALE);
-
-                if (op)
-                        op->range = g->stale[i];
-                if (guest_send(g, op, buf, wire_encode_range(buf, 0, g->stale[i].space, g->stale[i].first,
-                                                             g->stale[i].last), -1) < 0)
-                        return 0;
-        }
         for (Client *c = g->clients; c; c = c->next)
                 for (Reg *reg = c->registrations; reg; reg = reg->next) {
                         Client *waiter = reg->waiter;
@@ -591,6 +632,20 @@ static int guest_spawn(Guest *g, bool teardown_only) {
                         /* reg may go away inside if the worker is lost; the loop then ends at the next check */
                         guest_send_assign(g, reg, waiter);
                 }
+        for (Client *c = g->clients; c && g->proc; c = c->next) {
+                for (ParentIrqfd *f = c->irqfds; f && g->proc; f = f->next) {
+                        Client *waiter = f->waiter;
+
+                        f->waiter = NULL;
+                        guest_send_irqfd(g, f, waiter);
+                }
+                for (ParentClaim *cl = c->claims; cl && g->proc; cl = cl->next) {
+                        Client *waiter = cl->waiter;
+
+                        cl->waiter = NULL;
+                        guest_send_claim(g, cl, waiter);
+                }
+        }
         guest_send_value(g, WIRE_START, 0);
         guest_changed(g);
         return 0;
@@ -640,15 +695,14 @@ static void guest_reg_free(Guest *g, Reg *reg) {
 /* Deassign: the worker is told; client (may be NULL) gets the answer once it has done it. */
 static int guest_reg_remove(Guest *g, Reg *reg, Client *client) {
         uint8_t buf[WIRE_MSG_MAX];
-        GuestRange range = key_range(&reg->key);
         MatchKey key = reg->key;
-        bool unused = false, waiting = false;
+        bool waiting = false;
 
         if (reg->waiter) {
                 reg->waiter->pending = NULL;
                 client_reply(reg->waiter, -ECANCELED);
         }
-        (void) match_remove(g->match, &key, NULL, &unused);
+        (void) match_remove(g->match, &key, NULL, NULL);
         if (reg->op)
                 reg->op->reg = NULL;
         reg_unlink(reg);
@@ -656,20 +710,13 @@ static int guest_reg_remove(Guest *g, Reg *reg, Client *client) {
         store_remove(g->store, reg->record);
         store_eventfd_unref(g->store, reg->eventfd);
         free(reg);
-        /* until the worker says it unmapped the range, a later worker must be told to */
-        if (unused)
-                guest_stale_add(g, &range);
 
         if (g->proc && (g->run == GUEST_RUN_STARTING || g->run == GUEST_RUN_SERVING)) {
                 GuestOp *op = guest_op_new(g, WIRE_DEASSIGN);
 
-                if (op) {
-                        op->range = range;
-                        op->range_unused = unused;
-                }
                 if (guest_send(g, op, buf, wire_encode_key(buf, WIRE_DEASSIGN, 0, &key), -1) == 0 && client) {
                         /* the last one is answered once the server is gone, the others once unmapped */
-                        if (g->n_registrations > 0 || g->server_id == GUEST_NO_SERVER) {
+                        if (guest_users(g) > 0 || g->server_id == GUEST_NO_SERVER) {
                                 guest_owe(op, client);
                                 waiting = true;
                         }
@@ -754,12 +801,329 @@ unsigned guest_registrations(const Guest *g) {
         return g->n_registrations;
 }
 
+/* ---- irqfds and claims ---- */
+
+static uint32_t guest_object_id(Guest *g) {
+        if (++g->last_object_id == 0)
+                g->last_object_id = 1;
+        return g->last_object_id;
+}
+
+static void guest_send_irqfd(Guest *g, ParentIrqfd *f, Client *client) {
+        uint8_t buf[WIRE_MSG_MAX];
+        GuestOp *op = guest_op_new(g, WIRE_IRQFD);
+        const ProtoIrqfd *sp = &f->spec;
+        size_t n;
+
+        if (op) {
+                op->irqfd = f;
+                f->op = op;
+                guest_owe(op, client);
+        } else if (client)
+                f->waiter = client;
+        n = wire_encode_irqfd(buf, 0, f->id, sp->action, sp->mode, sp->irq, sp->segment, sp->bus, sp->device,
+                              sp->pin, sp->msi_addr, sp->msi_data);
+        if (!op)
+                return;
+        if (proc_send_fds(g->proc, buf, n, f->fds, f->nfds, op) < 0) {
+                log_error("Guest %s: cannot queue IRQFD for its worker", g->name);
+                if (op->client) {
+                        f->waiter = op->client;
+                        op->client = NULL;
+                }
+                guest_op_free(op);
+                proc_kill(g->proc);
+        }
+}
+
+static void guest_send_claim(Guest *g, ParentClaim *cl, Client *client) {
+        uint8_t buf[WIRE_MSG_MAX];
+        GuestOp *op = guest_op_new(g, WIRE_CLAIM);
+        size_t n;
+
+        if (!op) {
+                if (client)
+                        cl->waiter = client;
+                return;
+        }
+        op->claim = cl;
+        cl->op = op;
+        guest_owe(op, client);
+        n = wire_encode_claim(buf, 0, cl->id, cl->claim.space, cl->claim.addr, cl->claim.addr + cl->claim.len - 1,
+                              cl->claim.deadline_ms, cl->claim.id);
+        if (proc_send_fds(g->proc, buf, n, cl->fds, 3, op) < 0) {
+                log_error("Guest %s: cannot queue CLAIM for its worker", g->name);
+                if (op->client) {
+                        cl->waiter = op->client;
+                        op->client = NULL;
+                }
+                guest_op_free(op);
+                proc_kill(g->proc);
+        }
+}
+
+/* The worker is told that an irqfd or a claim went; client (may be NULL) is answered once it has done it. */
+static bool guest_send_removal(Guest *g, uint16_t type, uint32_t id, Client *client) {
+        uint8_t buf[WIRE_MSG_MAX];
+        GuestOp *op;
+
+        if (!g->proc || (g->run != GUEST_RUN_STARTING && g->run != GUEST_RUN_SERVING))
+                return false;
+        op = guest_op_new(g, type);
+        if (guest_send(g, op, buf, wire_encode_value(buf, type, 0, (int32_t) id), -1) < 0 || !client)
+                return false;
+        guest_owe(op, client);
+        return true;
+}
+
+static void guest_irqfd_unlink(ParentIrqfd *f) {
+        Client *c = f->owner;
+
+        for (ParentIrqfd **l = &c->irqfds; *l; l = &(*l)->next)
+                if (*l == f) {
+                        *l = f->next;
+                        break;
+                }
+        c->n_irqfds--;
+}
+
+static void guest_irqfd_free(Guest *g, ParentIrqfd *f) {
+        if (f->op)
+                f->op->irqfd = NULL;
+        store_remove(g->store, f->record);
+        guest_irqfd_unlink(f);
+        g->n_irqfds--;
+        for (unsigned i = 0; i < f->nfds; i++)
+                close(f->fds[i]);
+        free(f);
+}
+
+static void guest_claim_unlink(ParentClaim *cl) {
+        Client *c = cl->owner;
+
+        for (ParentClaim **l = &c->claims; *l; l = &(*l)->next)
+                if (*l == cl) {
+                        *l = cl->next;
+                        break;
+                }
+        c->n_claims--;
+}
+
+static void guest_claim_free(Guest *g, ParentClaim *cl) {
+        if (cl->op)
+                cl->op->claim = NULL;
+        store_remove(g->store, cl->record);
+        guest_claim_unlink(cl);
+        g->n_claims--;
+        for (unsigned i = 0; i < 3; i++)
+                close(cl->fds[i]);
+        free(cl);
+}
+
+/* A new object's worker: the first one starts it; otherwise as an ASSIGN goes. */
+static int guest_object_dispatch(Guest *g, Client *c, ParentIrqfd *f, ParentClaim *cl) {
+        int r;
+
+        switch (g->run) {
+        case GUEST_RUN_NONE:
+                g->quick_deaths = 0;
+                if (f)
+                        f->waiter = c;
+                else
+                        cl->waiter = c;
+                r = guest_spawn(g, false);
+                if (r < 0)
+                        return r;
+                break;
+        case GUEST_RUN_STARTING:
+        case GUEST_RUN_SERVING:
+                if (f)
+                        guest_send_irqfd(g, f, c);
+                else
+                        guest_send_claim(g, cl, c);
+                break;
+        case GUEST_RUN_WAITING:
+        case GUEST_RUN_STOPPING:
+                if (f)
+                        f->waiter = c;
+                else
+                        cl->waiter = c;
+                break;
+        }
+        guest_changed(g);
+        return 1;
+}
+
+static int guest_irqfd(Guest *g, Client *c, const ProtoIrqfd *spec, int *fds, unsigned nfds) {
+        ParentIrqfd *f;
+        int r;
+
+        if (g->domid == GUEST_NO_DOMID)
+                return -ESRCH;
+        for (f = c->irqfds; f; f = f->next)
+                if (f->spec.id == spec->id)
+                        return -EEXIST;
+        if (g->n_irqfds >= g->limits.max_irqfds)
+                return -ENOSPC;
+        f = calloc(1, sizeof(*f));
+        if (!f)
+                return -ENOMEM;
+        f->id = guest_object_id(g);
+        f->spec = *spec;
+        f->owner = c;
+        f->nfds = nfds;
+        for (unsigned i = 0; i < nfds && i < 2; i++) {
+                f->fds[i] = fds[i];
+                fds[i] = -1;
+        }
+        f->record = store_add_irqfd(g->store, &(StoreIrqfd) { .client = c->record, .id = f->id, .spec = *spec },
+                                    f->fds, f->nfds);
+        f->next = c->irqfds;
+        c->irqfds = f;
+        c->n_irqfds++;
+        g->n_irqfds++;
+        r = guest_object_dispatch(g, c, f, NULL);
+        if (r < 0) {
+                f->waiter = NULL;
+                guest_irqfd_free(g, f);
+        }
+        return r;
+}
+
+static int guest_irqfd_deassign(Guest *g, Client *c, uint32_t client_id) {
+        ParentIrqfd *f;
+        uint32_t id;
+        bool waiting;
+
+        for (f = c->irqfds; f; f = f->next)
+                if (f->spec.id == client_id)
+                        break;
+        if (!f)
+                return -ENOENT;
+        if (f->waiter) {
+                f->waiter->pending = NULL;
+                client_reply(f->waiter, -ECANCELED);
+                f->waiter = NULL;
+        }
+        id = f->id;
+        guest_irqfd_free(g, f);
+        waiting = guest_send_removal(g, WIRE_IRQFD_DEL, id, c);
+        if (guest_release_server(g, waiting ? NULL : c))
+                waiting = true;
+        guest_changed(g);
+        return waiting ? 1 : 0;
+}
+
+/* The ring a claim's worker and client share: sealed so that neither can shrink it under the other. */
+static int guest_claim_ring(int *ret) {
+        struct xirq_ring *ring;
+        int fd, r;
+
+        fd = memfd_create("xen-ioreqd-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0)
+                return -errno;
+        if (ftruncate(fd, sizeof(*ring)) < 0)
+                goto fail;
+        ring = mmap(NULL, sizeof(*ring), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (ring == MAP_FAILED)
+                goto fail;
+        ring->magic = XIRQ_RING_MAGIC;
+        ring->size = XIRQ_RING_SIZE;
+        (void) munmap(ring, sizeof(*ring));
+        if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+                goto fail;
+        *ret = fd;
+        return 0;
+fail:
+        r = -errno;
+        close(fd);
+        return r;
+}
+
+static int guest_claim(Guest *g, Client *c, const ProtoClaim *req) {
+        ParentClaim *cl;
+        int r;
+
+        if (g->domid == GUEST_NO_DOMID)
+                return -ESRCH;
+        for (Client *o = g->clients; o; o = o->next)
+                for (cl = o->claims; cl; cl = cl->next) {
+                        if (o == c && cl->claim.id == req->id)
+                                return -EEXIST;
+                        /* claims never overlap: an access has one owner */
+                        if (cl->claim.space == req->space && cl->claim.addr <= req->addr + req->len - 1 &&
+                            req->addr <= cl->claim.addr + cl->claim.len - 1)
+                                return -EEXIST;
+                }
+        if (g->n_claims >= g->limits.max_claims)
+                return -ENOSPC;
+        cl = calloc(1, sizeof(*cl));
+        if (!cl)
+                return -ENOMEM;
+        cl->fds[0] = cl->fds[1] = cl->fds[2] = -1;
+        r = guest_claim_ring(&cl->fds[0]);
+        if (r == 0) {
+                cl->fds[1] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+                cl->fds[2] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+                if (cl->fds[1] < 0 || cl->fds[2] < 0)
+                        r = -errno;
+        }
+        if (r < 0) {
+                for (unsigned i = 0; i < 3; i++)
+                        if (cl->fds[i] >= 0)
+                                close(cl->fds[i]);
+                free(cl);
+                return r;
+        }
+        cl->id = guest_object_id(g);
+        cl->claim = *req;
+        if (cl->claim.deadline_ms == 0)
+                cl->claim.deadline_ms = g->limits.claim_deadline_ms;
+        cl->owner = c;
+        cl->record = store_add_claim(g->store, &(StoreClaim) { .client = c->record, .id = cl->id,
+                                                               .claim = cl->claim }, cl->fds);
+        cl->next = c->claims;
+        c->claims = cl;
+        c->n_claims++;
+        g->n_claims++;
+        r = guest_object_dispatch(g, c, NULL, cl);
+        if (r < 0) {
+                cl->waiter = NULL;
+                guest_claim_free(g, cl);
+        }
+        return r;
+}
+
+static int guest_unclaim(Guest *g, Client *c, uint32_t client_id) {
+        ParentClaim *cl;
+        uint32_t id;
+        bool waiting;
+
+        for (cl = c->claims; cl; cl = cl->next)
+                if (cl->claim.id == client_id)
+                        break;
+        if (!cl)
+                return -ENOENT;
+        if (cl->waiter) {
+                cl->waiter->pending = NULL;
+                client_reply(cl->waiter, -ECANCELED);
+                cl->waiter = NULL;
+        }
+        id = cl->id;
+        guest_claim_free(g, cl);
+        waiting = guest_send_removal(g, WIRE_UNCLAIM, id, c);
+        if (guest_release_server(g, waiting ? NULL : c))
+                waiting = true;
+        guest_changed(g);
+        return waiting ? 1 : 0;
+}
+
 /* ---- clients ---- */
 
 static void guest_client_hello(Client *c, void *owner, uint32_t *ret_domid, uint32_t *ret_max) {
         Guest *g = owner;
 
-        store_set_client_hello(g->store, c->record);
+        store_set_client_hello(g->store, c->record, c->version);
         *ret_domid = g->domid == GUEST_NO_DOMID ? PROTO_DOMID_NONE : g->domid;
         *ret_max = g->limits.max_client_registrations;
 }
@@ -794,12 +1158,25 @@ static void guest_client_query(Client *c, void *owner, ProtoQueryInfo *ret) {
         };
 }
 
-static int guest_client_request(Client *c, void *owner, const ProtoRequest *req, int *fd) {
+static int guest_client_request(Client *c, void *owner, const ProtoRequest *req, int *fds, unsigned nfds) {
         Guest *g = owner;
 
-        if (req->op == PROTO_OP_ASSIGN)
-                return fd ? guest_assign(g, c, &req->key, fd) : -EBADF;
-        return guest_deassign(g, c, &req->key);
+        switch (req->op) {
+        case PROTO_OP_ASSIGN:
+                return nfds == 1 ? guest_assign(g, c, &req->key, &fds[0]) : -EBADF;
+        case PROTO_OP_DEASSIGN:
+                return guest_deassign(g, c, &req->key);
+        case PROTO_OP_IRQFD:
+                return nfds >= 1 ? guest_irqfd(g, c, &req->irqfd, fds, nfds) : -EBADF;
+        case PROTO_OP_IRQFD_DEASSIGN:
+                return guest_irqfd_deassign(g, c, req->irqfd.id);
+        case PROTO_OP_CLAIM:
+                return guest_claim(g, c, &req->claim);
+        case PROTO_OP_UNCLAIM:
+                return guest_unclaim(g, c, req->claim.id);
+        default:
+                return -EPROTO;
+        }
 }
 
 static void guest_client_gone(Client *c, void *owner) {
@@ -814,6 +1191,22 @@ static void guest_client_gone(Client *c, void *owner) {
                 reg->waiter = NULL;
         while (c->registrations)
                 (void) guest_reg_remove(g, c->registrations, NULL);
+        /* its irqfds and claims go (a claim's pending accesses are completed by the worker) */
+        while (c->irqfds) {
+                uint32_t id = c->irqfds->id;
+
+                c->irqfds->waiter = NULL;
+                guest_irqfd_free(g, c->irqfds);
+                (void) guest_send_removal(g, WIRE_IRQFD_DEL, id, NULL);
+        }
+        while (c->claims) {
+                uint32_t id = c->claims->id;
+
+                c->claims->waiter = NULL;
+                guest_claim_free(g, c->claims);
+                (void) guest_send_removal(g, WIRE_UNCLAIM, id, NULL);
+        }
+        (void) guest_release_server(g, NULL);
         store_remove(g->store, c->record);
         c->record = STORE_NONE;
 
@@ -913,6 +1306,7 @@ int guest_restore_client(Guest *g, uint32_t record, const StoreClient *sc, Clien
         if (r < 0)
                 return r;
         c->hello_done = sc->hello_done;
+        c->version = sc->hello_done ? (sc->version ? sc->version : 1) : 0;
         guest_add_client(g, c);
         c->record = record;
         *ret = c;
@@ -947,28 +1341,70 @@ int guest_restore_reg(Guest *g, Client *c, uint32_t record, const StoreReg *sr) 
         return 0;
 }
 
-void guest_restore_stale(Guest *g, uint32_t record, const StoreStale *st) {
-        GuestRange r = { .space = st->space, .first = st->first, .last = st->last };
+int guest_restore_irqfd(Guest *g, Client *c, uint32_t record, const StoreIrqfd *si) {
+        bool level = si->spec.mode == XIRQ_IRQFD_LEVEL;
+        ParentIrqfd *f = calloc(1, sizeof(*f));
 
-        /* kept as it is: its record is the one there already */
-        if (g->n_stale == g->cap_stale) {
-                size_t cap = g->cap_stale ? 2 * g->cap_stale : 8;
-                GuestRange *n = reallocarray(g->stale, cap, sizeof(*n));
-
-                if (!n)
-                        return;
-                g->stale = n;
-                g->cap_stale = cap;
+        if (!f)
+                return -ENOMEM;
+        f->fds[0] = store_take_fd(g->store, 't', record);
+        f->fds[1] = level ? store_take_fd(g->store, 'r', record) : -1;
+        if (f->fds[0] < 0 || (level && f->fds[1] < 0) || g->n_irqfds >= STATS_MAX_IRQFDS) {
+                for (unsigned i = 0; i < 2; i++)
+                        if (f->fds[i] >= 0)
+                                close(f->fds[i]);
+                free(f);
+                return -ENOENT;
         }
-        r.record = record;
-        g->stale[g->n_stale++] = r;
+        f->nfds = level ? 2 : 1;
+        f->id = si->id;
+        f->spec = si->spec;
+        f->record = record;
+        f->owner = c;
+        f->next = c->irqfds;
+        c->irqfds = f;
+        c->n_irqfds++;
+        g->n_irqfds++;
+        if (si->id > g->last_object_id)
+                g->last_object_id = si->id;
+        return 0;
+}
+
+int guest_restore_claim(Guest *g, Client *c, uint32_t record, const StoreClaim *sc) {
+        ParentClaim *cl = calloc(1, sizeof(*cl));
+        bool ok;
+
+        if (!cl)
+                return -ENOMEM;
+        cl->fds[0] = store_take_fd(g->store, 'g', record);
+        cl->fds[1] = store_take_fd(g->store, 'w', record);
+        cl->fds[2] = store_take_fd(g->store, 'a', record);
+        ok = cl->fds[0] >= 0 && cl->fds[1] >= 0 && cl->fds[2] >= 0 && g->n_claims < STATS_MAX_CLAIMS;
+        if (!ok) {
+                for (unsigned i = 0; i < 3; i++)
+                        if (cl->fds[i] >= 0)
+                                close(cl->fds[i]);
+                free(cl);
+                return -ENOENT;
+        }
+        cl->id = sc->id;
+        cl->claim = sc->claim;
+        cl->record = record;
+        cl->owner = c;
+        cl->next = c->claims;
+        c->claims = cl;
+        c->n_claims++;
+        g->n_claims++;
+        if (sc->id > g->last_object_id)
+                g->last_object_id = sc->id;
+        return 0;
 }
 
 void guest_resume(Guest *g) {
         if (g->domid == GUEST_NO_DOMID)
                 return;
         /* a worker takes the server over; with no registration left it only tears it down */
-        if (g->n_registrations > 0)
+        if (guest_users(g) > 0)
                 guest_respawn(g);
         else if (g->server_id != GUEST_NO_SERVER)
                 (void) guest_spawn(g, true);
@@ -1095,7 +1531,6 @@ Guest *guest_free(Guest *g) {
                 (void) munmap(g->stats, STATS_SIZE);
         if (g->stats_fd >= 0)
                 close(g->stats_fd);
-        free(g->stale);
         free(g);
         return NULL;
 }
@@ -1157,7 +1592,6 @@ void guest_set_domid(Guest *g, uint32_t domid) {
                         proc_kill(g->proc);
                 g->domid = GUEST_NO_DOMID;
                 g->server_id = GUEST_NO_SERVER;
-                guest_stale_clear(g);
                 g->failed = false;
                 g->setup_error = 0;
                 if (g->run == GUEST_RUN_WAITING)

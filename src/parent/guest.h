@@ -67,11 +67,30 @@ typedef struct Reg {
         Client *waiter;                 /* a client owed the answer to this registration's ASSIGN */
 } Reg;
 
-typedef struct GuestRange {
-        uint8_t space;
-        uint64_t first, last;
+/* An irqfd, as the parent keeps it: what the next worker is given. */
+typedef struct ParentIrqfd {
+        uint32_t id;                    /* the guest's (the worker's), never 0 */
+        ProtoIrqfd spec;                /* as the client sent it (spec.id is the client's) */
+        int fds[2];                     /* trigger, resample (LEVEL); -1 if none */
+        unsigned nfds;
+        uint32_t record;                /* in the store */
+        Client *owner;
+        struct ParentIrqfd *next;       /* the owner's list */
+        GuestOp *op;
+        Client *waiter;
+} ParentIrqfd;
+
+/* A claim: its range, and the ring and eventfds that the worker and the client share. */
+typedef struct ParentClaim {
+        uint32_t id;                    /* the guest's, never 0 */
+        ProtoClaim claim;               /* claim.id is the client's; deadline_ms resolved */
+        int fds[3];                     /* the ring memfd, the eventfd the worker signals, the one it reads */
         uint32_t record;
-} GuestRange;
+        Client *owner;
+        struct ParentClaim *next;
+        GuestOp *op;
+        Client *waiter;
+} ParentClaim;
 
 struct Guest {
         struct ev_loop *loop;
@@ -97,8 +116,6 @@ struct Guest {
         unsigned quick_deaths;          /* deaths in a row, each soon after its start */
         uint64_t serving_usec;          /* when the worker started serving */
         ev_timer restart_timer;
-        GuestRange *stale;              /* ranges an earlier worker may have left mapped, unused now */
-        size_t n_stale, cap_stale;
         GuestOp *start_waiters;         /* ASSIGN answers sent once START has succeeded */
 
         /* the counters, shared with the worker */
@@ -107,6 +124,8 @@ struct Guest {
 
         MatchTable *match;              /* the registrations by key */
         unsigned n_registrations;
+        unsigned n_irqfds, n_claims;
+        uint32_t last_object_id;        /* of irqfds and claims */
 
         Listener listener;              /* the guest's socket */
 
@@ -130,15 +149,16 @@ int guest_new(Guest **ret, struct ev_loop *loop, const GuestConfig *config, int 
               const ProcConfig *procs, const GuestEvents *events, Store *store);
 /*
  * After a restart: the guest as its store record had it (domid, server,
- * counters, its own socket if passed back), then its clients, registrations
- * and ranges left to unmap, then guest_resume() once its domain is known:
+ * counters, its own socket if passed back), then its clients and their
+ * registrations, then guest_resume() once its domain is known:
  * a worker takes the server over.
  */
 int guest_new_restored(Guest **ret, struct ev_loop *loop, const GuestConfig *config, int inherited_fd,
                        const ProcConfig *procs, const GuestEvents *events, Store *store, uint32_t record);
 int guest_restore_client(Guest *g, uint32_t record, const StoreClient *sc, Client **ret);
 int guest_restore_reg(Guest *g, Client *c, uint32_t record, const StoreReg *sr);
-void guest_restore_stale(Guest *g, uint32_t record, const StoreStale *st);
+int guest_restore_irqfd(Guest *g, Client *c, uint32_t record, const StoreIrqfd *si);
+int guest_restore_claim(Guest *g, Client *c, uint32_t record, const StoreClaim *sc);
 void guest_resume(Guest *g);
 /* Close every connection, kill the worker (its server stays), close (and unlink) the socket. */
 Guest *guest_free(Guest *g);

@@ -224,8 +224,7 @@ static void manager_xs_changed(Xenxs *x, int error, const XenxsDomain *added, si
 
 /*
  * The state an earlier parent left: the clients of each guest (their
- * connections never closed), their registrations (their eventfds) and the
- * ranges left to unmap.  What does not fit (a guest no longer configured, a
+ * connections never closed) and their registrations (their eventfds).  What does not fit (a guest no longer configured, a
  * descriptor that did not come back) is dropped, and its descriptors closed.
  */
 static void manager_restore(Manager *m) {
@@ -271,9 +270,26 @@ static void manager_restore(Manager *m) {
         }
         for (uint32_t rec = 0; rec < n; rec++) {
                 StoreReg sr;
-                StoreStale st;
+                StoreIrqfd si;
+                StoreClaim scl;
 
                 switch (store_kind(m->store, rec)) {
+                case STORE_IRQFD:
+                        if (store_get_irqfd(m->store, rec, &si) < 0 || si.client >= n || !client_of[si.client] ||
+                            guest_restore_irqfd(client_of[si.client]->owner, client_of[si.client], rec, &si) < 0) {
+                                store_remove(m->store, rec);
+                                dropped++;
+                        } else
+                                regs++;
+                        break;
+                case STORE_CLAIM:
+                        if (store_get_claim(m->store, rec, &scl) < 0 || scl.client >= n || !client_of[scl.client] ||
+                            guest_restore_claim(client_of[scl.client]->owner, client_of[scl.client], rec, &scl) < 0) {
+                                store_remove(m->store, rec);
+                                dropped++;
+                        } else
+                                regs++;
+                        break;
                 case STORE_REG:
                         if (store_get_reg(m->store, rec, &sr) < 0 || sr.client >= n || !client_of[sr.client] ||
                             guest_restore_reg(client_of[sr.client]->owner, client_of[sr.client], rec, &sr) < 0) {
@@ -282,18 +298,12 @@ static void manager_restore(Manager *m) {
                         } else
                                 regs++;
                         break;
-                case STORE_STALE:
-                        if (store_get_stale(m->store, rec, &st) < 0 || st.guest >= n || !guest_of[st.guest])
-                                store_remove(m->store, rec);
-                        else
-                                guest_restore_stale(guest_of[st.guest], rec, &st);
-                        break;
                 default:
                         break;
                 }
         }
-        log_info("Restored %u connections and %u registrations of %u guests from before the restart%s", clients, regs,
-                 guests, dropped ? " (some could not be: see above)" : "");
+        log_info("Restored %u connections and %u registrations, irqfds and claims of %u guests from before the"
+                 " restart%s", clients, regs, guests, dropped ? " (some could not be: see above)" : "");
         if (dropped)
                 log_warning("%u connections or registrations of the earlier state could not be restored", dropped);
         free(guest_of);

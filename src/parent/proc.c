@@ -28,7 +28,8 @@
 typedef struct ProcMsg {
         uint8_t buf[WIRE_MSG_MAX];
         uint8_t len;
-        int fd;                         /* our duplicate, -1 if none */
+        int fds[WIRE_MAX_FDS];          /* our duplicates */
+        uint8_t nfds;
         void *context;
 } ProcMsg;
 
@@ -60,11 +61,17 @@ static void proc_break(Proc *p, const char *why) {
         (void) kill(p->pid, SIGKILL);
 }
 
+static void proc_msg_close(ProcMsg *m) {
+        for (unsigned i = 0; i < m->nfds; i++)
+                close(m->fds[i]);
+        m->nfds = 0;
+}
+
 /* Put waiting requests on the channel while fewer than PROC_INFLIGHT_MAX are open. */
 static void proc_flush(Proc *p) {
         while (p->n_outbox > 0 && p->n_inflight < PROC_INFLIGHT_MAX) {
                 ProcMsg *m = proc_at(p, p->n_inflight);
-                int r = fdio_send(p->fd, m->buf, m->len, m->fd >= 0 ? &m->fd : NULL, m->fd >= 0 ? 1 : 0);
+                int r = fdio_send(p->fd, m->buf, m->len, m->nfds > 0 ? m->fds : NULL, m->nfds);
 
                 if (r < 0) {
                         /* the channel holds 32 small messages easily: a worker that does not read is stuck */
@@ -73,20 +80,21 @@ static void proc_flush(Proc *p) {
                         proc_break(p, "its channel is blocked");
                         return;
                 }
-                if (m->fd >= 0) {
-                        close(m->fd);
-                        m->fd = -1;
-                }
+                proc_msg_close(m);
                 p->n_outbox--;
                 p->n_inflight++;
         }
 }
 
 int proc_send(Proc *p, const void *buf, size_t len, int fd, void *context) {
+        return proc_send_fds(p, buf, len, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0, context);
+}
+
+int proc_send_fds(Proc *p, const void *buf, size_t len, const int *fds, unsigned nfds, void *context) {
         ProcMsg *m;
         struct wire_hdr h;
 
-        if (len < sizeof(h) || len > WIRE_MSG_MAX)
+        if (len < sizeof(h) || len > WIRE_MSG_MAX || nfds > WIRE_MAX_FDS)
                 return -EINVAL;
         if (p->n_inflight + p->n_outbox == p->cap) {
                 size_t cap = p->cap * 2;
@@ -102,11 +110,17 @@ int proc_send(Proc *p, const void *buf, size_t len, int fd, void *context) {
                 p->head = 0;
         }
         m = proc_at(p, p->n_inflight + p->n_outbox);
-        *m = (ProcMsg) { .len = (uint8_t) len, .fd = -1, .context = context };
-        if (fd >= 0) {
-                m->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-                if (m->fd < 0)
-                        return -errno;
+        *m = (ProcMsg) { .len = (uint8_t) len, .context = context };
+        for (unsigned i = 0; i < nfds; i++) {
+                int d = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+
+                if (d < 0) {
+                        int r = -errno;
+
+                        proc_msg_close(m);
+                        return r;
+                }
+                m->fds[m->nfds++] = d;
         }
         /* the sequence number is ours: one per message, in sending order */
         memcpy(m->buf, buf, len);
@@ -130,6 +144,10 @@ static void proc_handle(Proc *p, const uint8_t *buf, size_t len, unsigned nfds) 
         }
         if (m.type == WIRE_FAILED) {
                 p->ops->failed(p, p->userdata, -m.value);
+                return;
+        }
+        if (m.type == WIRE_EXPIRED) {
+                p->ops->expired(p, p->userdata, (uint32_t) m.value);
                 return;
         }
         if (m.type != WIRE_REPLY || p->n_inflight == 0 || m.seq != p->reply_seq) {
@@ -231,8 +249,7 @@ static void proc_child_cb(struct ev_loop *loop, ev_child *w, int revents) {
                 ProcMsg *m = proc_at(p, 0);
                 void *context = m->context;
 
-                if (m->fd >= 0)
-                        close(m->fd);
+                proc_msg_close(m);
                 p->head = (p->head + 1) % p->cap;
                 if (p->n_inflight > 0)
                         p->n_inflight--;

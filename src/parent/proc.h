@@ -25,6 +25,8 @@ typedef struct ProcOps {
         void (*reply)(Proc *p, void *userdata, void *context, const WireMsg *reply);
         /* The worker's own FAILED. */
         void (*failed)(Proc *p, void *userdata, int error);
+        /* The worker's own EXPIRED: the claim with that id broke (its connection must go). */
+        void (*expired)(Proc *p, void *userdata, uint32_t claim_id);
         /*
          * The worker is gone (status as waitpid() gives it); the contexts of
          * the requests it never answered follow, oldest first, through
@@ -50,6 +52,8 @@ int proc_spawn(Proc **ret, struct ev_loop *loop, const ProcConfig *config, const
 
 /* Send a request (fd >= 0 is attached, and stays the caller's).  Its context comes back with its reply. */
 int proc_send(Proc *p, const void *buf, size_t len, int fd, void *context);
+/* The same with up to WIRE_MAX_FDS descriptors (duplicated: the caller keeps its own). */
+int proc_send_fds(Proc *p, const void *buf, size_t len, const int *fds, unsigned nfds, void *context);
 
 /* SIGKILL; the end is reported as usual. */
 void proc_kill(Proc *p);

@@ -33,10 +33,10 @@ typedef struct StoreHeader {
 typedef struct StoreRecord {
         uint32_t kind;
         uint32_t a, b, c, d;            /* guest: domid, server_id, flags; client: guest, uid, gid, pid; ... */
-        uint32_t e;                     /* client: hello_done */
+        uint32_t e;                     /* client: the version its HELLO negotiated, 0 before */
         uint8_t space, len;
         uint8_t pad[2];
-        uint64_t x, y, z;               /* reg: addr, mask, value; stale: first, last */
+        uint64_t x, y, z;               /* reg: addr, mask, value */
         char name[STORE_NAME_MAX + 8];  /* guest: its name, NUL-terminated */
 } StoreRecord;
 _Static_assert(sizeof(StoreRecord) == 128, "StoreRecord size");
@@ -46,6 +46,8 @@ enum {
         GUEST_STATS     = 1u << 0,
         GUEST_LISTENER  = 1u << 1,
 };
+
+#define STORE_IRQFD_RESAMPLE    1u      /* irqfd: c, its resample eventfd is stored too */
 
 /* A descriptor passed back at start, until taken. */
 typedef struct StoreFd {
@@ -143,7 +145,7 @@ static bool store_parse_name(const char *name, char *ret_kind, uint32_t *ret_rec
         char *end;
         unsigned long v;
 
-        if (strncmp(name, "xirq.", 5) != 0 || name[5] == '\0' || !strchr("lsce", name[5]) || name[6] != '.')
+        if (strncmp(name, "xirq.", 5) != 0 || name[5] == '\0' || !strchr("lscetrgwa", name[5]) || name[6] != '.')
                 return false;
         if (name[7] < '0' || name[7] > '9')
                 return false;
@@ -258,7 +260,10 @@ int store_get_client(const Store *s, uint32_t rec, StoreClient *ret) {
         if (store_kind(s, rec) != STORE_CLIENT)
                 return -EINVAL;
         r = &s->rec[rec];
-        *ret = (StoreClient) { .guest = r->a, .uid = r->b, .gid = r->c, .pid = r->d, .hello_done = r->e != 0 };
+        *ret = (StoreClient) { .guest = r->a, .uid = r->b, .gid = r->c, .pid = r->d, .hello_done = r->e != 0,
+                               .version = (uint16_t) r->e };
+        if (r->e > 0xffff)
+                return -EINVAL;
         return store_kind(s, ret->guest) == STORE_GUEST ? 0 : -EINVAL;
 }
 
@@ -278,17 +283,55 @@ int store_get_reg(const Store *s, uint32_t rec, StoreReg *ret) {
         return 0;
 }
 
-int store_get_stale(const Store *s, uint32_t rec, StoreStale *ret) {
+/* The record's fields as the client's request, decoded by the protocol's own checks. */
+int store_get_irqfd(const Store *s, uint32_t rec, StoreIrqfd *ret) {
+        uint8_t buf[XIRQ_MSG_MAX];
         const StoreRecord *r;
+        ProtoRequest req;
+        ProtoIrqfd spec;
+        size_t n;
 
-        if (store_kind(s, rec) != STORE_STALE)
+        if (store_kind(s, rec) != STORE_IRQFD)
                 return -EINVAL;
         r = &s->rec[rec];
-        *ret = (StoreStale) { .guest = r->a, .space = r->space, .first = r->x, .last = r->y };
-        if (store_kind(s, ret->guest) != STORE_GUEST || ret->first > ret->last ||
-            (ret->space != XIRQ_SPACE_MMIO && ret->space != XIRQ_SPACE_PIO))
+        spec = (ProtoIrqfd) {
+                .id = r->d,
+                .action = r->space,
+                .mode = r->len,
+                .irq = r->e,
+                .segment = (uint16_t) r->y,
+                .bus = (uint8_t) (r->y >> 16),
+                .device = r->pad[0],
+                .pin = r->pad[1],
+                .msi_addr = r->x,
+                .msi_data = (uint32_t) r->z,
+        };
+        n = proto_encode_irqfd(buf, 0, &spec, false);
+        if (r->c != STORE_IRQFD_RESAMPLE && r->c != 0)
                 return -EINVAL;
-        return 0;
+        if (proto_decode_request(buf, n, r->c ? 2 : 1, &req) < 0 || req.op != PROTO_OP_IRQFD || r->b == 0)
+                return -EINVAL;
+        *ret = (StoreIrqfd) { .client = r->a, .id = r->b, .spec = req.irqfd };
+        return store_kind(s, ret->client) == STORE_CLIENT ? 0 : -EINVAL;
+}
+
+int store_get_claim(const Store *s, uint32_t rec, StoreClaim *ret) {
+        uint8_t buf[XIRQ_MSG_MAX];
+        const StoreRecord *r;
+        ProtoRequest req;
+        ProtoClaim claim;
+        size_t n;
+
+        if (store_kind(s, rec) != STORE_CLAIM)
+                return -EINVAL;
+        r = &s->rec[rec];
+        claim = (ProtoClaim) { .id = r->c, .space = r->space, .addr = r->x, .len = r->y, .deadline_ms = r->d };
+        n = proto_encode_claim(buf, 0, &claim);
+        if (proto_decode_request(buf, n, 0, &req) < 0 || req.op != PROTO_OP_CLAIM || r->b == 0 ||
+            req.claim.deadline_ms == 0)
+                return -EINVAL;
+        *ret = (StoreClaim) { .client = r->a, .id = r->b, .claim = req.claim };
+        return store_kind(s, ret->client) == STORE_CLIENT ? 0 : -EINVAL;
 }
 
 /* ---- writing ---- */
@@ -369,8 +412,61 @@ uint32_t store_add_client(Store *s, const StoreClient *c, int fd) {
         r->b = c->uid;
         r->c = c->gid;
         r->d = c->pid;
-        r->e = c->hello_done;
+        r->e = c->hello_done ? c->version : 0;
         return store_commit(r, STORE_CLIENT, rec);
+}
+
+uint32_t store_add_irqfd(Store *s, const StoreIrqfd *f, const int *fds, unsigned nfds) {
+        uint32_t rec;
+        StoreRecord *r;
+
+        if (f->client == STORE_NONE || nfds < 1 || nfds > 2)
+                return STORE_NONE;
+        r = store_alloc(s, &rec);
+        if (!r)
+                return STORE_NONE;
+        if (store_put_fd(s, 't', rec, fds[0]) < 0 || (nfds == 2 && store_put_fd(s, 'r', rec, fds[1]) < 0)) {
+                store_drop_fd(s, 't', rec);
+                return STORE_NONE;
+        }
+        r->a = f->client;
+        r->b = f->id;
+        r->c = nfds == 2 ? STORE_IRQFD_RESAMPLE : 0;
+        r->d = f->spec.id;
+        r->e = f->spec.irq;
+        r->space = f->spec.action;
+        r->len = f->spec.mode;
+        r->pad[0] = f->spec.device;
+        r->pad[1] = f->spec.pin;
+        r->x = f->spec.msi_addr;
+        r->y = f->spec.segment | (uint32_t) f->spec.bus << 16;
+        r->z = f->spec.msi_data;
+        return store_commit(r, STORE_IRQFD, rec);
+}
+
+uint32_t store_add_claim(Store *s, const StoreClaim *c, const int fds[3]) {
+        uint32_t rec;
+        StoreRecord *r;
+
+        if (c->client == STORE_NONE)
+                return STORE_NONE;
+        r = store_alloc(s, &rec);
+        if (!r)
+                return STORE_NONE;
+        if (store_put_fd(s, 'g', rec, fds[0]) < 0 || store_put_fd(s, 'w', rec, fds[1]) < 0 ||
+            store_put_fd(s, 'a', rec, fds[2]) < 0) {
+                store_drop_fd(s, 'g', rec);
+                store_drop_fd(s, 'w', rec);
+                return STORE_NONE;
+        }
+        r->a = c->client;
+        r->b = c->id;
+        r->c = c->claim.id;
+        r->d = c->claim.deadline_ms;
+        r->space = c->claim.space;
+        r->x = c->claim.addr;
+        r->y = c->claim.len;
+        return store_commit(r, STORE_CLAIM, rec);
 }
 
 uint32_t store_add_reg(Store *s, const StoreReg *g) {
@@ -392,22 +488,6 @@ uint32_t store_add_reg(Store *s, const StoreReg *g) {
         return store_commit(r, STORE_REG, rec);
 }
 
-uint32_t store_add_stale(Store *s, const StoreStale *st) {
-        uint32_t rec;
-        StoreRecord *r;
-
-        if (st->guest == STORE_NONE)
-                return STORE_NONE;
-        r = store_alloc(s, &rec);
-        if (!r)
-                return STORE_NONE;
-        r->a = st->guest;
-        r->space = st->space;
-        r->x = st->first;
-        r->y = st->last;
-        return store_commit(r, STORE_STALE, rec);
-}
-
 void store_set_guest_server(Store *s, uint32_t rec, uint32_t domid, uint32_t server_id) {
         if (s->frozen || store_kind(s, rec) != STORE_GUEST)
                 return;
@@ -417,9 +497,9 @@ void store_set_guest_server(Store *s, uint32_t rec, uint32_t domid, uint32_t ser
         __atomic_store_n(&s->rec[rec].b, server_id, __ATOMIC_RELEASE);
 }
 
-void store_set_client_hello(Store *s, uint32_t rec) {
+void store_set_client_hello(Store *s, uint32_t rec, uint16_t version) {
         if (!s->frozen && store_kind(s, rec) == STORE_CLIENT)
-                __atomic_store_n(&s->rec[rec].e, 1, __ATOMIC_RELEASE);
+                __atomic_store_n(&s->rec[rec].e, version, __ATOMIC_RELEASE);
 }
 
 void store_remove(Store *s, uint32_t rec) {
@@ -433,6 +513,15 @@ void store_remove(Store *s, uint32_t rec) {
                 s->next_free = rec;
         if (kind == STORE_CLIENT)
                 store_drop_fd(s, 'c', rec);
+        else if (kind == STORE_IRQFD) {
+                store_drop_fd(s, 't', rec);
+                if (flags & STORE_IRQFD_RESAMPLE)
+                        store_drop_fd(s, 'r', rec);
+        } else if (kind == STORE_CLAIM) {
+                store_drop_fd(s, 'g', rec);
+                store_drop_fd(s, 'w', rec);
+                store_drop_fd(s, 'a', rec);
+        }
         else if (kind == STORE_GUEST) {
                 if (flags & GUEST_STATS)
                         store_drop_fd(s, 's', rec);

@@ -2,9 +2,9 @@
 /*
  * What outlives the parent: the service manager's file descriptor store
  * (FDSTORE=1, FDNAME=, FDSTOREREMOVE=1: listening sockets, client
- * connections, eventfds, each guest's counters) and, beside them, a memfd
- * with what the descriptors mean: guests (domid, ioreq server), clients,
- * registrations, ranges left to unmap.  A new parent (after kill -9, or a
+ * connections, eventfds, each guest's counters and mapped ranges) and,
+ * beside them, a memfd with what the descriptors mean: guests (domid, ioreq
+ * server), clients, registrations.  A new parent (after kill -9, or a
  * restart) gets them all back through LISTEN_FDS/LISTEN_FDNAMES and takes
  * every server over as a restarted worker does.
  *
@@ -29,6 +29,7 @@
 #include <sys/types.h>
 
 #include "match.h"
+#include "proto.h"
 
 #define STORE_NONE              UINT32_MAX
 #define STORE_NAME_MAX          64u
@@ -38,7 +39,8 @@ enum {
         STORE_GUEST     = 1,
         STORE_CLIENT    = 2,
         STORE_REG       = 3,
-        STORE_STALE     = 4,
+        STORE_IRQFD     = 4,
+        STORE_CLAIM     = 5,
 };
 
 typedef struct StoreGuest {
@@ -53,6 +55,7 @@ typedef struct StoreClient {
         uint32_t guest;                 /* record */
         uint32_t uid, gid, pid;
         bool hello_done;
+        uint16_t version;               /* negotiated (hello_done) */
 } StoreClient;
 
 typedef struct StoreReg {
@@ -61,11 +64,19 @@ typedef struct StoreReg {
         MatchKey key;
 } StoreReg;
 
-typedef struct StoreStale {
-        uint32_t guest;                 /* record */
-        uint8_t space;
-        uint64_t first, last;
-} StoreStale;
+/* An irqfd: its eventfds are stored as xirq.t.N (trigger) and xirq.r.N (resample, LEVEL). */
+typedef struct StoreIrqfd {
+        uint32_t client;                /* record */
+        uint32_t id;                    /* the guest's */
+        ProtoIrqfd spec;                /* as the client gave it (spec.id the client's) */
+} StoreIrqfd;
+
+/* A claim: the ring as xirq.g.N, the eventfd the worker signals as xirq.w.N, the other as xirq.a.N. */
+typedef struct StoreClaim {
+        uint32_t client;
+        uint32_t id;                    /* the guest's */
+        ProtoClaim claim;               /* claim.id the client's, deadline_ms resolved */
+} StoreClaim;
 
 typedef struct Store Store;
 
@@ -86,7 +97,9 @@ uint32_t store_kind(const Store *s, uint32_t rec);
 int store_get_guest(const Store *s, uint32_t rec, StoreGuest *ret);
 int store_get_client(const Store *s, uint32_t rec, StoreClient *ret);
 int store_get_reg(const Store *s, uint32_t rec, StoreReg *ret);
-int store_get_stale(const Store *s, uint32_t rec, StoreStale *ret);
+/* Checked as the protocol checks a client's request. */
+int store_get_irqfd(const Store *s, uint32_t rec, StoreIrqfd *ret);
+int store_get_claim(const Store *s, uint32_t rec, StoreClaim *ret);
 
 /*
  * New records, their descriptors first: a descriptor goes to the service
@@ -97,10 +110,12 @@ int store_get_stale(const Store *s, uint32_t rec, StoreStale *ret);
  */
 uint32_t store_add_guest(Store *s, const StoreGuest *g, int stats_fd, int listen_fd);
 uint32_t store_add_client(Store *s, const StoreClient *c, int fd);
+/* fds: trigger (and resample in LEVEL mode); the claim's three */
+uint32_t store_add_irqfd(Store *s, const StoreIrqfd *f, const int *fds, unsigned nfds);
+uint32_t store_add_claim(Store *s, const StoreClaim *c, const int fds[3]);
 uint32_t store_add_reg(Store *s, const StoreReg *r);
-uint32_t store_add_stale(Store *s, const StoreStale *st);
 void store_set_guest_server(Store *s, uint32_t rec, uint32_t domid, uint32_t server_id);
-void store_set_client_hello(Store *s, uint32_t rec);
+void store_set_client_hello(Store *s, uint32_t rec, uint16_t version);
 /* The record goes first, then what it named (a client's connection, a guest's memfd and socket). */
 void store_remove(Store *s, uint32_t rec);
 
@@ -117,7 +132,11 @@ void store_eventfd_unref(Store *s, uint32_t id);
 /* At a restart: the descriptor passed back for id (one more user), or -1. */
 int store_eventfd_restore(Store *s, uint32_t id);
 
-/* The descriptor of a guest or client record passed back at start ('s', 'l', 'c'), or -1; once. */
+/*
+ * The descriptor of a record passed back at start, or -1; once.  Kinds: 's'
+ * and 'l' of a guest, 'c' of a client, 't' and 'r' of an irqfd, 'g', 'w'
+ * and 'a' of a claim.
+ */
 int store_take_fd(Store *s, char kind, uint32_t rec);
 
 /* Close and forget, in the service manager too, every passed descriptor no one took. */

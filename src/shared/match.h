@@ -17,9 +17,10 @@
  *     server range, it cannot split it between two overlapping ones;
  *   - at most MATCH_MAX_MASKS distinct masks per address (-ENOSPC), so that
  *     match_lookup() does a small constant number of probes;
- *   - at most MATCH_MAX_RANGES distinct ranges per space (-ENOSPC): Xen
- *     accepts 256 ranges of each type per ioreq server, and one table feeds
- *     one server, so the 257th is refused here, before Xen is asked.
+ *   - at most MATCH_MAX_RANGES distinct ranges per space (-ENOSPC), a bound
+ *     on the table's memory.  Xen's own limit (256 ranges of each type per
+ *     ioreq server) counts ranges after adjacent ones merge; the worker
+ *     checks that one (src/worker/ranges.h).
  *
  * A "range" is a distinct (space, addr, len) with at least one registration:
  * that is what the daemon maps into its ioreq server.  match_add() and
@@ -41,7 +42,7 @@
 
 #define MATCH_MAX_MASKS         4u              /* distinct masks per address */
 #define MATCH_MAX_ENTRIES       (1u << 20)      /* registrations per table */
-#define MATCH_MAX_RANGES        256u            /* ranges per space (Xen's limit per server) */
+#define MATCH_MAX_RANGES        4096u           /* distinct ranges per space */
 
 typedef struct MatchKey {
         uint64_t addr;

@@ -16,8 +16,8 @@
 #include <stdint.h>
 
 #define STATS_MAGIC     UINT32_C(0x53515258)    /* "XRQS" */
-#define STATS_VERSION   1u
-#define STATS_SIZE      4096u                   /* the memfd's size */
+#define STATS_VERSION   2u
+#define STATS_SIZE      16384u                  /* the memfd's size */
 #define STATS_NONE      UINT32_C(0xffffffff)
 
 typedef struct IoreqStats {
@@ -26,7 +26,50 @@ typedef struct IoreqStats {
         uint64_t reads;         /* valid reads, answered with 0 */
         uint64_t invalid;       /* malformed requests, completed safely */
         uint64_t other;         /* INVALIDATE, TIMEOFFSET, PCI_CONFIG */
+        uint64_t saturated;     /* kicks that found their eventfd's counter full (delivered later, coalesced) */
+        uint64_t forwarded;     /* accesses forwarded to a claim's connection */
+        uint64_t expired;       /* forwarded accesses completed without an answer (deadline, claim gone) */
+        uint64_t injected;      /* interrupts injected by irqfds */
+        uint64_t inject_errors; /* injections Xen refused */
 } IoreqStats;
+
+/*
+ * The address ranges the guest's ioreq server has mapped in Xen, written by
+ * the worker only (src/worker/ranges.h); the parent never reads them.  They
+ * live here so that the next worker of the same server knows them.
+ */
+typedef struct RangeSpan {
+        uint64_t first, last;
+} RangeSpan;
+
+#define RANGES_MAX      256u    /* ranges of one type Xen keeps per server */
+
+typedef struct RangeTable {
+        uint32_t n[2];                  /* [0] MMIO, [1] port I/O */
+        uint32_t pending;               /* a call under way: RANGES_MAP or RANGES_UNMAP of pending_span */
+        uint32_t pending_space;
+        RangeSpan pending_span;
+        RangeSpan span[2][RANGES_MAX];  /* sorted, disjoint, adjacent ones merged, as Xen has them */
+} RangeTable;
+
+#define STATS_MAX_IRQFDS        64u     /* irqfds of one guest */
+#define STATS_MAX_CLAIMS        32u     /* claims of one guest */
+
+typedef struct IrqfdStats {
+        uint32_t id;
+        uint32_t reserved;
+        uint64_t signals;       /* eventfd writes seen (several may make one injection) */
+        uint64_t injections;
+        uint64_t errors;
+} IrqfdStats;
+
+typedef struct ClaimStats {
+        uint32_t id;
+        uint32_t reserved;
+        uint64_t forwarded;
+        uint64_t answered;
+        uint64_t expired;
+} ClaimStats;
 
 typedef struct GuestStats {
         uint32_t magic;
@@ -35,6 +78,9 @@ typedef struct GuestStats {
         uint32_t reserved;
         IoreqStats io;                  /* the worker's, monotonic */
         IoreqStats base;                /* the parent's: io when the current server was made */
+        RangeTable ranges;              /* the worker's */
+        IrqfdStats irqfds[STATS_MAX_IRQFDS];    /* the worker's, by the parent's id (0: a free entry) */
+        ClaimStats claims[STATS_MAX_CLAIMS];
 } GuestStats;
 _Static_assert(sizeof(GuestStats) <= STATS_SIZE, "GuestStats fits its memfd");
 
@@ -50,5 +96,10 @@ static inline IoreqStats stats_read(const IoreqStats *s) {
                 .reads = __atomic_load_n(&s->reads, __ATOMIC_RELAXED),
                 .invalid = __atomic_load_n(&s->invalid, __ATOMIC_RELAXED),
                 .other = __atomic_load_n(&s->other, __ATOMIC_RELAXED),
+                .saturated = __atomic_load_n(&s->saturated, __ATOMIC_RELAXED),
+                .forwarded = __atomic_load_n(&s->forwarded, __ATOMIC_RELAXED),
+                .expired = __atomic_load_n(&s->expired, __ATOMIC_RELAXED),
+                .injected = __atomic_load_n(&s->injected, __ATOMIC_RELAXED),
+                .inject_errors = __atomic_load_n(&s->inject_errors, __ATOMIC_RELAXED),
         };
 }

@@ -15,13 +15,17 @@
 static size_t wire_size(uint16_t type) {
         switch (type) {
         case WIRE_INIT:         return sizeof(struct wire_init);
-        case WIRE_STALE:        return sizeof(struct wire_range);
         case WIRE_ASSIGN:
         case WIRE_DEASSIGN:     return sizeof(struct wire_key);
         case WIRE_START:
         case WIRE_SET:
         case WIRE_STOP:
-        case WIRE_FAILED:       return sizeof(struct wire_value);
+        case WIRE_IRQFD_DEL:
+        case WIRE_UNCLAIM:
+        case WIRE_FAILED:
+        case WIRE_EXPIRED:      return sizeof(struct wire_value);
+        case WIRE_IRQFD:        return sizeof(struct wire_irqfd);
+        case WIRE_CLAIM:        return sizeof(struct wire_claim);
         case WIRE_REPLY:        return sizeof(struct wire_reply);
         default:                return 0;
         }
@@ -30,7 +34,11 @@ static size_t wire_size(uint16_t type) {
 const char *wire_type_name(uint16_t type) {
         switch (type) {
         case WIRE_INIT:         return "INIT";
-        case WIRE_STALE:        return "STALE";
+        case WIRE_IRQFD:        return "IRQFD";
+        case WIRE_IRQFD_DEL:    return "IRQFD_DEL";
+        case WIRE_CLAIM:        return "CLAIM";
+        case WIRE_UNCLAIM:      return "UNCLAIM";
+        case WIRE_EXPIRED:      return "EXPIRED";
         case WIRE_ASSIGN:       return "ASSIGN";
         case WIRE_DEASSIGN:     return "DEASSIGN";
         case WIRE_START:        return "START";
@@ -67,6 +75,29 @@ static int wire_name(const char *in, char *out) {
 
 static int wire_space(uint8_t space) {
         return space == XIRQ_SPACE_MMIO || space == XIRQ_SPACE_PIO ? 0 : -EINVAL;
+}
+
+/* An irqfd's action, mode and fields: the rules of the client protocol (xen-ioreqd-protocol(7)). */
+static int wire_check_irqfd(const WireMsg *m) {
+        bool intx = m->segment || m->bus || m->device || m->pin, msi = m->msi_addr || m->msi_data;
+        bool edge_only = m->action == XIRQ_IRQ_MSI || m->action == XIRQ_IRQ_EVTCHN;
+
+        if (m->mode != XIRQ_IRQFD_EDGE && (edge_only || (m->mode != XIRQ_IRQFD_LEVEL && m->mode != XIRQ_IRQFD_RAISE)))
+                return -EINVAL;
+        switch (m->action) {
+        case XIRQ_IRQ_LINE:
+                return m->irq <= 1019 && !intx && !msi ? 0 : -EINVAL;
+        case XIRQ_IRQ_ISA:
+                return m->irq <= 15 && !intx && !msi ? 0 : -EINVAL;
+        case XIRQ_IRQ_INTX:
+                return m->irq == 0 && m->device <= 31 && m->pin <= 3 && !msi ? 0 : -EINVAL;
+        case XIRQ_IRQ_MSI:
+                return m->irq == 0 && !intx && m->msi_addr != 0 ? 0 : -EINVAL;
+        case XIRQ_IRQ_EVTCHN:
+                return m->irq > 0 && m->irq < (1u << 17) && !intx && !msi ? 0 : -EINVAL;
+        default:
+                return -EINVAL;
+        }
 }
 
 int wire_decode(const void *buf, size_t len, unsigned nfds, WireMsg *ret) {
@@ -115,16 +146,44 @@ int wire_decode(const void *buf, size_t len, unsigned nfds, WireMsg *ret) {
                 want_fds = 1;
                 break;
         }
-        case WIRE_STALE: {
-                struct wire_range w;
+        case WIRE_IRQFD: {
+                struct wire_irqfd w;
 
                 memcpy(&w, buf, sizeof(w));
+                m.id = le32toh(w.id);
+                m.action = w.action;
+                m.mode = w.mode;
+                m.irq = le32toh(w.irq);
+                m.segment = le16toh(w.segment);
+                m.bus = w.bus;
+                m.device = w.device;
+                m.pin = w.pin;
+                m.msi_addr = le64toh(w.msi_addr);
+                m.msi_data = le32toh(w.msi_data);
+                /* the same rules as the client's request (proto.c), checked again */
+                if (!zero(w.reserved, sizeof(w.reserved)) || w.reserved2 != 0)
+                        return -EINVAL;
+                r = wire_check_irqfd(&m);
+                if (r < 0)
+                        return r;
+                want_fds = m.mode == XIRQ_IRQFD_LEVEL ? 2 : 1;
+                break;
+        }
+        case WIRE_CLAIM: {
+                struct wire_claim w;
+
+                memcpy(&w, buf, sizeof(w));
+                m.id = le32toh(w.id);
                 m.space = w.space;
                 m.first = le64toh(w.first);
                 m.last = le64toh(w.last);
-                if (wire_space(m.space) < 0 || !zero(w.reserved, sizeof(w.reserved)) || m.first > m.last ||
-                    (m.space == XIRQ_SPACE_PIO && m.last > 0xffff))
+                m.deadline_ms = le32toh(w.deadline_ms);
+                m.ring_id = le32toh(w.ring_id);
+                if (!zero(w.reserved, sizeof(w.reserved)) || wire_space(m.space) < 0 ||
+                    m.first > m.last || m.last - m.first >= XIRQ_CLAIM_MAX ||
+                    (m.space == XIRQ_SPACE_PIO && m.last > 0xffff) || m.deadline_ms == 0 || m.deadline_ms > 60000)
                         return -EINVAL;
+                want_fds = 3;
                 break;
         }
         case WIRE_ASSIGN:
@@ -147,6 +206,9 @@ int wire_decode(const void *buf, size_t len, unsigned nfds, WireMsg *ret) {
         case WIRE_START:
         case WIRE_SET:
         case WIRE_STOP:
+        case WIRE_IRQFD_DEL:
+        case WIRE_UNCLAIM:
+        case WIRE_EXPIRED:
         case WIRE_FAILED: {
                 struct wire_value w;
 
@@ -159,6 +221,7 @@ int wire_decode(const void *buf, size_t len, unsigned nfds, WireMsg *ret) {
                     (m.type == WIRE_STOP && m.value != WIRE_STOP_TEARDOWN && m.value != WIRE_STOP_LEAVE) ||
                     (m.type == WIRE_FAILED && (m.value <= 0 || m.value > WIRE_ERRNO_MAX)))
                         return -EINVAL;
+                m.id = (uint32_t) m.value;
                 break;
         }
         case WIRE_REPLY: {
@@ -170,8 +233,7 @@ int wire_decode(const void *buf, size_t len, unsigned nfds, WireMsg *ret) {
                 m.server_id = le32toh(w.server_id);
                 m.nr_vcpus = le32toh(w.nr_vcpus);
                 m.other = le32toh(w.other);
-                m.range = le32toh(w.range);
-                if (e < 0 || e > WIRE_ERRNO_MAX || w.reserved != 0 || m.range > 1 ||
+                if (e < 0 || e > WIRE_ERRNO_MAX || w.reserved != 0 || w.reserved2 != 0 ||
                     (m.server_id != WIRE_NONE && m.server_id >= WIRE_SERVER_LIMIT) ||
                     (m.other != WIRE_NONE && m.other >= WIRE_SERVER_LIMIT))
                         return -EINVAL;
@@ -213,13 +275,37 @@ size_t wire_encode_init(void *buf, uint32_t seq, uint32_t domid, uint32_t server
         return sizeof(w);
 }
 
-size_t wire_encode_range(void *buf, uint32_t seq, uint8_t space, uint64_t first, uint64_t last) {
-        struct wire_range w = { 0 };
+size_t wire_encode_irqfd(void *buf, uint32_t seq, uint32_t id, uint8_t action, uint8_t mode, uint32_t irq,
+                         uint16_t segment, uint8_t bus, uint8_t device, uint8_t pin, uint64_t msi_addr,
+                         uint32_t msi_data) {
+        struct wire_irqfd w = { 0 };
 
-        put_hdr(&w.hdr, WIRE_STALE, seq);
+        put_hdr(&w.hdr, WIRE_IRQFD, seq);
+        w.id = htole32(id);
+        w.action = action;
+        w.mode = mode;
+        w.irq = htole32(irq);
+        w.segment = htole16(segment);
+        w.bus = bus;
+        w.device = device;
+        w.pin = pin;
+        w.msi_addr = htole64(msi_addr);
+        w.msi_data = htole32(msi_data);
+        memcpy(buf, &w, sizeof(w));
+        return sizeof(w);
+}
+
+size_t wire_encode_claim(void *buf, uint32_t seq, uint32_t id, uint8_t space, uint64_t first, uint64_t last,
+                         uint32_t deadline_ms, uint32_t ring_id) {
+        struct wire_claim w = { 0 };
+
+        put_hdr(&w.hdr, WIRE_CLAIM, seq);
+        w.id = htole32(id);
         w.space = space;
         w.first = htole64(first);
         w.last = htole64(last);
+        w.deadline_ms = htole32(deadline_ms);
+        w.ring_id = htole32(ring_id);
         memcpy(buf, &w, sizeof(w));
         return sizeof(w);
 }
@@ -247,7 +333,7 @@ size_t wire_encode_value(void *buf, uint16_t type, uint32_t seq, int32_t value) 
 }
 
 size_t wire_encode_reply(void *buf, uint32_t seq, int error, uint32_t server_id, uint32_t nr_vcpus,
-                         uint32_t other, uint32_t range) {
+                         uint32_t other) {
         struct wire_reply w = { 0 };
 
         if (error < 0)
@@ -259,7 +345,6 @@ size_t wire_encode_reply(void *buf, uint32_t seq, int error, uint32_t server_id,
         w.server_id = htole32(server_id);
         w.nr_vcpus = htole32(nr_vcpus);
         w.other = htole32(other);
-        w.range = htole32(range);
         memcpy(buf, &w, sizeof(w));
         return sizeof(w);
 }

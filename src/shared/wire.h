@@ -17,17 +17,20 @@
  *                             server created (server_id NONE) or reattached,
  *                             its page mapped; REPLY carries the server id,
  *                             the vCPUs and the server passed or in the way
- *   STALE ...                 ranges an earlier worker may have left mapped
- *                             that no registration uses: unmapped if there
- *   ASSIGN ... (+ eventfd)    registrations (new, or restored after a restart)
+ *   ASSIGN ... (+ eventfd)    registrations, irqfds and claims (new, or
+ *   IRQFD ... (+ eventfds)    restored after a restart); the ranges the
+ *   CLAIM ... (+ ring, efds)  server maps follow them
  *   START                     enable, bind every vCPU's port, drop
  *                             privileges, seccomp, answer what the slots
  *                             hold (a reattached server's requests taken or
  *                             answered before), serve
- *   ASSIGN / DEASSIGN / SET   while serving
+ *   ASSIGN / DEASSIGN / IRQFD / IRQFD_DEL / CLAIM / UNCLAIM / SET   while serving
  *   STOP                      TEARDOWN: disable, answer, unbind, unmap,
  *                             destroy, exit 0; LEAVE: exit 0 and leave the
  *                             server to the next worker
+ * The worker's own messages: FAILED (its event channel broke) and EXPIRED (a
+ * forwarded access of a claim was not answered in time: the parent closes
+ * the claim's connection).
  */
 #pragma once
 
@@ -46,15 +49,21 @@
 
 enum {
         WIRE_INIT       = 0x01,
-        WIRE_STALE      = 0x02,
         WIRE_ASSIGN     = 0x03,
         WIRE_DEASSIGN   = 0x04,
         WIRE_START      = 0x05,
         WIRE_SET        = 0x06,
         WIRE_STOP       = 0x07,
+        WIRE_IRQFD      = 0x08,
+        WIRE_IRQFD_DEL  = 0x09,
+        WIRE_CLAIM      = 0x0a,
+        WIRE_UNCLAIM    = 0x0b,
         WIRE_REPLY      = 0x80,
         WIRE_FAILED     = 0x81,
+        WIRE_EXPIRED    = 0x82,
 };
+
+#define WIRE_MAX_FDS    3u      /* CLAIM: the ring and its two eventfds */
 
 /* WIRE_STOP modes */
 enum {
@@ -83,15 +92,6 @@ struct wire_init {
 } __attribute__((packed));
 _Static_assert(sizeof(struct wire_init) == 104, "wire_init");
 
-struct wire_range {
-        struct wire_hdr hdr;
-        uint8_t space;                  /* XIRQ_SPACE_* */
-        uint8_t reserved[7];
-        uint64_t first;
-        uint64_t last;
-} __attribute__((packed));
-_Static_assert(sizeof(struct wire_range) == 32, "wire_range");
-
 /* ASSIGN (with the eventfd) and DEASSIGN: a registration, identified by its key */
 struct wire_key {
         struct wire_hdr hdr;
@@ -104,13 +104,42 @@ struct wire_key {
 } __attribute__((packed));
 _Static_assert(sizeof(struct wire_key) == 40, "wire_key");
 
-/* START, and the worker's FAILED */
+/* START, SET, STOP, IRQFD_DEL, UNCLAIM, and the worker's FAILED and EXPIRED */
 struct wire_value {
         struct wire_hdr hdr;
-        int32_t value;                  /* SET: busy_poll_us; STOP: mode; FAILED: an errno; START: 0 */
+        int32_t value;                  /* SET: busy_poll_us; STOP: mode; FAILED: an errno; START: 0;
+                                           IRQFD_DEL, UNCLAIM, EXPIRED: the id */
         uint32_t reserved;
 } __attribute__((packed));
 _Static_assert(sizeof(struct wire_value) == 16, "wire_value");
+
+/* IRQFD: with the trigger eventfd (and the resample one in LEVEL mode); the action as the client gave it. */
+struct wire_irqfd {
+        struct wire_hdr hdr;
+        uint32_t id;                    /* the parent's id of it, unique in the guest */
+        uint8_t action, mode, bus, device;
+        uint32_t irq;
+        uint16_t segment;
+        uint8_t pin;
+        uint8_t reserved[9];
+        uint64_t msi_addr;
+        uint32_t msi_data;
+        uint32_t reserved2;
+} __attribute__((packed));
+_Static_assert(sizeof(struct wire_irqfd) == 48, "wire_irqfd");
+
+/* CLAIM: with the ring memfd, the eventfd the worker signals, the one it reads. */
+struct wire_claim {
+        struct wire_hdr hdr;
+        uint32_t id;                    /* the parent's id of it, unique in the guest (and the ring's claim) */
+        uint8_t space;
+        uint8_t reserved[3];
+        uint64_t first;
+        uint64_t last;
+        uint32_t deadline_ms;           /* 1..60000 */
+        uint32_t ring_id;               /* the client's id of it, which the ring's accesses carry */
+} __attribute__((packed));
+_Static_assert(sizeof(struct wire_claim) == 40, "wire_claim");
 
 struct wire_reply {
         struct wire_hdr hdr;
@@ -118,7 +147,7 @@ struct wire_reply {
         uint32_t server_id;             /* INIT: the server */
         uint32_t nr_vcpus;              /* INIT */
         uint32_t other;                 /* INIT: the highest other server (passed), or the one in the way (EBUSY) */
-        uint32_t range;                 /* ASSIGN: 1 if a range was mapped; DEASSIGN: 1 if one was unmapped */
+        uint32_t reserved2;
         uint32_t reserved;
 } __attribute__((packed));
 _Static_assert(sizeof(struct wire_reply) == 32, "wire_reply");
@@ -135,40 +164,52 @@ typedef struct WireMsg {
         uint32_t busy_poll_us;
         uint32_t max_registrations;
         char name[WIRE_NAME_MAX + 1];
-        /* STALE */
-        uint8_t space;
-        uint64_t first;
-        uint64_t last;
         /* ASSIGN, DEASSIGN */
         MatchKey key;
-        /* SET, STOP, FAILED */
+        /* SET, STOP, FAILED, IRQFD_DEL, UNCLAIM, EXPIRED */
         int32_t value;
+        /* IRQFD, CLAIM: their id */
+        uint32_t id;
+        /* IRQFD */
+        uint8_t action, mode, bus, device, pin;
+        uint32_t irq;
+        uint16_t segment;
+        uint64_t msi_addr;
+        uint32_t msi_data;
+        /* CLAIM */
+        uint8_t space;
+        uint64_t first, last;
+        uint32_t deadline_ms;
+        uint32_t ring_id;
         /* REPLY */
         int error;                      /* 0 or a negative errno */
         uint32_t nr_vcpus;
         uint32_t other;
-        uint32_t range;
 } WireMsg;
 
 /*
  * Decode and check a received packet of len bytes that came with nfds
  * descriptors.  0, or -EBADMSG (length), -EPROTO (type, flags, magic,
  * version), -EINVAL (a field out of range, a reserved field not 0, a bad
- * key or name), -EBADF (INIT and ASSIGN take exactly one descriptor, the
- * others none).
+ * key or name), -EBADF (INIT and ASSIGN take exactly one descriptor, IRQFD
+ * one or two (LEVEL), CLAIM three, the others none).
  */
 int wire_decode(const void *buf, size_t len, unsigned nfds, WireMsg *ret);
 
 /* Encoders: buf holds WIRE_MSG_MAX bytes; each returns the size to send. */
 size_t wire_encode_init(void *buf, uint32_t seq, uint32_t domid, uint32_t server_id, uint32_t uid, uint32_t gid,
                         uint32_t busy_poll_us, uint32_t max_registrations, const char *name);
-size_t wire_encode_range(void *buf, uint32_t seq, uint8_t space, uint64_t first, uint64_t last);
 /* ASSIGN or DEASSIGN */
 size_t wire_encode_key(void *buf, uint16_t type, uint32_t seq, const MatchKey *key);
-/* START, SET, STOP, FAILED */
+/* START, SET, STOP, FAILED, IRQFD_DEL, UNCLAIM, EXPIRED */
 size_t wire_encode_value(void *buf, uint16_t type, uint32_t seq, int32_t value);
+size_t wire_encode_irqfd(void *buf, uint32_t seq, uint32_t id, uint8_t action, uint8_t mode, uint32_t irq,
+                         uint16_t segment, uint8_t bus, uint8_t device, uint8_t pin, uint64_t msi_addr,
+                         uint32_t msi_data);
+size_t wire_encode_claim(void *buf, uint32_t seq, uint32_t id, uint8_t space, uint64_t first, uint64_t last,
+                         uint32_t deadline_ms, uint32_t ring_id);
 /* error: 0 or a negative errno */
 size_t wire_encode_reply(void *buf, uint32_t seq, int error, uint32_t server_id, uint32_t nr_vcpus,
-                         uint32_t other, uint32_t range);
+                         uint32_t other);
 
 const char *wire_type_name(uint16_t type);

@@ -91,9 +91,17 @@ static void ioreq_log_invalid(Ioreq *q, unsigned vcpu, const XenIoreq *r, const 
 /* Signal the eventfds and answer the requests taken since the last flush, in that order. */
 static void ioreq_flush(Ioreq *q) {
         for (unsigned i = 0; i < q->n_signals; i++)
-                /* EAGAIN: the counter is saturated, the kicks coalesce with those not yet read */
-                (void) !write(q->signals[i].fd, &q->signals[i].count, sizeof(q->signals[i].count));
+                /* EAGAIN: the counter is as full as it gets; the backend, once it reads, sees a kick */
+                if (write(q->signals[i].fd, &q->signals[i].count, sizeof(q->signals[i].count)) < 0) {
+                        stats_add(&q->stats->saturated, q->signals[i].count);
+                        log_ratelimit(&q->saturated_log, LOG_WARNING, "Domain %" PRIu32 ": %" PRIu64 " kick%s found"
+                                      " an eventfd whose counter is full (its backend does not read it): they"
+                                      " coalesce with the kicks it has not read", xen_server_domid(q->xen),
+                                      q->signals[i].count, q->signals[i].count == 1 ? "" : "s");
+                }
         q->n_signals = 0;
+        if (q->fwd)
+                forward_flush(q->fwd);
         for (unsigned i = 0; i < q->n_answers; i++)
                 (void) xen_server_complete(q->xen, q->answers[i].vcpu, q->answers[i].set_data, q->answers[i].data);
         q->n_answers = 0;
@@ -119,6 +127,8 @@ static void ioreq_handle(Ioreq *q, unsigned vcpu, const XenIoreq *req) {
         IoreqClass class = IOREQ_CLASS_INVALID;
         const char *bad;
         const Registration *reg;
+        ForwardResult fr;
+        uint8_t space;
 
         bad = ioreq_check(q, vcpu, &r, &class);
         if (bad)
@@ -126,18 +136,34 @@ static void ioreq_handle(Ioreq *q, unsigned vcpu, const XenIoreq *req) {
 
         switch (class) {
         case IOREQ_CLASS_WRITE:
-                reg = match_lookup(q->match,
-                                   r.type == XEN_IOREQ_TYPE_PIO ? XIRQ_SPACE_PIO : XIRQ_SPACE_MMIO,
-                                   r.addr, (uint8_t) r.size, r.data);
+                space = r.type == XEN_IOREQ_TYPE_PIO ? XIRQ_SPACE_PIO : XIRQ_SPACE_MMIO;
+                reg = match_lookup(q->match, space, r.addr, (uint8_t) r.size, r.data);
                 if (reg) {
                         ioreq_signal(q, reg->fd);
                         stats_add(&q->stats->kicks, 1);
+                } else if (q->fwd && q->fwd->n > 0) {
+                        /* not a kick: its claim's backend answers it (the vCPU waits until then) */
+                        fr = forward_access(q->fwd, vcpu, space, false, r.addr, (uint8_t) r.size, r.data);
+                        if (fr == FORWARD_POSTED)
+                                return;
+                        if (fr == FORWARD_NONE)
+                                stats_add(&q->stats->unmatched, 1);
                 } else
                         stats_add(&q->stats->unmatched, 1);
                 ioreq_answer(q, vcpu, false, 0);
                 return;
 
         case IOREQ_CLASS_READ:
+                space = r.type == XEN_IOREQ_TYPE_PIO ? XIRQ_SPACE_PIO : XIRQ_SPACE_MMIO;
+                fr = q->fwd && q->fwd->n > 0 ?
+                     forward_access(q->fwd, vcpu, space, true, r.addr, (uint8_t) r.size, 0) : FORWARD_NONE;
+                if (fr == FORWARD_POSTED)
+                        return;
+                if (fr == FORWARD_REFUSED) {
+                        /* a claim that cannot answer reads like no device: all-ones */
+                        ioreq_answer(q, vcpu, true, ~UINT64_C(0));
+                        return;
+                }
                 stats_add(&q->stats->reads, 1);
                 ioreq_answer(q, vcpu, true, 0);
                 return;
@@ -341,6 +367,7 @@ int ioreq_start(Ioreq *q, struct ev_loop *loop, XenServer *xen, const MatchTable
                 .signals = signals,
                 .max_pass = nr,
                 .invalid_log = RATELIMIT_INIT(10 * 1000 * 1000, 10),
+                .saturated_log = RATELIMIT_INIT(10 * 1000 * 1000, 5),
         };
         ev_io_init(&q->io, ioreq_io_cb, fd, EV_READ);
         ev_idle_init(&q->poll, ioreq_poll_cb);

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <ev.h>
 
+#include "forward.h"
 #include "log.h"
 #include "match.h"
 #include "stats.h"
@@ -65,7 +66,9 @@ struct Ioreq {
         IoreqSignal *signals;           /* nr_vcpus entries */
         unsigned n_answers, n_signals, max_pass;
         IoreqStats *stats;              /* in the guest's stats memfd */
+        Forward *fwd;                   /* claims (NULL: none): accesses no registration takes go there */
         RateLimit invalid_log;
+        RateLimit saturated_log;
 };
 
 /*

@@ -81,6 +81,12 @@ static const int sandbox_allowed[] = {
         SCMP_SYS(close), SCMP_SYS(fcntl), SCMP_SYS(fstat), SCMP_SYS(newfstatat),
         SCMP_SYS(readlink), SCMP_SYS(readlinkat),
         SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl), SCMP_SYS(poll), SCMP_SYS(ppoll),
+        /*
+         * libev makes its epoll set anew when an event comes for a descriptor
+         * number it has since given to another file: an irqfd's or a claim's
+         * eventfd closed here lives on in the backend, and its number is reused
+         */
+        SCMP_SYS(epoll_create1),
         SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday), SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep),
         SCMP_SYS(futex), SCMP_SYS(sched_yield),
         SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(madvise), SCMP_SYS(brk),

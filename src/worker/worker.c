@@ -14,9 +14,12 @@
 #include <unistd.h>
 
 #include "fdio.h"
+#include "forward.h"
 #include "ioreq.h"
+#include "irqfd.h"
 #include "log.h"
 #include "match.h"
+#include "ranges.h"
 #include "sandbox.h"
 #include "stats.h"
 #include "wire.h"
@@ -27,7 +30,8 @@
 #define container_of(ptr, type, member) ((type *) ((char *) (ptr) - offsetof(type, member)))
 
 #define WORKER_BURST            32u     /* messages handled per wake-up */
-#define WORKER_FD_HEADROOM      64u     /* descriptors besides the registrations' */
+/* descriptors besides the registrations': the loop, the libraries, irqfds and claims (two each) */
+#define WORKER_FD_HEADROOM      (64u + 2u * STATS_MAX_IRQFDS + 2u * STATS_MAX_CLAIMS)
 
 typedef enum WorkerState {
         WORKER_INIT,                    /* waiting for INIT */
@@ -55,10 +59,18 @@ struct Worker {
         XenServer *xen;
         MatchTable *match;
         unsigned n_registrations;
+        RangeSpan *want[2];             /* the registrations' distinct ranges, per space */
+        unsigned n_want[2];
+        IrqfdSet irqfds;
+        Forward fwd;
+        bool fwd_ready;
         Ioreq ioreq;
         bool dispatching;
         RateLimit log_limit;
 };
+
+static RangeOps worker_range_ops(Worker *w);
+static void worker_claim_broken(Forward *f, uint32_t claim_id);
 
 static void worker_end(Worker *w, int status) {
         if (w->ended)
@@ -69,13 +81,13 @@ static void worker_end(Worker *w, int status) {
         ev_break(w->loop, EVBREAK_ALL);
 }
 
-static void worker_reply(Worker *w, uint32_t seq, int error, uint32_t other, uint32_t range) {
+static void worker_reply(Worker *w, uint32_t seq, int error, uint32_t other) {
         uint8_t out[WIRE_MSG_MAX];
         size_t n;
         int r;
 
         n = wire_encode_reply(out, seq, error, w->xen ? xen_server_id(w->xen) : WIRE_NONE,
-                              w->xen && w->state != WORKER_INIT ? xen_server_nr_vcpus(w->xen) : 0, other, range);
+                              w->xen && w->state != WORKER_INIT ? xen_server_nr_vcpus(w->xen) : 0, other);
         r = fdio_send(w->fd, out, n, NULL, 0);
         if (r < 0) {
                 /* the parent does not listen: nothing more to do for it */
@@ -168,12 +180,31 @@ static void worker_init(Worker *w, const WireMsg *m, int stats_fd) {
         if (other == WIRE_NONE)
                 other = xen_server_passed(w->xen);
 
+        /* what the server has mapped: nothing if it is new, else what the last worker left written down */
+        if (xen_server_reattached(w->xen)) {
+                RangeOps ops = worker_range_ops(w);
+
+                r = ranges_recover(&w->stats->ranges, &ops);
+                if (r < 0)
+                        log_warning_errno(r, "Guest %s: the ranges the last worker mapped are unknown, mapping"
+                                          " anew: %m", w->name);
+        } else
+                ranges_reset(&w->stats->ranges);
+        r = forward_init(&w->fwd, w->loop, w->xen, w->stats, w->name, worker_claim_broken);
+        if (r < 0)
+                goto fail;
+        w->fwd_ready = true;
+        irqfd_set_init(&w->irqfds, w->loop, w->xen, w->stats, w->name);
+
         /* the parent logs it (rate-limited: a client can make and drop servers at will) */
         w->state = WORKER_SETUP;
-        worker_reply(w, m->seq, 0, other, 0);
+        worker_reply(w, m->seq, 0, other);
         return;
 
 fail:
+        /* Xen answers a domain destroyed under a set-up with all sorts of errors: say what happened */
+        if (r != -ESRCH && w->xen && xen_server_domain_gone(w->xen))
+                r = -ESRCH;
         /* a server this worker made and never enabled has nothing waiting on it */
         if (created || (w->xen && !xen_server_reattached(w->xen))) {
                 w->xen = xen_server_free(w->xen, true);
@@ -181,26 +212,91 @@ fail:
                         __atomic_store_n(&w->stats->created_server, STATS_NONE, __ATOMIC_RELEASE);
         } else
                 w->xen = xen_server_free(w->xen, false);
-        worker_reply(w, m->seq, r, other, 0);
+        worker_reply(w, m->seq, r, other);
         worker_end(w, EXIT_FAILURE);
 }
 
-/* ---- registrations ---- */
+/* ---- registrations, claims and the ranges they map ---- */
 
-static int worker_map(Worker *w, const MatchKey *k) {
-        int r = xen_server_map_range(w->xen, k->space == XIRQ_SPACE_PIO, k->addr, k->addr + k->len - 1);
-
-        /* a range is mapped whole or not at all: EEXIST is one an earlier worker mapped */
-        return r == -EEXIST ? 0 : r;
+static int worker_range_map(void *ctx, int pio, uint64_t first, uint64_t last) {
+        return xen_server_map_range(ctx, pio, first, last);
 }
 
-static int worker_unmap(Worker *w, uint8_t space, uint64_t first, uint64_t last) {
-        int r = xen_server_unmap_range(w->xen, space == XIRQ_SPACE_PIO, first, last);
-
-        return r == -ENOENT ? 0 : r;
+static int worker_range_unmap(void *ctx, int pio, uint64_t first, uint64_t last) {
+        return xen_server_unmap_range(ctx, pio, first, last);
 }
 
-static int worker_assign(Worker *w, const MatchKey *key, int *fd, bool *ret_new_range) {
+static RangeOps worker_range_ops(Worker *w) {
+        return (RangeOps) { .map = worker_range_map, .unmap = worker_range_unmap, .ctx = w->xen };
+}
+
+static int worker_space(uint8_t space) {
+        return space == XIRQ_SPACE_PIO ? 1 : 0;
+}
+
+/* Everything space should map: the registrations' ranges and the claims, into a new array. */
+static RangeSpan *worker_wanted(Worker *w, uint8_t space, size_t *ret_n) {
+        int i = worker_space(space);
+        size_t n = w->n_want[i];
+        RangeSpan *all = calloc(n + STATS_MAX_CLAIMS + 1, sizeof(*all));
+
+        if (!all)
+                return NULL;
+        if (n > 0)
+                memcpy(all, w->want[i], n * sizeof(*all));
+        n += forward_ranges(&w->fwd, space, all + n, STATS_MAX_CLAIMS);
+        *ret_n = n;
+        return all;
+}
+
+/*
+ * Make the server map what space wants.  Before START nothing is mapped yet
+ * (a server taken over keeps what it had until then, so that no access falls
+ * through while the registrations come back): only Xen's limit is checked.
+ */
+static int worker_apply(Worker *w, uint8_t space) {
+        RangeOps ops = worker_range_ops(w);
+        RangeSpan *want, *merged;
+        size_t n;
+        int r;
+
+        want = worker_wanted(w, space, &n);
+        if (!want)
+                return -ENOMEM;
+        if (w->state == WORKER_SERVING)
+                r = ranges_apply(&w->stats->ranges, &ops, worker_space(space), want, n);
+        else {
+                merged = calloc(n + 1, sizeof(*merged));
+                r = !merged ? -ENOMEM : ranges_union(want, n, merged) > RANGES_MAX ? -ENOSPC : 0;
+                free(merged);
+        }
+        free(want);
+        return r;
+}
+
+static int worker_want_add(Worker *w, const MatchKey *k) {
+        int i = worker_space(k->space);
+        RangeSpan *p;
+
+        p = realloc(w->want[i], (w->n_want[i] + 1) * sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        w->want[i] = p;
+        p[w->n_want[i]++] = (RangeSpan) { k->addr, k->addr + k->len - 1 };
+        return 0;
+}
+
+static void worker_want_remove(Worker *w, const MatchKey *k) {
+        int i = worker_space(k->space);
+
+        for (unsigned j = 0; j < w->n_want[i]; j++)
+                if (w->want[i][j].first == k->addr && w->want[i][j].last == k->addr + k->len - 1) {
+                        w->want[i][j] = w->want[i][--w->n_want[i]];
+                        return;
+                }
+}
+
+static int worker_assign(Worker *w, const MatchKey *key, int *fd) {
         Registration *reg;
         bool new_range = false;
         int flags, r;
@@ -228,20 +324,24 @@ static int worker_assign(Worker *w, const MatchKey *key, int *fd, bool *ret_new_
                 return r;
         }
         if (new_range) {
-                r = worker_map(w, key);
+                r = worker_want_add(w, key);
+                if (r == 0)
+                        r = worker_apply(w, key->space);
                 if (r < 0) {
+                        /* -ENOSPC: more ranges than Xen keeps, once adjacent ones merge */
+                        worker_want_remove(w, key);
                         (void) match_remove(w->match, key, NULL, NULL);
                         free(reg);
+                        (void) worker_apply(w, key->space);
                         return r;
                 }
         }
         *fd = -1;
         w->n_registrations++;
-        *ret_new_range = new_range;
         return 0;
 }
 
-static int worker_deassign(Worker *w, const MatchKey *key, bool *ret_unmapped) {
+static int worker_deassign(Worker *w, const MatchKey *key) {
         void *data = NULL;
         bool unused = false;
         Registration *reg;
@@ -251,15 +351,13 @@ static int worker_deassign(Worker *w, const MatchKey *key, bool *ret_unmapped) {
         if (r < 0)
                 return r;
         reg = data;
-        *ret_unmapped = false;
         if (unused) {
-                r = worker_unmap(w, key->space, key->addr, key->addr + key->len - 1);
+                worker_want_remove(w, key);
+                r = worker_apply(w, key->space);
                 if (r < 0)
                         log_ratelimit_errno(&w->log_limit, LOG_WARNING, r,
                                             "Guest %s: failed to unmap 0x%" PRIx64 "+%u: %m", w->name, key->addr,
                                             key->len);
-                else
-                        *ret_unmapped = true;
         }
         close(reg->fd);
         free(reg);
@@ -272,6 +370,40 @@ static int worker_free_registration(const MatchKey *key, void *data, void *ctx) 
 
         close(reg->fd);
         free(reg);
+        return 0;
+}
+
+static void worker_claim_broken(Forward *f, uint32_t claim_id) {
+        Worker *w = container_of(f, Worker, fwd);
+        uint8_t out[WIRE_MSG_MAX];
+
+        /* the parent closes the connection, which removes the claim */
+        if (fdio_send(w->fd, out, wire_encode_value(out, WIRE_EXPIRED, 0, (int32_t) claim_id), NULL, 0) < 0)
+                worker_end(w, EXIT_FAILURE);
+}
+
+static int worker_claim(Worker *w, const WireMsg *m, int fds[3]) {
+        int r;
+
+        r = forward_claim_add(&w->fwd, m->id, m->ring_id, m->space, m->first, m->last, m->deadline_ms, fds);
+        if (r < 0)
+                return r;
+        r = worker_apply(w, m->space);
+        if (r < 0) {
+                (void) forward_claim_del(&w->fwd, m->id);
+                (void) worker_apply(w, m->space);
+        }
+        return r;
+}
+
+static int worker_unclaim(Worker *w, uint32_t id) {
+        int r = forward_claim_del(&w->fwd, id);
+
+        if (r < 0)
+                return r;
+        /* its range is unmapped, unless a registration still wants it (only one space changed: cheap) */
+        (void) worker_apply(w, XIRQ_SPACE_MMIO);
+        (void) worker_apply(w, XIRQ_SPACE_PIO);
         return 0;
 }
 
@@ -289,10 +421,31 @@ static void worker_ioreq_fail(Ioreq *q, int error) {
                 worker_end(w, EXIT_FAILURE);
 }
 
+/* The ranges wanted, mapped: what changed while no worker served (or since the last one) included. */
+static void worker_apply_all(Worker *w) {
+        RangeOps ops = worker_range_ops(w);
+
+        for (uint8_t space = XIRQ_SPACE_MMIO; space <= XIRQ_SPACE_PIO; space++) {
+                RangeSpan *want;
+                size_t n;
+                int r = -ENOMEM;
+
+                want = worker_wanted(w, space, &n);
+                if (want)
+                        r = ranges_apply(&w->stats->ranges, &ops, worker_space(space), want, n);
+                free(want);
+                if (r < 0)
+                        log_ratelimit_errno(&w->log_limit, LOG_WARNING, r, "Guest %s: cannot map the %s ranges of"
+                                            " its registrations and claims: %m", w->name,
+                                            space == XIRQ_SPACE_PIO ? "port I/O" : "MMIO");
+        }
+}
+
 static int worker_start(Worker *w) {
         unsigned taken = 0, renotified = 0;
         int r;
 
+        worker_apply_all(w);
         /* enable, read the vCPUs' ports and bind them: the last steps that need privileges */
         r = xen_server_enable(w->xen);
         if (r < 0)
@@ -311,6 +464,7 @@ static int worker_start(Worker *w) {
         if (r < 0)
                 return log_error_errno(r, "Guest %s: cannot start dispatching: %m", w->name);
         w->dispatching = true;
+        w->ioreq.fwd = &w->fwd;
         if (xen_server_reattached(w->xen)) {
                 ioreq_recover(&w->ioreq, &taken, &renotified);
                 if (taken > 0 || renotified > 0)
@@ -328,11 +482,17 @@ static void worker_stop(Worker *w, const WireMsg *m) {
                 ioreq_stop(&w->ioreq);
                 w->dispatching = false;
         }
+        /* what waits on a claim is answered by the teardown, or left in its slot for the next worker */
+        irqfd_clear(&w->irqfds);
+        if (w->fwd_ready) {
+                forward_clear(&w->fwd, false);
+                w->fwd_ready = false;
+        }
         /* a server never started still needs its ports bound to answer who waits on it */
         if (teardown && w->xen && w->state == WORKER_SETUP)
                 (void) xen_server_enable(w->xen);
         w->xen = xen_server_free(w->xen, teardown);
-        worker_reply(w, m->seq, 0, WIRE_NONE, 0);
+        worker_reply(w, m->seq, 0, WIRE_NONE);
         worker_end(w, EXIT_SUCCESS);
 }
 
@@ -340,7 +500,6 @@ static void worker_stop(Worker *w, const WireMsg *m) {
 
 static void worker_handle(Worker *w, const uint8_t *buf, size_t len, int *fds, unsigned nfds) {
         WireMsg m;
-        bool range = false;
         int r;
 
         r = wire_decode(buf, len, nfds, &m);
@@ -351,7 +510,7 @@ static void worker_handle(Worker *w, const uint8_t *buf, size_t len, int *fds, u
                                     " %u fds): %m", w->name[0] ? w->name : "?", len, nfds);
                 if (len >= sizeof(h)) {
                         memcpy(&h, buf, sizeof(h));
-                        worker_reply(w, le32toh(h.seq), r, WIRE_NONE, 0);
+                        worker_reply(w, le32toh(h.seq), r, WIRE_NONE);
                 }
                 return;
         }
@@ -362,29 +521,48 @@ static void worker_handle(Worker *w, const uint8_t *buf, size_t len, int *fds, u
                         break;
                 worker_init(w, &m, fds[0]);
                 return;
-        case WIRE_STALE:
-                if (w->state != WORKER_SETUP)
-                        break;
-                r = worker_unmap(w, m.space, m.first, m.last);
-                worker_reply(w, m.seq, r, WIRE_NONE, r == 0);
-                return;
         case WIRE_ASSIGN:
                 if (w->state != WORKER_SETUP && w->state != WORKER_SERVING)
                         break;
-                r = worker_assign(w, &m.key, &fds[0], &range);
-                worker_reply(w, m.seq, r, WIRE_NONE, range);
+                r = worker_assign(w, &m.key, &fds[0]);
+                worker_reply(w, m.seq, r, WIRE_NONE);
                 return;
         case WIRE_DEASSIGN:
                 if (w->state != WORKER_SETUP && w->state != WORKER_SERVING)
                         break;
-                r = worker_deassign(w, &m.key, &range);
-                worker_reply(w, m.seq, r, WIRE_NONE, range);
+                r = worker_deassign(w, &m.key);
+                worker_reply(w, m.seq, r, WIRE_NONE);
+                return;
+        case WIRE_IRQFD:
+                if (w->state != WORKER_SETUP && w->state != WORKER_SERVING)
+                        break;
+                r = irqfd_add(&w->irqfds, &(IrqfdSpec) {
+                                .id = m.id, .action = m.action, .mode = m.mode, .irq = m.irq,
+                                .segment = m.segment, .bus = m.bus, .device = m.device, .pin = m.pin,
+                                .msi_addr = m.msi_addr, .msi_data = m.msi_data,
+                        }, &fds[0], nfds > 1 ? &fds[1] : NULL);
+                worker_reply(w, m.seq, r, WIRE_NONE);
+                return;
+        case WIRE_IRQFD_DEL:
+                if (w->state != WORKER_SETUP && w->state != WORKER_SERVING)
+                        break;
+                worker_reply(w, m.seq, irqfd_del(&w->irqfds, (uint32_t) m.value), WIRE_NONE);
+                return;
+        case WIRE_CLAIM:
+                if (w->state != WORKER_SETUP && w->state != WORKER_SERVING)
+                        break;
+                worker_reply(w, m.seq, worker_claim(w, &m, fds), WIRE_NONE);
+                return;
+        case WIRE_UNCLAIM:
+                if (w->state != WORKER_SETUP && w->state != WORKER_SERVING)
+                        break;
+                worker_reply(w, m.seq, worker_unclaim(w, (uint32_t) m.value), WIRE_NONE);
                 return;
         case WIRE_START:
                 if (w->state != WORKER_SETUP)
                         break;
                 r = worker_start(w);
-                worker_reply(w, m.seq, r, WIRE_NONE, 0);
+                worker_reply(w, m.seq, r, WIRE_NONE);
                 if (r < 0)
                         worker_end(w, EXIT_FAILURE);
                 return;
@@ -392,7 +570,7 @@ static void worker_handle(Worker *w, const uint8_t *buf, size_t len, int *fds, u
                 w->busy_poll_us = (uint32_t) m.value;
                 if (w->dispatching)
                         ioreq_set_busy_poll(&w->ioreq, w->busy_poll_us);
-                worker_reply(w, m.seq, 0, WIRE_NONE, 0);
+                worker_reply(w, m.seq, 0, WIRE_NONE);
                 return;
         case WIRE_STOP:
                 worker_stop(w, &m);
@@ -401,7 +579,7 @@ static void worker_handle(Worker *w, const uint8_t *buf, size_t len, int *fds, u
                 break;
         }
         /* a message of the other direction, or one its state does not take */
-        worker_reply(w, m.seq, -EPROTO, WIRE_NONE, 0);
+        worker_reply(w, m.seq, -EPROTO, WIRE_NONE);
 }
 
 static void worker_io_cb(struct ev_loop *loop, ev_io *w_io, int revents) {
@@ -409,11 +587,11 @@ static void worker_io_cb(struct ev_loop *loop, ev_io *w_io, int revents) {
 
         for (unsigned i = 0; i < WORKER_BURST && !w->ended; i++) {
                 uint8_t buf[WIRE_MSG_MAX];
-                int fds[2];
+                int fds[WIRE_MAX_FDS] = { -1, -1, -1 };
                 unsigned nfds = 0, flags = 0;
                 ssize_t n;
 
-                n = fdio_recv(w->fd, buf, sizeof(buf), fds, 2, &nfds, &flags);
+                n = fdio_recv(w->fd, buf, sizeof(buf), fds, WIRE_MAX_FDS, &nfds, &flags);
                 if (n == -EAGAIN)
                         return;
                 if (n < 0 || (n == 0 && nfds == 0)) {
@@ -424,7 +602,7 @@ static void worker_io_cb(struct ev_loop *loop, ev_io *w_io, int revents) {
                         return;
                 }
                 if (flags != 0)
-                        worker_reply(w, 0, flags & FDIO_TRUNC ? -EBADMSG : -EPROTO, WIRE_NONE, 0);
+                        worker_reply(w, 0, flags & FDIO_TRUNC ? -EBADMSG : -EPROTO, WIRE_NONE);
                 else
                         worker_handle(w, buf, (size_t) n, fds, nfds);
                 for (unsigned k = 0; k < nfds; k++)
@@ -469,6 +647,11 @@ Worker *worker_free(Worker *w) {
         ev_signal_stop(w->loop, &w->sig_int);
         if (w->dispatching)
                 ioreq_stop(&w->ioreq);
+        irqfd_clear(&w->irqfds);
+        if (w->fwd_ready)
+                forward_clear(&w->fwd, false);
+        free(w->want[0]);
+        free(w->want[1]);
         /* whatever ended the worker, its server stays: the parent tears it down only by STOP */
         w->xen = xen_server_free(w->xen, false);
         if (w->match) {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include <xendevicemodel.h>
 #include <xenevtchn.h>
@@ -324,6 +325,25 @@ static void answer_in_flight(XenServer *s) {
 }
 
 /*
+ * Wait (bounded) until the vCPUs took the answers of their slots: Xen reads
+ * an answer when the vCPU runs again, and a server destroyed before that
+ * takes the answer with it (the vCPU continues as if nothing had answered).
+ */
+static void wait_answers_taken(XenServer *s) {
+        for (unsigned i = 0; i < 200; i++) {
+                bool left = false;
+
+                for (unsigned v = 0; v < s->nr_bound && !left; v++)
+                        if (s->local[v] != NO_PORT &&
+                            ((volatile ioreq_t *) &s->page->vcpu_ioreq[v])->state == STATE_IORESP_READY)
+                                left = true;
+                if (!left)
+                        return;
+                (void) nanosleep(&(struct timespec) { .tv_nsec = 1000 * 1000 }, NULL);
+        }
+}
+
+/*
  * Teardown, the reverse of set-up: disable (no new requests reach us) →
  * answer every request still in flight → unbind the ports → unmap the
  * ioreq page (a mapping keeps a destroyed domain alive as a zombie) →
@@ -338,8 +358,10 @@ XenServer *xen_server_free(XenServer *s, bool destroy) {
 
         if (destroy && s->enabled)
                 (void) xendevicemodel_set_ioreq_server_state(s->dm, (domid_t) s->domid, (ioservid_t) s->id, 0);
-        if (destroy && s->page)
+        if (destroy && s->page) {
                 answer_in_flight(s);
+                wait_answers_taken(s);
+        }
         for (unsigned v = s->nr_bound; v > 0; v--)
                 if (s->local[v - 1] != NO_PORT)
                         (void) xenevtchn_unbind(s->xce, s->local[v - 1]);
@@ -472,4 +494,57 @@ int xen_server_complete(XenServer *s, unsigned vcpu, bool set_data, uint64_t dat
         if (xenevtchn_notify(s->xce, s->local[vcpu]) < 0)
                 return errno > 0 ? -errno : -EIO;
         return 0;
+}
+
+/* ---- interrupts (irqfd) ---- */
+
+static int xen_errno(void) {
+        return errno > 0 ? -errno : -EIO;
+}
+
+int xen_server_set_irq(XenServer *s, const XenIrq *irq, unsigned level) {
+        int r;
+
+        switch (irq->kind) {
+        case XEN_IRQ_LINE:
+                r = xendevicemodel_set_irq_level(s->dm, (domid_t) s->domid, irq->irq, level);
+                break;
+        case XEN_IRQ_ISA:
+                r = xendevicemodel_set_isa_irq_level(s->dm, (domid_t) s->domid, (uint8_t) irq->irq, level);
+                break;
+        case XEN_IRQ_INTX:
+                r = xendevicemodel_set_pci_intx_level(s->dm, (domid_t) s->domid, irq->segment, irq->bus,
+                                                      irq->device, irq->pin, level);
+                break;
+        default:
+                return -EINVAL;
+        }
+        return r < 0 ? xen_errno() : 0;
+}
+
+int xen_server_inject_msi(XenServer *s, uint64_t addr, uint32_t data) {
+        return xendevicemodel_inject_msi(s->dm, (domid_t) s->domid, addr, data) < 0 ? xen_errno() : 0;
+}
+
+int xen_server_evtchn_bind(XenServer *s, uint32_t remote_port, uint32_t *ret_local) {
+        xenevtchn_port_or_error_t p = xenevtchn_bind_interdomain(s->xce, s->domid, remote_port);
+
+        if (p < 0)
+                return xen_errno();
+        *ret_local = (uint32_t) p;
+        return 0;
+}
+
+void xen_server_evtchn_unbind(XenServer *s, uint32_t local_port) {
+        (void) xenevtchn_unbind(s->xce, local_port);
+}
+
+int xen_server_evtchn_notify(XenServer *s, uint32_t local_port) {
+        return xenevtchn_notify(s->xce, local_port) < 0 ? xen_errno() : 0;
+}
+
+bool xen_server_domain_gone(XenServer *s) {
+        unsigned nr = 0;
+
+        return xendevicemodel_nr_vcpus(s->dm, (domid_t) s->domid, &nr) < 0 && errno == ESRCH;
 }

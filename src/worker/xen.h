@@ -95,6 +95,8 @@ int xen_server_unmap_range(XenServer *s, bool pio, uint64_t first, uint64_t last
 int xen_server_enable(XenServer *s);
 
 uint32_t xen_server_domid(const XenServer *s);
+/* Has the domain gone (destroyed, or dying)?  A set-up step that failed may have failed for that. */
+bool xen_server_domain_gone(XenServer *s);
 uint32_t xen_server_id(const XenServer *s);
 /* The highest id of another server of the domain (the one passed, if any), or XEN_NO_SERVER. */
 uint32_t xen_server_passed(const XenServer *s);
@@ -134,5 +136,30 @@ bool xen_server_take_left(XenServer *s, unsigned vcpu, XenIoreq *ret, bool *ret_
  * IORESP_READY, notify the vCPU's port.
  */
 int xen_server_complete(XenServer *s, unsigned vcpu, bool set_data, uint64_t data);
+
+/* Interrupts, for irqfds: a line's level (0 or 1), an MSI, an event channel to the guest. */
+typedef enum XenIrqKind {
+        XEN_IRQ_LINE = 1,               /* set_irq_level(irq) */
+        XEN_IRQ_ISA = 2,                /* set_isa_irq_level(irq) */
+        XEN_IRQ_INTX = 3,               /* set_pci_intx_level(segment, bus, device, pin) */
+} XenIrqKind;
+
+typedef struct XenIrq {
+        XenIrqKind kind;
+        uint32_t irq;
+        uint16_t segment;
+        uint8_t bus, device, pin;
+} XenIrq;
+
+int xen_server_set_irq(XenServer *s, const XenIrq *irq, unsigned level);
+int xen_server_inject_msi(XenServer *s, uint64_t addr, uint32_t data);
+/*
+ * Bind a local port to the guest's port remote_port (unbound, allocated for
+ * this domain).  Its events, if the guest sends any, are pending on the
+ * server's fd like the vCPUs' and ignored (no vCPU has that port).
+ */
+int xen_server_evtchn_bind(XenServer *s, uint32_t remote_port, uint32_t *ret_local);
+void xen_server_evtchn_unbind(XenServer *s, uint32_t local_port);
+int xen_server_evtchn_notify(XenServer *s, uint32_t local_port);
 
 #endif

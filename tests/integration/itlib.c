@@ -73,6 +73,16 @@ static void *notes_reader(void *arg) {
                         continue;
                 buf[n] = '\0';
                 pthread_mutex_lock(&notes_lock);
+                /* full: the oldest notes already looked at make room (a busy daemon sends many STATUS=) */
+                if (it->n_notes == IT_NOTES_MAX && it->notes_seen > 0) {
+                        size_t k = it->notes_seen;
+
+                        for (size_t i = 0; i < k; i++)
+                                free(it->notes[i]);
+                        memmove(it->notes, it->notes + k, (it->n_notes - k) * sizeof(it->notes[0]));
+                        it->n_notes -= k;
+                        it->notes_seen = 0;
+                }
                 if (it->n_notes < IT_NOTES_MAX)
                         it->notes[it->n_notes++] = strdup(buf);
                 pthread_mutex_unlock(&notes_lock);
@@ -496,9 +506,11 @@ bool it_log_contains(It *it, const char *s) {
 /* ---- sd_notify ---- */
 
 void it_drain_notes(It *it) {
-        (void) it;
-        /* let the reader catch up with anything already sent */
+        /* let the reader catch up with anything already sent, then take it as seen */
         usleep(20000);
+        pthread_mutex_lock(&notes_lock);
+        it->notes_seen = it->n_notes;
+        pthread_mutex_unlock(&notes_lock);
 }
 
 static bool note_has(const char *note, const char *prefix) {
