@@ -635,8 +635,25 @@ int config_parse_global(FILE *f, const char *filename, Config **ret, char *err, 
                 set_err(err, errlen, "%s: out of memory", filename);
                 return -ENOMEM;
         }
+        /* unless set, the control socket follows socket_dir */
+        free(c->control_socket);
+        c->control_socket = NULL;
         ctx.base = (char *) c;
         r = run_parser(&ctx, err, errlen);
+        if (r >= 0 && !c->control_socket) {
+                size_t n = strlen(c->socket_dir) + strlen("/control");
+
+                if (n > SOCKET_PATH_MAX) {
+                        set_err(err, errlen, "%s: socket_dir %s is too long for the control socket (socket_dir/control,"
+                                " at most %zu bytes): set control_socket", filename, c->socket_dir, SOCKET_PATH_MAX);
+                        r = -ENAMETOOLONG;
+                } else if (!(c->control_socket = malloc(n + 1))) {
+                        set_err(err, errlen, "%s: out of memory", filename);
+                        r = -ENOMEM;
+                } else
+                        (void) snprintf(c->control_socket, n + 1, "%s/control",
+                                        strcmp(c->socket_dir, "/") == 0 ? "" : c->socket_dir);
+        }
         if (r < 0) {
                 config_free(c);
                 return r;

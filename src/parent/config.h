@@ -36,8 +36,8 @@
 #define CONFIG_DEFAULT_PATH     CONFIG_DEFAULT_DIR "/xen-ioreqd.conf"
 #define CONFIG_DEFAULT_GUESTS_DIR CONFIG_DEFAULT_DIR "/guests.d"
 #define CONFIG_DEFAULT_SOCKET_DIR RUNSTATEDIR "/xen-ioreqd"
-/* no ".sock": never a guest's default socket */
-#define CONFIG_DEFAULT_CONTROL_SOCKET RUNSTATEDIR "/xen-ioreqd/control"
+/* socket_dir/control unless set; no ".sock": never a guest's default socket */
+#define CONFIG_DEFAULT_CONTROL_SOCKET CONFIG_DEFAULT_SOCKET_DIR "/control"
 #define CONFIG_DEFAULT_WORKER_USER "xen-ioreqd"
 /* worker_uid_base: workers of domain D run as base + D; domids are below 0x7ff0 */
 #define CONFIG_UID_BASE_MIN     1000u
