@@ -650,8 +650,10 @@ int manager_start(Manager *m, bool log_prefix) {
 
         r = control_new(&m->control, m->loop, m, m->config->control_socket, m->config->control_max_connections,
                         manager_take_listen_fd(m, m->config->control_socket));
+        /* xen-ioreqctl cannot reach this daemon then; the guests are served all the same */
         if (r < 0)
-                return log_error_errno(r, "Failed to listen on the control socket %s: %m", m->config->control_socket);
+                log_error_errno(r, "Failed to listen on the control socket %s, xen-ioreqctl will not work: %m",
+                                m->config->control_socket);
 
         r = xenxs_new(&m->xs, m->loop, manager_xs_changed, m);
         if (r < 0)
