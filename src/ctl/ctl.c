@@ -216,65 +216,34 @@ int ctl_guest(Ctl *c, const char *name, CtlGuest *ret) {
         return 0;
 }
 
-int ctl_guests(Ctl *c, CtlGuest **ret, size_t *ret_n) {
-        CtlGuest *v = NULL;
+/*
+ * A listing: item requests of type at index 0, 1, ... until ENOENT, each
+ * reply (reply_len bytes) converted into an element of elem_size bytes.
+ */
+static int ctl_list(Ctl *c, uint16_t type, const char *name, size_t reply_len, size_t elem_size,
+                    void (*convert)(void *elem, const void *reply), void **ret, size_t *ret_n) {
+        uint8_t reply[CTL_MSG_MAX];
+        char *v = NULL;
         size_t n = 0;
         int e;
 
         for (uint32_t i = 0; i < CTL_MAX_ITEMS; i++) {
-                struct ctl_guest_reply r;
-                CtlGuest *nv;
+                char *nv;
 
-                e = ctl_item(c, CTL_MSG_GUEST, NULL, i, &r, sizeof(r));
+                e = ctl_item(c, type, name, i, reply, reply_len);
                 if (e == -ENOENT)
                         break;
                 if (e < 0) {
                         free(v);
                         return e;
                 }
-                nv = realloc(v, (n + 1) * sizeof(*v));
+                nv = realloc(v, (n + 1) * elem_size);
                 if (!nv) {
                         free(v);
                         return -ENOMEM;
                 }
                 v = nv;
-                ctl_guest_from(&v[n++], &r);
-        }
-        *ret = v;
-        *ret_n = n;
-        return 0;
-}
-
-int ctl_clients(Ctl *c, const char *name, CtlClient **ret, size_t *ret_n) {
-        CtlClient *v = NULL;
-        size_t n = 0;
-        int e;
-
-        for (uint32_t i = 0; i < CTL_MAX_ITEMS; i++) {
-                struct ctl_client_reply r;
-                CtlClient *nv;
-
-                e = ctl_item(c, CTL_MSG_CLIENT, name, i, &r, sizeof(r));
-                if (e == -ENOENT)
-                        break;
-                if (e < 0) {
-                        free(v);
-                        return e;
-                }
-                nv = realloc(v, (n + 1) * sizeof(*v));
-                if (!nv) {
-                        free(v);
-                        return -ENOMEM;
-                }
-                v = nv;
-                v[n] = (CtlClient) {
-                        .pid = le32toh(r.pid),
-                        .uid = le32toh(r.uid),
-                        .gid = le32toh(r.gid),
-                        .registrations = le32toh(r.registrations),
-                };
-                memcpy(v[n].comm, r.comm, sizeof(r.comm));
-                v[n].comm[sizeof(v[n].comm) - 1] = '\0';
+                convert(v + n * elem_size, reply);
                 n++;
         }
         *ret = v;
@@ -282,44 +251,59 @@ int ctl_clients(Ctl *c, const char *name, CtlClient **ret, size_t *ret_n) {
         return 0;
 }
 
+static void ctl_guest_convert(void *elem, const void *reply) {
+        struct ctl_guest_reply r;
+
+        memcpy(&r, reply, sizeof(r));
+        ctl_guest_from(elem, &r);
+}
+
+int ctl_guests(Ctl *c, CtlGuest **ret, size_t *ret_n) {
+        return ctl_list(c, CTL_MSG_GUEST, NULL, sizeof(struct ctl_guest_reply), sizeof(CtlGuest), ctl_guest_convert,
+                        (void **) ret, ret_n);
+}
+
+static void ctl_client_convert(void *elem, const void *reply) {
+        struct ctl_client_reply r;
+        CtlClient *cl = elem;
+
+        memcpy(&r, reply, sizeof(r));
+        *cl = (CtlClient) {
+                .pid = le32toh(r.pid),
+                .uid = le32toh(r.uid),
+                .gid = le32toh(r.gid),
+                .registrations = le32toh(r.registrations),
+        };
+        memcpy(cl->comm, r.comm, sizeof(r.comm));
+        cl->comm[sizeof(cl->comm) - 1] = '\0';
+}
+
+int ctl_clients(Ctl *c, const char *name, CtlClient **ret, size_t *ret_n) {
+        return ctl_list(c, CTL_MSG_CLIENT, name, sizeof(struct ctl_client_reply), sizeof(CtlClient),
+                        ctl_client_convert, (void **) ret, ret_n);
+}
+
+static void ctl_reg_convert(void *elem, const void *reply) {
+        struct ctl_reg_reply r;
+
+        memcpy(&r, reply, sizeof(r));
+        *(CtlReg *) elem = (CtlReg) {
+                .owner_pid = le32toh(r.owner_pid),
+                .space = r.space,
+                .len = r.len,
+                .match = r.match,
+                .counted = r.counted != 0,
+                .addr = le64toh(r.addr),
+                .value = le64toh(r.value),
+                .mask = le64toh(r.mask),
+                .kicks = le64toh(r.kicks),
+                .last_kick_ns = le64toh(r.last_kick_ns),
+        };
+}
+
 int ctl_regs(Ctl *c, const char *name, CtlReg **ret, size_t *ret_n) {
-        CtlReg *v = NULL;
-        size_t n = 0;
-        int e;
-
-        for (uint32_t i = 0; i < CTL_MAX_ITEMS; i++) {
-                struct ctl_reg_reply r;
-                CtlReg *nv;
-
-                e = ctl_item(c, CTL_MSG_REG, name, i, &r, sizeof(r));
-                if (e == -ENOENT)
-                        break;
-                if (e < 0) {
-                        free(v);
-                        return e;
-                }
-                nv = realloc(v, (n + 1) * sizeof(*v));
-                if (!nv) {
-                        free(v);
-                        return -ENOMEM;
-                }
-                v = nv;
-                v[n++] = (CtlReg) {
-                        .owner_pid = le32toh(r.owner_pid),
-                        .space = r.space,
-                        .len = r.len,
-                        .match = r.match,
-                        .counted = r.counted != 0,
-                        .addr = le64toh(r.addr),
-                        .value = le64toh(r.value),
-                        .mask = le64toh(r.mask),
-                        .kicks = le64toh(r.kicks),
-                        .last_kick_ns = le64toh(r.last_kick_ns),
-                };
-        }
-        *ret = v;
-        *ret_n = n;
-        return 0;
+        return ctl_list(c, CTL_MSG_REG, name, sizeof(struct ctl_reg_reply), sizeof(CtlReg), ctl_reg_convert,
+                        (void **) ret, ret_n);
 }
 
 int ctl_hist(Ctl *c, const char *name, CtlHist *ret) {
