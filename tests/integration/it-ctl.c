@@ -455,6 +455,7 @@ int main(int argc, char **argv) {
         struct stat st;
 
         it_init(&it, "it-ctl", argc, argv);
+        it.supervised = true;
         snprintf(ctl_socket, sizeof ctl_socket, "%s/control", it.sockets_dir);
         snprintf(out_path, sizeof out_path, "%s/ctl.out", it.dir);
         snprintf(err_path, sizeof err_path, "%s/ctl.err", it.dir);
@@ -607,6 +608,25 @@ int main(int argc, char **argv) {
         CTL_OK(&it, "--json", "show", "g1");
         jq_true("(.registrations | length) == 2 and .latency.count == $k and .guest.kicks == $k and "
                 "([.registrations[] | select(.match == \"mask\")][0].kicks == 40)", "k", TOTAL_KICKS + 3);
+
+        /* a restart with a handover: the control socket is back, every count goes on from where it was */
+        {
+                pid_t old = it_daemon_pid(&it), pid = 0;
+
+                CHECK(kill(it.daemon, SIGUSR1) == 0, "ask the supervisor for a restart");
+                CHECK(it_wait_note(&it, "READY=1", IT_TIMEOUT_MS), "READY=1 after the restart");
+                for (int i = 0; i < 200 && ((pid = it_daemon_pid(&it)) == 0 || pid == old); i++)
+                        usleep(10000);
+                CHECK(pid > 0 && pid != old, "a new daemon after %d", (int) old);
+                it_wait_worker(&it, g1, 0, IT_TIMEOUT_MS);
+        }
+        kicks(&it, g1, BASE + NOTIFY, 4, 0, 2);
+        CHECK_EQ(it_efd_take(efd[0]), 3 + 2, "queue 0's eventfd across the restart");
+        CTL_OK(&it, "--json", "show", "g1");
+        jq_true(".guest.kicks == $k and .latency.count == $k and (.registrations | length) == 2 and "
+                "([.registrations[] | select(.match == \"mask\")][0].kicks == 42) and "
+                "([.registrations[] | select(.match == \"exact\")][0].kicks == 3) and "
+                "(.clients | length) == 1", "k", TOTAL_KICKS + 3 + 2);
 
         bad_requests(&it);
         not_root(&it);
