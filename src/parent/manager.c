@@ -439,18 +439,21 @@ static int manager_worker_ids(Manager *m, const Config *c) {
 
 /* ---- reload ---- */
 
-/* A new control socket path: the new socket replaces the old one, or the old one stays. */
+/* A new control socket path: the new socket replaces the old one, or the old one stays (none: tried again). */
 static void manager_reload_control(Manager *m, const Config *new) {
         Control *c;
         int r;
 
         control_set_max_connections(m->control, new->control_max_connections);
-        if (!m->control || strcmp(new->control_socket, m->config->control_socket) == 0)
+        if (m->control && strcmp(new->control_socket, m->config->control_socket) == 0)
                 return;
         r = control_new(&c, m->loop, m, new->control_socket, new->control_max_connections, -1);
         if (r < 0) {
-                log_error_errno(r, "Failed to listen on the control socket %s, keeping %s: %m", new->control_socket,
-                                m->config->control_socket);
+                if (m->control)
+                        log_error_errno(r, "Failed to listen on the control socket %s, keeping %s: %m",
+                                        new->control_socket, m->config->control_socket);
+                else
+                        log_error_errno(r, "Failed to listen on the control socket %s: %m", new->control_socket);
                 return;
         }
         control_free(m->control);

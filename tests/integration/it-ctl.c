@@ -628,6 +628,29 @@ int main(int argc, char **argv) {
                 "([.registrations[] | select(.match == \"exact\")][0].kicks == 3) and "
                 "(.clients | length) == 1", "k", TOTAL_KICKS + 3 + 2);
 
+        /* a reload moves the control socket */
+        {
+                char moved[400], extra[500];
+
+                snprintf(moved, sizeof moved, "%s/ctl2", it.dir);
+                snprintf(extra, sizeof extra, "control_socket = %s\n", moved);
+                it_write_global(&it, extra);
+                it_drain_notes(&it);
+                it_daemon_signal(&it, SIGHUP);
+                CHECK(it_wait_note(&it, "READY=1", IT_TIMEOUT_MS), "READY=1 after the reload");
+                CHECK(access(ctl_socket, F_OK) < 0 && errno == ENOENT, "the old control socket is gone");
+                snprintf(ctl_socket, sizeof ctl_socket, "%s", moved);
+                CTL_OK(&it, "--json", "status");
+                jq_true(".guests_configured == 2 and .kicks == $k", "k", TOTAL_KICKS + 3 + 2);
+                /* and back */
+                it_write_global(&it, NULL);
+                it_daemon_signal(&it, SIGHUP);
+                CHECK(it_wait_note(&it, "READY=1", IT_TIMEOUT_MS), "READY=1 after the reload");
+                snprintf(ctl_socket, sizeof ctl_socket, "%s/control", it.sockets_dir);
+                CHECK(access(moved, F_OK) < 0 && errno == ENOENT, "the moved control socket is gone");
+                CTL_OK(&it, "status");
+        }
+
         bad_requests(&it);
         not_root(&it);
 
