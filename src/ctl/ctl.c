@@ -39,20 +39,20 @@ static uint64_t ctl_clock_ns(clockid_t clock) {
         return (uint64_t) ts.tv_sec * UINT64_C(1000000000) + (uint64_t) ts.tv_nsec;
 }
 
-/* One request, its reply: 0, the daemon's error as -errno, or -EBADMSG/-EPROTO/-ETIMEDOUT/... */
-static int ctl_call(Ctl *c, void *req, size_t req_len, void *reply, size_t reply_len) {
-        struct ctl_hdr *h = req;
+/*
+ * One request (len bytes in req, encoded with seq c->seq), its reply of
+ * reply_len bytes: 0, the daemon's error as -errno, or
+ * -EBADMSG/-EPROTO/-ETIMEDOUT/... when the reply is not what was asked.
+ */
+static int ctl_call(Ctl *c, const void *req, size_t len, uint16_t type, void *reply, size_t reply_len) {
         uint8_t buf[CTL_MSG_MAX];
         struct ctl_hdr rh;
         struct ctl_reply err;
         struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-        uint16_t type = le16toh(h->type);
         ssize_t n;
         int r;
 
-        h->seq = htole32(++c->seq);
-        h->flags = 0;
-        if (send(c->fd, req, req_len, MSG_NOSIGNAL) != (ssize_t) req_len)
+        if (send(c->fd, req, len, MSG_NOSIGNAL) != (ssize_t) len)
                 return -errno;
         r = poll(&pfd, 1, CTL_TIMEOUT_MS);
         if (r < 0)
@@ -84,8 +84,9 @@ static int ctl_call(Ctl *c, void *req, size_t req_len, void *reply, size_t reply
 
 int ctl_open(Ctl **ret, const char *path) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        struct ctl_hello hello = { .hdr.type = htole16(CTL_MSG_HELLO) };
+        uint8_t hello[CTL_MSG_MAX];
         struct ctl_reply reply;
+        size_t n;
         Ctl *c;
         int r;
 
@@ -115,10 +116,8 @@ int ctl_open(Ctl **ret, const char *path) {
                         fprintf(stderr, "xen-ioreqctl: cannot connect to %s: %s\n", path, strerror(-r));
                 goto fail;
         }
-        hello.magic = htole32(CTL_PROTO_MAGIC);
-        hello.version_min = htole16(CTL_PROTO_VERSION);
-        hello.version_max = htole16(CTL_PROTO_VERSION);
-        r = ctl_call(c, &hello, sizeof(hello), &reply, sizeof(reply));
+        n = ctlproto_encode_hello(hello, ++c->seq, CTL_PROTO_VERSION, CTL_PROTO_VERSION);
+        r = ctl_call(c, hello, n, CTL_MSG_HELLO, &reply, sizeof(reply));
         if (r == -EPERM) {
                 fprintf(stderr, "xen-ioreqctl: xen-ioreqd refuses uid %u on %s: only root may use it\n",
                         (unsigned) getuid(), path);
@@ -146,11 +145,12 @@ Ctl *ctl_close(Ctl *c) {
 }
 
 int ctl_status(Ctl *c, CtlStatus *ret) {
-        struct ctl_hdr req = { .type = htole16(CTL_MSG_STATUS) };
+        uint8_t req[CTL_MSG_MAX];
         struct ctl_status_reply r;
+        size_t n = ctlproto_encode_status(req, ++c->seq);
         int e;
 
-        e = ctl_call(c, &req, sizeof(req), &r, sizeof(r));
+        e = ctl_call(c, req, n, CTL_MSG_STATUS, &r, sizeof(r));
         if (e < 0)
                 return e;
         memset(ret, 0, sizeof(*ret));
@@ -173,14 +173,14 @@ int ctl_status(Ctl *c, CtlStatus *ret) {
 }
 
 static int ctl_item(Ctl *c, uint16_t type, const char *name, uint32_t index, void *reply, size_t len) {
-        struct ctl_item req = { .hdr.type = htole16(type), .index = htole32(index) };
+        uint8_t req[CTL_MSG_MAX];
+        size_t n;
 
-        if (name) {
-                if (strlen(name) >= sizeof(req.name))
-                        return -ENOENT;
-                strncpy(req.name, name, sizeof(req.name));
-        }
-        return ctl_call(c, &req, sizeof(req), reply, len);
+        /* no guest has a longer name */
+        if (name && strlen(name) >= CTL_NAME_SIZE)
+                return -ENOENT;
+        n = ctlproto_encode_item(req, type, ++c->seq, index, name);
+        return ctl_call(c, req, n, type, reply, len);
 }
 
 static void ctl_guest_from(CtlGuest *g, const struct ctl_guest_reply *r) {

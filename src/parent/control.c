@@ -27,7 +27,7 @@
 #define CONTROL_RATE_PERIOD     1.0     /* seconds between two samples of the kicks */
 
 _Static_assert(CTL_HIST_BUCKETS == STATS_HIST_BUCKETS, "the wire carries the memfd's buckets");
-_Static_assert(CTL_NAME_SIZE > CONFIG_NAME_MAX, "a guest name fits");
+_Static_assert(CTL_NAME_MAX == CONFIG_NAME_MAX && CTL_NAME_SIZE > CTL_NAME_MAX, "a guest name fits");
 
 typedef struct ControlConn ControlConn;
 
@@ -332,114 +332,57 @@ static int control_hist(ControlConn *cc, uint32_t seq, Guest *g) {
 
 /* ---- requests ---- */
 
-static size_t control_request_size(uint16_t type) {
-        switch (type) {
-        case CTL_MSG_HELLO:     return sizeof(struct ctl_hello);
-        case CTL_MSG_STATUS:    return sizeof(struct ctl_hdr);
-        case CTL_MSG_GUEST:
-        case CTL_MSG_CLIENT:
-        case CTL_MSG_REG:
-        case CTL_MSG_HIST:      return sizeof(struct ctl_item);
-        default:                return 0;
-        }
-}
-
-/* The name of an item request: NUL-terminated, NUL-padded, a configured guest's or empty; -EINVAL. */
-static int control_item_name(const struct ctl_item *it, const char **ret) {
-        const char *end = memchr(it->name, '\0', sizeof(it->name));
-
-        if (!end || end - it->name > (ptrdiff_t) CONFIG_NAME_MAX)
-                return -EINVAL;
-        for (const char *p = end; p < it->name + sizeof(it->name); p++)
-                if (*p)
-                        return -EINVAL;
-        if (it->reserved)
-                return -EINVAL;
-        *ret = it->name;
-        return 0;
-}
-
-static int control_item(ControlConn *cc, uint16_t type, uint32_t seq, const struct ctl_item *it) {
-        uint32_t index = le32toh(it->index);
-        const char *name;
+static int control_item(ControlConn *cc, const CtlRequest *req) {
         Guest *g;
-        int r;
 
-        r = control_item_name(it, &name);
-        if (r < 0)
-                return control_send_reply(cc, type, seq, r, 0);
-        if (type == CTL_MSG_GUEST && name[0] == '\0')
-                g = control_guest_at(cc->ctl, index);
-        else if (name[0] == '\0' || (type == CTL_MSG_GUEST && index != 0) || (type == CTL_MSG_HIST && index != 0))
-                return control_send_reply(cc, type, seq, -EINVAL, 0);
+        if (req->type == CTL_MSG_GUEST && req->name[0] == '\0')
+                g = control_guest_at(cc->ctl, req->index);
         else
-                g = control_guest_named(cc->ctl, name);
+                g = control_guest_named(cc->ctl, req->name);
         if (!g)
-                return control_send_reply(cc, type, seq, -ENOENT, 0);
+                return control_send_reply(cc, req->type, req->seq, -ENOENT, 0);
 
-        switch (type) {
-        case CTL_MSG_GUEST:     return control_guest(cc, seq, g);
-        case CTL_MSG_CLIENT:    return control_client(cc, seq, g, index);
-        case CTL_MSG_REG:       return control_reg(cc, seq, g, index);
-        default:                return control_hist(cc, seq, g);
+        switch (req->type) {
+        case CTL_MSG_GUEST:     return control_guest(cc, req->seq, g);
+        case CTL_MSG_CLIENT:    return control_client(cc, req->seq, g, req->index);
+        case CTL_MSG_REG:       return control_reg(cc, req->seq, g, req->index);
+        default:                return control_hist(cc, req->seq, g);
         }
 }
 
 /* One packet of len bytes: 0 (answered), or -errno to close the connection. */
 static int control_handle(ControlConn *cc, const uint8_t *buf, size_t len) {
-        struct ctl_hdr hdr;
-        struct ctl_hello hello;
-        struct ctl_item item;
+        CtlRequest req;
         uint16_t type;
         uint32_t seq;
-        size_t want;
         int r;
 
-        if (len < sizeof(hdr))
-                return -EBADMSG;        /* no header: no reply can be formed */
-        memcpy(&hdr, buf, sizeof(hdr));
-        type = le16toh(hdr.type);
-        seq = le32toh(hdr.seq);
-
+        /* no header: no reply can be formed */
+        r = ctlproto_decode_header(buf, len, &type, &seq);
+        if (r < 0)
+                return r;
         if (cc->refuse_error) {
                 (void) control_send_reply(cc, type, seq, -cc->refuse_error, 0);
                 return -cc->refuse_error;
         }
 
-        want = type & CTL_MSG_REPLY ? 0 : control_request_size(type);
-        if (want == 0 || hdr.flags != 0 || (type == CTL_MSG_HELLO) == cc->hello_done)
-                r = -EPROTO;
-        else if (len != want)
-                r = -EBADMSG;
-        else
-                r = 0;
+        r = ctlproto_decode_request(buf, len, cc->hello_done, &req);
         if (r < 0) {
                 log_ratelimit(&control_log, LOG_DEBUG, "Control connection of pid %d: bad request 0x%04x (%zu bytes): %s",
                               (int) cc->pid, type, len, strerror(-r));
                 return control_send_reply(cc, type, seq, r, 0);
         }
 
-        switch (type) {
-        case CTL_MSG_HELLO: {
-                uint16_t vmin, vmax;
-
-                memcpy(&hello, buf, sizeof(hello));
-                vmin = le16toh(hello.version_min);
-                vmax = le16toh(hello.version_max);
-                if (le32toh(hello.magic) != CTL_PROTO_MAGIC)
-                        return control_send_reply(cc, type, seq, -EPROTO, 0);
-                if (vmin == 0 || vmin > vmax)
-                        return control_send_reply(cc, type, seq, -EINVAL, 0);
-                if (vmin > CTL_PROTO_VERSION)
-                        return control_send_reply(cc, type, seq, -EPROTONOSUPPORT, 0);
+        switch (req.type) {
+        case CTL_MSG_HELLO:
+                if (req.version_min > CTL_PROTO_VERSION)
+                        return control_send_reply(cc, req.type, req.seq, -EPROTONOSUPPORT, 0);
                 cc->hello_done = true;
-                return control_send_reply(cc, type, seq, 0, CTL_PROTO_VERSION);
-        }
+                return control_send_reply(cc, req.type, req.seq, 0, CTL_PROTO_VERSION);
         case CTL_MSG_STATUS:
-                return control_status(cc, seq);
+                return control_status(cc, req.seq);
         default:
-                memcpy(&item, buf, sizeof(item));
-                return control_item(cc, type, seq, &item);
+                return control_item(cc, &req);
         }
 }
 

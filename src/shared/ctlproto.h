@@ -26,7 +26,8 @@
 #define CTL_PROTO_MAGIC         0x43524958u     /* "XIRC" little-endian */
 #define CTL_PROTO_VERSION       1u
 #define CTL_MSG_MAX             2048u           /* no message is larger */
-#define CTL_NAME_SIZE           72u             /* a guest name (at most 64 bytes) and its NUL, padded */
+#define CTL_NAME_MAX            64u             /* a guest name's longest */
+#define CTL_NAME_SIZE           72u             /* a guest name and its NUL, padded */
 #define CTL_NONE                UINT32_C(0xffffffff)
 
 enum {
@@ -139,3 +140,38 @@ struct ctl_hist_reply {
 } __attribute__((packed));
 _Static_assert(sizeof(struct ctl_hist_reply) == 32 + 8 * CTL_HIST_BUCKETS, "ctl_hist_reply size");
 _Static_assert(sizeof(struct ctl_hist_reply) <= CTL_MSG_MAX, "fits");
+
+/* ---- the codec (ctlproto.c): pure functions, no I/O ---- */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* A request as decoded. */
+typedef struct CtlRequest {
+        uint16_t type;                  /* CTL_MSG_* */
+        uint32_t seq;
+        uint16_t version_min, version_max;      /* HELLO */
+        uint32_t index;                 /* GUEST (by index), CLIENT, REG */
+        char name[CTL_NAME_SIZE];       /* GUEST (by name: index 0), CLIENT, REG, HIST; "" for GUEST by index */
+} CtlRequest;
+
+/* The type and seq of a packet of len bytes, to answer it: 0, or -EBADMSG without a whole header. */
+int ctlproto_decode_header(const void *buf, size_t len, uint16_t *ret_type, uint32_t *ret_seq);
+
+/*
+ * Decode and check a request of len bytes; hello_done: HELLO was answered on
+ * this connection.  0 and *ret filled, or, in this order of checks: -EBADMSG
+ * (no header), -EPROTO (reply bit, unknown type, flags, HELLO first and only
+ * once), -EBADMSG (not the exact size of its type), -EPROTO (HELLO's magic),
+ * -EINVAL (HELLO's versions 0 or min > max; a reserved field not 0; a name
+ * not NUL-terminated, longer than 64 bytes or not NUL-padded; an empty name
+ * but for GUEST; an index other than 0 for GUEST by name and HIST).
+ * *ret is untouched on failure.
+ */
+int ctlproto_decode_request(const void *buf, size_t len, bool hello_done, CtlRequest *ret);
+
+/* Encoders of the client's requests into buf (CTL_MSG_MAX bytes); they return the size to send. */
+size_t ctlproto_encode_hello(void *buf, uint32_t seq, uint16_t version_min, uint16_t version_max);
+size_t ctlproto_encode_status(void *buf, uint32_t seq);
+/* name NULL or "": none; longer than CTL_NAME_SIZE - 1 bytes: cut (the daemon then knows no such guest) */
+size_t ctlproto_encode_item(void *buf, uint16_t type, uint32_t seq, uint32_t index, const char *name);
