@@ -52,6 +52,9 @@ typedef struct Dispatch {
         bool dispatching;
         int error;                      /* the event channel failed */
         IoreqStats stats;
+        LatencyHist latency;
+        RegStats regs[DISPATCH_MAX_DEVICES * 4];        /* per-registration counters, as a worker keeps them */
+        unsigned n_regs;
 } Dispatch;
 
 #define container_of(ptr, type, member) ((type *) ((char *) (ptr) - offsetof(type, member)))
@@ -97,6 +100,8 @@ static int dispatch_assign(Dispatch *d, uint64_t addr, uint64_t value, int efd) 
         r = match_add(d->match, &reg->key, reg, &new_range);
         if (r < 0)
                 goto fail;
+        if (d->n_regs < sizeof(d->regs) / sizeof(d->regs[0]))
+                reg->stats = &d->regs[d->n_regs++];
         if (new_range) {
                 r = xen_server_map_range(d->xen, false, addr, addr + 3);
                 if (r < 0) {
@@ -225,7 +230,7 @@ int main(int argc, char **argv) {
                 log_error_errno(r, "Failed to enable and bind ioreq server %" PRIu32 ": %m", xen_server_id(d.xen));
                 goto out;
         }
-        r = ioreq_start(&d.ioreq, d.loop, d.xen, d.match, &d.stats, 0, dispatch_fail);
+        r = ioreq_start(&d.ioreq, d.loop, d.xen, d.match, &d.stats, &d.latency, 0, dispatch_fail);
         if (r < 0) {
                 log_error_errno(r, "Failed to start dispatching: %m");
                 goto out;

@@ -46,20 +46,20 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <linux/virtio_config.h>
 
+#include "cli.h"
 #include "vmmio.h"
+#include "xirq-device.h"
 #include "xenioreqd-client.h"
 
 #define MAX_QUEUES      1024u
 #define TAG_SIGNAL      UINT64_C(0xffffffff00000001)
 #define TAG_SOCKET      UINT64_C(0xffffffff00000002)
 #define TAG_CLAIM       UINT64_C(0xffffffff00000003)
-#define DEVICE_WINDOW   0x200u          /* a virtio-mmio device's registers and configuration */
 
 enum { MODE_VIRTIO, MODE_MASK, MODE_EXACT, MODE_PRIVCMD };
 static const char *const mode_names[] = { "virtio", "mask", "exact", "privcmd" };
@@ -89,16 +89,9 @@ typedef struct Options {
 
 /* --device: the register file, reached through the claim, and the interrupt, sent through the irqfd */
 typedef struct Device {
-        Vmmio *regs;
-        xenioreqd_claim *claim;
+        XirqDevice x;
         uint32_t irqfd_id;
-        int irq_fd;             /* signalled to raise */
-        int resample_fd;        /* LEVEL: signalled to lower, else -1 */
-        uint64_t accesses, raised, lowered;
 } Device;
-
-static const char *const irq_mode_names[] = { [XIRQ_IRQFD_EDGE] = "edge", [XIRQ_IRQFD_LEVEL] = "level",
-                                              [XIRQ_IRQFD_RAISE] = "raise" };
 
 static double now(void) {
         struct timespec ts;
@@ -125,43 +118,17 @@ static void usage(FILE *f) {
                 "  -j, --json             print JSON objects, one per line\n"
                 "  -D, --device ID        be a virtio-mmio device of this device id: claim the window at\n"
                 "                         --base, answer its registers, interrupt through an irqfd\n"
-                "  -I, --irq KIND:N       the device's interrupt: line:GSI_OR_SPI, isa:IRQ or evtchn:PORT\n"
-                "                         (the guest's unbound event channel port)\n"
+                "  -I, --irq KIND:N       the device's interrupt: line:GSI_OR_SPI, isa:IRQ, intx:DEV:PIN or\n"
+                "                         evtchn:PORT (the guest's unbound event channel port)\n"
                 "      --irq-mode MODE    edge (default), level (the line stays up until the driver\n"
                 "                         acknowledges the interrupt) or raise\n"
                 "  -h, --help\n");
 }
 
-static int parse_u64(const char *s, uint64_t *ret) {
-        char *end;
-        unsigned long long v;
-
-        if (!*s || *s == '-')
-                return -EINVAL;
-        errno = 0;
-        v = strtoull(s, &end, 0);
-        if (errno || *end)
-                return -EINVAL;
-        *ret = v;
-        return 0;
-}
-
-static int parse_seconds(const char *s, double *ret) {
-        char *end;
-        double v;
-
-        errno = 0;
-        v = strtod(s, &end);
-        if (errno || *end || !(v >= 0) || v > 1e7)
-                return -EINVAL;
-        *ret = v;
-        return 0;
-}
-
 static int parse_queues(const char *s, Options *o) {
         uint64_t n;
 
-        if (!strchr(s, ',') && parse_u64(s, &n) == 0) {
+        if (!strchr(s, ',') && cli_u64(s, &n) == 0) {
                 if (n < 1 || n > MAX_QUEUES)
                         return -EINVAL;
                 o->n_queues = (unsigned) n;
@@ -177,7 +144,7 @@ static int parse_queues(const char *s, Options *o) {
                         return -EINVAL;
                 memcpy(tok, p, len);
                 tok[len] = '\0';
-                if (parse_u64(tok, &n) < 0 || n > 0xffff)
+                if (cli_u64(tok, &n) < 0 || n > 0xffff)
                         return -EINVAL;
                 for (unsigned i = 0; i < o->n_queues; i++)
                         if (o->queues[i] == n)
@@ -188,29 +155,6 @@ static int parse_queues(const char *s, Options *o) {
                         p++;
         }
         return o->n_queues ? 0 : -EINVAL;
-}
-
-static int parse_irq(const char *s, xenioreqd_irqfd_spec *ret) {
-        static const struct {
-                const char *prefix;
-                uint8_t action;
-                uint64_t max;
-        } kinds[] = {
-                { "line:", XIRQ_IRQ_LINE, 1019 },
-                { "isa:", XIRQ_IRQ_ISA, 15 },
-                { "evtchn:", XIRQ_IRQ_EVTCHN, (1u << 17) - 1 },
-        };
-        uint64_t n;
-
-        for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-                if (strncmp(s, kinds[i].prefix, strlen(kinds[i].prefix)) == 0) {
-                        if (parse_u64(s + strlen(kinds[i].prefix), &n) < 0 || n > kinds[i].max)
-                                return -EINVAL;
-                        ret->action = kinds[i].action;
-                        ret->irq = (uint32_t) n;
-                        return 0;
-                }
-        return -EINVAL;
 }
 
 static int parse_args(int argc, char **argv, Options *o) {
@@ -236,7 +180,7 @@ static int parse_args(int argc, char **argv, Options *o) {
                         o->socket = optarg;
                         break;
                 case 'b':
-                        if (parse_u64(optarg, &o->base) < 0) {
+                        if (cli_u64(optarg, &o->base) < 0) {
                                 fprintf(stderr, "Invalid --base: %s\n", optarg);
                                 return -EINVAL;
                         }
@@ -267,13 +211,13 @@ static int parse_args(int argc, char **argv, Options *o) {
                 case 'd':
                 case 'i':
                 case 'w':
-                        if (parse_seconds(optarg, c == 'd' ? &o->duration : c == 'i' ? &o->interval : &o->wait) < 0) {
+                        if (cli_seconds(optarg, c == 'd' ? &o->duration : c == 'i' ? &o->interval : &o->wait) < 0) {
                                 fprintf(stderr, "Invalid number of seconds: %s\n", optarg);
                                 return -EINVAL;
                         }
                         break;
                 case 'c':
-                        if (parse_u64(optarg, &o->count) < 0) {
+                        if (cli_u64(optarg, &o->count) < 0) {
                                 fprintf(stderr, "Invalid --count: %s\n", optarg);
                                 return -EINVAL;
                         }
@@ -282,28 +226,20 @@ static int parse_args(int argc, char **argv, Options *o) {
                         o->json = true;
                         break;
                 case 'D':
-                        if (parse_u64(optarg, &v) < 0 || v < 1 || v > UINT32_MAX) {
+                        if (cli_u64(optarg, &v) < 0 || v < 1 || v > UINT32_MAX) {
                                 fprintf(stderr, "Invalid --device: %s (a virtio device id, 1 or more)\n", optarg);
                                 return -EINVAL;
                         }
                         o->device_id = (uint32_t) v;
                         break;
                 case 'I':
-                        if (parse_irq(optarg, &o->irq) < 0) {
-                                fprintf(stderr, "Invalid --irq: %s (line:0..1019, isa:0..15 or evtchn:PORT)\n", optarg);
+                        if (cli_irq(optarg, &o->irq) < 0)
                                 return -EINVAL;
-                        }
                         o->irq_name = optarg;
                         break;
                 case 'Q':
-                        o->irq.mode = 0;
-                        for (uint8_t i = XIRQ_IRQFD_EDGE; i <= XIRQ_IRQFD_RAISE; i++)
-                                if (strcmp(optarg, irq_mode_names[i]) == 0)
-                                        o->irq.mode = i;
-                        if (!o->irq.mode) {
-                                fprintf(stderr, "Invalid --irq-mode: %s (edge, level, raise)\n", optarg);
+                        if (cli_irq_mode(optarg, &o->irq.mode) < 0)
                                 return -EINVAL;
-                        }
                         break;
                 case 'h':
                         usage(stdout);
@@ -326,10 +262,8 @@ static int parse_args(int argc, char **argv, Options *o) {
                                 VMMIO_QUEUES_MAX);
                         return -EINVAL;
                 }
-                if (o->irq.action == XIRQ_IRQ_EVTCHN && o->irq.mode != XIRQ_IRQFD_EDGE) {
-                        fprintf(stderr, "An event channel is an edge: --irq-mode edge\n");
+                if (cli_irq_check(&o->irq) < 0)
                         return -EINVAL;
-                }
         } else if (o->irq_name) {
                 fprintf(stderr, "--irq needs --device\n");
                 return -EINVAL;
@@ -425,32 +359,10 @@ static void device_reset(void *opaque) {
 static void device_queue_notify(void *opaque, unsigned queue) {
         Device *d = opaque;
 
-        vmmio_queue_used(d->regs, vmmio_queue(d->regs, queue));
+        vmmio_queue_used(d->x.regs, vmmio_queue(d->x.regs, queue));
 }
 
-static void signal_eventfd(int fd) {
-        uint64_t one = 1;
-
-        if (write(fd, &one, sizeof(one)) != (ssize_t) sizeof(one))
-                fprintf(stderr, "Failed to signal an eventfd of the irqfd: %m\n");
-}
-
-/* The register file's interrupt line: up while InterruptStatus != 0. */
-static void device_irq(void *opaque, bool raise) {
-        Device *d = opaque;
-
-        if (raise) {
-                signal_eventfd(d->irq_fd);
-                d->raised++;
-                printf("interrupt raise\n");
-        } else if (d->resample_fd >= 0) {
-                signal_eventfd(d->resample_fd);
-                d->lowered++;
-                printf("interrupt lower\n");
-        }
-}
-
-/* The register file, the claim of its window, the irqfd. */
+/* The register file, the irqfd, the claim of its window (last: the guest sees the device from then on). */
 static int device_setup(const Options *o, xenioreqd_client *c, Device *d) {
         VmmioDevice dev = {
                 .device_id = o->device_id,
@@ -466,78 +378,40 @@ static int device_setup(const Options *o, xenioreqd_client *c, Device *d) {
         for (unsigned i = 0; i < o->n_queues; i++)
                 if (o->queues[i] >= dev.num_queues)
                         dev.num_queues = o->queues[i] + 1u;
-        r = vmmio_new(&d->regs, &dev, d, &scratch_mem, device_irq, d);
+        d->x.trace = true;
+        r = vmmio_new(&d->x.regs, &dev, d, &scratch_mem, xirq_device_irq, &d->x);
         if (r < 0) {
                 fprintf(stderr, "Failed to set up the register file: %s\n", strerror(-r));
                 return r;
         }
-        r = xenioreqd_claim_range(c, XIRQ_SPACE_MMIO, o->base, DEVICE_WINDOW, 0, &d->claim);
+        r = xirq_device_irqfd(&d->x, c, &o->irq, &d->irqfd_id);
         if (r < 0) {
-                fprintf(stderr, "Failed to claim 0x%x bytes at 0x%" PRIx64 ": %s\n", DEVICE_WINDOW, o->base,
+                fprintf(stderr, "Failed to assign an irqfd for %s (%s): %s\n", o->irq_name,
+                        cli_irq_mode_name(o->irq.mode), strerror(-r));
+                return r;
+        }
+        printf("irqfd irq=%s mode=%s id=%" PRIu32 "\n", o->irq_name, cli_irq_mode_name(o->irq.mode), d->irqfd_id);
+        r = xirq_device_claim(&d->x, c, o->base);
+        if (r < 0) {
+                fprintf(stderr, "Failed to claim 0x%x bytes at 0x%" PRIx64 ": %s\n", XIRQ_DEVICE_WINDOW, o->base,
                         strerror(-r));
                 return r;
         }
-        printf("claimed base=0x%" PRIx64 " size=0x%x id=%" PRIu32 "\n", o->base, DEVICE_WINDOW,
-               xenioreqd_claim_id(d->claim));
-
-        d->irq_fd = eventfd(0, EFD_CLOEXEC);
-        if (o->irq.mode == XIRQ_IRQFD_LEVEL)
-                d->resample_fd = eventfd(0, EFD_CLOEXEC);
-        if (d->irq_fd < 0 || (o->irq.mode == XIRQ_IRQFD_LEVEL && d->resample_fd < 0)) {
-                fprintf(stderr, "Failed to create an eventfd: %m\n");
-                return -errno;
-        }
-        r = xenioreqd_irqfd_assign(c, &o->irq, d->irq_fd, d->resample_fd, &d->irqfd_id);
-        if (r < 0) {
-                fprintf(stderr, "Failed to assign an irqfd for %s (%s): %s\n", o->irq_name,
-                        irq_mode_names[o->irq.mode], strerror(-r));
-                return r;
-        }
-        printf("irqfd irq=%s mode=%s id=%" PRIu32 "\n", o->irq_name, irq_mode_names[o->irq.mode], d->irqfd_id);
+        printf("claimed base=0x%" PRIx64 " size=0x%x id=%" PRIu32 "\n", o->base, XIRQ_DEVICE_WINDOW,
+               xenioreqd_claim_id(d->x.claim));
         return 0;
 }
 
-/* Answer what the daemon forwarded (at most a ring's worth per call): 0, or -errno when the claim broke. */
-static int device_serve(Device *d) {
-        xenioreqd_access a;
-        int r = 0;
-
-        for (unsigned n = 0; n < XIRQ_RING_SIZE && (r = xenioreqd_claim_next(d->claim, &a)) == 1; n++) {
-                uint64_t value = 0;
-
-                d->accesses++;
-                if (a.dir == XIRQ_ACCESS_READ) {
-                        value = vmmio_read(d->regs, a.offset, a.size);
-                        printf("access read offset=0x%" PRIx64 " size=%u value=0x%" PRIx64 "\n", a.offset, a.size,
-                               value);
-                } else {
-                        printf("access write offset=0x%" PRIx64 " size=%u value=0x%" PRIx64 "\n", a.offset, a.size,
-                               a.data);
-                        vmmio_write(d->regs, a.offset, a.size, a.data);
-                }
-                r = xenioreqd_claim_answer(d->claim, a.seq, value);
-                if (r < 0)
-                        break;
-        }
-        if (r < 0)
-                fprintf(stderr, "Failed to serve the device's accesses: %s\n", strerror(-r));
-        return r < 0 ? r : 0;
-}
-
 static void device_kick(Device *d, const Queue *q, uint64_t n) {
-        bool running = vmmio_queue(d->regs, q->index) != NULL;
+        bool running = vmmio_queue(d->x.regs, q->index) != NULL;
 
         printf("kick q=%u n=%" PRIu64 " %s\n", q->index, n, running ? "served" : "ignored");
-        vmmio_notify(d->regs, q->index);        /* once: the device looks at the queue, however often kicked */
+        vmmio_notify(d->x.regs, q->index);      /* once: the device looks at the queue, however often kicked */
 }
 
 static void device_teardown(Device *d) {
-        xenioreqd_claim_free(d->claim);         /* the connection's end takes the claim and the irqfd */
-        if (d->irq_fd >= 0)
-                close(d->irq_fd);
-        if (d->resample_fd >= 0)
-                close(d->resample_fd);
-        vmmio_free(d->regs);
+        xirq_device_fini(&d->x);
+        vmmio_free(d->x.regs);
 }
 
 static void print_counts(const Options *o, const Queue *queues, double elapsed, double rate, bool final) {
@@ -568,15 +442,15 @@ static void print_counts(const Options *o, const Queue *queues, double elapsed, 
 int main(int argc, char **argv) {
         Options o;
         Queue *queues;
-        Device dev = { .irq_fd = -1, .resample_fd = -1 };
+        Device dev = {};
         xenioreqd_client *c = NULL;
-        sigset_t mask;
         int ep = -1, sfd = -1, status = 1, r;
         uint64_t total = 0, last_total = 0;
         double start, next_print, last_print;
         bool running = true;
 
         setvbuf(stdout, NULL, _IOLBF, 0);
+        xirq_device_init(&dev.x);
         if (parse_args(argc, argv, &o) < 0)
                 return 1;
         queues = calloc(o.n_queues, sizeof(*queues));
@@ -594,11 +468,9 @@ int main(int argc, char **argv) {
         }
 
         /* signals through a signalfd, handled in the same epoll loop */
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGTERM);
-        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 || (sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
-                fprintf(stderr, "Failed to set up signals: %m\n");
+        sfd = cli_signalfd();
+        if (sfd < 0) {
+                fprintf(stderr, "Failed to set up signals: %s\n", strerror(-sfd));
                 goto out;
         }
 
@@ -626,7 +498,7 @@ int main(int argc, char **argv) {
                 if (epoll_ctl(ep, EPOLL_CTL_ADD, xenioreqd_fd(c), &ev) < 0)
                         goto epoll_fail;
                 ev = (struct epoll_event) { .events = EPOLLIN, .data.u64 = TAG_CLAIM };
-                if (dev.claim && epoll_ctl(ep, EPOLL_CTL_ADD, xenioreqd_claim_fd(dev.claim), &ev) < 0)
+                if (dev.x.claim && epoll_ctl(ep, EPOLL_CTL_ADD, xenioreqd_claim_fd(dev.x.claim), &ev) < 0)
                         goto epoll_fail;
         }
 
@@ -639,7 +511,7 @@ int main(int argc, char **argv) {
         else
                 printf("ready queues=%u base=0x%" PRIx64 " mode=%s domid=%" PRIu32 " device=%" PRIu32
                        " irq=%s irq-mode=%s\n", o.n_queues, o.base, mode_names[o.mode], xenioreqd_domid(c),
-                       o.device_id, o.irq_name, irq_mode_names[o.irq.mode]);
+                       o.device_id, o.irq_name, cli_irq_mode_name(o.irq.mode));
         fflush(stdout);
 
         start = last_print = now();
@@ -671,7 +543,9 @@ int main(int argc, char **argv) {
                                 status = 2;
                                 running = false;
                         } else if (tag == TAG_CLAIM) {
-                                if (device_serve(&dev) < 0) {
+                                r = xirq_device_serve(&dev.x);
+                                if (r < 0) {
+                                        fprintf(stderr, "Failed to serve the device's accesses: %s\n", strerror(-r));
                                         status = 1;
                                         running = false;
                                 }
@@ -682,7 +556,7 @@ int main(int argc, char **argv) {
                                         q->kicks += v;
                                         q->wakeups++;
                                         total += v;
-                                        if (dev.regs)
+                                        if (dev.x.regs)
                                                 device_kick(&dev, q, v);
                                 }
                         }
@@ -706,9 +580,9 @@ int main(int argc, char **argv) {
                         queues[i].kicks += v;
         }
         print_counts(&o, queues, now() - start, 0, true);
-        if (dev.regs)
+        if (dev.x.regs)
                 printf("device accesses=%" PRIu64 " kicks=%" PRIu64 " raised=%" PRIu64 " lowered=%" PRIu64 "\n",
-                       dev.accesses, vmmio_stats(dev.regs)->kicks, dev.raised, dev.lowered);
+                       dev.x.accesses, vmmio_stats(dev.x.regs)->kicks, dev.x.raised, dev.x.lowered);
         goto out;
 
 epoll_fail:

@@ -63,6 +63,8 @@ static void test_defaults(void) {
         CHECK_INT(c->limits.max_connections_per_uid, 16);
         CHECK_INT(c->limits.busy_poll_us, 0);
         CHECK_INT(c->n_guests, 0);
+        CHECK_STR(c->control_socket, RUNSTATEDIR "/xen-ioreqd/control");
+        CHECK_INT(c->control_max_connections, 16);
         CHECK_STR(err, "");
 
         f = fopen("/dev/null", "re");
@@ -489,6 +491,58 @@ static void test_helpers(void) {
         CHECK(config_log_level_to_string(LOG_CRIT) == NULL);
 }
 
+static Config *global_from(const char *text) {
+        Config *c = NULL;
+        FILE *f = fmemopen((void *) text, strlen(text), "r");
+
+        REQUIRE(f);
+        (void) config_parse_global(f, "g.conf", &c, err, sizeof(err));
+        fclose(f);
+        return c;
+}
+
+/* the control socket: socket_dir/control unless set, never a guest's socket */
+static void test_control_socket(void) {
+        char long_dir[200];
+        Config *c;
+        GuestConfig *g;
+
+        c = global_from("[daemon]\nsocket_dir = /tmp/xirq-s/\n");
+        REQUIRE(c);
+        CHECK_STR(c->control_socket, "/tmp/xirq-s/control");
+        config_free(c);
+        c = global_from("[daemon]\nsocket_dir = /\n");
+        REQUIRE(c);
+        CHECK_STR(c->control_socket, "/control");
+        config_free(c);
+        c = global_from("[daemon]\ncontrol_socket = /run/ctl.sock\nsocket_dir = /tmp/x\ncontrol_max_connections = 3\n");
+        REQUIRE(c);
+        CHECK_STR(c->control_socket, "/run/ctl.sock");
+        CHECK_INT(c->control_max_connections, 3);
+
+        /* a guest on the control socket is refused */
+        g = guest_from("[guest]\nsocket = /run/ctl.sock\n", c);
+        REQUIRE(g);
+        c->guests = calloc(1, sizeof(*c->guests));
+        REQUIRE(c->guests);
+        c->guests[0] = g;
+        c->n_guests = 1;
+        CHECK_INT(config_validate(c, err, sizeof(err)), -EEXIST);
+        CHECK(strstr(err, "socket /run/ctl.sock is the control socket") != NULL);
+        config_free(c);
+
+        CHECK(global_from("[daemon]\ncontrol_socket = relative\n") == NULL);
+        CHECK(global_from("[daemon]\ncontrol_max_connections = 0\n") == NULL);
+        CHECK(global_from("[daemon]\ncontrol_max_connections = 1025\n") == NULL);
+        /* socket_dir fits a guest's short socket, but not socket_dir/control */
+        memset(long_dir, 'd', sizeof(long_dir));
+        memcpy(long_dir, "[daemon]\nsocket_dir = /", 23);
+        long_dir[23 + 100] = '\n';
+        long_dir[23 + 101] = '\0';
+        CHECK(global_from(long_dir) == NULL);
+        CHECK(strstr(err, "set control_socket") != NULL);
+}
+
 int main(void) {
         const char *t = getenv("TMPDIR");
 
@@ -503,6 +557,7 @@ int main(void) {
         test_stream_limits();
         test_cross_file();
         test_equal();
+        test_control_socket();
         test_helpers();
         test_samples();
 

@@ -442,6 +442,8 @@ static int parse_groups(ParseCtx *ctx, const ConfigKey *k, char *base, const cha
 static const ConfigKey global_keys[] = {
         { "daemon", "guests_dir", parse_path, offsetof(Config, guests_dir), 0, 0, 0 },
         { "daemon", "socket_dir", parse_path, offsetof(Config, socket_dir), 0, 0, 0 },
+        { "daemon", "control_socket", parse_socket, offsetof(Config, control_socket), 0, 0, 0 },
+        { "daemon", "control_max_connections", parse_u32, offsetof(Config, control_max_connections), 0, 1, 1024 },
         { "daemon", "log_level", parse_log_level, offsetof(Config, log_level), 0, 0, 0 },
         { "daemon", "max_guests", parse_u32, offsetof(Config, max_guests), 0, 1, 4096 },
         { "daemon", "worker_user", parse_worker_user, offsetof(Config, worker_uid), 0, 0, 0 },
@@ -596,10 +598,12 @@ static Config *config_new_default(void) {
                 return NULL;
         c->guests_dir = strdup(CONFIG_DEFAULT_GUESTS_DIR);
         c->socket_dir = strdup(CONFIG_DEFAULT_SOCKET_DIR);
+        c->control_socket = strdup(CONFIG_DEFAULT_CONTROL_SOCKET);
+        c->control_max_connections = 16;
         c->log_level = LOG_INFO;
         c->max_guests = 1024;
         c->limits = default_limits;
-        if (!c->guests_dir || !c->socket_dir)
+        if (!c->guests_dir || !c->socket_dir || !c->control_socket)
                 return config_free(c);
         return c;
 }
@@ -611,6 +615,7 @@ Config *config_free(Config *c) {
                 guest_config_free(c->guests[i]);
         free(c->guests);
         free(c->socket_dir);
+        free(c->control_socket);
         free(c->guests_dir);
         free(c->path);
         free(c);
@@ -637,8 +642,25 @@ int config_parse_global(FILE *f, const char *filename, Config **ret, char *err, 
                 set_err(err, errlen, "%s: out of memory", filename);
                 return -ENOMEM;
         }
+        /* unless set, the control socket follows socket_dir */
+        free(c->control_socket);
+        c->control_socket = NULL;
         ctx.base = (char *) c;
         r = run_parser(&ctx, err, errlen);
+        if (r >= 0 && !c->control_socket) {
+                size_t n = strlen(c->socket_dir) + strlen("/control");
+
+                if (n > SOCKET_PATH_MAX) {
+                        set_err(err, errlen, "%s: socket_dir %s is too long for the control socket (socket_dir/control,"
+                                " at most %zu bytes): set control_socket", filename, c->socket_dir, SOCKET_PATH_MAX);
+                        r = -ENAMETOOLONG;
+                } else if (!(c->control_socket = malloc(n + 1))) {
+                        set_err(err, errlen, "%s: out of memory", filename);
+                        r = -ENOMEM;
+                } else
+                        (void) snprintf(c->control_socket, n + 1, "%s/control",
+                                        strcmp(c->socket_dir, "/") == 0 ? "" : c->socket_dir);
+        }
         if (r < 0) {
                 config_free(c);
                 return r;
@@ -846,6 +868,13 @@ int config_validate(const Config *c, char *err, size_t errlen) {
                         c->n_guests, c->max_guests);
                 return -E2BIG;
         }
+        for (size_t i = 0; i < c->n_guests; i++)
+                if (strcmp(c->guests[i]->socket, c->control_socket) == 0) {
+                        where(at, sizeof(at), c->guests[i]->file, c->guests[i]->socket_line);
+                        set_err(err, errlen, "%s: socket %s is the control socket", at,
+                                quote(q, sizeof(q), c->guests[i]->socket));
+                        return -EEXIST;
+                }
         if (c->n_guests < 2)
                 return 0;
         v = malloc(c->n_guests * sizeof(*v));

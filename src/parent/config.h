@@ -36,6 +36,8 @@
 #define CONFIG_DEFAULT_PATH     CONFIG_DEFAULT_DIR "/xen-ioreqd.conf"
 #define CONFIG_DEFAULT_GUESTS_DIR CONFIG_DEFAULT_DIR "/guests.d"
 #define CONFIG_DEFAULT_SOCKET_DIR RUNSTATEDIR "/xen-ioreqd"
+/* socket_dir/control unless set; no ".sock": never a guest's default socket */
+#define CONFIG_DEFAULT_CONTROL_SOCKET CONFIG_DEFAULT_SOCKET_DIR "/control"
 #define CONFIG_DEFAULT_WORKER_USER "xen-ioreqd"
 /* worker_uid_base: workers of domain D run as base + D; domids are below 0x7ff0 */
 #define CONFIG_UID_BASE_MIN     1000u
@@ -74,6 +76,8 @@ typedef struct Config {
         char *path;                             /* the global file */
         char *guests_dir;
         char *socket_dir;
+        char *control_socket;                   /* xen-ioreqctl's, root only */
+        uint32_t control_max_connections;       /* 1..1024, 16 */
         int log_level;                          /* LOG_ERR..LOG_DEBUG (syslog.h) */
         uint32_t max_guests;                    /* 1..4096, 1024 */
         uid_t worker_uid;                       /* worker_user, never 0 */

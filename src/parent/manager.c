@@ -455,6 +455,28 @@ static int manager_worker_ids(Manager *m, const Config *c) {
 
 /* ---- reload ---- */
 
+/* A new control socket path: the new socket replaces the old one, or the old one stays (none: tried again). */
+static void manager_reload_control(Manager *m, const Config *new) {
+        Control *c;
+        int r;
+
+        control_set_max_connections(m->control, new->control_max_connections);
+        if (m->control && strcmp(new->control_socket, m->config->control_socket) == 0)
+                return;
+        r = control_new(&c, m->loop, m, new->control_socket, new->control_max_connections, -1);
+        if (r < 0) {
+                if (m->control)
+                        log_error_errno(r, "Failed to listen on the control socket %s, keeping %s: %m",
+                                        new->control_socket, m->config->control_socket);
+                else
+                        log_error_errno(r, "Failed to listen on the control socket %s: %m", new->control_socket);
+                return;
+        }
+        control_free(m->control);
+        m->control = c;
+        log_info("Control socket moved to %s", new->control_socket);
+}
+
 int manager_reload(Manager *m) {
         char err[512] = "";
         Config *new = NULL, *old = m->config;
@@ -496,6 +518,7 @@ int manager_reload(Manager *m) {
                 }
         }
 
+        manager_reload_control(m, new);
         m->config = new;
         config_free(old);
         (void) manager_worker_ids(m, new);
@@ -644,6 +667,13 @@ int manager_start(Manager *m, bool log_prefix) {
                 manager_restore(m);
         store_release_untaken(m->store);
 
+        r = control_new(&m->control, m->loop, m, m->config->control_socket, m->config->control_max_connections,
+                        manager_take_listen_fd(m, m->config->control_socket));
+        /* xen-ioreqctl cannot reach this daemon then; the guests are served all the same */
+        if (r < 0)
+                log_error_errno(r, "Failed to listen on the control socket %s, xen-ioreqctl will not work: %m",
+                                m->config->control_socket);
+
         r = xenxs_new(&m->xs, m->loop, manager_xs_changed, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to connect to xenstore: %m");
@@ -673,6 +703,7 @@ Manager *manager_free(Manager *m) {
         ev_timer_stop(m->loop, &m->status_refresh);
         ev_timer_stop(m->loop, &m->stop_timeout);
         m->xs = xenxs_free(m->xs);
+        m->control = control_free(m->control);
         /* each guest closes its clients and its socket; a worker still there dies, its server left in place */
         while (m->guests)
                 manager_remove_guest(m, m->guests);

@@ -13,6 +13,7 @@
 #include <ev.h>
 
 #include "config.h"
+#include "control.h"
 #include "guest.h"
 #include "notify.h"
 #include "proc.h"
@@ -31,6 +32,7 @@ typedef struct Manager {
         unsigned n_guests;
         Xenxs *xs;
         Store *store;                   /* what outlives this process */
+        Control *control;               /* xen-ioreqctl's socket */
         int exit_status;
         Notify notify;
         ProcConfig procs;               /* how workers are started */

@@ -49,6 +49,7 @@ struct Proc {
         size_t cap, head, n_inflight, n_outbox;
         uint32_t next_seq;              /* seq of the next message sent */
         uint32_t reply_seq;             /* seq the oldest request in flight has */
+        bool killed;                    /* SIGKILL sent: nothing more is sent to it */
 };
 
 static ProcMsg *proc_at(Proc *p, size_t i) {
@@ -58,6 +59,7 @@ static ProcMsg *proc_at(Proc *p, size_t i) {
 static void proc_break(Proc *p, const char *why) {
         log_error("Worker %d: %s, killing it", (int) p->pid, why);
         ev_io_stop(p->loop, &p->io);
+        p->killed = true;
         (void) kill(p->pid, SIGKILL);
 }
 
@@ -69,6 +71,9 @@ static void proc_msg_close(ProcMsg *m) {
 
 /* Put waiting requests on the channel while fewer than PROC_INFLIGHT_MAX are open. */
 static void proc_flush(Proc *p) {
+        /* a worker being killed reads nothing more: what waits goes back to its owner when it has ended */
+        if (p->killed)
+                return;
         while (p->n_outbox > 0 && p->n_inflight < PROC_INFLIGHT_MAX) {
                 ProcMsg *m = proc_at(p, p->n_inflight);
                 int r = fdio_send(p->fd, m->buf, m->len, m->nfds > 0 ? m->fds : NULL, m->nfds);
@@ -381,6 +386,7 @@ void proc_detach(Proc *p, void (*free_context)(void *context)) {
 }
 
 void proc_kill(Proc *p) {
+        p->killed = true;
         (void) kill(p->pid, SIGKILL);
 }
 

@@ -17,7 +17,7 @@
 
 #define STATS_MAGIC     UINT32_C(0x53515258)    /* "XRQS" */
 #define STATS_VERSION   2u
-#define STATS_SIZE      16384u                  /* the memfd's size */
+#define STATS_SIZE      65536u                  /* the memfd's size */
 #define STATS_NONE      UINT32_C(0xffffffff)
 
 typedef struct IoreqStats {
@@ -71,6 +71,54 @@ typedef struct ClaimStats {
         uint64_t expired;
 } ClaimStats;
 
+/*
+ * What xen-ioreqctl shows beyond the totals.
+ *
+ * Dispatch latency: from the worker's loop waking up on the event channel
+ * (or its busy-poll spin finding a READY slot) to the answers of that batch
+ * written, eventfds signalled first.  One sample per kick, so that count
+ * equals the kicks counted while a histogram was kept.  Log-linear buckets
+ * of nanoseconds: exact below 4 ns, then 4 buckets per power of two (at
+ * most 25% wide); the last bucket takes everything above.  The start is the
+ * loop's time (ev_now(), a double of Unix time: about 0.25 us resolution, so
+ * the shortest dispatches land in the first buckets), the end one clock read
+ * per batch.
+ *
+ * Per registration: a slot per registration, up to STATS_REG_SLOTS per
+ * guest (those beyond are counted only in the totals).  The worker writes a
+ * slot's key when it takes a registration and marks it live; a worker that
+ * is given the same key again (a restarted worker) finds the slot and counts
+ * on.  The parent reads live slots and pairs them with its registrations by
+ * key.
+ */
+#define STATS_HIST_SUB          4u              /* buckets per power of two */
+#define STATS_HIST_BUCKETS      160u
+#define STATS_REG_SLOTS         1024u
+
+typedef struct LatencyHist {
+        uint64_t count;
+        uint64_t sum_ns;
+        uint64_t buckets[STATS_HIST_BUCKETS];
+} LatencyHist;
+
+typedef struct RegStats {
+        uint64_t addr, mask, value;     /* the key, as in MatchKey */
+        uint8_t space, len;
+        uint8_t live;                   /* 1 while the worker holds this registration */
+        uint8_t reserved[5];
+        uint64_t kicks;
+        uint64_t last_kick_ns;          /* CLOCK_REALTIME, 0: never */
+} RegStats;
+
+typedef struct CtlStats {
+        LatencyHist latency;            /* the worker's */
+        /* the parent's: kicks per second over the last sampling period */
+        uint64_t rate_kicks;            /* io.kicks at the last sample */
+        uint64_t rate_ns;               /* CLOCK_MONOTONIC of the last sample */
+        uint64_t rate_milli;            /* kicks/s x 1000 */
+        RegStats regs[STATS_REG_SLOTS];
+} CtlStats;
+
 typedef struct GuestStats {
         uint32_t magic;
         uint32_t version;
@@ -81,12 +129,41 @@ typedef struct GuestStats {
         RangeTable ranges;              /* the worker's */
         IrqfdStats irqfds[STATS_MAX_IRQFDS];    /* the worker's, by the parent's id (0: a free entry) */
         ClaimStats claims[STATS_MAX_CLAIMS];
+        CtlStats ctl;                   /* for xen-ioreqctl: latency, per registration, rate */
 } GuestStats;
 _Static_assert(sizeof(GuestStats) <= STATS_SIZE, "GuestStats fits its memfd");
 
 /* One writer: a relaxed load and store, no locked instruction. */
 static inline void stats_add(uint64_t *counter, uint64_t n) {
         __atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
+/* The bucket of a latency in ns. */
+static inline unsigned stats_hist_bucket(uint64_t ns) {
+        unsigned e, idx;
+
+        if (ns < STATS_HIST_SUB)
+                return (unsigned) ns;
+        e = 63u - (unsigned) __builtin_clzll(ns);      /* >= 2 */
+        idx = (e - 1u) * STATS_HIST_SUB + (unsigned) ((ns >> (e - 2u)) & (STATS_HIST_SUB - 1u));
+        return idx < STATS_HIST_BUCKETS ? idx : STATS_HIST_BUCKETS - 1u;
+}
+
+/* The smallest latency in ns that falls in bucket idx (idx <= STATS_HIST_BUCKETS: the end of the last). */
+static inline uint64_t stats_hist_lower(unsigned idx) {
+        unsigned e;
+
+        if (idx < STATS_HIST_SUB)
+                return idx;
+        e = idx / STATS_HIST_SUB + 1u;
+        return (uint64_t) (STATS_HIST_SUB + idx % STATS_HIST_SUB) << (e - 2u);
+}
+
+/* count samples of ns each (the worker's one thread). */
+static inline void stats_hist_add(LatencyHist *h, uint64_t ns, uint64_t count) {
+        stats_add(&h->buckets[stats_hist_bucket(ns)], count);
+        stats_add(&h->sum_ns, ns * count);
+        stats_add(&h->count, count);
 }
 
 static inline IoreqStats stats_read(const IoreqStats *s) {

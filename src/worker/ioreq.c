@@ -18,11 +18,15 @@
  */
 #define IOREQ_POLL_SLICE_NS     UINT64_C(5000)
 
-static uint64_t ioreq_now_ns(void) {
+static uint64_t ioreq_clock_ns(clockid_t clock) {
         struct timespec ts;
 
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        (void) clock_gettime(clock, &ts);
         return (uint64_t) ts.tv_sec * UINT64_C(1000000000) + (uint64_t) ts.tv_nsec;
+}
+
+static uint64_t ioreq_now_ns(void) {
+        return ioreq_clock_ns(CLOCK_MONOTONIC);
 }
 
 /* a hint to the CPU inside a spin (and to its sibling hyperthread) */
@@ -107,6 +111,23 @@ static void ioreq_flush(Ioreq *q) {
         q->n_answers = 0;
 }
 
+/* The batch's kicks are answered: one latency sample each, one clock read for all of them. */
+static void ioreq_batch_done(Ioreq *q) {
+        uint64_t now;
+
+        if (q->batch_kicks == 0)
+                return;
+        now = ioreq_clock_ns(CLOCK_REALTIME);
+        /* both ends read CLOCK_REALTIME: a clock step backwards counts as 0 */
+        stats_hist_add(q->latency, now > q->wake_ns ? now - q->wake_ns : 0, q->batch_kicks);
+        q->batch_kicks = 0;
+}
+
+/* The loop's time of this wake-up (CLOCK_REALTIME, read by libev after its poll: no system call here). */
+static void ioreq_batch_begin(Ioreq *q) {
+        q->wake_ns = (uint64_t) (ev_now(q->loop) * 1e9);
+}
+
 static void ioreq_answer(Ioreq *q, unsigned vcpu, bool set_data, uint64_t data) {
         q->answers[q->n_answers++] = (IoreqAnswer) { .vcpu = vcpu, .set_data = set_data, .data = data };
 }
@@ -141,6 +162,11 @@ static void ioreq_handle(Ioreq *q, unsigned vcpu, const XenIoreq *req) {
                 if (reg) {
                         ioreq_signal(q, reg->fd);
                         stats_add(&q->stats->kicks, 1);
+                        q->batch_kicks++;
+                        if (reg->stats) {
+                                stats_add(&reg->stats->kicks, 1);
+                                __atomic_store_n(&reg->stats->last_kick_ns, q->wake_ns, __ATOMIC_RELAXED);
+                        }
                 } else if (q->fwd && q->fwd->n > 0) {
                         /* not a kick: its claim's backend answers it (the vCPU waits until then) */
                         fr = forward_access(q->fwd, vcpu, space, false, r.addr, (uint8_t) r.size, r.data);
@@ -212,6 +238,7 @@ static bool ioreq_take(Ioreq *q, unsigned vcpu) {
 void ioreq_recover(Ioreq *q, unsigned *ret_taken, unsigned *ret_renotified) {
         unsigned taken = 0, renotified = 0;
 
+        ioreq_batch_begin(q);
         for (unsigned v = 0; v < xen_server_nr_vcpus(q->xen); v++) {
                 XenIoreq r;
                 bool answered;
@@ -224,6 +251,7 @@ void ioreq_recover(Ioreq *q, unsigned *ret_taken, unsigned *ret_renotified) {
                         renotified++;
         }
         ioreq_flush(q);
+        ioreq_batch_done(q);
         *ret_taken = taken;
         *ret_renotified = renotified;
 }
@@ -247,6 +275,7 @@ void ioreq_dispatch(Ioreq *q) {
          * readable, so the level-triggered watcher comes back to it after
          * the other ready watchers have run.
          */
+        ioreq_batch_begin(q);
         for (unsigned n = 0; n < q->budget; n++) {
                 int port, vcpu;
 
@@ -278,6 +307,7 @@ void ioreq_dispatch(Ioreq *q) {
         }
         /* what was taken is answered, even when the event channel just failed */
         ioreq_flush(q);
+        ioreq_batch_done(q);
         if (error < 0) {
                 q->fail(q, error);
                 return;
@@ -321,6 +351,7 @@ static void ioreq_poll_cb(struct ev_loop *loop, ev_idle *w, int revents) {
                 if (vcpu >= 0) {
                         bool taken = false;
 
+                        ioreq_batch_begin(q);
                         /* one pass over the slots: a guest rewriting READY cannot hold this turn */
                         for (unsigned n = 0; vcpu >= 0 && n < nr; n++) {
                                 if (ioreq_take(q, (unsigned) vcpu))
@@ -328,6 +359,7 @@ static void ioreq_poll_cb(struct ev_loop *loop, ev_idle *w, int revents) {
                                 vcpu = xen_server_next_ready(q->xen, (unsigned) vcpu + 1);
                         }
                         ioreq_flush(q);
+                        ioreq_batch_done(q);
                         if (taken)
                                 q->poll_until = ioreq_now_ns() + window;
                         return;
@@ -339,7 +371,7 @@ static void ioreq_poll_cb(struct ev_loop *loop, ev_idle *w, int revents) {
 }
 
 int ioreq_start(Ioreq *q, struct ev_loop *loop, XenServer *xen, const MatchTable *match, IoreqStats *stats,
-                uint32_t busy_poll_us, IoreqFailFn fail) {
+                LatencyHist *latency, uint32_t busy_poll_us, IoreqFailFn fail) {
         int fd = xen_server_fd(xen);
         unsigned nr = xen_server_nr_vcpus(xen);
         IoreqAnswer *answers;
@@ -360,6 +392,7 @@ int ioreq_start(Ioreq *q, struct ev_loop *loop, XenServer *xen, const MatchTable
                 .xen = xen,
                 .match = match,
                 .stats = stats,
+                .latency = latency,
                 .fail = fail,
                 .budget = 2 * xen_server_nr_vcpus(xen) + 64,
                 .busy_poll_us = busy_poll_us,

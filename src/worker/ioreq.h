@@ -31,6 +31,7 @@
 typedef struct Registration {
         MatchKey key;
         int fd;                                 /* eventfd, non-blocking */
+        RegStats *stats;                        /* its slot in the stats memfd, NULL if none was free */
 } Registration;
 
 typedef struct Ioreq Ioreq;
@@ -67,6 +68,9 @@ struct Ioreq {
         unsigned n_answers, n_signals, max_pass;
         IoreqStats *stats;              /* in the guest's stats memfd */
         Forward *fwd;                   /* claims (NULL: none): accesses no registration takes go there */
+        LatencyHist *latency;           /* there too */
+        uint64_t wake_ns;               /* when this batch began (CLOCK_REALTIME) */
+        uint64_t batch_kicks;           /* kicks in this batch, for the histogram */
         RateLimit invalid_log;
         RateLimit saturated_log;
 };
@@ -76,7 +80,7 @@ struct Ioreq {
  * busy_poll_us: the adaptive polling window (0: never poll).  -ENOMEM, -EBADF.
  */
 int ioreq_start(Ioreq *q, struct ev_loop *loop, XenServer *xen, const MatchTable *match, IoreqStats *stats,
-                uint32_t busy_poll_us, IoreqFailFn fail);
+                LatencyHist *latency, uint32_t busy_poll_us, IoreqFailFn fail);
 
 /*
  * A reattached server: handle what an earlier process left in the slots,

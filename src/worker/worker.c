@@ -139,6 +139,9 @@ static void worker_init(Worker *w, const WireMsg *m, int stats_fd) {
                 log_error_errno(r, "Guest %s: unusable statistics memory from the parent: %m", w->name);
                 goto fail;
         }
+        /* the registrations come again: their slots (found by key) become live as they do */
+        for (unsigned i = 0; i < STATS_REG_SLOTS; i++)
+                __atomic_store_n(&w->stats->ctl.regs[i].live, 0, __ATOMIC_RELAXED);
         r = match_table_new(&w->match);
         if (r < 0)
                 goto fail;
@@ -296,6 +299,39 @@ static void worker_want_remove(Worker *w, const MatchKey *k) {
                 }
 }
 
+/*
+ * The counters' slot of a registration: the one with its key (kept by an
+ * earlier worker: it counts on), else the first not live (counting from 0),
+ * else none.  Off the hot path: a scan of the slots.
+ */
+static RegStats *worker_reg_slot(Worker *w, const MatchKey *key) {
+        RegStats *slots = w->stats->ctl.regs, *free_slot = NULL;
+
+        for (unsigned i = 0; i < STATS_REG_SLOTS; i++) {
+                RegStats *s = &slots[i];
+
+                if (s->addr == key->addr && s->mask == key->mask && s->value == key->value &&
+                    s->space == key->space && s->len == key->len) {
+                        __atomic_store_n(&s->live, 1, __ATOMIC_RELEASE);
+                        return s;
+                }
+                if (!free_slot && !__atomic_load_n(&s->live, __ATOMIC_RELAXED))
+                        free_slot = s;
+        }
+        if (!free_slot)
+                return NULL;
+        /* the parent pairs live slots with registrations by key: the key is complete before live is set */
+        free_slot->addr = key->addr;
+        free_slot->mask = key->mask;
+        free_slot->value = key->value;
+        free_slot->space = key->space;
+        free_slot->len = key->len;
+        __atomic_store_n(&free_slot->kicks, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&free_slot->last_kick_ns, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&free_slot->live, 1, __ATOMIC_RELEASE);
+        return free_slot;
+}
+
 static int worker_assign(Worker *w, const MatchKey *key, int *fd) {
         Registration *reg;
         bool new_range = false;
@@ -336,6 +372,7 @@ static int worker_assign(Worker *w, const MatchKey *key, int *fd) {
                         return r;
                 }
         }
+        reg->stats = worker_reg_slot(w, key);
         *fd = -1;
         w->n_registrations++;
         return 0;
@@ -359,6 +396,8 @@ static int worker_deassign(Worker *w, const MatchKey *key) {
                                             "Guest %s: failed to unmap 0x%" PRIx64 "+%u: %m", w->name, key->addr,
                                             key->len);
         }
+        if (reg->stats)
+                __atomic_store_n(&reg->stats->live, 0, __ATOMIC_RELEASE);
         close(reg->fd);
         free(reg);
         w->n_registrations--;
@@ -460,7 +499,8 @@ static int worker_start(Worker *w) {
         if (r < 0)
                 return log_error_errno(r, "Guest %s: cannot install the system call filter: %m", w->name);
 
-        r = ioreq_start(&w->ioreq, w->loop, w->xen, w->match, &w->stats->io, w->busy_poll_us, worker_ioreq_fail);
+        r = ioreq_start(&w->ioreq, w->loop, w->xen, w->match, &w->stats->io, &w->stats->ctl.latency, w->busy_poll_us,
+                        worker_ioreq_fail);
         if (r < 0)
                 return log_error_errno(r, "Guest %s: cannot start dispatching: %m", w->name);
         w->dispatching = true;

@@ -268,6 +268,17 @@ int main(int argc, char **argv) {
                 memset(big, 0, sizeof big);
                 memcpy(big, &a, sizeof a);
                 CHECK_EQ(raw(c, big, sizeof big, &efd, 1), EBADMSG, "a 300-byte ASSIGN");
+                /* an unknown type is EPROTO whatever its length */
+                big[0] = 0x7f;
+                big[1] = 0x00;
+                CHECK_EQ(raw(c, big, sizeof big, NULL, 0), EPROTO, "a 300-byte message of an unknown type");
+                CHECK_EQ(raw(c, big, 16, NULL, 0), EPROTO, "a 16-byte message of an unknown type");
+        }
+        /* a version 2 request on a connection that negotiated version 1 */
+        {
+                struct xirq_unclaim u = { .hdr = { .type = htole16(XIRQ_MSG_UNCLAIM) }, .id = htole32(1) };
+
+                CHECK_EQ(raw(c, &u, sizeof u, NULL, 0), EPROTO, "UNCLAIM on a version 1 connection");
         }
 
         /* each field of ASSIGN */

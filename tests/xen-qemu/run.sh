@@ -10,7 +10,7 @@
 # environment:
 #   XQ_CACHE      where downloaded .debs are kept   (/var/cache/xen-ioreqd/xen-qemu)
 #   XQ_WORK       scratch dir for images and logs   (/tmp/xen-ioreqd-xen-qemu)
-#   XQ_SCENARIOS  which scenarios to run            ("1 2 3 4 5 6"; "none": only XQ_EXTRA's)
+#   XQ_SCENARIOS  which scenarios to run            ("1 2 3 4 5 6 7"; "none": only XQ_EXTRA's)
 #   XQ_TIMEOUT    hard bound on the QEMU run, s     (900)
 #   XQ_SMP        QEMU CPUs                          (1)
 #   XQ_KVER       dom0/guest kernel version          (the one linux-image-amd64 depends on)
@@ -30,7 +30,7 @@ if [ -z "$BUILD" ] && [ -f ./config.status ]; then BUILD=$(pwd); fi
 [ -n "$BUILD" ] && BUILD=$(cd "$BUILD" && pwd)
 CACHE=${XQ_CACHE:-/var/cache/xen-ioreqd/xen-qemu}
 WORK=${XQ_WORK:-/tmp/xen-ioreqd-xen-qemu}
-SCEN=${XQ_SCENARIOS:-1 2 3 4 5 6}
+SCEN=${XQ_SCENARIOS:-1 2 3 4 5 6 7}
 [ "$SCEN" = none ] && SCEN=""
 TMO=${XQ_TIMEOUT:-900}
 SMP=${XQ_SMP:-1}
@@ -39,7 +39,7 @@ MULTIARCH=x86_64-linux-gnu
 LOG=$WORK/serial.log
 # the scenarios that boot an HVM guest: only they need the device model, its firmware and the
 # virtio parts of the guest's initrd (about 40 MB more in dom0)
-HVM_SCEN=""
+HVM_SCEN="7"
 EXTRA=${XQ_EXTRA:-}
 [ -z "$EXTRA" ] || EXTRA=$(cd "$EXTRA" && pwd) || { echo "xen-qemu: error: no directory $XQ_EXTRA" >&2; exit 2; }
 HVM=0
@@ -301,6 +301,9 @@ images() {
         fi
         if backend=$(build_elf examples/xen-ioreqd-example-backend); then
             copy_elf "$D" "$backend" /usr/bin/xen-ioreqd-example-backend
+        fi
+        if backend=$(build_elf examples/xen-ioreqd-vblk); then
+            copy_elf "$D" "$backend" /usr/bin/xen-ioreqd-vblk
         fi
     fi
     echo "$PRODUCT" > "$D/xq/product"

@@ -3,7 +3,7 @@
 # dom0 side of the harness: the scenarios, run in order by /init.  Each prints one
 # "XQ-RESULT N PASS|FAIL <what>" line that run.sh collects from the serial log;
 # scenario 5 prints the probe's "FACT" lines, judged on the host by compare.sh.
-# usage: scenarios.sh 1,2,3,4,5,6
+# usage: scenarios.sh 1,2,3,4,5,6,7
 SCEN=",$1,"
 CONS=/var/log/xen/console
 
@@ -168,6 +168,120 @@ wait_query() {
 
 show() { # LABEL FILE: a log into the serial console
     sed "s/^/XQ-$1 /" "$2" 2>/dev/null | tail -n ${3:-15}
+}
+
+# ---- 7: a Linux guest's own virtio-blk driver, served through xen-ioreqd -----------------
+# The HVM guest's Linux finds the SSDT's virtio-mmio device (virtio-mmio.asl: $BASE, ISA IRQ 7,
+# edge) and drives it with its own virtio_mmio and virtio_blk modules.  In dom0, xen-ioreqd
+# serves the guest and xen-ioreqd-vblk is the device, backed by an image dom0 filled: the
+# registers through a claim, the kicks through an ioeventfd, the interrupt through an irqfd
+# (ISA 7, edge: raised and lowered for every interrupt), the guest's memory mapped by the
+# backend itself.  The guest reads the whole disk, writes a pattern and reads it back; dom0
+# checks the digests and the image afterwards, and the counts of the backend, the daemon and
+# the guest against each other.
+VBLK_IMG=/tmp/vblk.img
+VBLK_LOG=/tmp/vblk.log
+VBLK_WORD=xen-ioreqd-vblk
+md5r() { dd if="$1" bs=512 skip="$2" count="$3" 2>/dev/null | md5sum | cut -d' ' -f1; }
+vfield() { grep '^vblk ' $VBLK_LOG | tail -n 1 | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+
+scen7() {
+    local why="" q qi domid g=/tmp/guest7.log rd wr want_wr n_irq k r i
+    log "scenario 7: the guest's virtio-blk driver, xen-ioreqd and xen-ioreqd-vblk"
+    if [ "$(cat /xq/product 2>/dev/null)" != ok ] || ! command -v xen-ioreqd-vblk >/dev/null; then
+        result 7 FAIL "xen-ioreqd or xen-ioreqd-vblk is not in the build tree"; return
+    fi
+    if [ -z "$DPID" ] || ! kill -0 "$DPID" 2>/dev/null; then
+        daemon_start || { show DAEMON /tmp/daemon.log 30; result 7 FAIL "xen-ioreqd did not start (no READY=1)"; return; }
+    fi
+    # the disk: 1 MiB of random data; the guest reads it all, then writes sectors 1024-1279
+    dd if=/dev/urandom of=$VBLK_IMG bs=512 count=2048 2>/dev/null
+    local all0 head0 tail0
+    all0=$(md5r $VBLK_IMG 0 2048); head0=$(md5r $VBLK_IMG 0 1024); tail0=$(md5r $VBLK_IMG 1280 768)
+    want_wr=$(yes $VBLK_WORD | tr -d '\n' | head -c $((256 * 512)) | md5sum | cut -d' ' -f1)
+    mkcfg_hvm guest 1 "xqvirtio=1 xqwait=150 xqvda=r:vda:0:2048+w:vda:1024:256:$VBLK_WORD+r:vda:1024:256" \
+        || { result 7 FAIL "no HVM guest support in this dom0 (run.sh's HVM_SCEN)"; return; }
+    : > $GLOG
+    xl create -p /etc/xen/guest.cfg > /tmp/create7.log 2>&1 || { show CREATE /tmp/create7.log 40
+        show QEMU-DM /var/log/xen/qemu-dm-guest.log 30; result 7 FAIL "xl create of the HVM guest failed"; return; }
+    domid=$(xl domid guest)
+    q=$(wait_query 10 "*state=running*") || why="$why daemon did not see the guest ($q);"
+    : > $VBLK_LOG
+    ( xen-ioreqd-vblk --socket $SOCK --file $VBLK_IMG --base $BASE --irq isa:7 --verbose &
+      echo $! > $VBLK_LOG.pid; wait $!; echo "BACKEND-EXIT rc=$?" ) >> $VBLK_LOG 2>&1 &
+    BPID=$!
+    wait_for $VBLK_LOG '^ready |BACKEND-EXIT' 20 && grep -q "^ready base=$BASE domid=$domid sectors=2048 " $VBLK_LOG \
+        || why="$why xen-ioreqd-vblk did not get ready;"
+    q=$(wait_query 10 "*state=serving*") || why="$why not serving after the backend's setup ($q);"
+    log "before unpause: $q"
+    # QEMU, the guest's device model, holds id 0
+    [ "$(qfield "$q" server_id)" = 1 ] || why="$why the daemon's server id is $(qfield "$q" server_id), want 1;"
+    if [ -n "$why" ]; then      # no device: the guest need not boot to show it
+        show VBLK $VBLK_LOG 20; show DAEMON /tmp/daemon.log 20
+        xl destroy guest; backend_stop $VBLK_LOG
+        result 7 FAIL "$why"; return
+    fi
+    xl unpause guest
+    # boot (about a minute under TCG), the modules, 1.1 MiB read and 128 KiB written
+    i=0
+    until grep -q -E 'GUEST-IDLE' $GLOG 2>/dev/null; do
+        i=$((i + 1))
+        if [ $i -gt 2000 ] || ! xl domid guest >/dev/null 2>&1; then why="$why the guest did not finish;"; break; fi
+        [ $((i % 300)) -eq 0 ] && log "scenario 7: waiting for the guest; $(tail -n 1 $GLOG | tr -d '\r')"
+        sleep 0.2
+    done
+    sleep 1
+    q=$(query)
+    log "after the guest: $q"
+    # the guest goes: the daemon closes the backend's connection, which then prints its counts
+    xl destroy guest
+    if wait_for $VBLK_LOG BACKEND-EXIT 10; then
+        grep -q 'BACKEND-EXIT rc=2' $VBLK_LOG || why="$why xen-ioreqd-vblk did not end by the daemon's hang-up;"
+    else
+        why="$why xen-ioreqd-vblk still connected 10 s after the destroy;"; backend_stop $VBLK_LOG
+    fi
+    wait $BPID 2>/dev/null; BPID=
+    gone guest 20 || why="$why the domain stays listed: $(xl list | tail -n +2 | tr '\n' ' ');"
+    qi=$(wait_query 10 "*state=absent*") || why="$why daemon did not notice the destroy ($qi);"
+    tr -d '\r' < $GLOG > $g
+    show GUEST $g 60; show VBLK $VBLK_LOG 20
+    [ -s /var/log/xen/qemu-dm-guest.log ] && show QEMU-DM /var/log/xen/qemu-dm-guest.log 10
+
+    # the data, both ways
+    grep -q '^GUEST-VIRTIO disk vda sectors=2048 ' $g || why="$why the guest has no 2048-sector vda;"
+    grep -q "^GUEST-VDA r disk=vda sector=0 count=2048 rc=0 md5=$all0 " $g \
+        || why="$why the guest read other data than dom0 put in the image (want md5 $all0);"
+    wr=$(sed -n 's/^GUEST-VDA w disk=vda sector=1024 count=256 rc=0 md5=\([0-9a-f]*\) .*/\1/p' $g)
+    [ -n "$wr" ] && [ "$wr" = "$want_wr" ] || why="$why the guest's write failed or wrote other data ($wr);"
+    [ "$(md5r $VBLK_IMG 1024 256)" = "$want_wr" ] || why="$why the image does not hold what the guest wrote;"
+    grep -q "^GUEST-VDA r disk=vda sector=1024 count=256 rc=0 md5=$want_wr " $g || why="$why the read-back differs;"
+    [ "$(md5r $VBLK_IMG 0 1024)" = "$head0" ] && [ "$(md5r $VBLK_IMG 1280 768)" = "$tail0" ] \
+        || why="$why sectors outside the write changed;"
+
+    # the counts: kicks by the backend (its eventfd) and the daemon, interrupts by the backend
+    # (its irqfd's signals) and the guest (/proc/interrupts), against the requests served
+    r=$(vfield requests); k=$(vfield kicks); n_irq=$(vfield interrupts); rd=$(vfield bytes-read)
+    [ -n "$r" ] || { why="$why no counters from xen-ioreqd-vblk;"; r=0; k=0; n_irq=0; rd=0; }
+    local gi; gi=$(sed -n 's/^GUEST-VIRTIO interrupts after: *7: *\([0-9]*\) .*/\1/p' $g | tail -n 1)
+    [ "$(vfield ioerr)" = 0 ] && [ "$(vfield unsupp)" = 0 ] && [ "$(vfield failures)" = 0 ] \
+        && [ "$(vfield bad-accesses)" = 0 ] || why="$why the device saw errors: $(grep '^vblk ' $VBLK_LOG);"
+    [ "$(qfield "$q" kicks)" = "$k" ] || why="$why daemon kicks=$(qfield "$q" kicks), backend kicks=$k;"
+    [ "$k" -ge 1 ] && [ "$k" -le "$r" ] || why="$why kicks=$k for requests=$r;"
+    [ "$n_irq" -ge 1 ] && [ "$n_irq" -le "$r" ] || why="$why interrupts=$n_irq for requests=$r;"
+    [ -n "$gi" ] && [ "$gi" -ge 1 ] && [ "$gi" -le "$n_irq" ] \
+        || why="$why the guest counted ${gi:-no} interrupts on IRQ 7 for $n_irq raised;"
+    [ "$rd" -ge $(((2048 + 256) * 512)) ] || why="$why the device read only $rd bytes;"
+    [ "$(vfield bytes-written)" -ge $((256 * 512)) ] || why="$why the device wrote only $(vfield bytes-written) bytes;"
+    [ "$(qfield "$q" unmatched)" = 0 ] || why="$why daemon unmatched=$(qfield "$q" unmatched), want 0 (all in the claim);"
+    kill -0 $DPID 2>/dev/null || why="$why xen-ioreqd died;"
+    if [ -z "$why" ]; then
+        result 7 PASS "the guest's virtio_blk read 1 MiB dom0 wrote (md5 ok) and wrote 128 KiB dom0 found in the image; $r requests, $k kicks (backend = daemon), $n_irq interrupts raised, $gi taken by the guest"
+    else
+        result 7 FAIL "$why"
+    fi
+    xl destroy guest 2>/dev/null
+    kill -TERM $DPID 2>/dev/null; i=0; while kill -0 $DPID 2>/dev/null && [ $i -lt 25 ]; do sleep 0.2; i=$((i + 1)); done
+    show DAEMON /tmp/daemon.log 20
 }
 
 product() {
@@ -407,6 +521,7 @@ scen6() {
 want 5 && scen5
 if want 1 || want 2 || want 3 || want 4; then product; fi
 want 6 && scen6
+want 7 && scen7
 # development hook (run.sh's XQ_EXTRA): sourced, so it can use the helpers above
 if [ -f /xq/extra/run.sh ]; then
     log "extra: /xq/extra/run.sh"
