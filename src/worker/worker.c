@@ -610,6 +610,7 @@ static void worker_handle(Worker *w, const uint8_t *buf, size_t len, int *fds, u
                 w->busy_poll_us = (uint32_t) m.value;
                 if (w->dispatching)
                         ioreq_set_busy_poll(&w->ioreq, w->busy_poll_us);
+                log_debug("Guest %s: busy polling window now %" PRIu32 " us", w->name, w->busy_poll_us);
                 worker_reply(w, m.seq, 0, WIRE_NONE);
                 return;
         case WIRE_STOP:
