@@ -335,19 +335,14 @@ static RegStats *worker_reg_slot(Worker *w, const MatchKey *key) {
 static int worker_assign(Worker *w, const MatchKey *key, int *fd) {
         Registration *reg;
         bool new_range = false;
-        int flags, r;
+        int r;
 
         if (w->n_registrations >= w->max_registrations)
                 return -ENOSPC;
         /* the parent checked it too: a mistake there must not make this write into a file */
-        r = fdio_check_eventfd(*fd);
+        r = fdio_take_eventfd(*fd);
         if (r < 0)
                 return r;
-        flags = fcntl(*fd, F_GETFL);
-        if (flags < 0)
-                return -errno;
-        if (!(flags & O_NONBLOCK) && fcntl(*fd, F_SETFL, flags | O_NONBLOCK) < 0)
-                return -errno;
 
         reg = calloc(1, sizeof(*reg));
         if (!reg)
