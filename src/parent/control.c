@@ -376,21 +376,44 @@ static bool control_claim_counters(const Guest *g, uint32_t id, ClaimStats *ret)
         return false;
 }
 
+/*
+ * The listed connection holding the guest's object at index, counting
+ * count(connection) objects per connection; *ret_k: its position in that
+ * connection's list.
+ */
+static const Client *control_holder(const Guest *g, uint32_t index, unsigned (*count)(const Client *),
+                                    uint32_t *ret_k) {
+        for (const Client *cl = g->clients; cl; cl = cl->next) {
+                unsigned n;
+
+                if (!control_client_listed(cl))
+                        continue;
+                n = count(cl);
+                if (index < n) {
+                        *ret_k = index;
+                        return cl;
+                }
+                index -= n;
+        }
+        return NULL;
+}
+
+static unsigned control_count_irqfds(const Client *cl) {
+        return cl->n_irqfds;
+}
+
+static unsigned control_count_claims(const Client *cl) {
+        return cl->n_claims;
+}
+
 static int control_irqfd(ControlConn *cc, uint32_t seq, Guest *g, uint32_t index) {
         struct ctl_irqfd_reply r = { 0 };
         const ParentIrqfd *f = NULL;
+        const Client *cl = control_holder(g, index, control_count_irqfds, &index);
         IrqfdStats st;
-        uint32_t i = 0;
 
-        for (Client *cl = g->clients; cl && !f; cl = cl->next) {
-                if (!control_client_listed(cl))
-                        continue;
-                for (const ParentIrqfd *x = cl->irqfds; x; x = x->next)
-                        if (i++ == index) {
-                                f = x;
-                                break;
-                        }
-        }
+        for (f = cl ? cl->irqfds : NULL; f && index > 0; index--)
+                f = f->next;
         if (!f)
                 return control_send_reply(cc, CTL_MSG_IRQFD, seq, -ENOENT, 0);
         r.hdr = (struct ctl_hdr) { .type = htole16(CTL_MSG_IRQFD | CTL_MSG_REPLY), .seq = htole32(seq) };
@@ -418,18 +441,11 @@ static int control_irqfd(ControlConn *cc, uint32_t seq, Guest *g, uint32_t index
 static int control_claim(ControlConn *cc, uint32_t seq, Guest *g, uint32_t index) {
         struct ctl_claim_reply r = { 0 };
         const ParentClaim *c = NULL;
+        const Client *cl = control_holder(g, index, control_count_claims, &index);
         ClaimStats st;
-        uint32_t i = 0;
 
-        for (Client *cl = g->clients; cl && !c; cl = cl->next) {
-                if (!control_client_listed(cl))
-                        continue;
-                for (const ParentClaim *x = cl->claims; x; x = x->next)
-                        if (i++ == index) {
-                                c = x;
-                                break;
-                        }
-        }
+        for (c = cl ? cl->claims : NULL; c && index > 0; index--)
+                c = c->next;
         if (!c)
                 return control_send_reply(cc, CTL_MSG_CLAIM, seq, -ENOENT, 0);
         r.hdr = (struct ctl_hdr) { .type = htole16(CTL_MSG_CLAIM | CTL_MSG_REPLY), .seq = htole32(seq) };
