@@ -1529,7 +1529,8 @@ Guest *guest_free(Guest *g) {
         g->run = GUEST_RUN_NONE;
         guest_disconnect_all(g);
         guest_answer_waiters(g, -ECANCELED);
-        listener_close(&g->listener);
+        /* handed over: the next daemon listens on this very socket, its path must stay */
+        listener_close_keep(&g->listener, store_frozen(g->store));
         store_remove(g->store, g->record);
         g->match = match_table_free(g->match);
         if (g->stats)
