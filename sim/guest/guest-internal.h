@@ -12,6 +12,16 @@
 /* One request on the guest driver's connection (XS_OP_*, na <= 6 arguments); ret_val gets
  * the 4 answered values when not NULL. Returns 0 or the host's -errno. */
 int guest_op(xsg *g, uint16_t op, const uint64_t *a, unsigned na, uint64_t *ret_val);
+/* The same for a request whose answer carries a file descriptor (*ret_fd, owned by the
+ * caller). */
+int guest_op_fd(xsg *g, uint16_t op, const uint64_t *a, unsigned na, uint64_t *ret_val,
+                int *ret_fd);
+
+/* guest-ram.c: the handle's mappings of guest RAM, made when first used, kept until close. */
+struct guest_ram;
+int guest_ram_new(struct guest_ram **ret);
+struct guest_ram *guest_ram_free(struct guest_ram *r);
+struct guest_ram *guest_ram_of(xsg *g);
 
 /* The host's shm as this handle maps it. */
 void *guest_shm(xsg *g);

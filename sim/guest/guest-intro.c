@@ -103,6 +103,21 @@ int xsg_server_mappings(xsg *g, uint32_t domid, unsigned server, struct xsg_mapp
         return walk(g, XS_OP_INTRO_MAP, a, 3, 2, fill_mapping, buf, n);
 }
 
+static void fill_ram(const uint64_t *v, void *buf, size_t idx) {
+        struct xsg_ram_mapping_info *i = (struct xsg_ram_mapping_info *)buf + idx;
+        memset(i, 0, sizeof(*i));
+        i->id = (unsigned)v[0];
+        i->handle = v[1];
+        i->pid = (uint32_t)v[2];
+        i->frames = (unsigned)(v[3] & UINT32_MAX);
+        i->frames_mapped = (unsigned)(v[3] >> 32);
+}
+
+int xsg_ram_mappings(xsg *g, uint32_t domid, struct xsg_ram_mapping_info *buf, size_t n) {
+        uint64_t a[2] = { domid };
+        return walk(g, XS_OP_INTRO_RAM, a, 2, 1, fill_ram, buf, n);
+}
+
 int xsg_map_history(xsg *g, uint32_t pid, struct xsg_map_history *ret) {
         uint64_t v[4];
         int r = guest_op(g, XS_OP_INTRO_MAPPER, (const uint64_t[]){ pid }, 1, v);

@@ -49,6 +49,7 @@ struct xsg {
                 _Atomic uint32_t domid;
                 _Atomic uint32_t slot;
         } dcache[NR_DCACHE];
+        struct guest_ram *ram;          /* guest-ram.c */
 };
 
 /* ---- time ---- */
@@ -85,6 +86,9 @@ int xsg_open(xsg **ret, const char *dir) {
                 goto fail;
         g->shm = g->host->shm;
         g->hdr = g->shm;
+        r = guest_ram_new(&g->ram);
+        if (r < 0)
+                goto fail;
         *ret = g;
         return 0;
 fail:
@@ -101,6 +105,7 @@ xsg *xsg_close(xsg *g) {
         for (size_t i = 0; i < g->nr_retired; i++)
                 close(g->retired[i]);
         free(g->retired);
+        guest_ram_free(g->ram);
         if (g->fd >= 0)
                 close(g->fd);
         xsc_host_put(g->host);
@@ -115,6 +120,36 @@ int guest_op(xsg *g, uint16_t o, const uint64_t *a, unsigned na, uint64_t *val) 
         r = xsc_op(g->fd, o, a, na, val);
         pthread_mutex_unlock(&g->lock);
         return r;
+}
+
+int guest_op_fd(xsg *g, uint16_t o, const uint64_t *a, unsigned na, uint64_t *val,
+                int *ret_fd) {
+        struct xs_req req = { .op = o };
+        struct xs_rep rep;
+        int fd = -1, r;
+
+        for (unsigned i = 0; i < na && i < 6; i++)
+                req.a[i] = a[i];
+        pthread_mutex_lock(&g->lock);
+        r = xsc_call(g->fd, &req, &rep, &fd, 1);
+        pthread_mutex_unlock(&g->lock);
+        if (r == 0 && rep.err)
+                r = -rep.err;
+        if (r == 0 && fd < 0)
+                r = -EPROTO;
+        if (r < 0) {
+                if (fd >= 0)
+                        close(fd);
+                return r;
+        }
+        if (val)
+                memcpy(val, rep.val, sizeof(rep.val));
+        *ret_fd = fd;
+        return 0;
+}
+
+struct guest_ram *guest_ram_of(xsg *g) {
+        return g->ram;
 }
 
 /* The eventfd that wakes evtchn handle h, fetched once per handle generation. */
@@ -228,8 +263,13 @@ int xsg_domain_unpause(xsg *g, uint32_t domid) {
 
 int xsg_domain_create2(xsg *g, const char *name, unsigned nr_vcpus, unsigned flags,
                        uint32_t *ret_domid) {
+        return xsg_domain_create_ram(g, name, nr_vcpus, flags, 0, ret_domid);
+}
+
+int xsg_domain_create_ram(xsg *g, const char *name, unsigned nr_vcpus, unsigned flags,
+                          uint64_t ram_bytes, uint32_t *ret_domid) {
         struct xs_req req = { .op = XS_OP_DOM_CREATE,
-                              .a = { nr_vcpus, flags & XSG_CREATE_PAUSED ? 1 : 0 } };
+                              .a = { nr_vcpus, flags & XSG_CREATE_PAUSED ? 1 : 0, ram_bytes } };
         struct xs_rep rep;
         int r;
 
@@ -1095,9 +1135,10 @@ int xsg_slot_peek(xsg *g, uint32_t domid, unsigned server, unsigned slot, ioreq_
         return 0;
 }
 
-int xsg_irq_get(xsg *g, uint32_t domid, unsigned index, struct xsg_irq *ret) {
+/* One interrupt log request (XS_OP_IRQ_GET, XS_OP_IRQ_NEXT) into *ret. */
+static int irq_op(xsg *g, uint16_t op, uint32_t domid, uint64_t arg, struct xsg_irq *ret) {
         uint64_t v[4];
-        int r = guest_op(g, XS_OP_IRQ_GET, (const uint64_t[]){ domid, index }, 2, v);
+        int r = guest_op(g, op, (const uint64_t[]){ domid, arg }, 2, v);
         if (r < 0)
                 return r;
         ret->kind = (enum xsg_irq_kind)v[0];
@@ -1105,4 +1146,12 @@ int xsg_irq_get(xsg *g, uint32_t domid, unsigned index, struct xsg_irq *ret) {
         ret->b = v[2];
         ret->seq = v[3];
         return 0;
+}
+
+int xsg_irq_get(xsg *g, uint32_t domid, unsigned index, struct xsg_irq *ret) {
+        return irq_op(g, XS_OP_IRQ_GET, domid, index, ret);
+}
+
+int xsg_irq_next(xsg *g, uint32_t domid, uint64_t after_seq, struct xsg_irq *ret) {
+        return irq_op(g, XS_OP_IRQ_NEXT, domid, after_seq, ret);
 }

@@ -70,7 +70,8 @@ enum xsg_domain_state {
         XSG_DOMAIN_RUNNING = 1,
         XSG_DOMAIN_CRASHED = 2,
         XSG_DOMAIN_DYING = 3,      /* destroyed, kept as a zombie while a dom0 process still
-                                      maps one of its ioreq pages (as Xen's "--p--d") */
+                                      maps one of its ioreq pages or RAM frames (as Xen's
+                                      "--p--d") */
         XSG_DOMAIN_SHUTDOWN = 4,   /* powered off, still present until the toolstack destroys
                                       it (as Xen's "---s--") */
 };
@@ -139,6 +140,59 @@ int xsg_servers(xsg *g, uint32_t domid, struct xsg_server_info *buf, size_t n);
 /* Fill up to n ranges of server id of domid in space; returns how many it has. */
 int xsg_server_ranges(xsg *g, uint32_t domid, unsigned id, int space,
                       struct xsg_range *buf, size_t n);
+
+/* ---- guest RAM ---- */
+
+/*
+ * Each domain has RAM: a sparse memfd in the host (no memory is used until written), every
+ * frame populated at creation. dom0 processes map its frames with xenforeignmemory_map/map2
+ * (Xen's rules: a frame beyond the RAM or given back fails on its own with EINVAL); the guest
+ * driver reads and writes it directly, the same memory.
+ */
+#define XSG_RAM_DEFAULT (16ull << 20)  /* RAM of a domain created without a size */
+#define XSG_RAM_MAX (4ull << 30)
+#define XSG_PAGE_SIZE 4096u
+
+/*
+ * xsg_domain_create2 with the RAM size in bytes (a multiple of XSG_PAGE_SIZE, at most
+ * XSG_RAM_MAX; 0: XSG_RAM_DEFAULT). -EINVAL: a bad size.
+ */
+int xsg_domain_create_ram(xsg *g, const char *name, unsigned nr_vcpus, unsigned flags,
+                          uint64_t ram_bytes, uint32_t *ret_domid);
+/*
+ * The domain's whole RAM mapped into this process (guest-physical address a is base + a),
+ * with its size. The mapping is made once per domain and handle and stays valid until
+ * xsg_close, also after the domain is destroyed. Frames given back still show there (the
+ * guest's own view is not checked). -ESRCH: no such domain (or it is dying).
+ */
+int xsg_ram_ptr(xsg *g, uint32_t domid, void **ret_base, uint64_t *ret_bytes);
+/* Copy from / to guest-physical addresses [gpa, gpa + len). -EFAULT: beyond the RAM. */
+int xsg_ram_read(xsg *g, uint32_t domid, uint64_t gpa, void *buf, size_t len);
+int xsg_ram_write(xsg *g, uint32_t domid, uint64_t gpa, const void *buf, size_t len);
+/*
+ * The guest gives frames [gfn, gfn + count) back to Xen (populate false: the balloon's
+ * decrease_reservation; new foreign mappings of them fail with EINVAL per frame) or
+ * populates them again (true: each frame that was given back becomes a zero page, also in
+ * mappings made before; on Xen those would keep the old page). -EINVAL: a range beyond the
+ * RAM or empty.
+ */
+int xsg_ram_populate(xsg *g, uint32_t domid, uint64_t gfn, uint64_t count, bool populate);
+
+struct xsg_ram_mapping_info {
+        unsigned id;               /* the host's id of the mapping (shared with map_resource's) */
+        uint64_t handle;           /* the foreignmemory handle it was made with */
+        uint32_t pid;              /* the process that called xenforeignmemory_map */
+        unsigned frames;           /* frames asked for */
+        unsigned frames_mapped;    /* of which mapped (the rest failed) */
+};
+
+/*
+ * The foreign mappings alive of domid's RAM (one per xenforeignmemory_map call not yet
+ * wholly unmapped), ascending id: fills up to n entries, returns how many there are. A
+ * mapping keeps a destroyed domain a zombie (XSG_DOMAIN_DYING) until it is unmapped or its
+ * process exits. -ESRCH: no such domain.
+ */
+int xsg_ram_mappings(xsg *g, uint32_t domid, struct xsg_ram_mapping_info *buf, size_t n);
 
 /* ---- vCPU accesses ---- */
 
@@ -321,6 +375,15 @@ int xsg_evtchn_status(xsg *g, uint32_t domid, uint32_t port, struct xsg_evtchn_s
 int xsg_evtchn_wait(xsg *g, uint32_t domid, uint32_t port, int timeout_ms,
                     uint32_t *ret_count);
 
+/*
+ * The oldest entry of domid's interrupt log whose seq is above after_seq (0: the oldest
+ * kept). -ENOENT: none (yet).
+ */
+int xsg_irq_next(xsg *g, uint32_t domid, uint64_t after_seq, struct xsg_irq *ret);
+/* The same, waiting up to timeout_ms (<= 0: XSG_DEFAULT_TIMEOUT_MS) for one: -ETIMEDOUT. */
+int xsg_irq_wait(xsg *g, uint32_t domid, uint64_t after_seq, int timeout_ms,
+                 struct xsg_irq *ret);
+
 /* ---- introspection: what each process holds on the host ---- */
 
 /*
@@ -350,7 +413,8 @@ struct xsg_handle_info {
         bool restricted;           /* *_restrict() or xentoolcore_restrict_all() */
         uint32_t restrict_domid;   /* the domain it is restricted to, when restricted */
         unsigned nr_ports;         /* evtchn: dom0 ports bound on it */
-        unsigned nr_mappings;      /* foreignmemory: resource mappings alive, made with it */
+        unsigned nr_mappings;      /* foreignmemory: mappings alive made with it, of ioreq
+                                      pages (map_resource) and of guest RAM (map/map2) */
         unsigned nr_map_calls;     /* foreignmemory: map_resource calls that succeeded on it */
 };
 

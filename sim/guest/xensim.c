@@ -23,8 +23,8 @@ static int timeout_ms = XSG_DEFAULT_TIMEOUT_MS;
 
 static void usage(FILE *f) {
         fputs("Usage: xensim [--dir DIR] [--timeout-ms T] COMMAND ...\n"
-              "  create [--paused] NAME VCPUS | unpause DOMID | destroy DOMID | crash DOMID\n"
-              "  poweroff DOMID\n"
+              "  create [--paused] [--ram BYTES] NAME VCPUS | unpause DOMID\n"
+              "  destroy DOMID | crash DOMID | poweroff DOMID\n"
               "  list | servers DOMID\n"
               "  write DOMID VCPU mmio|pio ADDR SIZE VALUE | read DOMID VCPU mmio|pio ADDR SIZE\n"
               "  invalidate DOMID VCPU\n"
@@ -583,8 +583,19 @@ int main(int argc, char **argv) {
                 return EX_ERR;
         }
         const char *cmd = argv[0];
-        bool paused = argc == 4 && !strcmp(cmd, "create") && !strcmp(argv[1], "--paused");
-        if (paused) {
+        bool paused = false;
+        uint64_t ram = 0;
+        while (!strcmp(cmd, "create") && argc >= 4 &&
+               (!strcmp(argv[1], "--paused") || !strcmp(argv[1], "--ram"))) {
+                if (argv[1][2] == 'p') {
+                        paused = true;
+                } else if (argc < 5 || num(argv[2], XSG_RAM_MAX, &ram) < 0) {
+                        ret = EX_USAGE;
+                        goto out;
+                } else {
+                        argv++;
+                        argc--;
+                }
                 argv++;
                 argc--;
         }
@@ -594,8 +605,8 @@ int main(int argc, char **argv) {
                         ret = EX_USAGE;
                         goto out;
                 }
-                r = xsg_domain_create2(g, argv[1], (unsigned)vcpus,
-                                       paused ? XSG_CREATE_PAUSED : 0, &domid);
+                r = xsg_domain_create_ram(g, argv[1], (unsigned)vcpus,
+                                          paused ? XSG_CREATE_PAUSED : 0, ram, &domid);
                 if (r < 0) {
                         fprintf(stderr, "xensim: create: %s\n", strerror(-r));
                         ret = EX_ERR;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 #include <xen/xen.h>
 
 #include "host-internal.h"
@@ -56,6 +57,9 @@ static void dom_release(struct hdom *d) {
                 for (unsigned t = 0; t < 3; t++)
                         free(d->srv[i].r[t]);
         free(d->irq);
+        if (d->ram_fd >= 0)
+                close(d->ram_fd);       /* dom0 mappings keep their pages */
+        free(d->ram_gone);
         free(d);
 }
 
@@ -98,7 +102,11 @@ int host_dom_create(struct host *h, const struct xs_req *req, uint64_t *val) {
 
         memcpy(name, req->name, sizeof(name));
         name[63] = 0;
+        uint64_t ram = req->a[2] ? req->a[2] : XS_RAM_DEFAULT;
+
         if (!name_ok(req->name) || req->a[0] < 1 || req->a[0] > XS_MAX_VCPUS || req->a[1] > 1)
+                return -EINVAL;
+        if (ram % XS_PAGE_SIZE || ram > XS_RAM_MAX)
                 return -EINVAL;
         for (unsigned i = 0; i < XS_MAX_DOMS; i++)
                 if (h->dom[i] && h->dom[i]->state != XS_DOM_DYING &&
@@ -119,6 +127,8 @@ int host_dom_create(struct host *h, const struct xs_req *req, uint64_t *val) {
         d->nr_vcpus = (uint32_t)req->a[0];
         d->state = XS_DOM_RUNNING;
         d->paused = req->a[1] & 1;
+        d->ram_frames = ram / XS_PAGE_SIZE;
+        d->ram_fd = -1;                 /* created when first used */
         memcpy(d->name, name, sizeof(name));
         /* Ports 1 and 2: the xenstore and console channels libxl sets up. */
         d->gport[1].kind = XS_GPORT_RESERVED;
@@ -149,7 +159,8 @@ int host_dom_create(struct host *h, const struct xs_req *req, uint64_t *val) {
                         fprintf(stderr, "<4>xensimd: xenstore entries of domain %u: %s\n",
                                 d->domid, strerror(-r));
         }
-        host_log(h, "created domain %u (%s, %u vCPUs)", d->domid, d->name, d->nr_vcpus);
+        host_log(h, "created domain %u (%s, %u vCPUs, %llu KiB RAM)", d->domid, d->name,
+                 d->nr_vcpus, (unsigned long long)(ram >> 10));
         val[0] = d->domid;
         return 0;
 }

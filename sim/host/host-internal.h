@@ -23,10 +23,12 @@ struct host_map {
         uint32_t page[2];
         uint32_t pid;                   /* the process that sent the map_resource */
         uint8_t srv;                    /* the server whose pages these were */
-        uint8_t frames;                 /* HOST_MAP_IOREQ | HOST_MAP_BUFIOREQ */
+        uint8_t frames;                 /* HOST_MAP_IOREQ | HOST_MAP_BUFIOREQ, or HOST_MAP_RAM */
+        uint32_t ram_asked, ram_mapped; /* HOST_MAP_RAM: guest frames asked for, mapped */
 };
 #define HOST_MAP_IOREQ 1u
 #define HOST_MAP_BUFIOREQ 2u
+#define HOST_MAP_RAM 4u                 /* guest frames (xenforeignmemory_map), nr = 0 */
 
 /*
  * The map_resource calls of each process, kept after its mappings and connections are gone:
@@ -75,6 +77,10 @@ struct hdom {
         unsigned maprefs;               /* foreignmemory mappings of its pages */
         struct irqent *irq;             /* XS_IRQ_LOG entries, allocated on first use */
         unsigned irq_start, irq_count;
+        /* guest RAM (host-mem.c) */
+        uint64_t ram_frames;
+        int ram_fd;                     /* its memfd, -1 until first used */
+        uint64_t *ram_gone;             /* bit set: frame given back; NULL: all populated */
 };
 
 struct hport {
@@ -130,6 +136,7 @@ struct host {
  *   host.c        lifetime, clients, dispatch; destroy, crash, unpause, poweroff (host.h)
  *   host-intro.c  introspection: what each client holds, the map_resource history
  *   host-ioreq.c  ioreq servers, ranges, pages and mappings, boot INVALIDATE, interrupt log
+ *   host-mem.c    guest RAM and the foreign mappings of its frames (beside host-ioreq.c)
  *   host-evtchn.c dom0 event channels and evtchn handles
  *   host-dom.c    the domain table
  *   host-pub.c    logging, publishing to the shm, waking vCPUs
@@ -191,6 +198,13 @@ int host_ioreq_fm_map(struct host *h, struct host_client *c, uint32_t pid, const
 int host_ioreq_fm_unmap(struct host *h, struct host_client *c, uint64_t id);
 void host_ioreq_map_drop(struct host *h, struct host_map *m);
 unsigned host_ioreq_boot_invalidate(struct host *h, uint32_t slot);
+
+/* host-mem.c: guest RAM, its population, foreign mappings of its frames. */
+int host_mem_fd(struct host *h, struct host_client *c, uint64_t domid, uint64_t *val,
+                int *ret_fd);
+int host_mem_populate(struct host *h, struct host_client *c, const uint64_t *a);
+int host_mem_fm_map(struct host *h, struct host_client *c, uint32_t pid, const uint64_t *a,
+                    uint64_t *val, int *ret_fd);
 
 /*
  * host-intro.c: what each client holds (XS_OP_INTRO_*, for tests), read from every layer

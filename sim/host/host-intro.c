@@ -140,36 +140,62 @@ static bool map_current(const struct hdom *d, const struct host_map *m) {
         return true;
 }
 
-/* The mapping with the lowest id >= first of server srv's pages (~0: any) of domid. */
+/*
+ * The mapping with the lowest id >= first of the domain in slot: of its RAM (ram), or of
+ * server srv's ioreq pages (~0: any server).
+ */
+static const struct host_map *map_first(struct host *h, uint32_t slot, bool ram, uint64_t srv,
+                                        uint64_t first, const struct host_client **ret_c) {
+        const struct host_map *best = NULL;
+
+        for (const struct host_client *c = h->clients; c; c = c->next)
+                for (unsigned i = 0; !c->gone && i < c->nr_maps; i++) {
+                        const struct host_map *m = &c->maps[i];
+                        if ((m->frames == HOST_MAP_RAM) != ram || m->slot != slot ||
+                            m->id < first || (!ram && srv != UINT64_MAX && m->srv != srv) ||
+                            (best && m->id >= best->id))
+                                continue;
+                        best = m;
+                        *ret_c = c;
+                }
+        return best;
+}
+
 static int intro_map(struct host *h, uint64_t domid, uint64_t srv, uint64_t first,
                      uint64_t *val) {
-        const struct host_client *best_c = NULL;
-        const struct host_map *best = NULL;
+        const struct host_client *c = NULL;
+        const struct host_map *m;
         int slot;
 
         if (domid > UINT16_MAX || (slot = host_dom_find(h, (uint32_t)domid)) < 0)
                 return -ESRCH;
         if (srv != UINT64_MAX && srv >= XS_MAX_SERVERS)
                 return -EINVAL;
-        for (const struct host_client *c = h->clients; c; c = c->next) {
-                if (c->gone)
-                        continue;
-                for (unsigned i = 0; i < c->nr_maps; i++) {
-                        const struct host_map *m = &c->maps[i];
-                        if (m->slot != (uint32_t)slot || m->id < first ||
-                            (srv != UINT64_MAX && m->srv != srv) || (best && m->id >= best->id))
-                                continue;
-                        best = m;
-                        best_c = c;
-                }
-        }
-        if (!best)
+        m = map_first(h, (uint32_t)slot, false, srv, first, &c);
+        if (!m)
                 return 0;
-        val[0] = best->id;
-        val[1] = best_c->id;
-        val[2] = best->pid;
-        val[3] = best->srv | (uint64_t)best->frames << 8 |
-                 (uint64_t)map_current(h->dom[slot], best) << 10;
+        val[0] = m->id;
+        val[1] = c->id;
+        val[2] = m->pid;
+        val[3] = m->srv | (uint64_t)m->frames << 8 |
+                 (uint64_t)map_current(h->dom[slot], m) << 10;
+        return 0;
+}
+
+static int intro_ram(struct host *h, uint64_t domid, uint64_t first, uint64_t *val) {
+        const struct host_client *c = NULL;
+        const struct host_map *m;
+        int slot;
+
+        if (domid > UINT16_MAX || (slot = host_dom_find(h, (uint32_t)domid)) < 0)
+                return -ESRCH;
+        m = map_first(h, (uint32_t)slot, true, 0, first, &c);
+        if (!m)
+                return 0;
+        val[0] = m->id;
+        val[1] = c->id;
+        val[2] = m->pid;
+        val[3] = m->ram_asked | (uint64_t)m->ram_mapped << 32;
         return 0;
 }
 
@@ -182,7 +208,7 @@ static int intro_mapper(struct host *h, uint64_t pid, uint64_t *val) {
         m = mapper_find(h, (uint32_t)pid);
         for (const struct host_client *c = h->clients; c; c = c->next)
                 for (unsigned i = 0; !c->gone && i < c->nr_maps; i++)
-                        alive += c->maps[i].pid == pid;
+                        alive += c->maps[i].pid == pid && c->maps[i].frames != HOST_MAP_RAM;
         val[0] = m ? m->ok : 0;
         val[1] = m ? m->refused : 0;
         val[2] = alive;
@@ -202,6 +228,8 @@ int host_intro_dispatch(struct host *h, const struct xs_req *req, uint64_t *val)
                 return intro_map(h, a[0], a[1], a[2], val);
         case XS_OP_INTRO_MAPPER:
                 return intro_mapper(h, a[0], val);
+        case XS_OP_INTRO_RAM:
+                return intro_ram(h, a[0], a[1], val);
         default:
                 return -EOPNOTSUPP;
         }

@@ -218,6 +218,28 @@ static int client_kind(struct host_client *c, uint64_t kind) {
 
 /* ---- dispatch ---- */
 
+/* The oldest entry of the domain's interrupt log with a seq above `after` (seqs ascend). */
+static int irq_next(const struct hdom *d, uint64_t after, uint64_t *val) {
+        unsigned lo = 0, hi = d->irq_count;
+        const struct irqent *e;
+
+        while (lo < hi) {
+                unsigned mid = lo + (hi - lo) / 2;
+                if (d->irq[(d->irq_start + mid) % XS_IRQ_LOG].seq > after)
+                        hi = mid;
+                else
+                        lo = mid + 1;
+        }
+        if (lo >= d->irq_count)
+                return -ENOENT;
+        e = &d->irq[(d->irq_start + lo) % XS_IRQ_LOG];
+        val[0] = e->kind;
+        val[1] = e->a;
+        val[2] = e->b;
+        val[3] = e->seq;
+        return 0;
+}
+
 void host_dispatch(struct host *h, struct host_client *c, uint32_t pid, const struct xs_req *req,
                    struct xs_rep *rep, int *ret_fd) {
         const uint64_t *a = req->a;
@@ -248,6 +270,7 @@ void host_dispatch(struct host *h, struct host_client *c, uint32_t pid, const st
         case XS_OP_INTRO_PORT:
         case XS_OP_INTRO_MAP:
         case XS_OP_INTRO_MAPPER:
+        case XS_OP_INTRO_RAM:
                 r = c->restricted ? -EPERM : clients_reap(h);
                 if (r == 0)
                         r = host_intro_dispatch(h, req, val);
@@ -320,6 +343,20 @@ void host_dispatch(struct host *h, struct host_client *c, uint32_t pid, const st
                 val[3] = e->seq;
                 break;
         }
+        case XS_OP_IRQ_NEXT:
+                r = host_dom_check(c, a[0], h, &slot);
+                if (r == 0)
+                        r = irq_next(h->dom[slot], a[1], val);
+                break;
+        case XS_OP_RAM_FD:
+                r = host_mem_fd(h, c, a[0], val, ret_fd);
+                break;
+        case XS_OP_RAM_POPULATE:
+                r = host_mem_populate(h, c, a);
+                break;
+        case XS_OP_FM_MAP_RAM:
+                r = host_mem_fm_map(h, c, pid, a, val, ret_fd);
+                break;
         case XS_OP_DM_RESTRICT:
         case XS_OP_FM_RESTRICT:
                 /* privcmd: restricting again to the same domain is fine, to another EINVAL. */

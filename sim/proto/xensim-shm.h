@@ -339,7 +339,8 @@ enum xs_op {
         XS_OP_HELLO = 1,                /* → fd: the shm memfd; val[0] = its size */
         XS_OP_CLIENT_KIND = 2,          /* a0 = XS_CLIENT_*: once per connection (EBUSY after) */
         /* toolstack / guest */
-        XS_OP_DOM_CREATE = 10,          /* name, a0 = vcpus, a1 = 1: paused → val[0] domid */
+        XS_OP_DOM_CREATE = 10,          /* name, a0 = vcpus, a1 = 1: paused, a2 = RAM bytes
+                                           (0: XS_RAM_DEFAULT) → val[0] domid */
         XS_OP_DOM_DESTROY = 11,         /* a0 = domid */
         XS_OP_DOM_CRASH = 12,           /* a0 = domid */
         XS_OP_WAKEFD = 13,              /* a0 = handle index → fd: its eventfd; val[0] = gen */
@@ -392,7 +393,29 @@ enum xs_op {
         XS_OP_INTRO_MAPPER = 83,        /* a0 pid → val[0] map_resource calls that succeeded,
                                            val[1] refused, val[2] mappings alive, val[3]
                                            processes forgotten (history bound) */
+        /*
+         * guest RAM (host-mem.c), ops 110..119: one sparse memfd per domain of
+         * XS_OP_DOM_CREATE's a2 bytes (0: XS_RAM_DEFAULT), every frame populated until the
+         * guest gives it back.
+         */
+        XS_OP_RAM_FD = 110,             /* guest driver: a0 domid → fd: the RAM memfd; val[0]
+                                           its size in bytes */
+        XS_OP_RAM_POPULATE = 111,       /* guest driver: a0 domid a1 first gfn a2 count a3 1
+                                           populate (a fresh zero page) / 0 give back */
+        XS_OP_FM_MAP_RAM = 112,         /* foreignmemory: a0 domid a1 first gfn a2 count (1..
+                                           XS_RAM_RUN) a3 map id (0: a new mapping, answered
+                                           with the memfd) → val[0..2] bit i: frame a1+i
+                                           mapped, val[3] the map id (0: none was made) */
+        XS_OP_INTRO_RAM = 113,          /* a0 domid, a1 first map id → val[0] map id, val[1]
+                                           handle id, val[2] pid, val[3] frames asked |
+                                           frames mapped << 32 */
+        XS_OP_IRQ_NEXT = 114,           /* a0 domid, a1 seq → the oldest interrupt log entry
+                                           with a larger seq, as XS_OP_IRQ_GET; ENOENT: none */
 };
+
+#define XS_RAM_DEFAULT (16ull << 20)
+#define XS_RAM_MAX (4ull << 30)
+#define XS_RAM_RUN 192u                 /* frames per XS_OP_FM_MAP_RAM request */
 
 struct xs_req {
         uint32_t magic;

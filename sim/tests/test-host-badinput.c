@@ -156,8 +156,7 @@ int main(int argc, char **argv) {
         CHECK(st_raw_call(fd, XS_OP_INTRO_MAPPER, 0, 0, 0, &rep) == EINVAL, "history of pid 0");
         CHECK(st_raw_call(fd, XS_OP_INTRO_MAPPER, 1ull << 40, 0, 0, &rep) == EINVAL,
               "history of pid 2^40");
-        CHECK(st_raw_call(fd, XS_OP_INTRO_HANDLE + 10, 0, 0, 0, &rep) == EOPNOTSUPP,
-              "an op past the introspection ones");
+        CHECK(st_raw_call(fd, 10000, 0, 0, 0, &rep) == EOPNOTSUPP, "an op nobody defined");
         {
                 /* Introspection is not for restricted connections. */
                 int rfd = st_raw_connect();

@@ -100,6 +100,12 @@ $x read "$pz" 0 mmio 0 4 2>/dev/null
 check "paused domain: access fails (1)" test $? -eq 1
 check "unpause with no server" test "$($x unpause "$pz")" = 0
 check "runs after unpause" test "$($x read "$pz" 0 mmio 0 4)" = 0xffffffff
+r=$($x create --paused --ram 65536 tiny 1)
+check "create --paused --ram" bash -c "$x list | grep -qx '$r 1 paused tiny'"
+$x create --ram 4097 odd 1 2>/dev/null
+check "create --ram not a page multiple exit 1" test $? -eq 1
+$x create --ram 2>/dev/null
+check "create --ram without a size exit 2" test $? -eq 2
 c=$($x create crashy 1)
 check "crash" $x crash "$c"
 $x read "$c" 0 mmio 0 4 2>/dev/null

@@ -242,6 +242,38 @@ static void test_irqfds(xenioreqd_client *c) {
         irq_expect(XSG_IRQ_PCI_INTX, intx_a, 1, "raise only: raised again, never lowered");
         irq_none("raise only: nothing lowers the line");
 
+        /* the event channel action: the guest's own unbound port, notified */
+        {
+                xenioreqd_irqfd_spec ev = { .action = XIRQ_IRQ_EVTCHN, .mode = XIRQ_IRQFD_EDGE };
+                struct xsg_evtchn_status st;
+                uint32_t gport = 0, count = 0, id_ev;
+                int e_ev = it_eventfd();
+                pid_t w;
+
+                CHECK_EQ(xsg_evtchn_alloc_unbound(it.xsg, dom, 0, &gport), 0, "the guest allocates a port for dom0");
+                ev.irq = gport;
+                CHECK_EQ(xenioreqd_irqfd_assign(c, &ev, e_ev, -1, &id_ev), 0, "irqfd EVTCHN on the guest's port");
+                CHECK_EQ(xsg_evtchn_status(it.xsg, dom, gport, &st), 0, "the port's state");
+                CHECK_EQ(st.state, XSG_EVTCHN_INTERDOMAIN, "the worker bound the guest's port");
+                signal_efd(e_ev, 1);
+                CHECK_EQ(xsg_evtchn_wait(it.xsg, dom, gport, IT_TIMEOUT_MS, &count), 0, "the guest gets the event");
+                CHECK_EQ(count, 1, "one notification");
+                w = it_worker_of(&it, dom);
+                CHECK(kill(w, SIGSTOP) == 0, "stopping the worker: %m");
+                for (int i = 0; i < 3; i++)
+                        signal_efd(e_ev, 1);
+                CHECK(kill(w, SIGCONT) == 0, "continuing the worker: %m");
+                CHECK_EQ(xsg_evtchn_wait(it.xsg, dom, gport, IT_TIMEOUT_MS, &count), 0, "the guest gets it again");
+                usleep(100 * 1000);
+                CHECK_EQ(xsg_evtchn_status(it.xsg, dom, gport, &st), 0, "the port's state");
+                CHECK_EQ(st.count, 2, "3 signals while the worker was stopped notified once");
+                CHECK_EQ(xenioreqd_irqfd_deassign(c, id_ev), 0, "deassigning the EVTCHN irqfd");
+                CHECK_EQ(xsg_evtchn_status(it.xsg, dom, gport, &st), 0, "the port's state");
+                CHECK_EQ(st.state, XSG_EVTCHN_UNBOUND, "the worker unbound it: the guest's port is free for the next");
+                CHECK_EQ(xsg_evtchn_close(it.xsg, dom, gport), 0, "the guest closes its port");
+                close(e_ev);
+        }
+
         CHECK_EQ(xenioreqd_irqfd_assign(c, &msi, e_msi, -1, &id_msi), 0, "irqfd MSI");
         signal_efd(e_msi, 1);
         irq_expect(XSG_IRQ_MSI, 0xfee00000, 0x4041, "MSI injected");
