@@ -28,4 +28,11 @@ void *guest_shm(xsg *g);
 /* The slot of a live domain in the shm; -ESRCH when there is none. */
 int guest_dom_slot(xsg *g, uint32_t domid, uint32_t *ret_slot);
 
+/* guest-load.c: latency histograms, log-linear (128 sub-buckets per power of two, < 1% error) */
+#define GUEST_HIST_BUCKETS (64u * 128u)
+unsigned guest_hist_bucket(uint64_t ns);
+/* quantile q of a histogram of total samples, in microseconds */
+double guest_hist_quantile_us(const uint64_t *hist, uint64_t total, double q);
+uint64_t guest_mono_ns(void);
+
 #endif
