@@ -52,19 +52,19 @@ static uint64_t bucket_value(unsigned i) {
         return (uint64_t)(i % SUB + SUB) << (e - 7);
 }
 
+bool guest_load_go_on(_Atomic int *stop, _Atomic int64_t *left, bool count_mode, uint64_t end_ns) {
+        if (atomic_load(stop))
+                return false;
+        if (count_mode)
+                return atomic_fetch_sub(left, 1) > 0;
+        return guest_mono_ns() < end_ns;
+}
+
 static void *worker_main(void *arg) {
         struct worker *w = arg;
         const struct xsg_load_opts *o = w->o;
 
-        for (;;) {
-                if (atomic_load(w->stop))
-                        break;
-                if (o->count) {
-                        if (atomic_fetch_sub(w->left, 1) <= 0)
-                                break;
-                } else if (guest_mono_ns() >= w->end_ns) {
-                        break;
-                }
+        while (guest_load_go_on(w->stop, w->left, o->count != 0, w->end_ns)) {
                 struct xsg_io io = { .space = o->space, .dir = o->dir, .addr = o->addr,
                                      .size = o->size, .data = o->data,
                                      .timeout_ms = o->timeout_ms };

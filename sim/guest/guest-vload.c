@@ -56,20 +56,12 @@ static void *vworker_main(void *arg) {
         const struct xsv_blk_load_opts *o = w->o;
         unsigned char *want = w->buf + o->len;
 
-        for (;;) {
+        while (guest_load_go_on(w->stop, w->left, o->count != 0, w->end_ns)) {
                 uint64_t t0, dt, block;
                 bool write;
                 uint8_t status = 0xff;
                 int r;
 
-                if (atomic_load(w->stop))
-                        break;
-                if (o->count) {
-                        if (atomic_fetch_sub(w->left, 1) <= 0)
-                                break;
-                } else if (guest_mono_ns() >= w->end_ns) {
-                        break;
-                }
                 block = w->first_block + next_rand(&w->rng) % w->blocks;
                 write = next_rand(&w->rng) % 100 < o->write_pct;
                 if (write)

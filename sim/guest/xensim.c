@@ -359,30 +359,61 @@ static int cmd_access(xsg *g, int argc, char **argv, bool write) {
         return EX_OK;
 }
 
+/* The options load and blk share: 1 taken (i moved past its value), 0 not one of them, -1 bad. */
+struct run_opts {
+        bool json;
+        unsigned vcpus;
+        uint64_t count;
+        double seconds;
+};
+
+static int run_opt(int argc, char **argv, int *i, struct run_opts *o) {
+        const char *a = argv[*i];
+        uint64_t v;
+        char *end;
+
+        if (!strcmp(a, "--json")) {
+                o->json = true;
+                return 1;
+        }
+        if (*i + 1 >= argc)
+                return 0;
+        if (!strcmp(a, "--vcpus")) {
+                if (num(argv[++*i], XSG_MAX_VCPUS, &v) < 0)
+                        return -1;
+                o->vcpus = (unsigned)v;
+        } else if (!strcmp(a, "--count")) {
+                if (num(argv[++*i], UINT64_MAX / 2, &o->count) < 0)
+                        return -1;
+        } else if (!strcmp(a, "--seconds")) {
+                o->seconds = strtod(argv[++*i], &end);
+                if (*end || o->seconds <= 0 || o->seconds > 86400)
+                        return -1;
+        } else {
+                return 0;
+        }
+        return 1;
+}
+
 static int cmd_load(xsg *g, int argc, char **argv) {
         struct xsg_load_opts o = { .vcpus = 1, .dir = XSG_WRITE, .timeout_ms = timeout_ms };
         struct xsg_load_result res;
+        struct run_opts ro = { .vcpus = 1 };
         uint32_t domids[1024];
-        bool json = false;
+        bool json;
         int i = 1, r;
 
         for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
-                if (!strcmp(argv[i], "--json"))
-                        json = true;
-                else if (!strcmp(argv[i], "--read"))
+                r = run_opt(argc, argv, &i, &ro);
+                if (r == 0 && !strcmp(argv[i], "--read"))
                         o.dir = XSG_READ;
-                else if (!strcmp(argv[i], "--vcpus") && i + 1 < argc)
-                        NUM(argv[++i], XSG_MAX_VCPUS, o.vcpus);
-                else if (!strcmp(argv[i], "--count") && i + 1 < argc)
-                        NUM(argv[++i], UINT64_MAX / 2, o.count);
-                else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
-                        char *end;
-                        o.seconds = strtod(argv[++i], &end);
-                        if (*end || o.seconds <= 0 || o.seconds > 86400)
-                                return usage(stderr), EX_USAGE;
-                } else
+                else if (r <= 0)
                         return usage(stderr), EX_USAGE;
         }
+        json = ro.json;
+        o.vcpus = ro.vcpus;
+        o.count = ro.count;
+        o.seconds = ro.seconds;
         if (argc - i < 4 || argc - i > 5)
                 return usage(stderr), EX_USAGE;
         char *list = argv[i], *save = NULL;
@@ -433,35 +464,34 @@ static int cmd_blk(xsg *g, int argc, char **argv) {
                                   .timeout_ms = timeout_ms };
         struct xsv_blk_load_result res;
         struct xsv_stats st;
+        struct run_opts ro = { .vcpus = 1 };
         uint64_t lo = 0, hi = 0, n;
-        bool json = false;
+        bool json;
         xsv *d = NULL;
         int i = 1, r;
 
         for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
-                if (!strcmp(argv[i], "--json"))
-                        json = true;
-                else if (!strcmp(argv[i], "--verify"))
+                r = run_opt(argc, argv, &i, &ro);
+                if (r != 0) {
+                        if (r < 0)
+                                return usage(stderr), EX_USAGE;
+                } else if (!strcmp(argv[i], "--verify")) {
                         o.verify = true;
-                else if (!strcmp(argv[i], "--vcpus") && i + 1 < argc)
-                        NUM(argv[++i], XSG_MAX_VCPUS, o.vcpus);
-                else if (!strcmp(argv[i], "--count") && i + 1 < argc)
-                        NUM(argv[++i], UINT64_MAX / 2, o.count);
-                else if (!strcmp(argv[i], "--write") && i + 1 < argc)
+                } else if (!strcmp(argv[i], "--write") && i + 1 < argc) {
                         NUM(argv[++i], 100, o.write_pct);
-                else if (!strcmp(argv[i], "--size") && i + 1 < argc) {
+                } else if (!strcmp(argv[i], "--size") && i + 1 < argc) {
                         NUM(argv[++i], 4096, n);
                         if (!n || n % XSV_BLK_SECTOR)
                                 return usage(stderr), EX_USAGE;
                         o.len = (uint32_t)n;
-                } else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
-                        char *end;
-                        o.seconds = strtod(argv[++i], &end);
-                        if (*end || o.seconds <= 0 || o.seconds > 86400)
-                                return usage(stderr), EX_USAGE;
-                } else
+                } else {
                         return usage(stderr), EX_USAGE;
+                }
         }
+        json = ro.json;
+        o.vcpus = ro.vcpus;
+        o.count = ro.count;
+        o.seconds = ro.seconds;
         if (argc - i != 2 || !o.vcpus)
                 return usage(stderr), EX_USAGE;
         NUM(argv[i], UINT32_MAX, cfg.domid);
