@@ -134,7 +134,7 @@ static double vb_median(const double *v, unsigned n) {
 }
 
 /* one measured run of kind k with nv vCPUs, its figures added to f (unless warm-up) */
-static void vb_run(Env *e, Daemon *d, pid_t dev, xsv *drv, Side *sf, uint32_t dom, uint64_t sectors, unsigned k,
+static void vb_run(Env *e, Daemon *d, pid_t dev, xsv *drv, Side *sf, uint64_t sectors, unsigned k,
                    unsigned nv, double seconds, unsigned round, VbFigures *f, bool measure) {
         static CpuSpan span_d, span_b;
         double count, secs, p50, p99;
@@ -183,7 +183,6 @@ static void vb_run(Env *e, Daemon *d, pid_t dev, xsv *drv, Side *sf, uint32_t do
                 p50 = res.p50_us;
                 p99 = res.p99_us;
         }
-        (void) dom;
         if (!measure)
                 return;
         f->count += count;
@@ -265,12 +264,12 @@ void scenario_vb(void) {
 
                 /* warm-up, then rounds; the kinds take turns, the order flips every round */
                 for (unsigned k = 0; k < K_KINDS; k++)
-                        vb_run(&e, &d, dev, drv, &sf, cfg.domid, sectors, k, nv, 0.1, 0, &f[k], false);
+                        vb_run(&e, &d, dev, drv, &sf, sectors, k, nv, 0.1, 0, &f[k], false);
                 for (unsigned rd = 0; rd < rounds; rd++)
                         for (unsigned i = 0; i < K_KINDS; i++) {
                                 unsigned k = rd % 2 ? K_KINDS - 1 - i : i;
 
-                                vb_run(&e, &d, dev, drv, &sf, cfg.domid, sectors, k, nv, seconds, rd + 1, &f[k], true);
+                                vb_run(&e, &d, dev, drv, &sf, sectors, k, nv, seconds, rd + 1, &f[k], true);
                         }
                 for (unsigned k = 0; k < K_KINDS; k++)
                         rate[k] = f[k].count / f[k].secs;
