@@ -17,6 +17,8 @@
  *       the worker's hot path in bench-dispatch (valgrind cannot run the worker's seccomp filter)
  *   P5  CPU seconds per million kicks (from the P1 and P2 rounds)
  *   BP  adaptive busy-poll (busy_poll_us), when the daemon really polls
+ *   VB  the example virtio-blk device (xen-ioreqd-vblk): 4 KiB random requests per second
+ *       with 1 and 4 vCPUs, the CPU of the daemon and of the device, beside floor kicks
  *
  * The table goes to stdout, the results as JSON to --json FILE.
  *
@@ -874,7 +876,7 @@ static bool wanted(const char *id) {
 }
 
 static void usage(FILE *f) {
-        fputs("Usage: xirq-bench --builddir DIR [--quick] [--json FILE] [--only P1,P2,P3,P4] [--keep]\n"
+        fputs("Usage: xirq-bench --builddir DIR [--quick] [--json FILE] [--only P1,P2,P3,P4,VB] [--keep]\n"
               "                  [--command TEXT] [--commit TEXT]\n"
               "Runs the xen-ioreqd benchmark suite on xensim (normally through bench/run).\n",
               f);
@@ -951,6 +953,8 @@ int main(int argc, char **argv) {
                 run_scenario("P3", scenario_p3);
         if (wanted("P4"))
                 run_scenario("P4", scenario_p4);
+        if (wanted("VB"))
+                run_scenario("VB", scenario_vb);
 
         say("%-10s %-58s %10s %9s  %s\n", "target", "measure", "value", "limit", "status");
         for (size_t i = 0; i < n_targets; i++) {
