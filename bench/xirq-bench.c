@@ -19,6 +19,8 @@
  *   P6  forwarded accesses: a read of a claimed register's round trip beside a kick's, in
  *       one guest of one daemon, interleaved round by round
  *   BP  adaptive busy-poll (busy_poll_us), when the daemon really polls
+ *   VB  the example virtio-blk device (xen-ioreqd-vblk): 4 KiB random requests per second
+ *       with 1 and 4 vCPUs, the CPU of the daemon and of the device, beside floor kicks
  *
  * The table goes to stdout, the results as JSON to --json FILE.
  *
@@ -884,7 +886,7 @@ static bool wanted(const char *id) {
 }
 
 static void usage(FILE *f) {
-        fputs("Usage: xirq-bench --builddir DIR [--quick] [--json FILE] [--only P1,P2,P3,P4,P6] [--keep]\n"
+        fputs("Usage: xirq-bench --builddir DIR [--quick] [--json FILE] [--only P1,P2,P3,P4,VB,P6] [--keep]\n"
               "                  [--command TEXT] [--commit TEXT]\n"
               "Runs the xen-ioreqd benchmark suite on xensim (normally through bench/run).\n",
               f);
@@ -961,6 +963,8 @@ int main(int argc, char **argv) {
                 run_scenario("P3", scenario_p3);
         if (wanted("P4"))
                 run_scenario("P4", scenario_p4);
+        if (wanted("VB"))
+                run_scenario("VB", scenario_vb);
         if (wanted("P6"))
                 run_scenario("P6", scenario_p6);
 

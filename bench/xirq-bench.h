@@ -184,6 +184,7 @@ void scenario_p1(void);         /* P1 latency, P5 CPU, busy-poll */
 void scenario_p2(void);         /* P2 throughput */
 void scenario_p3(void);         /* P3 scale */
 void scenario_p4(void);         /* P4 match cost */
+void scenario_vb(void);         /* VB the example virtio-blk device (scenario-vb-vblk.c) */
 void scenario_p6(void);         /* P6 forwarded read round trip beside the kick's */
 
 #endif

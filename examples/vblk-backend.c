@@ -21,6 +21,8 @@
  *   vblk requests=40 ioerr=0 unsupp=0 bytes-read=1179648 bytes-written=131072 kicks=31
  *        wakeups=31 interrupts=40 lowered=0 accesses=95 bad-accesses=0 failures=0 resets=1
  *
+ * The vblk line comes at the end, and with --interval also every SEC seconds
+ * (the counters so far).
  * kicks counts the guest's QUEUE_NOTIFY writes (the eventfd's counts, summed:
  * the daemon counts the same ones), interrupts the signals of the irqfd.
  * Exit status: 0 when stopped by SIGINT or SIGTERM; 1 when setting up failed
@@ -38,6 +40,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,7 +53,7 @@
 
 #define DOMID_NONE      UINT32_C(0xffffffff)
 
-enum { TAG_SIGNAL, TAG_SOCKET, TAG_CLAIM, TAG_KICK };
+enum { TAG_SIGNAL, TAG_SOCKET, TAG_CLAIM, TAG_KICK, TAG_TIMER };
 
 typedef struct Options {
         const char *socket;
@@ -59,6 +62,7 @@ typedef struct Options {
         uint64_t base;
         bool read_only;
         double wait;            /* seconds to wait for the socket and the guest */
+        double interval;        /* seconds between vblk lines while running (0: only at the end) */
         xenioreqd_irqfd_spec irq;
         const char *irq_name;   /* as given */
 } Options;
@@ -87,6 +91,7 @@ static void usage(FILE *f) {
                 "  -S, --serial TEXT      what GET_ID answers (at most 20 bytes used)\n"
                 "  -w, --wait SEC         retry connecting for up to SEC seconds while the socket or\n"
                 "                         the guest is missing\n"
+                "  -i, --interval SEC     print the counters every SEC seconds too\n"
                 "  -v, --verbose          log what the guest does wrong (rate-limited)\n"
                 "  -h, --help\n");
 }
@@ -98,12 +103,13 @@ static int parse_args(int argc, char **argv, Options *o) {
                 { "irq", required_argument, NULL, 'I' },    { "irq-mode", required_argument, NULL, 'M' },
                 { "serial", required_argument, NULL, 'S' }, { "wait", required_argument, NULL, 'w' },
                 { "verbose", no_argument, NULL, 'v' },      { "help", no_argument, NULL, 'h' },
+                { "interval", required_argument, NULL, 'i' },
                 {},
         };
         int c;
 
         *o = (Options) { .base = 0x2000000, .irq.mode = XIRQ_IRQFD_EDGE };
-        while ((c = getopt_long(argc, argv, "s:f:rb:I:S:w:vh", longopts, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "s:f:rb:I:S:w:i:vh", longopts, NULL)) >= 0) {
                 switch (c) {
                 case 's':
                         o->socket = optarg;
@@ -136,6 +142,12 @@ static int parse_args(int argc, char **argv, Options *o) {
                 case 'w':
                         if (cli_seconds(optarg, &o->wait) < 0) {
                                 fprintf(stderr, "Invalid --wait: %s\n", optarg);
+                                return -EINVAL;
+                        }
+                        break;
+                case 'i':
+                        if (cli_seconds(optarg, &o->interval) < 0) {
+                                fprintf(stderr, "Invalid --interval: %s\n", optarg);
                                 return -EINVAL;
                         }
                         break;
@@ -290,7 +302,7 @@ static int watch(int ep, int fd, uint32_t events, uint64_t tag) {
 int main(int argc, char **argv) {
         Options o;
         Backend b = { .disk_fd = -1, .kick_fd = -1 };
-        int ep = -1, sfd = -1, status = 1;
+        int ep = -1, sfd = -1, tfd = -1, status = 1;
         bool running = true;
 
         setvbuf(stdout, NULL, _IOLBF, 0);
@@ -312,6 +324,20 @@ int main(int argc, char **argv) {
             watch(ep, b.kick_fd, EPOLLIN, TAG_KICK) < 0) {
                 fprintf(stderr, "Failed to set up epoll: %m\n");
                 goto out;
+        }
+        if (o.interval > 0) {
+                struct itimerspec its;
+
+                its.it_value.tv_sec = (time_t) o.interval;
+                its.it_value.tv_nsec = (long) ((o.interval - (double) its.it_value.tv_sec) * 1e9);
+                if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+                        its.it_value.tv_nsec = 1;
+                its.it_interval = its.it_value;
+                tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+                if (tfd < 0 || timerfd_settime(tfd, 0, &its, NULL) < 0 || watch(ep, tfd, EPOLLIN, TAG_TIMER) < 0) {
+                        fprintf(stderr, "Failed to set up the interval timer: %m\n");
+                        goto out;
+                }
         }
         printf("ready base=0x%" PRIx64 " domid=%" PRIu32 " sectors=%" PRIu64 " read-only=%s irq=%s irq-mode=%s\n",
                o.base, xenioreqd_domid(b.client), vblk_capacity(b.blk), o.read_only ? "yes" : "no", o.irq_name,
@@ -350,6 +376,13 @@ int main(int argc, char **argv) {
                         case TAG_KICK:
                                 backend_kick(&b);
                                 break;
+                        case TAG_TIMER: {
+                                uint64_t ticks;
+
+                                if (read(tfd, &ticks, sizeof(ticks)) == (ssize_t) sizeof(ticks))
+                                        backend_print(&b);
+                                break;
+                        }
                         }
                 }
         }
@@ -366,5 +399,7 @@ out:
                 close(ep);
         if (sfd >= 0)
                 close(sfd);
+        if (tfd >= 0)
+                close(tfd);
         return status;
 }

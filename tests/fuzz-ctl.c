@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Fuzz target for the control protocol's request decoder (shared/ctlproto.c).
- * Input: one byte whose low bit says whether HELLO was answered, then a
- * packet.  A request that decodes must keep the decoder's promises (a known
+ * Input: one byte whose value modulo 3 is the version HELLO chose on the
+ * connection (0: no HELLO yet), then a packet.  A request that decodes must keep the decoder's promises (a known
  * type of its exact size, a name NUL-terminated within 64 bytes, an index
  * only where one belongs) and encode back to the same bytes.
  */
@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         uint8_t again[CTL_MSG_MAX];
         CtlRequest req;
-        bool hello_done;
+        uint16_t version;
         uint16_t type;
         uint32_t seq;
         size_t n = 0;
@@ -26,20 +26,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         if (size < 1)
                 return 0;
-        hello_done = data[0] & 1;
+        version = data[0] % 3;
         data++;
         size--;
 
         r = ctlproto_decode_header(data, size, &type, &seq);
         if ((r == 0) != (size >= sizeof(struct ctl_hdr)))
                 abort();
-        r = ctlproto_decode_request(data, size, hello_done, &req);
+        r = ctlproto_decode_request(data, size, version, &req);
         if (r < 0) {
                 if (r != -EBADMSG && r != -EPROTO && r != -EINVAL)
                         abort();
                 return 0;
         }
-        if (req.type != type || req.seq != seq || (req.type == CTL_MSG_HELLO) == hello_done)
+        if (req.type != type || req.seq != seq || (req.type == CTL_MSG_HELLO) == (version != 0))
                 abort();
         switch (req.type) {
         case CTL_MSG_HELLO:
@@ -54,6 +54,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         case CTL_MSG_CLIENT:
         case CTL_MSG_REG:
         case CTL_MSG_HIST:
+        case CTL_MSG_IRQFD:
+        case CTL_MSG_CLAIM:
+                if ((req.type == CTL_MSG_IRQFD || req.type == CTL_MSG_CLAIM) && version < 2)
+                        abort();
                 if (strnlen(req.name, sizeof(req.name)) > CTL_NAME_MAX)
                         abort();
                 if (req.name[0] == '\0' && req.type != CTL_MSG_GUEST)

@@ -5,6 +5,8 @@
 #ifndef XENSIM_GUEST_INTERNAL_H
 #define XENSIM_GUEST_INTERNAL_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "xensim-guest.h"
@@ -27,5 +29,14 @@ struct guest_ram *guest_ram_of(xsg *g);
 void *guest_shm(xsg *g);
 /* The slot of a live domain in the shm; -ESRCH when there is none. */
 int guest_dom_slot(xsg *g, uint32_t domid, uint32_t *ret_slot);
+
+/* guest-load.c: latency histograms, log-linear (128 sub-buckets per power of two, < 1% error) */
+#define GUEST_HIST_BUCKETS (64u * 128u)
+unsigned guest_hist_bucket(uint64_t ns);
+/* quantile q of a histogram of total samples, in microseconds */
+double guest_hist_quantile_us(const uint64_t *hist, uint64_t total, double q);
+uint64_t guest_mono_ns(void);
+/* A load's thread, before each access: go on? (count mode: takes one of *left; else until end_ns) */
+bool guest_load_go_on(_Atomic int *stop, _Atomic int64_t *left, bool count_mode, uint64_t end_ns);
 
 #endif

@@ -12,10 +12,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "xensim-guest.h"
+#include "guest-internal.h"
 
 #define SUB 128u
-#define NR_BUCKETS (64u * SUB)
+#define NR_BUCKETS GUEST_HIST_BUCKETS
 
 struct worker {
         pthread_t th;
@@ -30,13 +30,13 @@ struct worker {
         uint64_t *hist;
 };
 
-static uint64_t mono_ns(void) {
+uint64_t guest_mono_ns(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static unsigned bucket(uint64_t v) {
+unsigned guest_hist_bucket(uint64_t v) {
         if (v < SUB)
                 return (unsigned)v;
         unsigned e = 63u - (unsigned)__builtin_clzll(v);
@@ -52,25 +52,25 @@ static uint64_t bucket_value(unsigned i) {
         return (uint64_t)(i % SUB + SUB) << (e - 7);
 }
 
+bool guest_load_go_on(_Atomic int *stop, _Atomic int64_t *left, bool count_mode, uint64_t end_ns) {
+        if (atomic_load(stop))
+                return false;
+        if (count_mode)
+                return atomic_fetch_sub(left, 1) > 0;
+        return guest_mono_ns() < end_ns;
+}
+
 static void *worker_main(void *arg) {
         struct worker *w = arg;
         const struct xsg_load_opts *o = w->o;
 
-        for (;;) {
-                if (atomic_load(w->stop))
-                        break;
-                if (o->count) {
-                        if (atomic_fetch_sub(w->left, 1) <= 0)
-                                break;
-                } else if (mono_ns() >= w->end_ns) {
-                        break;
-                }
+        while (guest_load_go_on(w->stop, w->left, o->count != 0, w->end_ns)) {
                 struct xsg_io io = { .space = o->space, .dir = o->dir, .addr = o->addr,
                                      .size = o->size, .data = o->data,
                                      .timeout_ms = o->timeout_ms };
-                uint64_t t0 = mono_ns();
+                uint64_t t0 = guest_mono_ns();
                 int r = xsg_io(w->g, w->domid, w->vcpu, &io);
-                uint64_t dt = mono_ns() - t0;
+                uint64_t dt = guest_mono_ns() - t0;
                 if (r < 0) {
                         w->errors++;
                         if (r == -ETIMEDOUT || r == -ESRCH || r == -EHOSTDOWN || r == -ENOTCONN) {
@@ -83,12 +83,12 @@ static void *worker_main(void *arg) {
                 w->sum_ns += dt;
                 if (dt > w->max_ns)
                         w->max_ns = dt;
-                w->hist[bucket(dt)]++;
+                w->hist[guest_hist_bucket(dt)]++;
         }
         return NULL;
 }
 
-static double pct(const uint64_t *hist, uint64_t total, double q) {
+double guest_hist_quantile_us(const uint64_t *hist, uint64_t total, double q) {
         uint64_t want = (uint64_t)((double)total * q), acc = 0;
         if (want >= total)
                 want = total - 1;
@@ -119,7 +119,7 @@ int xsg_load(xsg *g, const struct xsg_load_opts *o, struct xsg_load_result *ret)
                 free(hist);
                 return -ENOMEM;
         }
-        t0 = mono_ns();
+        t0 = guest_mono_ns();
         for (size_t i = 0; i < nw; i++) {
                 w[i] = (struct worker){ .g = g, .o = o, .domid = o->domids[i / o->vcpus],
                                         .vcpu = (unsigned)(i % o->vcpus), .left = &left,
@@ -135,7 +135,7 @@ int xsg_load(xsg *g, const struct xsg_load_opts *o, struct xsg_load_result *ret)
         }
         for (size_t i = 0; i < started; i++)
                 pthread_join(w[i].th, NULL);
-        t1 = mono_ns();
+        t1 = guest_mono_ns();
         memset(ret, 0, sizeof(*ret));
         uint64_t sum = 0;
         for (size_t i = 0; i < started; i++) {
@@ -150,9 +150,9 @@ int xsg_load(xsg *g, const struct xsg_load_opts *o, struct xsg_load_result *ret)
         ret->seconds = (double)(t1 - t0) / 1e9;
         if (ret->count) {
                 ret->mean_us = (double)sum / (double)ret->count / 1000.0;
-                ret->p50_us = pct(hist, ret->count, 0.50);
-                ret->p99_us = pct(hist, ret->count, 0.99);
-                ret->p999_us = pct(hist, ret->count, 0.999);
+                ret->p50_us = guest_hist_quantile_us(hist, ret->count, 0.50);
+                ret->p99_us = guest_hist_quantile_us(hist, ret->count, 0.99);
+                ret->p999_us = guest_hist_quantile_us(hist, ret->count, 0.999);
         }
         free(hist);
         free(w);

@@ -145,6 +145,36 @@ int xsv_blk_wait(xsv *d, unsigned vcpu, uint16_t token, int timeout_ms, void *bu
 int xsv_blk_request(xsv *d, unsigned vcpu, uint32_t type, uint64_t sector, void *buf,
                     uint32_t len, uint8_t *ret_status);
 
+/*
+ * A disk workload on top (guest-vload.c): one thread per vCPU 0..vcpus-1, each issuing
+ * requests of `len` bytes back to back (one in flight per vCPU), at random len-aligned
+ * offsets of its own slice of [first_sector, first_sector + sectors), a read or, with
+ * probability write_pct %, a write. Writes carry a pattern of the block and a generation;
+ * with verify, a read of a block this run wrote must return its last pattern.
+ */
+struct xsv_blk_load_opts {
+        unsigned vcpus;            /* 1..XSG_MAX_VCPUS */
+        uint32_t len;              /* a multiple of 512, within the slot (0: 4096) */
+        unsigned write_pct;        /* 0..100 */
+        uint64_t first_sector, sectors;  /* at least len bytes per vCPU */
+        uint64_t count;            /* requests in all (0: run for `seconds`) */
+        double seconds;
+        uint64_t seed;
+        bool verify;
+};
+
+struct xsv_blk_load_result {
+        uint64_t reads, writes;    /* answered VIRTIO_BLK_S_OK */
+        uint64_t errors;           /* failed, or answered another status */
+        uint64_t mismatches;       /* verify: reads that did not return what the run wrote */
+        uint64_t verified;         /* verify: reads of blocks the run wrote, checked */
+        double seconds;            /* wall time */
+        double p50_us, p99_us, p999_us, max_us, mean_us;  /* submit to completion seen */
+};
+
+/* Run it; the threads stop at the first request that fails (-EIO, -ETIMEDOUT, ...). */
+int xsv_blk_load(xsv *d, const struct xsv_blk_load_opts *o, struct xsv_blk_load_result *ret);
+
 #ifdef __cplusplus
 }
 #endif

@@ -15,7 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/virtio_blk.h>
+
 #include "xensim-guest.h"
+#include "xensim-virtio.h"
 
 enum { EX_OK = 0, EX_ERR = 1, EX_USAGE = 2, EX_HUNG = 3, EX_CRASHED = 4, EX_NODOM = 5 };
 
@@ -30,6 +33,8 @@ static void usage(FILE *f) {
               "  invalidate DOMID VCPU\n"
               "  load [--json] [--vcpus V] [--count N|--seconds T] [--read] DOMID[,DOMID...]\n"
               "       mmio|pio ADDR SIZE [VALUE]\n"
+              "  blk [--json] [--vcpus V] [--count N|--seconds T] [--write PCT] [--size BYTES]\n"
+              "      [--verify] DOMID BASE\n"
               "  inject request DOMID VCPU SERVER TYPE DIR ADDR SIZE COUNT PTR DATA\n"
               "  inject slot DOMID SERVER SLOT STATE [TYPE DIR ADDR SIZE DATA] [--notify VCPU]\n"
               "  inject notify DOMID SERVER VCPU\n"
@@ -354,30 +359,61 @@ static int cmd_access(xsg *g, int argc, char **argv, bool write) {
         return EX_OK;
 }
 
+/* The options load and blk share: 1 taken (i moved past its value), 0 not one of them, -1 bad. */
+struct run_opts {
+        bool json;
+        unsigned vcpus;
+        uint64_t count;
+        double seconds;
+};
+
+static int run_opt(int argc, char **argv, int *i, struct run_opts *o) {
+        const char *a = argv[*i];
+        uint64_t v;
+        char *end;
+
+        if (!strcmp(a, "--json")) {
+                o->json = true;
+                return 1;
+        }
+        if (*i + 1 >= argc)
+                return 0;
+        if (!strcmp(a, "--vcpus")) {
+                if (num(argv[++*i], XSG_MAX_VCPUS, &v) < 0)
+                        return -1;
+                o->vcpus = (unsigned)v;
+        } else if (!strcmp(a, "--count")) {
+                if (num(argv[++*i], UINT64_MAX / 2, &o->count) < 0)
+                        return -1;
+        } else if (!strcmp(a, "--seconds")) {
+                o->seconds = strtod(argv[++*i], &end);
+                if (*end || o->seconds <= 0 || o->seconds > 86400)
+                        return -1;
+        } else {
+                return 0;
+        }
+        return 1;
+}
+
 static int cmd_load(xsg *g, int argc, char **argv) {
         struct xsg_load_opts o = { .vcpus = 1, .dir = XSG_WRITE, .timeout_ms = timeout_ms };
         struct xsg_load_result res;
+        struct run_opts ro = { .vcpus = 1 };
         uint32_t domids[1024];
-        bool json = false;
+        bool json;
         int i = 1, r;
 
         for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
-                if (!strcmp(argv[i], "--json"))
-                        json = true;
-                else if (!strcmp(argv[i], "--read"))
+                r = run_opt(argc, argv, &i, &ro);
+                if (r == 0 && !strcmp(argv[i], "--read"))
                         o.dir = XSG_READ;
-                else if (!strcmp(argv[i], "--vcpus") && i + 1 < argc)
-                        NUM(argv[++i], XSG_MAX_VCPUS, o.vcpus);
-                else if (!strcmp(argv[i], "--count") && i + 1 < argc)
-                        NUM(argv[++i], UINT64_MAX / 2, o.count);
-                else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
-                        char *end;
-                        o.seconds = strtod(argv[++i], &end);
-                        if (*end || o.seconds <= 0 || o.seconds > 86400)
-                                return usage(stderr), EX_USAGE;
-                } else
+                else if (r <= 0)
                         return usage(stderr), EX_USAGE;
         }
+        json = ro.json;
+        o.vcpus = ro.vcpus;
+        o.count = ro.count;
+        o.seconds = ro.seconds;
         if (argc - i < 4 || argc - i > 5)
                 return usage(stderr), EX_USAGE;
         char *list = argv[i], *save = NULL;
@@ -415,6 +451,87 @@ static int cmd_load(xsg *g, int argc, char **argv) {
                        res.count, res.errors, res.seconds, rate, res.mean_us, res.p50_us,
                        res.p99_us, res.p999_us, res.max_us);
         return res.errors ? EX_ERR : EX_OK;
+}
+
+/*
+ * The guest's virtio-blk driver on the device at BASE: probe, set up its queue in the guest's
+ * RAM at 1 MiB (1 MiB of it), random requests over the whole disk from V vCPUs, reset.
+ */
+static int cmd_blk(xsg *g, int argc, char **argv) {
+        struct xsv_blk_load_opts o = { .vcpus = 1, .len = 4096, .seed = (uint64_t)time(NULL) };
+        struct xsv_config cfg = { .device_id = 2, .features = 1ull << VIRTIO_BLK_F_FLUSH,
+                                  .ram_gpa = 1u << 20, .ram_len = 1u << 20,
+                                  .timeout_ms = timeout_ms };
+        struct xsv_blk_load_result res;
+        struct xsv_stats st;
+        struct run_opts ro = { .vcpus = 1 };
+        uint64_t lo = 0, hi = 0, n;
+        bool json;
+        xsv *d = NULL;
+        int i = 1, r;
+
+        for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
+                r = run_opt(argc, argv, &i, &ro);
+                if (r != 0) {
+                        if (r < 0)
+                                return usage(stderr), EX_USAGE;
+                } else if (!strcmp(argv[i], "--verify")) {
+                        o.verify = true;
+                } else if (!strcmp(argv[i], "--write") && i + 1 < argc) {
+                        NUM(argv[++i], 100, o.write_pct);
+                } else if (!strcmp(argv[i], "--size") && i + 1 < argc) {
+                        NUM(argv[++i], 4096, n);
+                        if (!n || n % XSV_BLK_SECTOR)
+                                return usage(stderr), EX_USAGE;
+                        o.len = (uint32_t)n;
+                } else {
+                        return usage(stderr), EX_USAGE;
+                }
+        }
+        json = ro.json;
+        o.vcpus = ro.vcpus;
+        o.count = ro.count;
+        o.seconds = ro.seconds;
+        if (argc - i != 2 || !o.vcpus)
+                return usage(stderr), EX_USAGE;
+        NUM(argv[i], UINT32_MAX, cfg.domid);
+        NUM(argv[i + 1], UINT64_MAX, cfg.base);
+        if (!o.count && o.seconds <= 0)
+                o.count = 1000;
+        r = xsv_open(&d, g, &cfg);
+        if (r == 0 && (r = xsv_reg_read(d, 0, 0x100, 4, &lo)) == 0)
+                r = xsv_reg_read(d, 0, 0x104, 4, &hi);
+        if (r < 0) {
+                xsv_close(d);
+                return fail(r, cfg.domid, 0, -1, "setting up the virtio-blk device");
+        }
+        o.sectors = lo | hi << 32;
+        r = xsv_blk_load(d, &o, &res);
+        xsv_stats(d, &st);
+        xsv_close(d);
+        if (r < 0) {
+                fprintf(stderr, "xensim: blk: %s\n", strerror(-r));
+                return EX_ERR;
+        }
+        double rate = res.seconds > 0 ? (double)(res.reads + res.writes) / res.seconds : 0;
+        if (json)
+                printf("{\"reads\":%" PRIu64 ",\"writes\":%" PRIu64 ",\"errors\":%" PRIu64
+                       ",\"verified\":%" PRIu64 ",\"mismatches\":%" PRIu64 ",\"seconds\":%.6f,"
+                       "\"rate\":%.1f,\"mean_us\":%.3f,\"p50_us\":%.3f,\"p99_us\":%.3f,"
+                       "\"p999_us\":%.3f,\"max_us\":%.3f,\"vcpus\":%u,\"size\":%u,"
+                       "\"sectors\":%" PRIu64 ",\"kicks\":%" PRIu64 ",\"interrupts\":%" PRIu64
+                       ",\"completed\":%" PRIu64 "}\n",
+                       res.reads, res.writes, res.errors, res.verified, res.mismatches, res.seconds,
+                       rate, res.mean_us, res.p50_us, res.p99_us, res.p999_us, res.max_us, o.vcpus,
+                       o.len, o.sectors, st.kicks, st.interrupts, st.completed);
+        else
+                printf("reads %" PRIu64 " writes %" PRIu64 " errors %" PRIu64 " verified %" PRIu64
+                       " mismatches %" PRIu64 " seconds %.3f rate %.0f/s mean %.2fus p50 %.2fus "
+                       "p99 %.2fus max %.2fus kicks %" PRIu64 " interrupts %" PRIu64 "\n",
+                       res.reads, res.writes, res.errors, res.verified, res.mismatches, res.seconds,
+                       rate, res.mean_us, res.p50_us, res.p99_us, res.max_us, st.kicks,
+                       st.interrupts);
+        return res.errors || res.mismatches ? EX_ERR : EX_OK;
 }
 
 struct die_arg {
@@ -662,6 +779,8 @@ int main(int argc, char **argv) {
                 }
         } else if (!strcmp(cmd, "load")) {
                 ret = cmd_load(g, argc, argv);
+        } else if (!strcmp(cmd, "blk")) {
+                ret = cmd_blk(g, argc, argv);
         } else if (!strcmp(cmd, "inject")) {
                 ret = cmd_inject(g, argc, argv);
         } else if (!strcmp(cmd, "peek") && argc == 4) {

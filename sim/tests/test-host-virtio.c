@@ -12,7 +12,7 @@
  * eight requests in flight under one kick, waited for in reverse order; four vCPUs each
  * keeping four requests in flight, every block read back; a descriptor naming memory beyond
  * the guest's RAM answered IOERR by the device (its map fails per frame); interrupts in the
- * log, and the driver's counts.
+ * log, and the driver's counts; the disk workload (xsv_blk_load) with its reads checked.
  */
 #include "autoconfig.h"
 
@@ -488,6 +488,36 @@ static void test_vcpus(xsv *d) {
               (unsigned long long)(st.kicks - st0.kicks));
 }
 
+/* xsv_blk_load: random requests from every vCPU, each read of a block it wrote checked */
+static void test_load(xsv *d) {
+        struct xsv_blk_load_opts o = { .vcpus = VCPUS, .len = 1024, .write_pct = 50,
+                                       .sectors = SECTORS, .count = 400, .seed = 7,
+                                       .verify = true };
+        struct xsv_blk_load_result res;
+        struct xsv_stats st0, st;
+        int r;
+
+        xsv_stats(d, &st0);
+        r = xsv_blk_load(d, &o, &res);
+        xsv_stats(d, &st);
+        CHECK(r == 0 && res.errors == 0 && res.mismatches == 0 && res.reads + res.writes == 400,
+              "load: %s, %llu reads %llu writes %llu errors %llu wrong", strerror(-r),
+              (unsigned long long)res.reads, (unsigned long long)res.writes,
+              (unsigned long long)res.errors, (unsigned long long)res.mismatches);
+        CHECK(res.reads > 100 && res.writes > 100 && res.verified > 0 && res.p50_us > 0 &&
+              res.p99_us >= res.p50_us, "a mix, checked, timed: %llu verified, p50 %.1f p99 %.1f",
+              (unsigned long long)res.verified, res.p50_us, res.p99_us);
+        CHECK(st.completed - st0.completed == 400 && st.kicks - st0.kicks == 400,
+              "one kick per request: %llu completed, %llu kicks",
+              (unsigned long long)(st.completed - st0.completed),
+              (unsigned long long)(st.kicks - st0.kicks));
+        o.len = 1000;
+        CHECK(xsv_blk_load(d, &o, &res) == -EINVAL, "a length not in sectors: EINVAL");
+        o.len = 4096;
+        o.sectors = 8 * (VCPUS - 1);
+        CHECK(xsv_blk_load(d, &o, &res) == -EINVAL, "less than a block per vCPU: EINVAL");
+}
+
 int main(int argc, char **argv) {
         struct xsv_config cfg;
         struct xsg_irq e;
@@ -514,6 +544,7 @@ int main(int argc, char **argv) {
         if (r == 0) {
                 test_basic(d);
                 test_vcpus(d);
+                test_load(d);
                 CHECK(xsg_irq_next(st_guest(), dom, 0, &e) == 0 && e.kind == XSG_IRQ_LEVEL &&
                       e.a == IRQ, "the interrupt log has the device's line");
                 CHECK(dev.raises > 0, "the device raised its line %u times", dev.raises);

@@ -48,6 +48,26 @@ static const char *match_name(uint8_t match) {
         }
 }
 
+static const char *action_name(uint8_t action) {
+        switch (action) {
+        case XIRQ_IRQ_LINE:   return "line";
+        case XIRQ_IRQ_ISA:    return "isa";
+        case XIRQ_IRQ_INTX:   return "intx";
+        case XIRQ_IRQ_MSI:    return "msi";
+        case XIRQ_IRQ_EVTCHN: return "evtchn";
+        default:              return "unknown";
+        }
+}
+
+static const char *mode_name(uint8_t mode) {
+        switch (mode) {
+        case XIRQ_IRQFD_EDGE:  return "edge";
+        case XIRQ_IRQFD_LEVEL: return "level";
+        case XIRQ_IRQFD_RAISE: return "raise";
+        default:               return "unknown";
+        }
+}
+
 /* ---- escaping ---- */
 
 static void json_string(FILE *f, const char *s) {
@@ -167,9 +187,11 @@ int ctl_print_status(Ctl *c, FILE *f, bool json) {
                         ",\"guests_running\":%" PRIu32 ",\"guests_serving\":%" PRIu32 ",\"workers\":%" PRIu32
                         ",\"clients\":%" PRIu32 ",\"registrations\":%" PRIu32 ",\"kicks\":%" PRIu64
                         ",\"unmatched\":%" PRIu64 ",\"reads\":%" PRIu64 ",\"invalid\":%" PRIu64 ",\"other\":%" PRIu64
-                        "}\n",
+                        ",\"irqfds\":%" PRIu32 ",\"claims\":%" PRIu32 ",\"saturated\":%" PRIu64 ",\"forwarded\":%" PRIu64
+                        ",\"expired\":%" PRIu64 ",\"injected\":%" PRIu64 ",\"inject_errors\":%" PRIu64 "}\n",
                         (double) st.started_ns / 1e9, uptime_s(&st), st.guests, st.running, st.serving, st.workers,
-                        st.clients, st.registrations, st.kicks, st.unmatched, st.reads, st.invalid, st.other);
+                        st.clients, st.registrations, st.kicks, st.unmatched, st.reads, st.invalid, st.other, st.irqfds,
+                        st.claims, st.saturated, st.forwarded, st.expired, st.injected, st.inject_errors);
                 return 0;
         }
         fmt_duration(up, sizeof up, uptime_s(&st));
@@ -179,6 +201,10 @@ int ctl_print_status(Ctl *c, FILE *f, bool json) {
         fprintf(f, "clients: %" PRIu32 ", registrations: %" PRIu32 "\n", st.clients, st.registrations);
         fprintf(f, "kicks: %" PRIu64 ", unmatched: %" PRIu64 ", reads: %" PRIu64 ", invalid: %" PRIu64
                 ", other: %" PRIu64 "\n", st.kicks, st.unmatched, st.reads, st.invalid, st.other);
+        fprintf(f, "irqfds: %" PRIu32 ", injected: %" PRIu64 ", inject errors: %" PRIu64 "\n", st.irqfds, st.injected,
+                st.inject_errors);
+        fprintf(f, "claims: %" PRIu32 ", forwarded: %" PRIu64 ", expired: %" PRIu64 "; saturated kicks: %" PRIu64 "\n",
+                st.claims, st.forwarded, st.expired, st.saturated);
         return 0;
 }
 
@@ -205,8 +231,10 @@ static void json_guest(FILE *f, const CtlGuest *g) {
                 fprintf(f, "%" PRIu32, g->worker_pid);
         else
                 fputs("null", f);
-        fprintf(f, ",\"worker_cpu_s\":%.3f,\"irqfds\":%" PRIu32 ",\"claims\":%" PRIu32 "}",
-                (double) g->worker_cpu_ns / 1e9, g->irqfds, g->claims);
+        fprintf(f, ",\"worker_cpu_s\":%.3f,\"irqfds\":%" PRIu32 ",\"claims\":%" PRIu32 ",\"saturated\":%" PRIu64
+                ",\"forwarded\":%" PRIu64 ",\"expired\":%" PRIu64 ",\"injected\":%" PRIu64 ",\"inject_errors\":%" PRIu64 "}",
+                (double) g->worker_cpu_ns / 1e9, g->irqfds, g->claims, g->saturated, g->forwarded, g->expired,
+                g->injected, g->inject_errors);
 }
 
 static void text_u32(char *buf, size_t size, uint32_t v) {
@@ -217,8 +245,9 @@ static void text_u32(char *buf, size_t size, uint32_t v) {
 }
 
 static void text_guest_header(FILE *f) {
-        fprintf(f, "%-20s %6s %-8s %6s %5s %7s %5s %12s %10s %10s %8s  %s\n", "NAME", "DOMID", "STATE", "SERVER",
-                "VCPUS", "CLIENTS", "REGS", "KICKS", "KICKS/S", "UNMATCHED", "INVALID", "LAST-ERROR");
+        fprintf(f, "%-20s %6s %-8s %6s %5s %7s %5s %6s %6s %12s %10s %10s %8s  %s\n", "NAME", "DOMID", "STATE",
+                "SERVER", "VCPUS", "CLIENTS", "REGS", "IRQFDS", "CLAIMS", "KICKS", "KICKS/S", "UNMATCHED", "INVALID",
+                "LAST-ERROR");
 }
 
 static void text_guest(FILE *f, const CtlGuest *g) {
@@ -226,10 +255,10 @@ static void text_guest(FILE *f, const CtlGuest *g) {
 
         text_u32(domid, sizeof domid, g->domid);
         text_u32(server, sizeof server, g->server_id);
-        fprintf(f, "%-20s %6s %-8s %6s %5" PRIu32 " %7" PRIu32 " %5" PRIu32 " %12" PRIu64 " %10.1f %10" PRIu64
-                " %8" PRIu64 "  %s\n",
+        fprintf(f, "%-20s %6s %-8s %6s %5" PRIu32 " %7" PRIu32 " %5" PRIu32 " %6" PRIu32 " %6" PRIu32 " %12" PRIu64
+                " %10.1f %10" PRIu64 " %8" PRIu64 "  %s\n",
                 text_escape(g->name, name, sizeof name), domid, state_name(g->state), server, g->nr_vcpus,
-                g->clients, g->registrations, g->kicks, g->kicks_per_s, g->unmatched, g->invalid,
+                g->clients, g->registrations, g->irqfds, g->claims, g->kicks, g->kicks_per_s, g->unmatched, g->invalid,
                 g->last_error > 0 ? strerror(g->last_error) : "-");
 }
 
@@ -320,12 +349,111 @@ static void fmt_last_kick(char *buf, size_t size, const CtlReg *r, uint64_t now_
                 snprintf(buf, size, "now");
 }
 
+/* a counter the worker has not counted yet: null in JSON, "-" in text */
+static void json_counter(FILE *f, const char *key, bool counted, uint64_t v) {
+        if (counted)
+                fprintf(f, ",\"%s\":%" PRIu64, key, v);
+        else
+                fprintf(f, ",\"%s\":null", key);
+}
+
+static const char *text_counter(char *buf, size_t size, bool counted, uint64_t v) {
+        if (counted)
+                snprintf(buf, size, "%" PRIu64, v);
+        else
+                snprintf(buf, size, "-");
+        return buf;
+}
+
+static void json_irqfd(FILE *f, const CtlIrqfd *x) {
+        fprintf(f, "{\"owner_pid\":%" PRIu32 ",\"owner_uid\":%" PRIu32 ",\"id\":%" PRIu32 ",\"action\":\"%s\","
+                "\"mode\":\"%s\",\"irq\":%" PRIu32 ",\"segment\":%u,\"bus\":%u,\"device\":%u,\"pin\":%u,"
+                "\"msi_addr\":%" PRIu64 ",\"msi_data\":%" PRIu32,
+                x->owner_pid, x->owner_uid, x->id, action_name(x->action), mode_name(x->mode), x->irq, x->segment,
+                x->bus, x->device, x->pin, x->msi_addr, x->msi_data);
+        json_counter(f, "signals", x->counted, x->signals);
+        json_counter(f, "injections", x->counted, x->injections);
+        json_counter(f, "errors", x->counted, x->errors);
+        fputc('}', f);
+}
+
+static void json_claim(FILE *f, const CtlClaim *x) {
+        fprintf(f, "{\"owner_pid\":%" PRIu32 ",\"owner_uid\":%" PRIu32 ",\"id\":%" PRIu32 ",\"space\":\"%s\","
+                "\"address\":%" PRIu64 ",\"length\":%" PRIu64 ",\"deadline_ms\":%" PRIu32,
+                x->owner_pid, x->owner_uid, x->id, space_name(x->space), x->addr, x->len, x->deadline_ms);
+        json_counter(f, "forwarded", x->counted, x->forwarded);
+        json_counter(f, "answered", x->counted, x->answered);
+        json_counter(f, "expired", x->counted, x->expired);
+        fputc('}', f);
+}
+
+/* what an irqfd injects, in a few words */
+static void text_irqfd_target(char *buf, size_t size, const CtlIrqfd *x) {
+        switch (x->action) {
+        case XIRQ_IRQ_LINE:
+        case XIRQ_IRQ_ISA:
+                snprintf(buf, size, "irq %" PRIu32, x->irq);
+                break;
+        case XIRQ_IRQ_INTX:
+                snprintf(buf, size, "%04x:%02x:%02x INT%c", x->segment, x->bus, x->device,
+                         x->pin < 4 ? 'A' + x->pin : '?');
+                break;
+        case XIRQ_IRQ_MSI:
+                snprintf(buf, size, "addr %#" PRIx64 " data %#" PRIx32, x->msi_addr, x->msi_data);
+                break;
+        case XIRQ_IRQ_EVTCHN:
+                snprintf(buf, size, "port %" PRIu32, x->irq);
+                break;
+        default:
+                snprintf(buf, size, "-");
+                break;
+        }
+}
+
+static void text_irqfds(FILE *f, const CtlIrqfd *v, size_t n) {
+        fprintf(f, "\nirqfds: %zu\n", n);
+        if (n)
+                fprintf(f, "  %8s %8s %6s %-6s %-5s %-34s %12s %12s %8s\n", "OWNER", "UID", "ID", "ACTION", "MODE",
+                        "TARGET", "SIGNALS", "INJECTIONS", "ERRORS");
+        for (size_t i = 0; i < n; i++) {
+                const CtlIrqfd *x = &v[i];
+                char target[64], sig[24], inj[24], err[24];
+
+                text_irqfd_target(target, sizeof target, x);
+                fprintf(f, "  %8" PRIu32 " %8" PRIu32 " %6" PRIu32 " %-6s %-5s %-34s %12s %12s %8s\n", x->owner_pid,
+                        x->owner_uid, x->id, action_name(x->action), mode_name(x->mode), target,
+                        text_counter(sig, sizeof sig, x->counted, x->signals),
+                        text_counter(inj, sizeof inj, x->counted, x->injections),
+                        text_counter(err, sizeof err, x->counted, x->errors));
+        }
+}
+
+static void text_claims(FILE *f, const CtlClaim *v, size_t n) {
+        fprintf(f, "\nclaims: %zu\n", n);
+        if (n)
+                fprintf(f, "  %8s %8s %6s %-5s %18s %10s %9s %12s %12s %8s\n", "OWNER", "UID", "ID", "SPACE", "ADDRESS",
+                        "LENGTH", "DEADLINE", "FORWARDED", "ANSWERED", "EXPIRED");
+        for (size_t i = 0; i < n; i++) {
+                const CtlClaim *x = &v[i];
+                char fwd[24], ans[24], exp[24], deadline[24];
+
+                snprintf(deadline, sizeof deadline, "%" PRIu32 " ms", x->deadline_ms);
+                fprintf(f, "  %8" PRIu32 " %8" PRIu32 " %6" PRIu32 " %-5s %#18" PRIx64 " %#10" PRIx64 " %9s %12s %12s"
+                        " %8s\n", x->owner_pid, x->owner_uid, x->id, space_name(x->space), x->addr, x->len, deadline,
+                        text_counter(fwd, sizeof fwd, x->counted, x->forwarded),
+                        text_counter(ans, sizeof ans, x->counted, x->answered),
+                        text_counter(exp, sizeof exp, x->counted, x->expired));
+        }
+}
+
 int ctl_print_show(Ctl *c, FILE *f, const char *name, bool json) {
         CtlGuest g;
         CtlClient *cl = NULL;
         CtlReg *regs = NULL;
+        CtlIrqfd *irqfds = NULL;
+        CtlClaim *claims = NULL;
         CtlHist h;
-        size_t n_cl = 0, n_regs = 0;
+        size_t n_cl = 0, n_regs = 0, n_irqfds = 0, n_claims = 0;
         struct timespec ts;
         uint64_t now;
         int r;
@@ -335,6 +463,10 @@ int ctl_print_show(Ctl *c, FILE *f, const char *name, bool json) {
                 r = ctl_clients(c, name, &cl, &n_cl);
         if (r >= 0)
                 r = ctl_regs(c, name, &regs, &n_regs);
+        if (r >= 0)
+                r = ctl_irqfds(c, name, &irqfds, &n_irqfds);
+        if (r >= 0)
+                r = ctl_claims(c, name, &claims, &n_claims);
         if (r >= 0)
                 r = ctl_hist(c, name, &h);
         if (r < 0)
@@ -371,8 +503,19 @@ int ctl_print_show(Ctl *c, FILE *f, const char *name, bool json) {
                                 fputs("null", f);
                         fputc('}', f);
                 }
-                /* irqfds and claims: listed here once the daemon reports them */
-                fputs("],\"irqfds\":[],\"claims\":[],\"latency\":", f);
+                fputs("],\"irqfds\":[", f);
+                for (size_t i = 0; i < n_irqfds; i++) {
+                        if (i)
+                                fputc(',', f);
+                        json_irqfd(f, &irqfds[i]);
+                }
+                fputs("],\"claims\":[", f);
+                for (size_t i = 0; i < n_claims; i++) {
+                        if (i)
+                                fputc(',', f);
+                        json_claim(f, &claims[i]);
+                }
+                fputs("],\"latency\":", f);
                 json_hist(f, &h);
                 fputs("}\n", f);
                 goto finish;
@@ -384,6 +527,7 @@ int ctl_print_show(Ctl *c, FILE *f, const char *name, bool json) {
                 fprintf(f, "worker: pid %" PRIu32 ", CPU %.2f s\n", g.worker_pid, (double) g.worker_cpu_ns / 1e9);
         else
                 fputs("worker: none\n", f);
+        fprintf(f, "saturated kicks (eventfd counter full, coalesced): %" PRIu64 "\n", g.saturated);
 
         fprintf(f, "\nclients: %zu\n", n_cl);
         if (n_cl)
@@ -413,13 +557,17 @@ int ctl_print_show(Ctl *c, FILE *f, const char *name, bool json) {
                         space_name(x->space), x->addr, x->len, match_name(x->match), x->value, x->mask, x->owner_pid,
                         kicks, last);
         }
-        /* irqfds and claims: listed here once the daemon reports them */
-        fprintf(f, "\nirqfds: %" PRIu32 "\nclaims: %" PRIu32 "\n\n", g.irqfds, g.claims);
+        text_irqfds(f, irqfds, n_irqfds);
+        fprintf(f, "  injected: %" PRIu64 ", inject errors: %" PRIu64 "\n", g.injected, g.inject_errors);
+        text_claims(f, claims, n_claims);
+        fprintf(f, "  forwarded: %" PRIu64 ", expired: %" PRIu64 "\n\n", g.forwarded, g.expired);
         text_hist(f, &h);
 
 finish:
         free(cl);
         free(regs);
+        free(irqfds);
+        free(claims);
         return r;
 }
 
@@ -450,17 +598,63 @@ static const PromCounter prom_guest_metrics[] = {
           offsetof(CtlGuest, invalid), false },
         { "xen_ioreqd_other_requests_total", "counter", "INVALIDATE, TIMEOFFSET and PCI_CONFIG ioreqs.",
           offsetof(CtlGuest, other), false },
+        { "xen_ioreqd_saturated_kicks_total", "counter", "Kicks that found their eventfd's counter full (coalesced).",
+          offsetof(CtlGuest, saturated), false },
+        { "xen_ioreqd_forwarded_accesses_total", "counter", "Guest accesses forwarded to a claim's backend.",
+          offsetof(CtlGuest, forwarded), false },
+        { "xen_ioreqd_expired_accesses_total", "counter", "Forwarded accesses completed without an answer.",
+          offsetof(CtlGuest, expired), false },
+        { "xen_ioreqd_injected_interrupts_total", "counter", "Interrupts injected by irqfds.",
+          offsetof(CtlGuest, injected), false },
+        { "xen_ioreqd_injection_errors_total", "counter", "Irqfd injections that Xen refused.",
+          offsetof(CtlGuest, inject_errors), false },
         { "xen_ioreqd_clients", "gauge", "Connections of backends.", offsetof(CtlGuest, clients), true },
         { "xen_ioreqd_registrations", "gauge", "Registered eventfds.", offsetof(CtlGuest, registrations), true },
+        { "xen_ioreqd_irqfds", "gauge", "Assigned irqfds.", offsetof(CtlGuest, irqfds), true },
+        { "xen_ioreqd_claims", "gauge", "Claimed ranges.", offsetof(CtlGuest, claims), true },
         { "xen_ioreqd_vcpus", "gauge", "vCPUs of the guest's ioreq server (0: none).", offsetof(CtlGuest, nr_vcpus), true },
 };
+
+/*
+ * Per irqfd and per claim: labelled by guest, owner pid and the owner's id,
+ * so at most a guest's limits (64 irqfds, 32 claims) of series per guest at
+ * a time; a backend that reconnects starts new series.
+ */
+typedef struct PromObject {
+        const char *name, *help;
+        size_t offset;
+} PromObject;
+
+static const PromObject prom_irqfd_metrics[] = {
+        { "xen_ioreqd_irqfd_signals_total", "Signals of one irqfd's eventfd seen by the worker.",
+          offsetof(CtlIrqfd, signals) },
+        { "xen_ioreqd_irqfd_injections_total", "Interrupts one irqfd injected.", offsetof(CtlIrqfd, injections) },
+        { "xen_ioreqd_irqfd_errors_total", "Injections of one irqfd that Xen refused.", offsetof(CtlIrqfd, errors) },
+};
+
+static const PromObject prom_claim_metrics[] = {
+        { "xen_ioreqd_claim_forwarded_total", "Accesses forwarded to one claim.", offsetof(CtlClaim, forwarded) },
+        { "xen_ioreqd_claim_answered_total", "Forwarded accesses one claim's backend answered.",
+          offsetof(CtlClaim, answered) },
+        { "xen_ioreqd_claim_expired_total", "Forwarded accesses of one claim completed without an answer.",
+          offsetof(CtlClaim, expired) },
+};
+
+static uint64_t prom_field(const void *elem, size_t offset) {
+        uint64_t v;
+
+        memcpy(&v, (const char *) elem + offset, sizeof(v));
+        return v;
+}
 
 int ctl_print_metrics(Ctl *c, FILE *f) {
         CtlStatus st;
         CtlGuest *v = NULL;
         CtlHist *hists = NULL;
         CtlReg **regs = NULL;
-        size_t n = 0, *n_regs = NULL;
+        CtlIrqfd **irqfds = NULL;
+        CtlClaim **claims = NULL;
+        size_t n = 0, *n_regs = NULL, *n_irqfds = NULL, *n_claims = NULL;
         int r;
 
         r = ctl_status(c, &st);
@@ -471,7 +665,11 @@ int ctl_print_metrics(Ctl *c, FILE *f) {
         hists = calloc(n ? n : 1, sizeof(*hists));
         regs = calloc(n ? n : 1, sizeof(*regs));
         n_regs = calloc(n ? n : 1, sizeof(*n_regs));
-        if (!hists || !regs || !n_regs) {
+        irqfds = calloc(n ? n : 1, sizeof(*irqfds));
+        n_irqfds = calloc(n ? n : 1, sizeof(*n_irqfds));
+        claims = calloc(n ? n : 1, sizeof(*claims));
+        n_claims = calloc(n ? n : 1, sizeof(*n_claims));
+        if (!hists || !regs || !n_regs || !irqfds || !n_irqfds || !claims || !n_claims) {
                 r = -ENOMEM;
                 goto finish;
         }
@@ -480,6 +678,10 @@ int ctl_print_metrics(Ctl *c, FILE *f) {
                 r = ctl_hist(c, v[i].name, &hists[i]);
                 if (r >= 0)
                         r = ctl_regs(c, v[i].name, &regs[i], &n_regs[i]);
+                if (r >= 0)
+                        r = ctl_irqfds(c, v[i].name, &irqfds[i], &n_irqfds[i]);
+                if (r >= 0)
+                        r = ctl_claims(c, v[i].name, &claims[i], &n_claims[i]);
                 if (r == -ENOENT) {
                         v[i].name[0] = '\0';
                         r = 0;
@@ -587,12 +789,55 @@ int ctl_print_metrics(Ctl *c, FILE *f) {
                                 PRIx64 "\",mask=\"0x%" PRIx64 "\"} %" PRIu64 "\n", space_name(x->space), x->addr,
                                 x->len, match_name(x->match), x->value, x->mask, x->kicks);
                 }
+        for (size_t m = 0; m < sizeof(prom_irqfd_metrics) / sizeof(prom_irqfd_metrics[0]); m++) {
+                const PromObject *po = &prom_irqfd_metrics[m];
+
+                prom_head(f, po->name, "counter", po->help);
+                for (size_t i = 0; i < n; i++)
+                        for (size_t k = 0; v[i].name[0] && k < n_irqfds[i]; k++) {
+                                const CtlIrqfd *x = &irqfds[i][k];
+
+                                if (!x->counted)
+                                        continue;
+                                fprintf(f, "%s{guest=", po->name);
+                                prom_label(f, v[i].name);
+                                fprintf(f, ",pid=\"%" PRIu32 "\",id=\"%" PRIu32 "\",action=\"%s\"} %" PRIu64 "\n",
+                                        x->owner_pid, x->id, action_name(x->action), prom_field(x, po->offset));
+                        }
+        }
+        for (size_t m = 0; m < sizeof(prom_claim_metrics) / sizeof(prom_claim_metrics[0]); m++) {
+                const PromObject *po = &prom_claim_metrics[m];
+
+                prom_head(f, po->name, "counter", po->help);
+                for (size_t i = 0; i < n; i++)
+                        for (size_t k = 0; v[i].name[0] && k < n_claims[i]; k++) {
+                                const CtlClaim *x = &claims[i][k];
+
+                                if (!x->counted)
+                                        continue;
+                                fprintf(f, "%s{guest=", po->name);
+                                prom_label(f, v[i].name);
+                                fprintf(f, ",pid=\"%" PRIu32 "\",id=\"%" PRIu32 "\",space=\"%s\",address=\"0x%" PRIx64
+                                        "\"} %" PRIu64 "\n", x->owner_pid, x->id, space_name(x->space), x->addr,
+                                        prom_field(x, po->offset));
+                        }
+        }
         r = 0;
 finish:
-        for (size_t i = 0; regs && i < n; i++)
-                free(regs[i]);
+        for (size_t i = 0; i < n; i++) {
+                if (regs)
+                        free(regs[i]);
+                if (irqfds)
+                        free(irqfds[i]);
+                if (claims)
+                        free(claims[i]);
+        }
         free(regs);
         free(n_regs);
+        free(irqfds);
+        free(n_irqfds);
+        free(claims);
+        free(n_claims);
         free(hists);
         free(v);
         return r;

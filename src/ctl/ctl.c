@@ -128,6 +128,12 @@ int ctl_open(Ctl **ret, const char *path) {
                         path, CTL_PROTO_VERSION, strerror(-r));
                 goto fail;
         }
+        if (le32toh(reply.version) != CTL_PROTO_VERSION) {
+                r = -EPROTO;
+                fprintf(stderr, "xen-ioreqctl: xen-ioreqd on %s chose control protocol version %u, not %u\n", path,
+                        (unsigned) le32toh(reply.version), CTL_PROTO_VERSION);
+                goto fail;
+        }
         *ret = c;
         return 0;
 fail:
@@ -169,6 +175,13 @@ int ctl_status(Ctl *c, CtlStatus *ret) {
         ret->reads = le64toh(r.reads);
         ret->invalid = le64toh(r.invalid);
         ret->other = le64toh(r.other);
+        ret->irqfds = le32toh(r.irqfds);
+        ret->claims = le32toh(r.claims);
+        ret->saturated = le64toh(r.saturated);
+        ret->forwarded = le64toh(r.forwarded);
+        ret->expired = le64toh(r.expired);
+        ret->injected = le64toh(r.injected);
+        ret->inject_errors = le64toh(r.inject_errors);
         return 0;
 }
 
@@ -204,6 +217,11 @@ static void ctl_guest_from(CtlGuest *g, const struct ctl_guest_reply *r) {
         g->kicks_per_s = (double) le64toh(r->kicks_per_s_milli) / 1000.0;
         g->irqfds = le32toh(r->irqfds);
         g->claims = le32toh(r->claims);
+        g->saturated = le64toh(r->saturated);
+        g->forwarded = le64toh(r->forwarded);
+        g->expired = le64toh(r->expired);
+        g->injected = le64toh(r->injected);
+        g->inject_errors = le64toh(r->inject_errors);
 }
 
 int ctl_guest(Ctl *c, const char *name, CtlGuest *ret) {
@@ -306,6 +324,59 @@ int ctl_regs(Ctl *c, const char *name, CtlReg **ret, size_t *ret_n) {
                         (void **) ret, ret_n);
 }
 
+static void ctl_irqfd_convert(void *elem, const void *reply) {
+        struct ctl_irqfd_reply r;
+
+        memcpy(&r, reply, sizeof(r));
+        *(CtlIrqfd *) elem = (CtlIrqfd) {
+                .owner_pid = le32toh(r.owner_pid),
+                .owner_uid = le32toh(r.owner_uid),
+                .id = le32toh(r.id),
+                .action = r.action,
+                .mode = r.mode,
+                .irq = le32toh(r.irq),
+                .segment = le16toh(r.segment),
+                .bus = r.bus,
+                .device = r.device,
+                .pin = r.pin,
+                .msi_addr = le64toh(r.msi_addr),
+                .msi_data = le32toh(r.msi_data),
+                .counted = r.counted != 0,
+                .signals = le64toh(r.signals),
+                .injections = le64toh(r.injections),
+                .errors = le64toh(r.errors),
+        };
+}
+
+int ctl_irqfds(Ctl *c, const char *name, CtlIrqfd **ret, size_t *ret_n) {
+        return ctl_list(c, CTL_MSG_IRQFD, name, sizeof(struct ctl_irqfd_reply), sizeof(CtlIrqfd), ctl_irqfd_convert,
+                        (void **) ret, ret_n);
+}
+
+static void ctl_claim_convert(void *elem, const void *reply) {
+        struct ctl_claim_reply r;
+
+        memcpy(&r, reply, sizeof(r));
+        *(CtlClaim *) elem = (CtlClaim) {
+                .owner_pid = le32toh(r.owner_pid),
+                .owner_uid = le32toh(r.owner_uid),
+                .id = le32toh(r.id),
+                .space = r.space,
+                .addr = le64toh(r.addr),
+                .len = le64toh(r.len),
+                .deadline_ms = le32toh(r.deadline_ms),
+                .counted = r.counted != 0,
+                .forwarded = le64toh(r.forwarded),
+                .answered = le64toh(r.answered),
+                .expired = le64toh(r.expired),
+        };
+}
+
+int ctl_claims(Ctl *c, const char *name, CtlClaim **ret, size_t *ret_n) {
+        return ctl_list(c, CTL_MSG_CLAIM, name, sizeof(struct ctl_claim_reply), sizeof(CtlClaim), ctl_claim_convert,
+                        (void **) ret, ret_n);
+}
+
 int ctl_hist(Ctl *c, const char *name, CtlHist *ret) {
         struct ctl_hist_reply r;
         int e = ctl_item(c, CTL_MSG_HIST, name, 0, &r, sizeof(r));
@@ -328,7 +399,7 @@ static void usage(FILE *f) {
                 "Usage: xen-ioreqctl [-s SOCKET] [-j] COMMAND\n"
                 "  status                 the daemon: version, uptime, guests, totals\n"
                 "  guests                 one line per configured guest\n"
-                "  show GUEST             a guest's clients, registrations and dispatch latency\n"
+                "  show GUEST             a guest's clients, registrations, irqfds, claims, latency\n"
                 "  top [-d SEC] [-n N]    refreshing view of every guest (N iterations, then exit)\n"
                 "  metrics [-o FILE]      Prometheus text format (FILE: written atomically)\n"
                 "Options:\n"

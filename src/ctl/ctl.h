@@ -23,8 +23,9 @@ typedef struct Ctl Ctl;
 typedef struct CtlStatus {
         char version[32];
         uint64_t started_ns, now_ns;
-        uint32_t guests, running, serving, workers, clients, registrations;
+        uint32_t guests, running, serving, workers, clients, registrations, irqfds, claims;
         uint64_t kicks, unmatched, reads, invalid, other;
+        uint64_t saturated, forwarded, expired, injected, inject_errors;
 } CtlStatus;
 
 typedef struct CtlGuest {
@@ -37,6 +38,7 @@ typedef struct CtlGuest {
         uint64_t kicks, unmatched, reads, invalid, other;
         double kicks_per_s;
         uint32_t irqfds, claims;
+        uint64_t saturated, forwarded, expired, injected, inject_errors;
 } CtlGuest;
 
 typedef struct CtlClient {
@@ -50,6 +52,27 @@ typedef struct CtlReg {
         bool counted;
         uint64_t addr, value, mask, kicks, last_kick_ns;
 } CtlReg;
+
+typedef struct CtlIrqfd {
+        uint32_t owner_pid, owner_uid, id;
+        uint8_t action, mode;           /* XIRQ_IRQ_*, XIRQ_IRQFD_* */
+        uint32_t irq;
+        uint16_t segment;
+        uint8_t bus, device, pin;
+        uint64_t msi_addr;
+        uint32_t msi_data;
+        bool counted;
+        uint64_t signals, injections, errors;
+} CtlIrqfd;
+
+typedef struct CtlClaim {
+        uint32_t owner_pid, owner_uid, id;
+        uint8_t space;
+        uint64_t addr, len;
+        uint32_t deadline_ms;
+        bool counted;
+        uint64_t forwarded, answered, expired;
+} CtlClaim;
 
 typedef struct CtlHist {
         uint64_t count, sum_ns;
@@ -66,6 +89,8 @@ int ctl_guests(Ctl *c, CtlGuest **ret, size_t *ret_n);
 int ctl_guest(Ctl *c, const char *name, CtlGuest *ret);
 int ctl_clients(Ctl *c, const char *name, CtlClient **ret, size_t *ret_n);
 int ctl_regs(Ctl *c, const char *name, CtlReg **ret, size_t *ret_n);
+int ctl_irqfds(Ctl *c, const char *name, CtlIrqfd **ret, size_t *ret_n);
+int ctl_claims(Ctl *c, const char *name, CtlClaim **ret, size_t *ret_n);
 int ctl_hist(Ctl *c, const char *name, CtlHist *ret);
 
 /* The latency at or below which a fraction q of the samples lies (a bucket's upper end), ns; 0 if none. */

@@ -97,17 +97,7 @@ Client *client_free(Client *c) {
  * side non-blocking too.
  */
 static int client_check_eventfd(int fd) {
-        int flags, r;
-
-        r = fdio_check_eventfd(fd);
-        if (r < 0)
-                return r;
-        flags = fcntl(fd, F_GETFL);
-        if (flags < 0)
-                return -errno;
-        if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
-                return -errno;
-        return 0;
+        return fdio_take_eventfd(fd);
 }
 
 /* Queue a reply; a client whose socket buffer is full does not read its replies: dropped. */

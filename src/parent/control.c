@@ -49,7 +49,7 @@ struct ControlConn {
         uid_t uid;
         pid_t pid;
         int refuse_error;               /* > 0: answer the first request with this, then close */
-        bool hello_done;
+        uint16_t version;               /* chosen by HELLO, 0 before */
         ControlConn *next, *prev;
 };
 
@@ -195,11 +195,17 @@ static bool control_client_listed(const Client *cl) {
         return !cl->dead && !cl->refuse_error;
 }
 
+/* The reply to STATUS or GUEST: of its version 1 size on a version 1 connection. */
+static int control_send_sized(ControlConn *cc, const void *r, size_t size, size_t size_v1) {
+        return control_send(cc, r, cc->version >= 2 ? size : size_v1);
+}
+
 static int control_status(ControlConn *cc, uint32_t seq) {
         Control *c = cc->ctl;
         struct ctl_status_reply r = { 0 };
-        uint32_t running = 0, serving = 0, workers = 0, clients = 0, regs = 0;
+        uint32_t running = 0, serving = 0, workers = 0, clients = 0, regs = 0, irqfds = 0, claims = 0;
         uint64_t kicks = 0, unmatched = 0, reads = 0, invalid = 0, other = 0;
+        uint64_t saturated = 0, forwarded = 0, expired = 0, injected = 0, inject_errors = 0;
 
         for (Guest *g = c->m->guests; g; g = g->next) {
                 IoreqStats st = control_totals(g);
@@ -209,11 +215,18 @@ static int control_status(ControlConn *cc, uint32_t seq) {
                 workers += guest_busy(g);
                 clients += g->n_clients;
                 regs += guest_registrations(g);
+                irqfds += g->n_irqfds;
+                claims += g->n_claims;
                 kicks += st.kicks;
                 unmatched += st.unmatched;
                 reads += st.reads;
                 invalid += st.invalid;
                 other += st.other;
+                saturated += st.saturated;
+                forwarded += st.forwarded;
+                expired += st.expired;
+                injected += st.injected;
+                inject_errors += st.inject_errors;
         }
         r.hdr = (struct ctl_hdr) { .type = htole16(CTL_MSG_STATUS | CTL_MSG_REPLY), .seq = htole32(seq) };
         snprintf(r.version, sizeof r.version, "%s", XENIOREQD_VERSION);
@@ -229,7 +242,14 @@ static int control_status(ControlConn *cc, uint32_t seq) {
         r.reads = htole64(reads);
         r.invalid = htole64(invalid);
         r.other = htole64(other);
-        return control_send(cc, &r, sizeof(r));
+        r.irqfds = htole32(irqfds);
+        r.claims = htole32(claims);
+        r.saturated = htole64(saturated);
+        r.forwarded = htole64(forwarded);
+        r.expired = htole64(expired);
+        r.injected = htole64(injected);
+        r.inject_errors = htole64(inject_errors);
+        return control_send_sized(cc, &r, sizeof(r), CTL_STATUS_REPLY_V1_SIZE);
 }
 
 static int control_guest(ControlConn *cc, uint32_t seq, Guest *g) {
@@ -255,8 +275,14 @@ static int control_guest(ControlConn *cc, uint32_t seq, Guest *g) {
         r.invalid = htole64(st.invalid);
         r.other = htole64(st.other);
         r.kicks_per_s_milli = htole64(__atomic_load_n(&g->stats->ctl.rate_milli, __ATOMIC_RELAXED));
-        /* irqfds and claims: counted here once the workers report them (0 until then) */
-        return control_send(cc, &r, sizeof(r));
+        r.irqfds = htole32(g->n_irqfds);
+        r.claims = htole32(g->n_claims);
+        r.saturated = htole64(st.saturated);
+        r.forwarded = htole64(st.forwarded);
+        r.expired = htole64(st.expired);
+        r.injected = htole64(st.injected);
+        r.inject_errors = htole64(st.inject_errors);
+        return control_send_sized(cc, &r, sizeof(r), CTL_GUEST_REPLY_V1_SIZE);
 }
 
 static int control_client(ControlConn *cc, uint32_t seq, Guest *g, uint32_t index) {
@@ -311,6 +337,134 @@ static int control_reg(ControlConn *cc, uint32_t seq, Guest *g, uint32_t index) 
         return control_send(cc, &r, sizeof(r));
 }
 
+/*
+ * The worker's counters of the irqfd or claim the parent gave id: the slot
+ * whose id matches (the memfd's word, compared and never used as an index),
+ * copied into ret; false if the worker has none for it.
+ */
+static bool control_irqfd_counters(const Guest *g, uint32_t id, IrqfdStats *ret) {
+        for (unsigned i = 0; i < STATS_MAX_IRQFDS; i++) {
+                const IrqfdStats *s = &g->stats->irqfds[i];
+
+                if (__atomic_load_n(&s->id, __ATOMIC_RELAXED) != id)
+                        continue;
+                *ret = (IrqfdStats) {
+                        .id = id,
+                        .signals = __atomic_load_n(&s->signals, __ATOMIC_RELAXED),
+                        .injections = __atomic_load_n(&s->injections, __ATOMIC_RELAXED),
+                        .errors = __atomic_load_n(&s->errors, __ATOMIC_RELAXED),
+                };
+                return true;
+        }
+        return false;
+}
+
+static bool control_claim_counters(const Guest *g, uint32_t id, ClaimStats *ret) {
+        for (unsigned i = 0; i < STATS_MAX_CLAIMS; i++) {
+                const ClaimStats *s = &g->stats->claims[i];
+
+                if (__atomic_load_n(&s->id, __ATOMIC_RELAXED) != id)
+                        continue;
+                *ret = (ClaimStats) {
+                        .id = id,
+                        .forwarded = __atomic_load_n(&s->forwarded, __ATOMIC_RELAXED),
+                        .answered = __atomic_load_n(&s->answered, __ATOMIC_RELAXED),
+                        .expired = __atomic_load_n(&s->expired, __ATOMIC_RELAXED),
+                };
+                return true;
+        }
+        return false;
+}
+
+/*
+ * The listed connection holding the guest's object at index, counting
+ * count(connection) objects per connection; *ret_k: its position in that
+ * connection's list.
+ */
+static const Client *control_holder(const Guest *g, uint32_t index, unsigned (*count)(const Client *),
+                                    uint32_t *ret_k) {
+        for (const Client *cl = g->clients; cl; cl = cl->next) {
+                unsigned n;
+
+                if (!control_client_listed(cl))
+                        continue;
+                n = count(cl);
+                if (index < n) {
+                        *ret_k = index;
+                        return cl;
+                }
+                index -= n;
+        }
+        return NULL;
+}
+
+static unsigned control_count_irqfds(const Client *cl) {
+        return cl->n_irqfds;
+}
+
+static unsigned control_count_claims(const Client *cl) {
+        return cl->n_claims;
+}
+
+static int control_irqfd(ControlConn *cc, uint32_t seq, Guest *g, uint32_t index) {
+        struct ctl_irqfd_reply r = { 0 };
+        const ParentIrqfd *f = NULL;
+        const Client *cl = control_holder(g, index, control_count_irqfds, &index);
+        IrqfdStats st;
+
+        for (f = cl ? cl->irqfds : NULL; f && index > 0; index--)
+                f = f->next;
+        if (!f)
+                return control_send_reply(cc, CTL_MSG_IRQFD, seq, -ENOENT, 0);
+        r.hdr = (struct ctl_hdr) { .type = htole16(CTL_MSG_IRQFD | CTL_MSG_REPLY), .seq = htole32(seq) };
+        r.owner_pid = htole32(f->owner ? (uint32_t) f->owner->pid : 0);
+        r.owner_uid = htole32(f->owner ? (uint32_t) f->owner->uid : 0);
+        r.id = htole32(f->spec.id);
+        r.irq = htole32(f->spec.irq);
+        r.msi_data = htole32(f->spec.msi_data);
+        r.segment = htole16(f->spec.segment);
+        r.action = f->spec.action;
+        r.mode = f->spec.mode;
+        r.bus = f->spec.bus;
+        r.device = f->spec.device;
+        r.pin = f->spec.pin;
+        r.msi_addr = htole64(f->spec.msi_addr);
+        if (control_irqfd_counters(g, f->id, &st)) {
+                r.counted = 1;
+                r.signals = htole64(st.signals);
+                r.injections = htole64(st.injections);
+                r.errors = htole64(st.errors);
+        }
+        return control_send(cc, &r, sizeof(r));
+}
+
+static int control_claim(ControlConn *cc, uint32_t seq, Guest *g, uint32_t index) {
+        struct ctl_claim_reply r = { 0 };
+        const ParentClaim *c = NULL;
+        const Client *cl = control_holder(g, index, control_count_claims, &index);
+        ClaimStats st;
+
+        for (c = cl ? cl->claims : NULL; c && index > 0; index--)
+                c = c->next;
+        if (!c)
+                return control_send_reply(cc, CTL_MSG_CLAIM, seq, -ENOENT, 0);
+        r.hdr = (struct ctl_hdr) { .type = htole16(CTL_MSG_CLAIM | CTL_MSG_REPLY), .seq = htole32(seq) };
+        r.owner_pid = htole32(c->owner ? (uint32_t) c->owner->pid : 0);
+        r.owner_uid = htole32(c->owner ? (uint32_t) c->owner->uid : 0);
+        r.id = htole32(c->claim.id);
+        r.deadline_ms = htole32(c->claim.deadline_ms);
+        r.space = c->claim.space;
+        r.addr = htole64(c->claim.addr);
+        r.len = htole64(c->claim.len);
+        if (control_claim_counters(g, c->id, &st)) {
+                r.counted = 1;
+                r.forwarded = htole64(st.forwarded);
+                r.answered = htole64(st.answered);
+                r.expired = htole64(st.expired);
+        }
+        return control_send(cc, &r, sizeof(r));
+}
+
 static int control_hist(ControlConn *cc, uint32_t seq, Guest *g) {
         struct ctl_hist_reply r = { 0 };
         const LatencyHist *h = &g->stats->ctl.latency;
@@ -346,6 +500,8 @@ static int control_item(ControlConn *cc, const CtlRequest *req) {
         case CTL_MSG_GUEST:     return control_guest(cc, req->seq, g);
         case CTL_MSG_CLIENT:    return control_client(cc, req->seq, g, req->index);
         case CTL_MSG_REG:       return control_reg(cc, req->seq, g, req->index);
+        case CTL_MSG_IRQFD:     return control_irqfd(cc, req->seq, g, req->index);
+        case CTL_MSG_CLAIM:     return control_claim(cc, req->seq, g, req->index);
         default:                return control_hist(cc, req->seq, g);
         }
 }
@@ -366,7 +522,7 @@ static int control_handle(ControlConn *cc, const uint8_t *buf, size_t len) {
                 return -cc->refuse_error;
         }
 
-        r = ctlproto_decode_request(buf, len, cc->hello_done, &req);
+        r = ctlproto_decode_request(buf, len, cc->version, &req);
         if (r < 0) {
                 log_ratelimit(&control_log, LOG_DEBUG, "Control connection of pid %d: bad request 0x%04x (%zu bytes): %s",
                               (int) cc->pid, type, len, strerror(-r));
@@ -375,10 +531,11 @@ static int control_handle(ControlConn *cc, const uint8_t *buf, size_t len) {
 
         switch (req.type) {
         case CTL_MSG_HELLO:
-                if (req.version_min > CTL_PROTO_VERSION)
+                if (req.version_min > CTL_PROTO_VERSION || req.version_max < CTL_PROTO_VERSION_MIN)
                         return control_send_reply(cc, req.type, req.seq, -EPROTONOSUPPORT, 0);
-                cc->hello_done = true;
-                return control_send_reply(cc, req.type, req.seq, 0, CTL_PROTO_VERSION);
+                /* the newest both speak */
+                cc->version = req.version_max < CTL_PROTO_VERSION ? req.version_max : CTL_PROTO_VERSION;
+                return control_send_reply(cc, req.type, req.seq, 0, cc->version);
         case CTL_MSG_STATUS:
                 return control_status(cc, req.seq);
         default:

@@ -1518,16 +1518,22 @@ Guest *guest_free(Guest *g) {
         if (!g)
                 return NULL;
         ev_timer_stop(g->loop, &g->restart_timer);
-        /* the clients first: their registrations need no worker any more */
-        guest_disconnect_all(g);
-        guest_answer_waiters(g, -ECANCELED);
+        /*
+         * The worker first: it dies with its server left in place (a handover,
+         * or a daemon that exits and whose successor takes it over).  Were the
+         * clients closed first, the last registration's removal would send it a
+         * teardown that it might carry out before it is killed.
+         */
         if (g->proc) {
-                /* it dies with its server left in place; its end is not reported to a freed guest */
                 proc_kill(g->proc);
                 proc_detach(g->proc, free);
                 g->proc = NULL;
         }
-        listener_close(&g->listener);
+        g->run = GUEST_RUN_NONE;
+        guest_disconnect_all(g);
+        guest_answer_waiters(g, -ECANCELED);
+        /* handed over: the next daemon listens on this very socket, its path must stay */
+        listener_close_keep(&g->listener, store_frozen(g->store));
         store_remove(g->store, g->record);
         g->match = match_table_free(g->match);
         if (g->stats)

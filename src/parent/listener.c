@@ -196,6 +196,10 @@ int listener_open(Listener *l, struct ev_loop *loop, const char *name, const cha
 }
 
 void listener_close(Listener *l) {
+        listener_close_keep(l, false);
+}
+
+void listener_close_keep(Listener *l, bool keep) {
         struct stat st;
 
         if (!l->loop)
@@ -204,8 +208,8 @@ void listener_close(Listener *l) {
         ev_timer_stop(l->loop, &l->pause);
         if (l->fd >= 0) {
                 /* unlink only the socket this listener bound, not one that replaced it */
-                if (!l->inherited && lstat(l->path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == l->dev &&
-                    st.st_ino == l->ino)
+                if (!keep && !l->inherited && lstat(l->path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+                    st.st_dev == l->dev && st.st_ino == l->ino)
                         (void) unlink(l->path);
                 close(l->fd);
                 l->fd = -1;

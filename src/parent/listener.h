@@ -42,3 +42,5 @@ struct Listener {
 int listener_open(Listener *l, struct ev_loop *loop, const char *name, const char *path, uid_t uid, gid_t gid,
                   mode_t mode, int inherited_fd, bool ours, ListenerAcceptFn accepted, void *userdata);
 void listener_close(Listener *l);
+/* keep: the node stays at its path (a handover: the next daemon listens on the same socket). */
+void listener_close_keep(Listener *l, bool keep);

@@ -667,6 +667,10 @@ void store_freeze(Store *s) {
         s->frozen = true;
 }
 
+bool store_frozen(const Store *s) {
+        return s->frozen;
+}
+
 void store_clear(Store *s) {
         if (s->frozen)
                 return;

@@ -147,4 +147,5 @@ void store_release_untaken(Store *s);
  * there) or a clean stop after store_clear (everything forgotten).
  */
 void store_freeze(Store *s);
+bool store_frozen(const Store *s);
 void store_clear(Store *s);

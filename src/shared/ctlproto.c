@@ -16,7 +16,8 @@ int ctlproto_decode_header(const void *buf, size_t len, uint16_t *ret_type, uint
         return 0;
 }
 
-static size_t ctlproto_request_size(uint16_t type) {
+/* The size of a request of this type in this version (0 before HELLO), 0 if it has none there. */
+static size_t ctlproto_request_size(uint16_t type, uint16_t version) {
         switch (type) {
         case CTL_MSG_HELLO:     return sizeof(struct ctl_hello);
         case CTL_MSG_STATUS:    return sizeof(struct ctl_hdr);
@@ -24,6 +25,8 @@ static size_t ctlproto_request_size(uint16_t type) {
         case CTL_MSG_CLIENT:
         case CTL_MSG_REG:
         case CTL_MSG_HIST:      return sizeof(struct ctl_item);
+        case CTL_MSG_IRQFD:
+        case CTL_MSG_CLAIM:     return version >= 2 ? sizeof(struct ctl_item) : 0;
         default:                return 0;
         }
 }
@@ -40,7 +43,7 @@ static int ctlproto_check_name(const char *name) {
         return 0;
 }
 
-int ctlproto_decode_request(const void *buf, size_t len, bool hello_done, CtlRequest *ret) {
+int ctlproto_decode_request(const void *buf, size_t len, uint16_t version, CtlRequest *ret) {
         CtlRequest req = { 0 };
         struct ctl_hdr h;
         size_t want;
@@ -50,8 +53,8 @@ int ctlproto_decode_request(const void *buf, size_t len, bool hello_done, CtlReq
         memcpy(&h, buf, sizeof(h));
         req.type = le16toh(h.type);
         req.seq = le32toh(h.seq);
-        want = req.type & CTL_MSG_REPLY ? 0 : ctlproto_request_size(req.type);
-        if (want == 0 || h.flags != 0 || (req.type == CTL_MSG_HELLO) == hello_done)
+        want = req.type & CTL_MSG_REPLY ? 0 : ctlproto_request_size(req.type, version);
+        if (want == 0 || h.flags != 0 || (req.type == CTL_MSG_HELLO) == (version != 0))
                 return -EPROTO;
         if (len != want)
                 return -EBADMSG;

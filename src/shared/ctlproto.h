@@ -15,8 +15,13 @@
  * Message types:
  *   0x0001        HELLO
  *   0x0010-0x001f reads: STATUS, GUEST, CLIENT, REG, HIST
- *   0x0020-0x002f reserved for irqfds and claims (IRQFD, CLAIM)
+ *   0x0020-0x002f irqfds and claims (version 2): IRQFD, CLAIM
  *   0x8000 bit    reply
+ *
+ * Version 2 adds IRQFD and CLAIM and lengthens the replies to STATUS and
+ * GUEST (new fields at their end); a version 1 connection gets the replies
+ * of version 1 (the first CTL_*_REPLY_V1_SIZE bytes) and EPROTO for IRQFD
+ * and CLAIM.
  */
 #pragma once
 
@@ -24,7 +29,8 @@
 #include <stdint.h>
 
 #define CTL_PROTO_MAGIC         0x43524958u     /* "XIRC" little-endian */
-#define CTL_PROTO_VERSION       1u
+#define CTL_PROTO_VERSION       2u              /* the newest */
+#define CTL_PROTO_VERSION_MIN   1u              /* the oldest the daemon still speaks */
 #define CTL_MSG_MAX             2048u           /* no message is larger */
 #define CTL_NAME_MAX            64u             /* a guest name's longest */
 #define CTL_NAME_SIZE           72u             /* a guest name and its NUL, padded */
@@ -37,6 +43,8 @@ enum {
         CTL_MSG_CLIENT  = 0x0012,
         CTL_MSG_REG     = 0x0013,
         CTL_MSG_HIST    = 0x0014,
+        CTL_MSG_IRQFD   = 0x0020,       /* version 2 */
+        CTL_MSG_CLAIM   = 0x0021,       /* version 2 */
         CTL_MSG_REPLY   = 0x8000,
 };
 
@@ -72,8 +80,12 @@ struct ctl_status_reply {
         uint64_t started_ns;            /* CLOCK_REALTIME when this daemon started */
         uint32_t guests, running, serving, workers, clients, registrations;
         uint64_t kicks, unmatched, reads, invalid, other;
+        /* version 2 */
+        uint32_t irqfds, claims;
+        uint64_t saturated, forwarded, expired, injected, inject_errors;
 } __attribute__((packed));
-_Static_assert(sizeof(struct ctl_status_reply) == 120, "ctl_status_reply size");
+#define CTL_STATUS_REPLY_V1_SIZE        120u
+_Static_assert(sizeof(struct ctl_status_reply) == 168, "ctl_status_reply size");
 
 /*
  * GUEST, CLIENT, REG, HIST: which guest (name, NUL-padded; GUEST with an
@@ -102,9 +114,16 @@ struct ctl_guest_reply {
         uint64_t worker_cpu_ns;         /* user + system time of the worker */
         uint64_t kicks, unmatched, reads, invalid, other;      /* monotonic */
         uint64_t kicks_per_s_milli;     /* over the last second, x 1000 */
-        uint32_t irqfds, claims;        /* 0 until the daemon counts them */
+        uint32_t irqfds, claims;
+        /* version 2: monotonic like kicks */
+        uint64_t saturated;             /* kicks that found their eventfd's counter full */
+        uint64_t forwarded;             /* accesses forwarded to claims */
+        uint64_t expired;               /* forwarded accesses completed unanswered */
+        uint64_t injected;              /* interrupts injected by irqfds */
+        uint64_t inject_errors;         /* injections Xen refused */
 } __attribute__((packed));
-_Static_assert(sizeof(struct ctl_guest_reply) == 184, "ctl_guest_reply size");
+#define CTL_GUEST_REPLY_V1_SIZE         184u
+_Static_assert(sizeof(struct ctl_guest_reply) == 224, "ctl_guest_reply size");
 
 struct ctl_client_reply {
         struct ctl_hdr hdr;
@@ -129,6 +148,43 @@ struct ctl_reg_reply {
 } __attribute__((packed));
 _Static_assert(sizeof(struct ctl_reg_reply) == 64, "ctl_reg_reply size");
 
+/*
+ * IRQFD, CLAIM (version 2): the guest's irqfd or claim at index, in the
+ * order of its connections, each connection's newest first.  The owner is
+ * the connection that assigned it; id is the one that connection was given
+ * (unique per connection only).  The counters are the worker's, "counted" 0
+ * while no worker has taken it yet.
+ */
+struct ctl_irqfd_reply {
+        struct ctl_hdr hdr;
+        int32_t error;
+        uint32_t owner_pid, owner_uid;
+        uint32_t id;
+        uint32_t irq;                   /* LINE, ISA: the IRQ; EVTCHN: the guest's port */
+        uint32_t msi_data;
+        uint16_t segment;               /* INTX */
+        uint8_t action, mode;           /* XIRQ_IRQ_*, XIRQ_IRQFD_* */
+        uint8_t bus, device, pin;       /* INTX */
+        uint8_t counted;
+        uint64_t msi_addr;
+        uint64_t signals, injections, errors;
+} __attribute__((packed));
+_Static_assert(sizeof(struct ctl_irqfd_reply) == 72, "ctl_irqfd_reply size");
+
+struct ctl_claim_reply {
+        struct ctl_hdr hdr;
+        int32_t error;
+        uint32_t owner_pid, owner_uid;
+        uint32_t id;
+        uint32_t deadline_ms;           /* resolved: the guest's default if the client gave 0 */
+        uint8_t space;                  /* XIRQ_SPACE_* */
+        uint8_t counted;
+        uint16_t reserved;
+        uint64_t addr, len;
+        uint64_t forwarded, answered, expired;
+} __attribute__((packed));
+_Static_assert(sizeof(struct ctl_claim_reply) == 72, "ctl_claim_reply size");
+
 #define CTL_HIST_BUCKETS        160u
 
 struct ctl_hist_reply {
@@ -151,24 +207,24 @@ typedef struct CtlRequest {
         uint16_t type;                  /* CTL_MSG_* */
         uint32_t seq;
         uint16_t version_min, version_max;      /* HELLO */
-        uint32_t index;                 /* GUEST (by index), CLIENT, REG */
-        char name[CTL_NAME_SIZE];       /* GUEST (by name: index 0), CLIENT, REG, HIST; "" for GUEST by index */
+        uint32_t index;                 /* GUEST (by index), CLIENT, REG, IRQFD, CLAIM */
+        char name[CTL_NAME_SIZE];       /* all but HELLO and STATUS; "" for GUEST by index */
 } CtlRequest;
 
 /* The type and seq of a packet of len bytes, to answer it: 0, or -EBADMSG without a whole header. */
 int ctlproto_decode_header(const void *buf, size_t len, uint16_t *ret_type, uint32_t *ret_seq);
 
 /*
- * Decode and check a request of len bytes; hello_done: HELLO was answered on
- * this connection.  0 and *ret filled, or, in this order of checks: -EBADMSG
- * (no header), -EPROTO (reply bit, unknown type, flags, HELLO first and only
- * once), -EBADMSG (not the exact size of its type), -EPROTO (HELLO's magic),
+ * Decode and check a request of len bytes; version: the one HELLO chose on
+ * this connection, 0 before HELLO.  0 and *ret filled, or, in this order of
+ * checks: -EBADMSG (no header), -EPROTO (reply bit, a type unknown in that
+ * version, flags, HELLO first and only once), -EBADMSG (not the exact size of its type), -EPROTO (HELLO's magic),
  * -EINVAL (HELLO's versions 0 or min > max; a reserved field not 0; a name
  * not NUL-terminated, longer than 64 bytes or not NUL-padded; an empty name
  * but for GUEST; an index other than 0 for GUEST by name and HIST).
  * *ret is untouched on failure.
  */
-int ctlproto_decode_request(const void *buf, size_t len, bool hello_done, CtlRequest *ret);
+int ctlproto_decode_request(const void *buf, size_t len, uint16_t version, CtlRequest *ret);
 
 /* Encoders of the client's requests into buf (CTL_MSG_MAX bytes); they return the size to send. */
 size_t ctlproto_encode_hello(void *buf, uint32_t seq, uint16_t version_min, uint16_t version_max);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #define _GNU_SOURCE 1
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -113,5 +114,18 @@ int fdio_check_eventfd(int fd) {
         target[n] = '\0';
         if (strcmp(target, "anon_inode:[eventfd]") != 0)
                 return -EINVAL;
+        return 0;
+}
+
+int fdio_take_eventfd(int fd) {
+        int flags, r = fdio_check_eventfd(fd);
+
+        if (r < 0)
+                return r;
+        flags = fcntl(fd, F_GETFL);
+        if (flags < 0)
+                return -errno;
+        if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+                return -errno;
         return 0;
 }

@@ -30,3 +30,5 @@ int fdio_send(int sock, const void *buf, size_t len, const int *fds, unsigned nf
 
 /* Is fd an eventfd?  0, -EINVAL if not, or -errno. */
 int fdio_check_eventfd(int fd);
+/* The same, and it is made non-blocking (its file description is shared: the sender's changes too). */
+int fdio_take_eventfd(int fd);

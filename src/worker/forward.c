@@ -226,13 +226,9 @@ int forward_claim_add(Forward *f, uint32_t id, uint32_t ring_id, uint8_t space, 
                         return -EEXIST;
         if (f->n >= STATS_MAX_CLAIMS)
                 return -ENOSPC;
-        r = fdio_check_eventfd(fds[1]);
+        r = fdio_take_eventfd(fds[1]);
         if (r == 0)
-                r = fdio_check_eventfd(fds[2]);
-        if (r == 0 && fcntl(fds[2], F_SETFL, O_NONBLOCK) < 0)
-                r = -errno;
-        if (r == 0 && fcntl(fds[1], F_SETFL, O_NONBLOCK) < 0)
-                r = -errno;
+                r = fdio_take_eventfd(fds[2]);
         if (r < 0)
                 return r;
 

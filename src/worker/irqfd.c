@@ -161,19 +161,6 @@ static IrqfdStats *irqfd_stats_slot(GuestStats *stats, uint32_t id) {
         return free_slot;
 }
 
-static int irqfd_check_fd(int fd) {
-        int flags, r = fdio_check_eventfd(fd);
-
-        if (r < 0)
-                return r;
-        flags = fcntl(fd, F_GETFL);
-        if (flags < 0)
-                return -errno;
-        if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
-                return -errno;
-        return 0;
-}
-
 int irqfd_add(IrqfdSet *set, const IrqfdSpec *spec, int *trigger, int *resample) {
         bool level = spec->mode == XIRQ_IRQFD_LEVEL;
         Irqfd *f;
@@ -187,9 +174,9 @@ int irqfd_add(IrqfdSet *set, const IrqfdSpec *spec, int *trigger, int *resample)
                 return -ENOSPC;
         if (level && (!resample || *resample < 0))
                 return -EBADF;
-        r = irqfd_check_fd(*trigger);
+        r = fdio_take_eventfd(*trigger);
         if (r == 0 && level)
-                r = irqfd_check_fd(*resample);
+                r = fdio_take_eventfd(*resample);
         if (r < 0)
                 return r;
 

@@ -335,19 +335,14 @@ static RegStats *worker_reg_slot(Worker *w, const MatchKey *key) {
 static int worker_assign(Worker *w, const MatchKey *key, int *fd) {
         Registration *reg;
         bool new_range = false;
-        int flags, r;
+        int r;
 
         if (w->n_registrations >= w->max_registrations)
                 return -ENOSPC;
         /* the parent checked it too: a mistake there must not make this write into a file */
-        r = fdio_check_eventfd(*fd);
+        r = fdio_take_eventfd(*fd);
         if (r < 0)
                 return r;
-        flags = fcntl(*fd, F_GETFL);
-        if (flags < 0)
-                return -errno;
-        if (!(flags & O_NONBLOCK) && fcntl(*fd, F_SETFL, flags | O_NONBLOCK) < 0)
-                return -errno;
 
         reg = calloc(1, sizeof(*reg));
         if (!reg)
@@ -610,6 +605,7 @@ static void worker_handle(Worker *w, const uint8_t *buf, size_t len, int *fds, u
                 w->busy_poll_us = (uint32_t) m.value;
                 if (w->dispatching)
                         ioreq_set_busy_poll(&w->ioreq, w->busy_poll_us);
+                log_debug("Guest %s: busy polling window now %" PRIu32 " us", w->name, w->busy_poll_us);
                 worker_reply(w, m.seq, 0, WIRE_NONE);
                 return;
         case WIRE_STOP:

@@ -287,6 +287,15 @@ int xen_server_enable(XenServer *s) {
                 if (s->remote[v] == 0)
                         continue;
                 p = xenevtchn_bind_interdomain(s->xce, s->domid, s->remote[v]);
+                /*
+                 * A server taken over: the process that had it may still be on its
+                 * way out (killed with its parent, not gone yet) and hold the port,
+                 * which Xen refuses to bind twice.  It is released when it exits.
+                 */
+                for (unsigned i = 0; p < 0 && errno == EINVAL && s->reattached && i < 100; i++) {
+                        (void) nanosleep(&(struct timespec) { .tv_nsec = 10 * 1000 * 1000 }, NULL);
+                        p = xenevtchn_bind_interdomain(s->xce, s->domid, s->remote[v]);
+                }
                 if (p < 0)
                         return errno > 0 ? -errno : -EIO;
                 s->local[v] = (uint32_t) p;

@@ -108,6 +108,16 @@ static void reload(const char *what) {
                 IT_FAIL("%s: no READY=1 after the reload", what);
 }
 
+/* The guest's worker applied the reloaded window (the reload ends before the worker has it). */
+static void window_applied(const char *guest, unsigned us) {
+        char line[128];
+
+        snprintf(line, sizeof line, "Guest %s: busy polling window now %u us", guest, us);
+        for (int i = 0; i < IT_TIMEOUT_MS / 10 && !it_log_contains(&it, line); i++)
+                usleep(10 * 1000);
+        CHECK(it_log_contains(&it, line), "the worker logs \"%s\"", line);
+}
+
 static void kick(uint32_t domid, unsigned vcpu) {
         int r = it_write(&it, domid, vcpu, XSG_MMIO, BASE + NOTIFY, 4, 0);
 
@@ -247,6 +257,7 @@ int main(int argc, char **argv) {
         kick(dp, 0);
         it_write_guest(&it, "poll", "busy_poll_us = 0\n");
         reload("polling off");
+        window_applied("poll", 0);
         cpu = cpu_during(300);
         CHECK(cpu <= 40, "the daemon used %llu ms of CPU in 300 ms after polling was turned off", (unsigned long long) cpu);
         kick(dp, 0);
@@ -261,6 +272,7 @@ int main(int argc, char **argv) {
         /* ... and on for the other one */
         it_write_guest(&it, "plain", WINDOW);
         reload("polling on");
+        window_applied("plain", 1000000);
         kick(dn, 0);
         probe_put(dn, sn);
         CHECK_EQ(probe_wait(dn, sn, 500), STATE_IORESP_READY, "polling turned on: probe slot state");

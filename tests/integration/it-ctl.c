@@ -5,14 +5,21 @@
  * registration, the latency histogram's count equal to the kicks, the
  * metrics in the Prometheus text format (checked by a parser here), the
  * control socket root's only (mode, SO_PEERCRED) and every malformed
- * request answered or dropped as xen-ioreqd-protocol(7) says.
+ * request answered or dropped as xen-ioreqd-protocol(7) says.  Irqfds of two
+ * actions and a claim served by a backend thread, assigned through the
+ * client library: listed with their owner, fields and exact counters, in
+ * the totals, the metrics, gone from the listings when the client closes;
+ * version 1 of the control protocol still answered as it was.
  */
 #define _GNU_SOURCE 1
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +33,7 @@
 #include "ctlproto.h"
 #include "itlib.h"
 #include "testutil.h"
+#include "xenioreqd-client.h"
 
 #define BASE    UINT64_C(0xfe000000)
 #define EXACT   UINT64_C(0xfe001000)
@@ -34,6 +42,16 @@
 #define Q1_KICKS 5
 #define EXACT_KICKS 3
 #define TOTAL_KICKS (Q0_KICKS + Q1_KICKS + EXACT_KICKS)
+#define CLAIM_BASE  UINT64_C(0xfe004000)
+#define CLAIM_LEN   0x200u
+#define CLAIM_DEADLINE_MS 4000u
+#define LINE_IRQ    40u
+#define MSI_ADDR    UINT64_C(0xfee00000)
+#define MSI_DATA    0x4041u
+#define LINE_SIGNALS 3
+#define MSI_SIGNALS 2
+#define CLAIM_READS 3
+#define CLAIM_WRITES 2
 
 static char ctl_socket[400], out_path[400], err_path[400];
 
@@ -97,8 +115,8 @@ static char *slurp(const char *path) {
                         IT_FAIL("xen-ioreqctl exited %d: %s", _s, slurp(err_path));             \
         } while (0)
 
-/* jq -e FILTER on out_path (with --arg/--argjson pairs): the filter must be true */
-static void jq_true(const char *filter, const char *argname, long long argval) {
+/* jq -e FILTER on out_path (with an --argjson pair): its exit status (0: true) */
+static int jq_run(const char *filter, const char *argname, long long argval) {
         char val[32];
         pid_t pid;
         int st;
@@ -122,8 +140,14 @@ static void jq_true(const char *filter, const char *argname, long long argval) {
                 IT_FAIL("jq did not finish");
         if (tu_exit_status(st) == 127)
                 IT_FAIL("jq is missing (scripts/deps.sh installs it with the test packages)");
-        if (tu_exit_status(st) != 0)
-                IT_FAIL("jq -e '%s' (%s=%s) is not true of:\n%s", filter, argname ? argname : "-", val, slurp(out_path));
+        return tu_exit_status(st);
+}
+
+/* jq -e FILTER on out_path: the filter must be true */
+static void jq_true(const char *filter, const char *argname, long long argval) {
+        if (jq_run(filter, argname, argval) != 0)
+                IT_FAIL("jq -e '%s' (%s=%lld) is not true of:\n%s", filter, argname ? argname : "-", argval,
+                        slurp(out_path));
 }
 
 /* ---- the Prometheus text format ---- */
@@ -445,6 +469,240 @@ static void kicks(It *it, uint32_t domid, uint64_t addr, unsigned size, uint64_t
         }
 }
 
+/* ---- irqfds and claims ---- */
+
+/* A backend thread serving a claim: reads answered with their offset, writes with 0. */
+typedef struct Backend {
+        xenioreqd_claim *cl;
+        pthread_t thread;
+        atomic_bool stop;
+        atomic_uint answered;
+} Backend;
+
+static void *backend_main(void *arg) {
+        Backend *b = arg;
+
+        while (!atomic_load(&b->stop)) {
+                struct pollfd p = { .fd = xenioreqd_claim_fd(b->cl), .events = POLLIN };
+                xenioreqd_access a;
+                int r;
+
+                (void) poll(&p, 1, 20);
+                while ((r = xenioreqd_claim_next(b->cl, &a)) == 1)
+                        if (xenioreqd_claim_answer(b->cl, a.seq, a.dir == XIRQ_ACCESS_READ ? a.offset : 0) == 0)
+                                atomic_fetch_add(&b->answered, 1);
+                if (r < 0)
+                        break;
+        }
+        return NULL;
+}
+
+typedef struct IrqWait {
+        It *it;
+        uint32_t domid;
+        unsigned want;
+} IrqWait;
+
+static bool irq_logged(void *arg) {
+        IrqWait *w = arg;
+        struct xsg_irq e;
+
+        return xsg_irq_get(w->it->xsg, w->domid, w->want - 1, &e) == 0;
+}
+
+/* signal efd once and wait until xensim has logged n more injection entries */
+static void irq_signal(It *it, uint32_t domid, int efd, unsigned n, const char *what) {
+        IrqWait w = { .it = it, .domid = domid };
+        struct xsg_irq e;
+        uint64_t one = 1;
+
+        while (xsg_irq_get(it->xsg, domid, w.want, &e) == 0)
+                w.want++;
+        w.want += n;
+        CHECK(write(efd, &one, sizeof one) == sizeof one, "signalling %s: %m", what);
+        CHECK(it_wait_for(irq_logged, &w, IT_TIMEOUT_MS), "%s: no injection logged", what);
+}
+
+/* show --json until the filter holds (the worker counts an answer just after completing it) */
+static void show_until(It *it, const char *name, const char *filter, const char *argname, long long argval) {
+        for (int i = 0; i < 100; i++) {
+                CTL_OK(it, "--json", "show", name);
+                if (jq_run(filter, argname, argval) == 0)
+                        return;
+                usleep(20 * 1000);
+        }
+        jq_true(filter, argname, argval);
+}
+
+/* IRQFD and CLAIM by hand: on version 2 only; version 1 gets its short replies */
+static void objects_raw(void) {
+        struct ctl_item item = { .hdr = { .type = CTL_MSG_IRQFD, .seq = 2 }, .name = "g1" };
+        struct ctl_irqfd_reply ir;
+        struct ctl_claim_reply cr;
+        struct ctl_guest_reply gr;
+        uint8_t buf[CTL_MSG_MAX];
+        struct ctl_hdr status = { .type = CTL_MSG_STATUS, .seq = 3 };
+        ssize_t n;
+        int fd;
+
+        fd = ctl_connect();
+        CHECK_EQ(ctl_hello_raw(fd, CTL_PROTO_MAGIC, 1, 2), 0, "HELLO 1..2");
+        CHECK_EQ(ctl_raw(fd, &item, sizeof(item), CTL_MSG_IRQFD, 2, &ir, sizeof(ir)), 0, "IRQFD 0");
+        CHECK_EQ(ir.owner_pid, getpid(), "IRQFD 0's owner");
+        item.hdr.type = CTL_MSG_CLAIM;
+        CHECK_EQ(ctl_raw(fd, &item, sizeof(item), CTL_MSG_CLAIM, 2, &cr, sizeof(cr)), 0, "CLAIM 0");
+        CHECK_EQ(cr.addr, CLAIM_BASE, "CLAIM 0's address");
+        CHECK_EQ(cr.counted, 1, "CLAIM 0 counted");
+        item.index = 1;
+        CHECK_EQ(ctl_raw(fd, &item, sizeof(item), CTL_MSG_CLAIM, 2, NULL, 0), ENOENT, "CLAIM past the end");
+        item.hdr.type = CTL_MSG_IRQFD;
+        item.index = 2;
+        CHECK_EQ(ctl_raw(fd, &item, sizeof(item), CTL_MSG_IRQFD, 2, NULL, 0), ENOENT, "IRQFD past the end");
+        memset(item.name, 0, sizeof(item.name));
+        item.index = 0;
+        CHECK_EQ(ctl_raw(fd, &item, sizeof(item), CTL_MSG_IRQFD, 2, NULL, 0), EINVAL, "IRQFD without a name");
+        CHECK_EQ(ctl_raw(fd, &item, sizeof(item) - 1, CTL_MSG_IRQFD, 2, NULL, 0), EBADMSG, "IRQFD one byte short");
+        close(fd);
+
+        fd = ctl_connect();
+        CHECK_EQ(ctl_hello_raw(fd, CTL_PROTO_MAGIC, 1, 1), 0, "HELLO 1");
+        strcpy(item.name, "g1");
+        CHECK_EQ(ctl_raw(fd, &item, sizeof(item), CTL_MSG_IRQFD, 2, NULL, 0), EPROTO, "IRQFD on version 1");
+        item.hdr.type = CTL_MSG_CLAIM;
+        CHECK_EQ(ctl_raw(fd, &item, sizeof(item), CTL_MSG_CLAIM, 2, NULL, 0), EPROTO, "CLAIM on version 1");
+        item.hdr.type = CTL_MSG_GUEST;
+        CHECK_EQ(send(fd, &item, sizeof(item), MSG_NOSIGNAL), (ssize_t) sizeof(item), "send GUEST");
+        n = it_recv(fd, buf, sizeof buf, IT_TIMEOUT_MS);
+        CHECK_EQ(n, CTL_GUEST_REPLY_V1_SIZE, "GUEST's reply on version 1");
+        memset(&gr, 0, sizeof(gr));
+        memcpy(&gr, buf, (size_t) n);
+        CHECK(gr.error == 0 && strcmp(gr.name, "g1") == 0 && gr.irqfds == 2 && gr.claims == 1,
+              "GUEST on version 1: error %d, %u irqfds, %u claims", gr.error, gr.irqfds, gr.claims);
+        CHECK_EQ(send(fd, &status, sizeof(status), MSG_NOSIGNAL), (ssize_t) sizeof(status), "send STATUS");
+        CHECK_EQ(it_recv(fd, buf, sizeof buf, IT_TIMEOUT_MS), CTL_STATUS_REPLY_V1_SIZE, "STATUS's reply on version 1");
+        close(fd);
+}
+
+static void irqfds_and_claims(It *it, uint32_t domid) {
+        xenioreqd_irqfd_spec line = { .action = XIRQ_IRQ_LINE, .mode = XIRQ_IRQFD_EDGE, .irq = LINE_IRQ };
+        xenioreqd_irqfd_spec msi = { .action = XIRQ_IRQ_MSI, .mode = XIRQ_IRQFD_EDGE, .msi_addr = MSI_ADDR,
+                                     .msi_data = MSI_DATA };
+        xenioreqd_client *c = NULL;
+        xenioreqd_claim *cl = NULL;
+        uint32_t id_line = 0, id_msi = 0;
+        int e_line = it_eventfd(), e_msi = it_eventfd();
+        char path[512], filter[2048], want[512];
+        const char *text;
+        Backend b = { 0 };
+        uint64_t v;
+
+        it_socket_path(it, "g1", path, sizeof path);
+        CHECK_EQ(xenioreqd_connect(path, &c), 0, "connecting with the client library");
+        CHECK_EQ(xenioreqd_irqfd_assign(c, &line, e_line, -1, &id_line), 0, "irqfd LINE EDGE");
+        CHECK_EQ(xenioreqd_irqfd_assign(c, &msi, e_msi, -1, &id_msi), 0, "irqfd MSI");
+        CHECK_EQ(xenioreqd_claim_range(c, XIRQ_SPACE_MMIO, CLAIM_BASE, CLAIM_LEN, CLAIM_DEADLINE_MS, &cl), 0,
+                 "claiming a range");
+        b.cl = cl;
+        CHECK(pthread_create(&b.thread, NULL, backend_main, &b) == 0, "starting the backend thread");
+
+        /* listed, not used yet: counted at 0 */
+        show_until(it, "g1", "(.irqfds | length) == 2 and (.claims | length) == 1 and .guest.irqfds == 2 and "
+                   ".guest.claims == 1 and all(.irqfds[]; .injections == 0 and .signals == 0) and "
+                   ".claims[0].forwarded == 0", NULL, 0);
+
+        for (int i = 0; i < LINE_SIGNALS; i++)
+                irq_signal(it, domid, e_line, 2, "the LINE irqfd");     /* raised, lowered */
+        for (int i = 0; i < MSI_SIGNALS; i++)
+                irq_signal(it, domid, e_msi, 1, "the MSI irqfd");
+        for (int i = 0; i < CLAIM_READS; i++) {
+                CHECK_EQ(it_read(it, domid, (unsigned) i % 2, XSG_MMIO, CLAIM_BASE + 0x10 * (unsigned) i, 4, &v), 0,
+                         "a read in the claim");
+                CHECK_EQ(v, 0x10 * (unsigned) i, "the backend's answer");
+        }
+        for (int i = 0; i < CLAIM_WRITES; i++)
+                CHECK_EQ(it_write(it, domid, 0, XSG_MMIO, CLAIM_BASE + 0x70, 4, (uint64_t) i), 0, "a write in the claim");
+        CHECK_EQ(atomic_load(&b.answered), CLAIM_READS + CLAIM_WRITES, "the backend answered every access");
+
+        /* show --json: owner, fields, exact counts */
+        snprintf(filter, sizeof filter,
+                 "(.irqfds | length) == 2 and (.claims | length) == 1 and "
+                 "(.irqfds[] | select(.action == \"line\") | .id == %u and .owner_pid == $p and .owner_uid == 0 and "
+                 ".mode == \"edge\" and .irq == %u and .signals == %d and .injections == %d and .errors == 0) and "
+                 "(.irqfds[] | select(.action == \"msi\") | .id == %u and .owner_pid == $p and .mode == \"edge\" and "
+                 ".msi_addr == %llu and .msi_data == %u and .signals == %d and .injections == %d and .errors == 0) and "
+                 "(.claims[0] | .owner_pid == $p and .owner_uid == 0 and .space == \"mmio\" and .address == %llu and "
+                 ".length == %u and .deadline_ms == %u and .forwarded == %d and .answered == %d and .expired == 0) and "
+                 ".guest.irqfds == 2 and .guest.claims == 1 and .guest.injected == %d and .guest.inject_errors == 0 and "
+                 ".guest.forwarded == %d and .guest.expired == 0 and .guest.saturated == 0",
+                 id_line, LINE_IRQ, LINE_SIGNALS, LINE_SIGNALS, id_msi, (unsigned long long) MSI_ADDR, MSI_DATA,
+                 MSI_SIGNALS, MSI_SIGNALS, (unsigned long long) CLAIM_BASE, CLAIM_LEN, CLAIM_DEADLINE_MS,
+                 CLAIM_READS + CLAIM_WRITES, CLAIM_READS + CLAIM_WRITES, LINE_SIGNALS + MSI_SIGNALS,
+                 CLAIM_READS + CLAIM_WRITES);
+        show_until(it, "g1", filter, "p", getpid());
+
+        /* text */
+        CTL_OK(it, "show", "g1");
+        text = slurp(out_path);
+        snprintf(want, sizeof want, "addr %#llx data %#x", (unsigned long long) MSI_ADDR, MSI_DATA);
+        CHECK(strstr(text, "\nirqfds: 2\n") && strstr(text, "\nclaims: 1\n") && strstr(text, "INJECTIONS") &&
+              strstr(text, " line ") && strstr(text, " msi ") && strstr(text, "irq 40") && strstr(text, want) &&
+              strstr(text, "injected: 5, inject errors: 0") && strstr(text, "forwarded: 5, expired: 0") &&
+              strstr(text, "4000 ms"), "show with irqfds and a claim: %s", text);
+
+        /* status and guests count them */
+        CTL_OK(it, "--json", "status");
+        jq_true(".irqfds == 2 and .claims == 1 and .injected == 5 and .inject_errors == 0 and .forwarded == 5 and "
+                ".expired == 0 and .saturated == 0", NULL, 0);
+        CTL_OK(it, "status");
+        text = slurp(out_path);
+        CHECK(strstr(text, "irqfds: 2, injected: 5, inject errors: 0") && strstr(text, "claims: 1, forwarded: 5"),
+              "status: %s", text);
+        CTL_OK(it, "--json", "guests");
+        jq_true(".guests[] | select(.name == \"g1\") | .irqfds == 2 and .claims == 1 and .injected == 5 and "
+                ".forwarded == 5", NULL, 0);
+        CTL_OK(it, "guests");
+        CHECK(strstr(slurp(out_path), "IRQFDS CLAIMS"), "guests: %s", slurp(out_path));
+
+        /* metrics: the totals, and per irqfd and claim */
+        CTL_OK(it, "metrics");
+        text = slurp(out_path);
+        CHECK(prom_check(text, "xen_ioreqd_injected_interrupts_total{guest=\"g1\"}") == 5, "injected in the metrics");
+        CHECK(prom_check(text, "xen_ioreqd_forwarded_accesses_total{guest=\"g1\"}") == 5, "forwarded in the metrics");
+        CHECK(prom_check(text, "xen_ioreqd_expired_accesses_total{guest=\"g1\"}") == 0, "expired in the metrics");
+        CHECK(prom_check(text, "xen_ioreqd_injection_errors_total{guest=\"g1\"}") == 0, "errors in the metrics");
+        CHECK(prom_check(text, "xen_ioreqd_saturated_kicks_total{guest=\"g1\"}") == 0, "saturated in the metrics");
+        CHECK(prom_check(text, "xen_ioreqd_irqfds{guest=\"g1\"}") == 2, "irqfds in the metrics");
+        CHECK(prom_check(text, "xen_ioreqd_claims{guest=\"g1\"}") == 1, "claims in the metrics");
+        snprintf(want, sizeof want, "xen_ioreqd_irqfd_injections_total{guest=\"g1\",pid=\"%d\",id=\"%u\","
+                 "action=\"line\"}", (int) getpid(), id_line);
+        CHECK(prom_check(text, want) == LINE_SIGNALS, "the LINE irqfd's injections in the metrics: %s", text);
+        snprintf(want, sizeof want, "xen_ioreqd_irqfd_signals_total{guest=\"g1\",pid=\"%d\",id=\"%u\","
+                 "action=\"msi\"}", (int) getpid(), id_msi);
+        CHECK(prom_check(text, want) == MSI_SIGNALS, "the MSI irqfd's signals in the metrics");
+        snprintf(want, sizeof want, "xen_ioreqd_claim_answered_total{guest=\"g1\",pid=\"%d\",id=\"%u\","
+                 "space=\"mmio\",address=\"0x%llx\"}", (int) getpid(), xenioreqd_claim_id(cl),
+                 (unsigned long long) CLAIM_BASE);
+        CHECK(prom_check(text, want) == CLAIM_READS + CLAIM_WRITES, "the claim's answers in the metrics");
+
+        objects_raw();
+
+        /* the client goes: nothing listed, the totals stay */
+        atomic_store(&b.stop, true);
+        pthread_join(b.thread, NULL);
+        xenioreqd_close(c);
+        xenioreqd_claim_free(cl);
+        show_until(it, "g1", ".irqfds == [] and .claims == [] and .guest.irqfds == 0 and .guest.claims == 0 and "
+                   ".guest.injected == 5 and .guest.forwarded == 5", NULL, 0);
+        CTL_OK(it, "--json", "status");
+        jq_true(".irqfds == 0 and .claims == 0 and .injected == 5", NULL, 0);
+        CTL_OK(it, "show", "g1");
+        text = slurp(out_path);
+        CHECK(strstr(text, "\nirqfds: 0\n") && strstr(text, "\nclaims: 0\n") && !strstr(text, "INJECTIONS"),
+              "show after the client went: %s", text);
+        close(e_line);
+        close(e_msi);
+}
+
 int main(int argc, char **argv) {
         It it;
         uint32_t g1, domid;
@@ -601,6 +859,8 @@ int main(int argc, char **argv) {
                 snprintf(cmd, sizeof cmd, "test $(ls -A %s/prom | wc -l) -eq 1", it.dir);
                 CHECK(system(cmd) == 0, "a temporary file left next to the metrics");
         }
+
+        irqfds_and_claims(&it, g1);
 
         /* a registration that goes is no longer listed; the histogram keeps counting */
         CHECK_EQ(it_virtio(c1, BASE, 1, true, -1), 0, "VIRTIO_MMIO deassign");

@@ -486,6 +486,24 @@ static void test_range_limit(void) {
 
 /* ---- the rest of what the protocol page says ---- */
 
+/* A connection that has seen guest's domain domid (the daemon learns of it through xenstore). */
+static int connect_running(const char *guest, uint32_t domid) {
+        uint64_t end = now_ms() + IT_TIMEOUT_MS;
+        uint32_t d = UINT32_MAX;
+        int c;
+
+        for (;;) {
+                c = it_connect(&it, guest);
+                CHECK_EQ(it_hello(c, &d), 0, "HELLO");
+                if (d == domid || now_ms() >= end)
+                        break;
+                close(c);
+                usleep(5 * 1000);
+        }
+        CHECK_EQ(d, domid, "the guest's domid in HELLO");
+        return c;
+}
+
 static void test_misc(void) {
         xenioreqd_client *c = lib_connect();
         uint64_t full = UINT64_C(0xfffffffffffffffe);
@@ -534,20 +552,10 @@ static void test_misc(void) {
                         .base = htole64(BASE),
                 };
                 struct xirq_reply rep;
-                uint32_t d = UINT32_MAX;
-                uint64_t end = now_ms() + IT_TIMEOUT_MS;
                 ssize_t n;
 
                 g2 = it_domain_create(&it, "g2", 1);
-                for (;;) {
-                        g2conn = it_connect(&it, "g2");
-                        CHECK_EQ(it_hello(g2conn, &d), 0, "HELLO on g2");
-                        if (d == g2 || now_ms() >= end)
-                                break;
-                        close(g2conn);
-                        usleep(5 * 1000);
-                }
-                CHECK_EQ(d, g2, "the second guest's domid");
+                g2conn = connect_running("g2", g2);
                 efd = it_eventfd();
                 CHECK_EQ(it_send(g2conn, &v, sizeof v, &efd, 1), 0, "sending VIRTIO_MMIO");
                 it_domain_destroy(&it, g2);
@@ -565,18 +573,9 @@ static void test_misc(void) {
         /* a crashed domain kept by on_crash=preserve still counts as running, as the page says */
         {
                 struct xirq_query_reply q;
-                uint32_t d = UINT32_MAX;
-                uint64_t end = now_ms() + IT_TIMEOUT_MS;
 
                 g2 = it_domain_create(&it, "g2", 1);
-                for (;;) {
-                        g2conn = it_connect(&it, "g2");
-                        CHECK_EQ(it_hello(g2conn, &d), 0, "HELLO on g2");
-                        if (d == g2 || now_ms() >= end)
-                                break;
-                        close(g2conn);
-                        usleep(5 * 1000);
-                }
+                g2conn = connect_running("g2", g2);
                 efd = it_eventfd();
                 CHECK_EQ(it_virtio(g2conn, BASE, 0, false, efd), 0, "a registration on g2");
                 CHECK_EQ(xsg_domain_crash(it.xsg, g2), 0, "crashing g2 (kept, as on_crash=preserve)");

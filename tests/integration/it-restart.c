@@ -140,6 +140,13 @@ int main(int argc, char **argv) {
         CHECK(kill(it.daemon, SIGUSR1) == 0, "ask the supervisor for a restart");
         daemon = wait_new_daemon(daemon);
         worker = it_wait_worker(&it, d1, 0, IT_TIMEOUT_MS);
+        /* the sockets handed over stay where backends look for them: a new backend can connect */
+        {
+                int fresh = it_connect(&it, "g2");
+
+                CHECK_EQ(it_hello(fresh, NULL), 0, "a new connection to g2 after the handover");
+                close(fresh);
+        }
 
         pthread_join(l1.t, NULL);
         pthread_join(l2.t, NULL);
