@@ -27,6 +27,7 @@
 #define _GNU_SOURCE 1
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -306,6 +307,9 @@ static void check_no_reach(uint32_t own, uint32_t other) {
 
 /* ---- sandbox_drop as root, in a child ---- */
 
+/* supplementary groups the test gives itself (and so the daemon and its workers): none may stay */
+static const gid_t extra_groups[] = { 0, 4 };
+
 static void check_sandbox_drop(void) {
         int p[2], st, r;
         int res[6];
@@ -317,6 +321,9 @@ static void check_sandbox_drop(void) {
         CHECK(child >= 0, "fork: %s", strerror(errno));
         if (child == 0) {
                 close(p[0]);
+                /* the test's groups, whatever they are, and two more: all must go */
+                if (setgroups(sizeof(extra_groups) / sizeof(extra_groups[0]), extra_groups) < 0)
+                        _exit(3);
                 res[0] = sandbox_drop(WORKER_UID, WORKER_UID, 64);
                 res[1] = setuid(0) == 0 ? 0 : errno;
                 res[2] = setgid(0) == 0 ? 0 : errno;
@@ -516,6 +523,9 @@ int main(int argc, char **argv) {
         it_write_guest(&it, "g2", NULL);
         d1 = it_domain_create(&it, "g1", 2);
         d2 = it_domain_create(&it, "g2", 1);
+        /* a daemon started with supplementary groups: its workers must not keep them */
+        CHECK(setgroups(sizeof(extra_groups) / sizeof(extra_groups[0]), extra_groups) == 0, "setgroups: %s",
+              strerror(errno));
         it_daemon_start(&it, NULL);
         parent = it_daemon_pid(&it);
 
