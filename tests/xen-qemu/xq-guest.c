@@ -16,7 +16,8 @@
  *   kick:BASE:Q=N[,Q=N...] virtio-mmio notifies: for each queue Q, N writes of
  *                          (i << 16 | Q) to BASE+0x50 (i = 1..N, the upper half
  *                          being notification data under the 0xffff mask),
- *                          round robin over the queues
+ *                          round robin over the queues; prints the counts, the
+ *                          time taken and the longest single kick (max_ms)
  *   mailbox:CTRL           run the probe's command mailbox (see xq-probe.c)
  * Prints "XQG ..." lines; exit status 0 only if every op completed.
  */
@@ -249,7 +250,7 @@ static int kick(const char *spec)
                         return -EINVAL;
                 s = *end ? end + 1 : end;
         }
-        double t0 = now();
+        double t0 = now(), longest = 0;
         unsigned total = 0;
         for (bool more = true; more;) {
                 more = false;
@@ -257,7 +258,10 @@ static int kick(const char *spec)
                         if (done[k] >= want[k])
                                 continue;
                         uint64_t v = (uint64_t)((done[k] + 1) & 0x7fff) << 16 | q[k];
+                        double t = now();
                         int r = acc_write(4, base + 0x50, v);
+                        if (now() - t > longest)
+                                longest = now() - t;
                         if (r < 0) {
                                 printf("XQG kick error %s\n", strerror(-r));
                                 return r;
@@ -271,7 +275,8 @@ static int kick(const char *spec)
         printf("XQG-KICKS base=0x%" PRIx64, base);
         for (unsigned k = 0; k < nq; k++)
                 printf(" q%u=%u", q[k], done[k]);
-        printf(" total=%u seconds=%.3f avg_us=%.1f\n", total, dt, total ? dt * 1e6 / total : 0.0);
+        printf(" total=%u seconds=%.3f avg_us=%.1f max_ms=%.1f\n", total, dt, total ? dt * 1e6 / total : 0.0,
+               longest * 1e3);
         return 0;
 }
 
