@@ -96,6 +96,17 @@ static int check_handles_restricted(pid_t pid, uint32_t domid, const char *who) 
                       "%s %d: %s handle %" PRIu64 " restricted=%d to domain %u, expected restricted to %u", who,
                       (int) pid, kind_name(h[i].kind), h[i].id, h[i].restricted, h[i].restrict_domid, domid);
                 seen[h[i].kind]++;
+                if (h[i].kind == XSG_HANDLE_EVTCHN) {
+                        struct xsg_port_info ports[XSG_MAX_VCPUS];
+                        int np = xsg_handle_ports(it.xsg, h[i].id, ports, XSG_MAX_VCPUS);
+
+                        CHECK(np >= 0 && np <= (int) XSG_MAX_VCPUS, "ports of evtchn handle %" PRIu64 ": %d", h[i].id,
+                              np);
+                        for (int k = 0; k < np; k++)
+                                CHECK(ports[k].kind == XSG_PORT_GONE || ports[k].domid == domid,
+                                      "%s %d: port %u bound to domain %u", who, (int) pid, ports[k].port,
+                                      ports[k].domid);
+                }
         }
         CHECK(seen[XSG_HANDLE_DEVICEMODEL] > 0 && seen[XSG_HANDLE_FOREIGNMEMORY] > 0 && seen[XSG_HANDLE_EVTCHN] > 0,
               "%s %d holds devicemodel %u, foreignmemory %u, evtchn %u handles: one of each expected", who,
