@@ -367,12 +367,13 @@ servers_agree() {
 }
 
 # resumed KILLED_AT WHAT: after a kill and a new worker, the kicks go on: the daemon counts 20
-# more within 30 s; RESUMED is then the seconds from the kill to that
+# more within 60 s (a loaded 2-core host took 23 s under TCG); RESUMED is then the seconds from
+# the kill to that
 resumed() {
     local q k0
     RESUMED=-
-    k0=$(qfield "$(wait_query 30 '*state=serving*')" kicks)
-    if ! q=$(wait_kicks 30 $((${k0:-0} + 20))); then
+    k0=$(qfield "$(wait_query 60 '*state=serving*')" kicks)
+    if ! q=$(wait_kicks 60 $((${k0:-0} + 20))); then
         why6="$why6 the kicks did not resume after the $2 (from kicks=${k0:-?}: $q);"; return 1
     fi
     RESUMED=$(awk -v a="$1" -v b="$(t)" 'BEGIN { printf "%.1f", b - a }')
@@ -418,11 +419,11 @@ scen6() {
     w0=$(worker_of "$domid") || why6="$why6 no worker of dom$domid;"
     t0=$(t); kill -9 "$w0" 2>/dev/null
     log "kill -9 of worker $w0"
-    if w1=$(wait_worker "$domid" "$w0" 20); then
+    if w1=$(wait_worker "$domid" "$w0" 40); then
         log "worker $w1 after $(awk -v a="$t0" -v b="$(t)" 'BEGIN { printf "%.1f", b - a }') s"
         resumed "$t0" "worker's kill"; r1=$RESUMED
     else
-        why6="$why6 no new worker 20 s after the kill of worker $w0;"
+        why6="$why6 no new worker 40 s after the kill of worker $w0;"
     fi
     q=$(query); sid1=$(qfield "$q" server_id)
     [ "$sid1" = "$sid" ] || why6="$why6 the daemon's server changed after the worker's kill ($sid -> $sid1);"
@@ -433,24 +434,24 @@ scen6() {
     w0=$(worker_of "$domid")
     t0=$(t); kill -9 "$d0" 2>/dev/null
     log "kill -9 of xen-ioreqd $d0"
-    if wait_for /tmp/notify6.log 'READY=1' 30 2; then
+    if wait_for /tmp/notify6.log 'READY=1' 60 2; then
         d1=$(cat $SUP_PID)
         log "xen-ioreqd $d1 ready after $(awk -v a="$t0" -v b="$(t)" 'BEGIN { printf "%.1f", b - a }') s"
         [ "$d1" != "$d0" ] || why6="$why6 the service's pid did not change after the kill;"
-        if w1=$(wait_worker "$domid" "$w0" 20); then
+        if w1=$(wait_worker "$domid" "$w0" 40); then
             resumed "$t0" "daemon's kill"; r2=$RESUMED
         else
-            why6="$why6 no worker 20 s after xen-ioreqd's restart;"
+            why6="$why6 no worker 40 s after xen-ioreqd's restart;"
         fi
     else
-        why6="$why6 xen-ioreqd not ready again 30 s after its kill;"
+        why6="$why6 xen-ioreqd not ready again 60 s after its kill;"
     fi
     q=$(query); sid1=$(qfield "$q" server_id)
     [ "$sid1" = "$sid" ] || why6="$why6 the daemon's server changed after its restart ($sid -> $sid1);"
     servers_agree "$domid" "$sid1" "after xen-ioreqd's kill"
 
     # the guest finishes; every kick it made reached the backend
-    wait_for $GLOG GUEST-DONE 120 || why6="$why6 the guest did not finish its kicks (a vCPU hung?);"
+    wait_for $GLOG GUEST-DONE 180 || why6="$why6 the guest did not finish its kicks (a vCPU hung?);"
     sleep 1
     q=$(query)
     log "after the guest: $q"
