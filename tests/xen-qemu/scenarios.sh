@@ -323,7 +323,8 @@ product() {
 # domain, asked by a process of its own) and what the daemon says (QUERY) must agree on one
 # server, the same one, before and after each kill; every kick the guest made must reach the
 # backend at least once (the duplicates are reported).
-KICKS6=5000                         # per queue: 10000 kicks, 15-75 s under TCG
+KICKS6=5000                         # per queue: 10000 kicks, 15-75 s under TCG...
+KICKS6_S=90                         # ...or as many as fit in 90 s on a starved host
 SUP_PID=/run/xen-ioreqd-service.pid # xirq-supervise writes the service's pid there
 why6=""
 
@@ -402,7 +403,7 @@ scen6() {
     d0=$(cat $SUP_PID)
     log "xen-ioreqd $d0 ready under xirq-supervise $spid"
 
-    mkcfg guest 1 "kick:$BASE:0=$KICKS6,1=$KICKS6"
+    mkcfg guest 1 "kick:$BASE:0=$KICKS6,1=$KICKS6@$KICKS6_S"
     : > $GLOG
     xl create -p /etc/xen/guest.cfg > /tmp/create6.log 2>&1 || { show CREATE /tmp/create6.log; why6="$why6 xl create failed;"; }
     domid=$(xl domid guest 2>/dev/null)
@@ -450,8 +451,15 @@ scen6() {
     [ "$sid1" = "$sid" ] || why6="$why6 the daemon's server changed after its restart ($sid -> $sid1);"
     servers_agree "$domid" "$sid1" "after xen-ioreqd's kill"
 
-    # the guest finishes; every kick it made reached the backend
-    wait_for $GLOG GUEST-DONE 180 || why6="$why6 the guest did not finish its kicks (a vCPU hung?);"
+    # the guest finishes (the daemon's view on the console every 10 s); every kick it made
+    # reached the backend
+    n=0
+    while ! grep -q GUEST-DONE $GLOG; do
+        n=$((n + 1))
+        [ $n -gt 900 ] && { why6="$why6 the guest did not finish its kicks (a vCPU hung?);"; break; }
+        [ $((n % 50)) = 0 ] && log "waiting for the guest: $(query)"
+        sleep 0.2
+    done
     sleep 1
     q=$(query)
     log "after the guest: $q"
@@ -468,7 +476,7 @@ scen6() {
     for n in 0 1; do
         g=$(echo "$gl" | tr ' ' '\n' | sed -n "s/^q$n=//p")
         b=$(echo "$cl" | tr ' ' '\n' | sed -n "s/^q$n=//p")
-        [ "$g" = $KICKS6 ] || why6="$why6 the guest made ${g:-?} kicks of queue $n, not $KICKS6;"
+        [ "${g:-0}" -gt 0 ] || why6="$why6 the guest made no kick of queue $n;"
         if [ -n "$b" ] && [ -n "$g" ] && [ "$b" -ge "$g" ]; then
             dup=$((dup + b - g)); total=$((total + b))
         else
@@ -486,7 +494,7 @@ scen6() {
     # the requests a new worker found in the slots (READY or INPROCESS at the kill) and answered
     n=$(awk '/left waiting answered/ { for (i = 2; i <= NF; i++) if ($i ~ /^requests?$/) s += $(i - 1) }
              END { print s + 0 }' /tmp/daemon6.log)
-    [ -z "$why6" ] && result 6 PASS "worker and xen-ioreqd kill -9ed under xirq-supervise while the guest kicked: kicks went on ${r1} s and ${r2} s after the kills (longest guest kick $(echo "$gl" | sed -n 's/.* max_ms=\([0-9.]*\).*/\1/p') ms, $n waiting in the slots answered by the new workers); the guest's $((2 * KICKS6)) kicks all counted by the backend ($total, $dup duplicates); Xen and xen-ioreqd agree on one server (id $sid) before and after each kill" \
+    [ -z "$why6" ] && result 6 PASS "worker and xen-ioreqd kill -9ed under xirq-supervise while the guest kicked: kicks went on ${r1} s and ${r2} s after the kills (longest guest kick $(echo "$gl" | sed -n 's/.* max_ms=\([0-9.]*\).*/\1/p') ms, $n waiting in the slots answered by the new workers); the guest's $(echo "$gl" | sed -n 's/.* total=\([0-9]*\).*/\1/p') kicks$(case $gl in *deadline=1*) echo " (its ${KICKS6_S} s deadline hit)" ;; esac) all counted by the backend ($total, $dup duplicates); Xen and xen-ioreqd agree on one server (id $sid) before and after each kill" \
         || result 6 FAIL "$why6"
 }
 
