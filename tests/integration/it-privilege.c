@@ -3,7 +3,8 @@
  * The workers' confinement and the parent's distance from guest memory,
  * each checked where it could fail:
  *   - handles: every devicemodel, foreignmemory and evtchn handle of a
- *     worker is restricted to its own domain (xensim's view of the process);
+ *     worker is restricted to its own domain, and every port it bound is
+ *     one of that domain (xensim's view of the process);
  *     and the worker's own set-up code (xen_server_open, run in a child of
  *     this test) leaves every handle of the process, also ones opened before
  *     it, unable to reach another guest that has a server: EPERM for
