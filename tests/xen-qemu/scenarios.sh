@@ -323,7 +323,7 @@ product() {
 # domain, asked by a process of its own) and what the daemon says (QUERY) must agree on one
 # server, the same one, before and after each kill; every kick the guest made must reach the
 # backend at least once (the duplicates are reported).
-KICKS6=5000                         # per queue: 10000 kicks, 15-75 s under TCG...
+KICKS6=8000                         # per queue: 16000 kicks, 25-120 s under TCG...
 KICKS6_S=90                         # ...or as many as fit in 90 s on a starved host
 SUP_PID=/run/xen-ioreqd-service.pid # xirq-supervise writes the service's pid there
 why6=""
