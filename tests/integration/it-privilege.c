@@ -284,8 +284,12 @@ static void check_no_reach(uint32_t own, uint32_t other) {
         CHECK(pipe2(to_child, O_CLOEXEC) == 0 && pipe2(from_child, O_CLOEXEC) == 0, "pipe: %s", strerror(errno));
         child = fork();
         CHECK(child >= 0, "fork: %s", strerror(errno));
-        if (child == 0)
+        if (child == 0) {
+                /* the test's ends: the child sees the end of the pipe if the test fails and exits */
+                close(from_child[0]);
+                close(to_child[1]);
                 reach_child(from_child[1], to_child[0], own, own_server, other, srv[0].id, srv[0].vp_eport[0]);
+        }
         close(from_child[1]);
         close(to_child[0]);
         r = (int) read(from_child[0], &res, sizeof(res));
