@@ -3,7 +3,7 @@
 
 XIRQ_BUILD_PACKAGES="build-essential autoconf automake libtool pkg-config \
 libxen-dev libev-dev libinih-dev libsystemd-dev libseccomp-dev"
-XIRQ_TEST_PACKAGES="mandoc valgrind clang libclang-rt-14-dev systemd strace jq"
+XIRQ_TEST_PACKAGES="mandoc valgrind clang libclang-rt-14-dev systemd strace jq gdb"
 # scripts/deb: building the Debian packages (the build also needs XIRQ_BUILD_PACKAGES; git lists
 # the files of the tree to build), and what its install check adds to the root it installs into
 XIRQ_DEB_PACKAGES="debhelper dpkg-dev lintian git"

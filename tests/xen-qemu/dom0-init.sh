@@ -21,5 +21,5 @@ done
 xen-init-dom0 >/dev/null || echo "XQ-DOM0 xen-init-dom0 rc=$?"
 xenconsoled --log=guest --log-dir=/var/log/xen/console || off "xenconsoled failed"
 echo "XQ-DOM0 up t=$(cut -d' ' -f1 /proc/uptime) scenarios=${xq_scen:-}"
-sh /xq/scenarios.sh "$(echo "${xq_scen:-1+2+3+4+5+7}" | tr + ,)"
+sh /xq/scenarios.sh "$(echo "${xq_scen:-1+2+3+4+5+6+7+8}" | tr + ,)"
 off "done"

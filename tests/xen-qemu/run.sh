@@ -10,7 +10,7 @@
 # environment:
 #   XQ_CACHE      where downloaded .debs are kept   (/var/cache/xen-ioreqd/xen-qemu)
 #   XQ_WORK       scratch dir for images and logs   (/tmp/xen-ioreqd-xen-qemu)
-#   XQ_SCENARIOS  which scenarios to run            ("1 2 3 4 5 6 7"; "none": only XQ_EXTRA's)
+#   XQ_SCENARIOS  which scenarios to run            ("1 2 3 4 5 6 7 8"; "none": only XQ_EXTRA's)
 #   XQ_TIMEOUT    hard bound on the QEMU run, s     (900)
 #   XQ_SMP        QEMU CPUs                          (1)
 #   XQ_KVER       dom0/guest kernel version          (the one linux-image-amd64 depends on)
@@ -30,7 +30,7 @@ if [ -z "$BUILD" ] && [ -f ./config.status ]; then BUILD=$(pwd); fi
 [ -n "$BUILD" ] && BUILD=$(cd "$BUILD" && pwd)
 CACHE=${XQ_CACHE:-/var/cache/xen-ioreqd/xen-qemu}
 WORK=${XQ_WORK:-/tmp/xen-ioreqd-xen-qemu}
-SCEN=${XQ_SCENARIOS:-1 2 3 4 5 6 7}
+SCEN=${XQ_SCENARIOS:-1 2 3 4 5 6 7 8}
 [ "$SCEN" = none ] && SCEN=""
 TMO=${XQ_TIMEOUT:-900}
 SMP=${XQ_SMP:-1}
@@ -160,6 +160,7 @@ helpers() {
     $CC $cf -o "$WORK/bin/xq-notify" "$SRC/xq-notify.c" || die "cannot build xq-notify"
     $CC $cf -I"$TOP/include" -o "$WORK/bin/xq-client" "$SRC/xq-client.c" || die "cannot build xq-client"
     $CC $cf -I"$TOP/include" -o "$WORK/bin/xq-query" "$SRC/xq-query.c" || die "cannot build xq-query"
+    $CC $cf -o "$WORK/bin/xq-servers" "$SRC/xq-servers.c" -lxendevicemodel || die "cannot build xq-servers"
 }
 
 # copy an ELF and every library ldd finds for it into a root
@@ -273,7 +274,7 @@ images() {
         cp "$WORK/kern/lib/modules/$KVER/kernel/drivers/xen/$m.ko" "$D/lib/modules/" || die "module $m"
     done
     cp "$WORK/vmlinux" "$D/guest/vmlinux"; cp "$WORK/guest.cpio" "$D/guest/initrd"
-    for b in xq-probe xq-vmm xq-notify xq-client xq-query; do copy_elf "$D" "$WORK/bin/$b" "/usr/bin/$b"; done
+    for b in xq-probe xq-vmm xq-notify xq-client xq-query xq-servers; do copy_elf "$D" "$WORK/bin/$b" "/usr/bin/$b"; done
     cp "$SRC/dom0-init.sh" "$D/init"; chmod 755 "$D/init"
     cp "$SRC/scenarios.sh" "$D/xq/scenarios.sh"
     [ "$HVM" = 1 ] && hvm_dom0 "$D"
@@ -289,7 +290,7 @@ images() {
     # the project's binaries, from the build tree
     PRODUCT=missing
     if [ -n "$BUILD" ]; then
-        local daemon worker backend
+        local daemon worker backend supervise
         if daemon=$(build_elf src/xen-ioreqd) && worker=$(build_elf src/xen-ioreqd-worker); then
             PRODUCT=ok
             copy_elf "$D" "$daemon" /usr/sbin/xen-ioreqd
@@ -298,6 +299,10 @@ images() {
             mkdir -p "$D/etc/xen-ioreqd/guests.d"
             cp -a "$TOP/conf/." "$D/etc/xen-ioreqd/" 2>/dev/null
             rm -rf "$D/etc/xen-ioreqd/demo" "$D"/etc/xen-ioreqd/Makefile*
+        fi
+        # the stand-in for systemd's service manager and its fd store (scenario 8)
+        if supervise=$(build_elf tests/xirq-supervise); then
+            copy_elf "$D" "$supervise" /usr/sbin/xirq-supervise
         fi
         if backend=$(build_elf examples/xen-ioreqd-example-backend); then
             copy_elf "$D" "$backend" /usr/bin/xen-ioreqd-example-backend

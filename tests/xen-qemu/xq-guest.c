@@ -13,10 +13,13 @@
  *   rS:ADDR[xN]            read S (1,2,4,8) bytes N times, print the last value
  *   wS:ADDR:VAL[xN]        write VAL N times
  *   iS:PORT[xN], oS:PORT:VAL[xN]   the same with port I/O (S = 1, 2, 4)
- *   kick:BASE:Q=N[,Q=N...] virtio-mmio notifies: for each queue Q, N writes of
- *                          (i << 16 | Q) to BASE+0x50 (i = 1..N, the upper half
- *                          being notification data under the 0xffff mask),
- *                          round robin over the queues
+ *   kick:BASE:Q=N[,Q=N...][@S]  virtio-mmio notifies: for each queue Q, N writes
+ *                          of (i << 16 | Q) to BASE+0x50 (i = 1..N, the upper
+ *                          half being notification data under the 0xffff mask),
+ *                          round robin over the queues; with @S, no new round
+ *                          after S seconds (deadline=1 in the output then);
+ *                          prints the counts made, the time taken and the
+ *                          longest single kick (max_ms)
  *   mailbox:CTRL           run the probe's command mailbox (see xq-probe.c)
  * Prints "XQG ..." lines; exit status 0 only if every op completed.
  */
@@ -181,6 +184,7 @@ static int kick(const char *spec)
 {
         uint64_t base;
         unsigned q[MAXQ], want[MAXQ], done[MAXQ], nq = 0;
+        double limit = 0;
         char *end;
         base = strtoull(spec, &end, 0);
         if (*end != ':')
@@ -191,19 +195,30 @@ static int kick(const char *spec)
                         return -EINVAL;
                 want[nq] = (unsigned)strtoul(end + 1, &end, 0);
                 done[nq] = 0;
-                if (q[nq] > 0xffff || (*end && *end != ','))
+                if (q[nq] > 0xffff || (*end && *end != ',' && *end != '@'))
                         return -EINVAL;
+                if (*end == '@') {
+                        limit = strtod(end + 1, &end);
+                        if (*end || !(limit > 0))
+                                return -EINVAL;
+                        nq++;
+                        break;
+                }
                 s = *end ? end + 1 : end;
         }
-        double t0 = now();
+        double t0 = now(), longest = 0;
         unsigned total = 0;
-        for (bool more = true; more;) {
+        bool late = false;
+        for (bool more = true; more && !late; late = more && limit > 0 && now() - t0 >= limit) {
                 more = false;
                 for (unsigned k = 0; k < nq; k++) {
                         if (done[k] >= want[k])
                                 continue;
                         uint64_t v = (uint64_t)((done[k] + 1) & 0x7fff) << 16 | q[k];
+                        double t = now();
                         int r = acc_write(4, base + 0x50, v);
+                        if (now() - t > longest)
+                                longest = now() - t;
                         if (r < 0) {
                                 printf("XQG kick error %s\n", strerror(-r));
                                 return r;
@@ -217,7 +232,8 @@ static int kick(const char *spec)
         printf("XQG-KICKS base=0x%" PRIx64, base);
         for (unsigned k = 0; k < nq; k++)
                 printf(" q%u=%u", q[k], done[k]);
-        printf(" total=%u seconds=%.3f avg_us=%.1f\n", total, dt, total ? dt * 1e6 / total : 0.0);
+        printf(" total=%u seconds=%.3f avg_us=%.1f max_ms=%.1f%s\n", total, dt, total ? dt * 1e6 / total : 0.0,
+               longest * 1e3, late ? " deadline=1" : "");
         return 0;
 }
 
