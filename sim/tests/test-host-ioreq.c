@@ -293,7 +293,7 @@ static void test_answers(void) {
         ioreq_t *slot = &s.page->vcpu_ioreq[0];
 
         /* IORESP_READY without notify: the vCPU stays blocked (reported hung). */
-        struct st_async x = acc(dom, 0, XSG_READ, BASE, 4, 0, 400);
+        struct st_async x = acc(dom, 0, XSG_READ, BASE, 4, 0, 1500);   /* long enough for a loaded host */
         st_async_start(&x);
         CHECK(next_req(&s, 2000) == 0, "request");
         msleep(100);    /* let the vCPU block first, as it does at once on Xen */
