@@ -17,6 +17,9 @@
  *       the worker's hot path in bench-dispatch (valgrind cannot run the worker's seccomp filter)
  *   P5  CPU seconds per million kicks (from the P1 and P2 rounds)
  *   BP  adaptive busy-poll (busy_poll_us), when the daemon really polls
+ *   R1  kills under load (issue 10): 100 kills of a worker, 100 of the main process, the daemon
+ *       under the stand-in service manager (tests/xirq-supervise); stalls, kicks lost, servers
+ *   C1  one guest's p99 while 1000 other domains are destroyed and created again (issue 9)
  *
  * The table goes to stdout, the results as JSON to --json FILE.
  *
@@ -874,7 +877,7 @@ static bool wanted(const char *id) {
 }
 
 static void usage(FILE *f) {
-        fputs("Usage: xirq-bench --builddir DIR [--quick] [--json FILE] [--only P1,P2,P3,P4] [--keep]\n"
+        fputs("Usage: xirq-bench --builddir DIR [--quick] [--json FILE] [--only P1,P2,P3,P4,R1,C1] [--keep]\n"
               "                  [--command TEXT] [--commit TEXT]\n"
               "Runs the xen-ioreqd benchmark suite on xensim (normally through bench/run).\n",
               f);
@@ -951,6 +954,10 @@ int main(int argc, char **argv) {
                 run_scenario("P3", scenario_p3);
         if (wanted("P4"))
                 run_scenario("P4", scenario_p4);
+        if (wanted("R1"))
+                run_scenario("R1", scenario_r1);
+        if (wanted("C1"))
+                run_scenario("C1", scenario_c1);
 
         say("%-10s %-58s %10s %9s  %s\n", "target", "measure", "value", "limit", "status");
         for (size_t i = 0; i < n_targets; i++) {

@@ -181,5 +181,7 @@ void scenario_p1(void);         /* P1 latency, P5 CPU, busy-poll */
 void scenario_p2(void);         /* P2 throughput */
 void scenario_p3(void);         /* P3 scale */
 void scenario_p4(void);         /* P4 match cost */
+void scenario_r1(void);         /* R1 kills of workers and of the main process under load */
+void scenario_c1(void);         /* C1 one guest's p99 while other domains come and go */
 
 #endif
