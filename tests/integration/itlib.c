@@ -844,6 +844,30 @@ pid_t it_worker_of(It *it, uint32_t domid) {
         return 0;
 }
 
+size_t it_spares(It *it, pid_t *buf, size_t n) {
+        pid_t kids[256];
+        size_t nk = it_workers(it, kids, 256), k = 0;
+
+        for (size_t i = 0; i < nk && i < 256; i++) {
+                char path[64], comm[32] = "";
+                FILE *f;
+
+                snprintf(path, sizeof path, "/proc/%d/comm", (int) kids[i]);
+                f = fopen(path, "re");
+                if (!f)
+                        continue;       /* gone meanwhile */
+                if (!fgets(comm, sizeof comm, f))
+                        comm[0] = '\0';
+                fclose(f);
+                if (strncmp(comm, "xirq-d", 6) == 0)
+                        continue;
+                if (buf && k < n)
+                        buf[k] = kids[i];
+                k++;
+        }
+        return k;
+}
+
 pid_t it_wait_worker(It *it, uint32_t domid, pid_t not, int timeout_ms) {
         for (int waited = 0;; waited += 5) {
                 pid_t p = it_worker_of(it, domid);
