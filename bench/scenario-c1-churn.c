@@ -102,15 +102,7 @@ void scenario_c1(void) {
         daemon_guest(&d, "busy", NULL);
         dq.domid = domain_create(&e, "busy", 1);
         fq.domid = domain_create(&e, "c1floor", 1);
-        t0 = now_ns();
-        for (unsigned i = 0; i < n; i++) {
-                char name[32];
-
-                snprintf(name, sizeof name, "c%04u", i);
-                daemon_guest(&d, name, NULL);
-                others[i] = domain_create(&e, name, 1);
-        }
-        say("  %u domains created in %.1f s\n", n, (double) (now_ns() - t0) / 1e9);
+        daemon_guests_create(&e, &d, 'c', n, 1, others);
         daemon_start(&e, &d, NULL);
         side_start_daemon(&e, &dq, &d, "busy", "busy");
         side_start_floor(&e, &fq, "c1");

@@ -120,16 +120,8 @@ void scenario_p3(void) {
         daemon_guest(&da, "alone", NULL);
         a.domid = domain_create(&e, "alone", 4);
         f.domid = domain_create(&e, "p3floor", 4);
-        t_start = now_ns();
-        for (unsigned i = 0; i < n; i++) {
-                char name[32];
-
-                snprintf(name, sizeof name, "g%04u", i);
-                daemon_guest(&db, name, NULL);
-                domids[i] = domain_create(&e, name, 4);
-        }
+        daemon_guests_create(&e, &db, 'g', n, 4, domids);
         b.domid = domids[0];
-        say("  %u domains created in %.1f s\n", n, (double) (now_ns() - t_start) / 1e9);
         daemon_start(&e, &da, NULL);
         daemon_start(&e, &db, NULL);
 

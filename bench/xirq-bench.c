@@ -396,6 +396,19 @@ void daemon_socket(const Daemon *d, const char *guest, char *buf, size_t size) {
         snprintf(buf, size, "%s/%s.sock", d->socks, guest);
 }
 
+void daemon_guests_create(Env *e, Daemon *d, char prefix, unsigned n, unsigned vcpus, uint32_t *ret) {
+        uint64_t t0 = now_ns();
+
+        for (unsigned i = 0; i < n; i++) {
+                char name[32];
+
+                snprintf(name, sizeof name, "%c%04u", prefix, i);
+                daemon_guest(d, name, NULL);
+                ret[i] = domain_create(e, name, vcpus);
+        }
+        say("  %u domains created in %.1f s\n", n, (double) (now_ns() - t0) / 1e9);
+}
+
 /* tool: NULL, or a wrapper command line (valgrind ...) ending before the daemon */
 void daemon_start(Env *e, Daemon *d, const char *const *tool) {
         char bin[PATH_MAX + 32];
