@@ -56,10 +56,11 @@ struct Proc {
  * (they have no domain yet: they have opened nothing and run nothing a guest
  * wrote).  proc_spawn() hands out the oldest, so that starting a guest's
  * worker does not wait for fork, exec and dynamic loading (milliseconds on a
- * busy host), and a new one is started from the event loop once the worker
- * handed out has answered all it was sent (it does not compete with that
- * worker's start).  Two, so that guests attached one after another find one
- * ready.  A spare that dies is replaced at the next proc_spawn() only.
+ * busy host), and new ones are started from the event loop, one after the
+ * other, PROC_SPARE_DELAY after the worker handed out has answered all it was
+ * sent (they do not compete with that worker's start).  Two, so that guests
+ * attached one after another find one ready.  A spare that dies is replaced
+ * at the next proc_spawn() only.
  */
 #define PROC_SPARES             2u
 #define PROC_SPARE_DELAY        0.005   /* seconds: the worker handed out serves its first requests first */
@@ -442,7 +443,7 @@ static void proc_spare_drop_all(void) {
                 proc_kill(proc_spare_remove(0));
 }
 
-/* One more spare, and PROC_SPARE_DELAY later the next one, until there are PROC_SPARES. */
+/* One more spare, and from the next loop iteration the next one, until there are PROC_SPARES. */
 static void proc_spare_start_cb(struct ev_loop *loop, ev_timer *w, int revents) {
         Proc *p;
         int r;
@@ -457,8 +458,10 @@ static void proc_spare_start_cb(struct ev_loop *loop, ev_timer *w, int revents) 
         proc_spare.procs[proc_spare.n] = p;
         proc_spare.config[proc_spare.n] = *proc_spare.source;
         proc_spare.n++;
-        if (proc_spare.n < PROC_SPARES)
+        if (proc_spare.n < PROC_SPARES) {
+                ev_timer_set(w, 0., 0.);
                 ev_timer_start(loop, w);
+        }
 }
 
 /*
@@ -467,10 +470,10 @@ static void proc_spare_start_cb(struct ev_loop *loop, ev_timer *w, int revents) 
  */
 static void proc_spare_later(Proc *p) {
         p->spare_due = false;
-        if (!proc_spare.loop || !proc_spare.source)
+        if (!proc_spare.loop || !proc_spare.source || ev_is_active(&proc_spare.start))
                 return;
-        if (!ev_is_active(&proc_spare.start))
-                ev_timer_start(proc_spare.loop, &proc_spare.start);
+        ev_timer_set(&proc_spare.start, PROC_SPARE_DELAY, 0.);
+        ev_timer_start(proc_spare.loop, &proc_spare.start);
 }
 
 /* The oldest spare that still runs (one that has ended but is not reaped yet is left to its watcher). */
@@ -511,7 +514,7 @@ int proc_spawn(Proc **ret, struct ev_loop *loop, const ProcConfig *config, const
                 proc_spare_drop_all();
         }
         if (!proc_spare.loop)
-                ev_timer_init(&proc_spare.start, proc_spare_start_cb, PROC_SPARE_DELAY, 0.);
+                ev_timer_init(&proc_spare.start, proc_spare_start_cb, 0., 0.);
         proc_spare.loop = loop;
         proc_spare.source = config;
         (*ret)->spare_due = true;
