@@ -21,6 +21,8 @@
 #include "testutil.h"
 #include "xirq-bench.h"
 
+#define P3_SPARES_MAX   2       /* workers started ahead of need, waiting for a guest */
+
 static int cmp_u64(const void *x, const void *y) {
         uint64_t a = *(const uint64_t *) x, b = *(const uint64_t *) y;
 
@@ -39,6 +41,34 @@ static double pct_ms(const uint64_t *v, size_t n, double q) {
         if (i >= n)
                 i = n - 1;
         return (double) v[i] / 1e6;
+}
+
+/*
+ * The guests' workers of a daemon's family (named xirq-d<domid>) into workers (up to max), and
+ * how many other children it has (a spare worker, started ahead of need, has no domain yet).
+ */
+static unsigned family_workers(const ProcFamily *f, pid_t *workers, unsigned max, unsigned *ret_other,
+                               long *ret_other_priv) {
+        unsigned n = 0, other = 0;
+
+        *ret_other_priv = 0;
+        for (unsigned i = 1; i < f->n; i++) {
+                char comm[32];
+
+                if (proc_comm(f->pids[i], comm, sizeof comm) == 0 && strncmp(comm, "xirq-d", 6) == 0) {
+                        if (n < max)
+                                workers[n] = f->pids[i];
+                        n++;
+                } else {
+                        long priv = proc_private_kib(f->pids[i]);
+
+                        other++;
+                        if (priv > *ret_other_priv)
+                                *ret_other_priv = priv;
+                }
+        }
+        *ret_other = other;
+        return n;
 }
 
 /* register queues first..last (EXACT data == queue) at KICK_ADDR on an open connection */
@@ -69,6 +99,9 @@ void scenario_p3(void) {
         long wpriv, wrss, wpss, *privs;
         pid_t busy_worker;
         static ProcFamily fam_a, fam_b;
+        pid_t *wpids, wpid_a;
+        unsigned nw_a, nw_b, spare_a, spare_b;
+        long spare_priv_a, spare_priv_b;
         Sb *j = &json_results;
 
         say("P3 scale: %u guests x 4 vCPUs x 8 registrations, one busy guest; %u rounds x %" PRIu64 " kicks\n", n,
@@ -78,7 +111,8 @@ void scenario_p3(void) {
         t_reply = calloc(n, sizeof(*t_reply));
         t_served = calloc(n, sizeof(*t_served));
         privs = calloc(n, sizeof(*privs));
-        if (!conns || !domids || !t_reply || !t_served || !privs)
+        wpids = calloc(n, sizeof(*wpids));
+        if (!conns || !domids || !t_reply || !t_served || !privs || !wpids)
                 die("out of memory");
         env_start(&e, "p3");
         daemon_init(&e, &da, "alone");
@@ -86,16 +120,8 @@ void scenario_p3(void) {
         daemon_guest(&da, "alone", NULL);
         a.domid = domain_create(&e, "alone", 4);
         f.domid = domain_create(&e, "p3floor", 4);
-        t_start = now_ns();
-        for (unsigned i = 0; i < n; i++) {
-                char name[32];
-
-                snprintf(name, sizeof name, "g%04u", i);
-                daemon_guest(&db, name, NULL);
-                domids[i] = domain_create(&e, name, 4);
-        }
+        daemon_guests_create(&e, &db, 'g', n, 4, domids);
         b.domid = domids[0];
-        say("  %u domains created in %.1f s\n", n, (double) (now_ns() - t_start) / 1e9);
         daemon_start(&e, &da, NULL);
         daemon_start(&e, &db, NULL);
 
@@ -183,9 +209,11 @@ void scenario_p3(void) {
         /* the processes, and the workers' own memory once the busy one has served every round */
         daemon_family(&da, &fam_a);
         daemon_family(&db, &fam_b);
-        if (fam_a.n != 2 || fam_b.n != n + 1)
-                die("P3: %u and %u processes, expected 2 (alone) and %u (among: a worker per guest)", fam_a.n, fam_b.n,
-                    n + 1);
+        nw_a = family_workers(&fam_a, &wpid_a, 1, &spare_a, &spare_priv_a);
+        nw_b = family_workers(&fam_b, wpids, n, &spare_b, &spare_priv_b);
+        if (nw_a != 1 || nw_b != n || spare_a > P3_SPARES_MAX || spare_b > P3_SPARES_MAX)
+                die("P3: %u and %u workers (and %u, %u other processes), expected 1 (alone) and %u (among: a worker "
+                    "per guest), at most %u spares each", nw_a, nw_b, spare_a, spare_b, n, P3_SPARES_MAX);
         busy_worker = daemon_worker(&db, b.domid);
         if (busy_worker <= 0)
                 die("P3: the busy guest (domain %" PRIu32 ") has no worker", b.domid);
@@ -193,9 +221,9 @@ void scenario_p3(void) {
         wrss = proc_smaps_kib(busy_worker, "Rss");
         wpss = proc_smaps_kib(busy_worker, "Pss");
         for (unsigned i = 0; i < n; i++) {
-                privs[i] = proc_private_kib(fam_b.pids[i + 1]);
+                privs[i] = proc_private_kib(wpids[i]);
                 if (privs[i] < 0)
-                        die("P3: cannot read /proc/%d/smaps_rollup", (int) fam_b.pids[i + 1]);
+                        die("P3: cannot read /proc/%d/smaps_rollup", (int) wpids[i]);
         }
         if (wpriv < 0 || wrss < 0 || wpss < 0)
                 die("P3: cannot read /proc/%d/smaps_rollup of the busy guest's worker", (int) busy_worker);
@@ -219,7 +247,9 @@ void scenario_p3(void) {
             "%.3f ms, max %.3f | %.3f ms\n",
             n - 1, pct_ms(t_reply, n - 1, 0.5), pct_ms(t_served, n - 1, 0.5), pct_ms(t_reply, n - 1, 0.99),
             pct_ms(t_served, n - 1, 0.99), pct_ms(t_reply, n - 1, 1.0), pct_ms(t_served, n - 1, 1.0));
-        say("  processes: alone 1 parent + %u worker, among 1 parent + %u workers\n", fam_a.n - 1, fam_b.n - 1);
+        say("  processes: alone 1 parent + %u worker + %u spare, among 1 parent + %u workers + %u spare (a spare's "
+            "private memory: at most %ld KiB)\n",
+            nw_a, spare_a, nw_b, spare_b, spare_priv_a > spare_priv_b ? spare_priv_a : spare_priv_b);
         say("  parent RSS: alone %ld KiB (anon %ld, shmem %ld); %u guests idle %ld KiB (anon %ld, shmem %ld), "
             "attached %ld KiB (anon %ld, shmem %ld)\n",
             rss_a, anon_a, shm_a, n, rss_b_idle, anon_b_idle, shm_b_idle, rss_b, anon_b, shm_b);
@@ -262,13 +292,14 @@ void scenario_p3(void) {
                   "\"rss_kib\": {\"alone\": %ld, \"alone_anon\": %ld, \"alone_shmem\": %ld, \"idle\": %ld, \"idle_anon\": "
                   "%ld, \"idle_shmem\": %ld, \"attached\": %ld, \"attached_anon\": %ld, \"attached_shmem\": %ld}, "
                   "\"rss_per_guest_kib\": %.2f, \"rss_per_guest_with_shmem_kib\": %.2f, "
-                  "\"processes\": {\"alone\": %u, \"among\": %u}, "
+                  "\"processes\": {\"alone\": %u, \"among\": %u, \"spares_alone\": %u, \"spares_among\": %u, "
+                  "\"spare_private_kib\": %ld}, "
                   "\"worker_private_kib\": {\"busy\": %ld, \"busy_rss\": %ld, \"busy_pss\": %ld, \"min\": %ld, "
                   "\"median\": %ld, \"max\": %ld}}",
                   p99_ratio, p99_pooled, pct_ms(t_reply, n - 1, 0.5), pct_ms(t_reply, n - 1, 0.99), pct_ms(t_reply, n - 1, 1.0),
                   pct_ms(t_served, n - 1, 0.5), pct_ms(t_served, n - 1, 0.99), pct_ms(t_served, n - 1, 1.0), rss_a,
                   anon_a, shm_a, rss_b_idle, anon_b_idle, shm_b_idle, rss_b, anon_b, shm_b, per_guest, per_guest_raw,
-                  fam_a.n, fam_b.n, wpriv, wrss, wpss, privs[0], privs[n / 2], privs[n - 1]);
+                  fam_a.n, fam_b.n, spare_a, spare_b, spare_priv_a > spare_priv_b ? spare_priv_a : spare_priv_b, wpriv, wrss, wpss, privs[0], privs[n / 2], privs[n - 1]);
 
         backend_stop(&a.be);
         backend_stop(&b.be);
@@ -285,4 +316,5 @@ void scenario_p3(void) {
         free(t_reply);
         free(t_served);
         free(privs);
+        free(wpids);
 }

@@ -21,6 +21,9 @@
  *   BP  adaptive busy-poll (busy_poll_us), when the daemon really polls
  *   VB  the example virtio-blk device (xen-ioreqd-vblk): 4 KiB random requests per second
  *       with 1 and 4 vCPUs, the CPU of the daemon and of the device, beside floor kicks
+ *   R1  kills under load (issue 10): 100 kills of a worker, 100 of the main process, the daemon
+ *       under the stand-in service manager (tests/xirq-supervise); stalls, kicks lost, servers
+ *   C1  one guest's p99 while 1000 other domains are destroyed and created again (issue 9)
  *
  * The table goes to stdout, the results as JSON to --json FILE.
  *
@@ -395,6 +398,19 @@ void daemon_guest(Daemon *d, const char *guest, const char *extra) {
 
 void daemon_socket(const Daemon *d, const char *guest, char *buf, size_t size) {
         snprintf(buf, size, "%s/%s.sock", d->socks, guest);
+}
+
+void daemon_guests_create(Env *e, Daemon *d, char prefix, unsigned n, unsigned vcpus, uint32_t *ret) {
+        uint64_t t0 = now_ns();
+
+        for (unsigned i = 0; i < n; i++) {
+                char name[32];
+
+                snprintf(name, sizeof name, "%c%04u", prefix, i);
+                daemon_guest(d, name, NULL);
+                ret[i] = domain_create(e, name, vcpus);
+        }
+        say("  %u domains created in %.1f s\n", n, (double) (now_ns() - t0) / 1e9);
 }
 
 /* tool: NULL, or a wrapper command line (valgrind ...) ending before the daemon */
@@ -886,7 +902,8 @@ static bool wanted(const char *id) {
 }
 
 static void usage(FILE *f) {
-        fputs("Usage: xirq-bench --builddir DIR [--quick] [--json FILE] [--only P1,P2,P3,P4,VB,P6] [--keep]\n"
+        fputs("Usage: xirq-bench --builddir DIR [--quick] [--json FILE] [--only P1,P2,P3,P4,VB,P6,R1,C1]\n"
+              "                  [--keep]\n"
               "                  [--command TEXT] [--commit TEXT]\n"
               "Runs the xen-ioreqd benchmark suite on xensim (normally through bench/run).\n",
               f);
@@ -967,6 +984,10 @@ int main(int argc, char **argv) {
                 run_scenario("VB", scenario_vb);
         if (wanted("P6"))
                 run_scenario("P6", scenario_p6);
+        if (wanted("R1"))
+                run_scenario("R1", scenario_r1);
+        if (wanted("C1"))
+                run_scenario("C1", scenario_c1);
 
         say("%-10s %-58s %10s %9s  %s\n", "target", "measure", "value", "limit", "status");
         for (size_t i = 0; i < n_targets; i++) {

@@ -83,6 +83,8 @@ typedef struct Daemon {
 void daemon_init(Env *e, Daemon *d, const char *name);
 void daemon_guest(Daemon *d, const char *guest, const char *extra);
 void daemon_socket(const Daemon *d, const char *guest, char *buf, size_t size);
+/* n guests <prefix>0000.. of the daemon and their domains (vcpus each), domids into ret (n of them) */
+void daemon_guests_create(Env *e, Daemon *d, char prefix, unsigned n, unsigned vcpus, uint32_t *ret);
 /* tool: NULL, or a wrapper command line (valgrind ...) ending before the daemon */
 void daemon_start(Env *e, Daemon *d, const char *const *tool);
 /* connect to a guest's socket until the daemon reports it running as domid */
@@ -186,5 +188,7 @@ void scenario_p3(void);         /* P3 scale */
 void scenario_p4(void);         /* P4 match cost */
 void scenario_vb(void);         /* VB the example virtio-blk device (scenario-vb-vblk.c) */
 void scenario_p6(void);         /* P6 forwarded read round trip beside the kick's */
+void scenario_r1(void);         /* R1 kills of workers and of the main process under load */
+void scenario_c1(void);         /* C1 one guest's p99 while other domains come and go */
 
 #endif

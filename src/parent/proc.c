@@ -50,7 +50,33 @@ struct Proc {
         uint32_t next_seq;              /* seq of the next message sent */
         uint32_t reply_seq;             /* seq the oldest request in flight has */
         bool killed;                    /* SIGKILL sent: nothing more is sent to it */
+        bool spare_due;                 /* a spare is started once this one has answered all it was sent */
 };
+
+/*
+ * Spares: workers started ahead of need, exec'd and waiting for their INIT
+ * (they have no domain yet: they have opened nothing and run nothing a guest
+ * wrote).  proc_spawn() hands out the oldest, so that starting a guest's
+ * worker does not wait for fork, exec and dynamic loading (milliseconds on a
+ * busy host), and new ones are started from the event loop, one after the
+ * other, PROC_SPARE_DELAY after the worker handed out has answered all it was
+ * sent (they do not compete with that worker's start).  Two, so that guests
+ * attached one after another find one ready.  A spare that dies is replaced
+ * at the next proc_spawn() only.
+ */
+#define PROC_SPARES             2u
+#define PROC_SPARE_DELAY        0.005   /* seconds: the worker handed out serves its first requests first */
+
+static struct {
+        Proc *procs[PROC_SPARES];       /* oldest first */
+        ProcConfig config[PROC_SPARES]; /* what each was started with */
+        size_t n;
+        const ProcConfig *source;       /* the configuration to start the next one with */
+        struct ev_loop *loop;
+        ev_timer start;
+} proc_spare;
+
+static void proc_spare_later(Proc *p);
 
 static ProcMsg *proc_at(Proc *p, size_t i) {
         return &p->ring[(p->head + i) % p->cap];
@@ -164,6 +190,8 @@ static void proc_handle(Proc *p, const uint8_t *buf, size_t len, unsigned nfds) 
         p->n_inflight--;
         p->reply_seq++;
         p->ops->reply(p, p->userdata, context, &m);
+        if (p->spare_due && p->n_inflight + p->n_outbox == 0)
+                proc_spare_later(p);
 }
 
 /* Read what the worker sent, up to max messages; false once the channel is done (end of file, error, killed). */
@@ -265,6 +293,8 @@ static void proc_child_cb(struct ev_loop *loop, ev_child *w, int revents) {
                 else
                         p->ops->dropped(p, p->userdata, context);
         }
+        if (p->spare_due)
+                proc_spare_later(p);
         if (!p->free_context)
                 p->ops->ended(p, p->userdata, w->rstatus);
         close(p->log_fd);
@@ -311,7 +341,8 @@ static void proc_exec(const ProcConfig *c, int channel, int log, pid_t parent) {
         _exit(127);
 }
 
-int proc_spawn(Proc **ret, struct ev_loop *loop, const ProcConfig *config, const ProcOps *ops, void *userdata) {
+static int proc_start(Proc **ret, struct ev_loop *loop, const ProcConfig *config, const ProcOps *ops,
+                      void *userdata) {
         pid_t parent = getpid(), pid;
         int sp[2], lp[2];
         Proc *p;
@@ -375,6 +406,146 @@ int proc_spawn(Proc **ret, struct ev_loop *loop, const ProcConfig *config, const
         ev_child_init(&p->child, proc_child_cb, pid, 0);
         ev_child_start(loop, &p->child);
         *ret = p;
+        return 0;
+}
+
+/* ---- the spare ---- */
+
+static void proc_spare_reply(Proc *p, void *userdata, void *context, const WireMsg *reply) {
+}
+
+/* a spare has been asked nothing: whatever it says is a broken worker */
+static void proc_spare_failed(Proc *p, void *userdata, int error) {
+        proc_kill(p);
+}
+
+/* A spare has no claim: one that says otherwise is not to be trusted. */
+static void proc_spare_expired(Proc *p, void *userdata, uint32_t claim_id) {
+        proc_kill(p);
+}
+
+static void proc_spare_dropped(Proc *p, void *userdata, void *context) {
+}
+
+/* Spare i leaves the list (the caller has it, or kills it). */
+static Proc *proc_spare_remove(size_t i) {
+        Proc *p = proc_spare.procs[i];
+
+        for (size_t k = i; k + 1 < proc_spare.n; k++) {
+                proc_spare.procs[k] = proc_spare.procs[k + 1];
+                proc_spare.config[k] = proc_spare.config[k + 1];
+        }
+        proc_spare.n--;
+        return p;
+}
+
+static void proc_spare_ended(Proc *p, void *userdata, int status) {
+        for (size_t i = 0; i < proc_spare.n; i++)
+                if (proc_spare.procs[i] == p) {
+                        (void) proc_spare_remove(i);
+                        if (WIFSIGNALED(status))
+                                log_warning("Spare worker %d killed by signal %d", (int) p->pid, WTERMSIG(status));
+                        else
+                                log_warning("Spare worker %d exited with status %d", (int) p->pid,
+                                            WEXITSTATUS(status));
+                        return;
+                }
+}
+
+static const ProcOps proc_spare_ops = {
+        .reply = proc_spare_reply,
+        .failed = proc_spare_failed,
+        .expired = proc_spare_expired,
+        .dropped = proc_spare_dropped,
+        .ended = proc_spare_ended,
+};
+
+static bool proc_config_same(const ProcConfig *a, const ProcConfig *b) {
+        return a->exe_fd == b->exe_fd && a->devnull_fd == b->devnull_fd && a->env == b->env &&
+               a->log_prefix == b->log_prefix && a->verbose == b->verbose;
+}
+
+/* Every spare goes (reported as ended to nobody). */
+static void proc_spare_drop_all(void) {
+        while (proc_spare.n > 0)
+                proc_kill(proc_spare_remove(0));
+}
+
+/* One more spare, and from the next loop iteration the next one, until there are PROC_SPARES. */
+static void proc_spare_start_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+        Proc *p;
+        int r;
+
+        if (proc_spare.n >= PROC_SPARES || !proc_spare.source)
+                return;
+        r = proc_start(&p, loop, proc_spare.source, &proc_spare_ops, NULL);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot start a spare worker: %m");
+                return;
+        }
+        proc_spare.procs[proc_spare.n] = p;
+        proc_spare.config[proc_spare.n] = *proc_spare.source;
+        proc_spare.n++;
+        if (proc_spare.n < PROC_SPARES) {
+                ev_timer_set(w, 0., 0.);
+                ev_timer_start(loop, w);
+        }
+}
+
+/*
+ * Spares started once the loop runs again, when p (the last worker handed
+ * out) has answered all it was sent, or ended.
+ */
+static void proc_spare_later(Proc *p) {
+        p->spare_due = false;
+        if (!proc_spare.loop || !proc_spare.source || ev_is_active(&proc_spare.start))
+                return;
+        ev_timer_set(&proc_spare.start, PROC_SPARE_DELAY, 0.);
+        ev_timer_start(proc_spare.loop, &proc_spare.start);
+}
+
+/* The oldest spare that still runs (one that has ended but is not reaped yet is left to its watcher). */
+static Proc *proc_spare_take(struct ev_loop *loop, const ProcConfig *config) {
+        while (proc_spare.n > 0) {
+                siginfo_t si = { 0 };
+                Proc *p;
+
+                if (proc_spare.loop != loop || !proc_config_same(&proc_spare.config[0], config)) {
+                        proc_spare_drop_all();
+                        return NULL;
+                }
+                p = proc_spare_remove(0);
+                if (waitid(P_PID, (id_t) p->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == 0 &&
+                    ev_is_active(&p->io))
+                        return p;
+                proc_kill(p);
+        }
+        return NULL;
+}
+
+int proc_spawn(Proc **ret, struct ev_loop *loop, const ProcConfig *config, const ProcOps *ops, void *userdata) {
+        Proc *p = proc_spare_take(loop, config);
+        int r;
+
+        if (p) {
+                p->ops = ops;
+                p->userdata = userdata;
+                *ret = p;
+        } else {
+                r = proc_start(ret, loop, config, ops, userdata);
+                if (r < 0)
+                        return r;
+        }
+        /* the next spare is started with the configuration of the last worker */
+        if (proc_spare.loop && proc_spare.loop != loop) {
+                ev_timer_stop(proc_spare.loop, &proc_spare.start);
+                proc_spare_drop_all();
+        }
+        if (!proc_spare.loop)
+                ev_timer_init(&proc_spare.start, proc_spare_start_cb, 0., 0.);
+        proc_spare.loop = loop;
+        proc_spare.source = config;
+        (*ret)->spare_due = true;
         return 0;
 }
 

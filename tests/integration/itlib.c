@@ -833,6 +833,21 @@ size_t it_workers(It *it, pid_t *buf, size_t n) {
         return k;
 }
 
+/* a process's name with its newline, "" if it is gone */
+static void it_comm(pid_t pid, char *comm, size_t size) {
+        char path[64];
+        FILE *f;
+
+        comm[0] = '\0';
+        snprintf(path, sizeof path, "/proc/%d/comm", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return;
+        if (!fgets(comm, (int) size, f))
+                comm[0] = '\0';
+        fclose(f);
+}
+
 pid_t it_worker_of(It *it, uint32_t domid) {
         pid_t pids[256];
         size_t n = it_workers(it, pids, 256);
@@ -840,20 +855,31 @@ pid_t it_worker_of(It *it, uint32_t domid) {
 
         snprintf(want, sizeof want, "xirq-d%u\n", domid);
         for (size_t i = 0; i < n && i < 256; i++) {
-                char path[64], comm[32] = "";
-                FILE *f;
+                char comm[32];
 
-                snprintf(path, sizeof path, "/proc/%d/comm", (int) pids[i]);
-                f = fopen(path, "re");
-                if (!f)
-                        continue;       /* gone meanwhile */
-                if (!fgets(comm, sizeof comm, f))
-                        comm[0] = '\0';
-                fclose(f);
+                it_comm(pids[i], comm, sizeof comm);
                 if (strcmp(comm, want) == 0)
                         return pids[i];
         }
         return 0;
+}
+
+size_t it_spares(It *it, pid_t *buf, size_t n) {
+        pid_t kids[256];
+        size_t nk = it_workers(it, kids, 256), k = 0;
+
+        for (size_t i = 0; i < nk && i < 256; i++) {
+                char comm[32];
+
+                it_comm(kids[i], comm, sizeof comm);
+                /* gone meanwhile, or a guest's worker */
+                if (!comm[0] || strncmp(comm, "xirq-d", 6) == 0)
+                        continue;
+                if (buf && k < n)
+                        buf[k] = kids[i];
+                k++;
+        }
+        return k;
 }
 
 pid_t it_wait_worker(It *it, uint32_t domid, pid_t not, int timeout_ms) {

@@ -87,6 +87,13 @@ size_t it_workers(It *it, pid_t *buf, size_t n);
 pid_t it_worker_of(It *it, uint32_t domid);
 /* wait until domid has a worker other than not (0: any); returns it, fails the test after the timeout */
 pid_t it_wait_worker(It *it, uint32_t domid, pid_t not, int timeout_ms);
+/*
+ * The daemon's spare workers (its children that are no guest's worker yet: started ahead of
+ * need), up to n into buf (may be NULL), in the order they were started; returns how many.
+ */
+size_t it_spares(It *it, pid_t *buf, size_t n);
+/* descriptors the daemon holds per spare worker (its channel, the pipe of its log) */
+#define IT_SPARE_FDS 2u
 
 /* the daemon */
 void it_daemon_start(It *it, const char *const *extra_env);
