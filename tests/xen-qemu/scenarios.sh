@@ -521,6 +521,8 @@ scen6() {
     esac
     [ -z "$why" ] && result 6 PASS "PVH guest probed a virtio-mmio device (magic, version 2, id $VDEV_ID, features, queue) through a claim: $acc accesses forwarded; $VDEV_KICKS kicks by ioeventfd, $VDEV_KICKS interrupts by irqfd to event channel $port; guest, device and daemon (QUERY, STATUS=) agree on kicks, forwarded accesses and injections" \
                   || result 6 FAIL "$why"
+}
+
 # ---- 8: kill -9 of the guest's worker, then of xen-ioreqd, while the guest kicks -------
 # The daemon runs under tests/xirq-supervise (the stand-in for systemd: the fd store, and
 # Restart= with RestartSec=1s).  The guest kicks two queues without a pause; the backend keeps
