@@ -28,56 +28,11 @@
 
 static It it;
 
-/* The backend's output, line by line: what it has said so far. */
-typedef struct Backend {
-        pid_t pid;
-        FILE *out;
-        char text[16384];
-        size_t len;
-} Backend;
-
-static void backend_start(Backend *b, const char *socket) {
-        char exe[512], base[32];
-        int p[2];
-
-        snprintf(exe, sizeof exe, "%s/examples/xen-ioreqd-example-backend", ABS_TOP_BUILDDIR);
-        snprintf(base, sizeof base, "0x%llx", (unsigned long long) BASE);
-        CHECK(pipe2(p, O_CLOEXEC) == 0, "pipe: %m");
-        b->pid = fork();
-        CHECK(b->pid >= 0, "fork: %m");
-        if (b->pid == 0) {
-                dup2(p[1], STDOUT_FILENO);
-                execl(exe, exe, "--socket", socket, "--device", "2", "--irq", "line:33", "--irq-mode", "level",
-                      "--base", base, "--wait", "5", "--interval", "0", (char *) NULL);
-                _exit(127);
-        }
-        close(p[1]);
-        b->out = fdopen(p[0], "r");
-        CHECK(b->out, "fdopen: %m");
-        b->len = 0;
-}
-
-/* Read the backend's lines until one starts with prefix (fails at its end of file). */
-static const char *backend_line(Backend *b, const char *prefix) {
-        static char line[1024];
-
-        while (fgets(line, sizeof line, b->out)) {
-                size_t n = strlen(line);
-
-                if (b->len + n < sizeof(b->text)) {
-                        memcpy(b->text + b->len, line, n + 1);
-                        b->len += n;
-                }
-                if (strncmp(line, prefix, strlen(prefix)) == 0)
-                        return line;
-        }
-        IT_FAIL("the backend ended without a line \"%s\"; it said:\n%s", prefix, b->text);
-}
-
 int main(int argc, char **argv) {
         struct xsv_config cfg = { 0 };
         struct xsg_irq e;
-        Backend b;
+        ItProgram b;
+        char base[32];
         char socket[512];
         uint64_t v = 0, seq = 0;
         unsigned long accesses = 0, kicks = 0, raised = 0, lowered = 0;
@@ -93,8 +48,11 @@ int main(int argc, char **argv) {
         it_daemon_start(&it, NULL);
         it_socket_path(&it, "g1", socket, sizeof socket);
 
-        backend_start(&b, socket);
-        line = backend_line(&b, "ready ");
+        snprintf(base, sizeof base, "0x%llx", (unsigned long long) BASE);
+        it_program_start(&b, (const char *const[]) { "examples/xen-ioreqd-example-backend", "--socket", socket,
+                                                     "--device", "2", "--irq", "line:33", "--irq-mode", "level",
+                                                     "--base", base, "--wait", "5", "--interval", "0", NULL });
+        line = it_program_line(&b, "ready ");
         CHECK(strstr(line, "device=2") && strstr(line, "irq-mode=level"), "the backend is ready: %s", line);
 
         /* what a guest kernel's probe does, through the device's window */
@@ -126,7 +84,7 @@ int main(int argc, char **argv) {
 
         /* a kick: by ioeventfd to the backend, which raises its interrupt through the irqfd */
         CHECK_EQ(xsv_kick(d, 0), 0, "kicking queue 0");
-        line = backend_line(&b, "kick ");
+        line = it_program_line(&b, "kick ");
         CHECK(strstr(line, "q=0"), "the backend got the kick of queue 0: %s", line);
         CHECK_EQ(xsg_irq_wait(it.xsg, dom, seq, IT_TIMEOUT_MS, &e), 0, "an interrupt after the kick");
         CHECK(e.kind == XSG_IRQ_LEVEL && e.a == SPI && e.b == 1, "SPI 33 raised (kind %d a %llu b %llu)",
@@ -146,7 +104,7 @@ int main(int argc, char **argv) {
         /* the backend's counters: every register access forwarded, one kick, one raise, one lower */
         d = xsv_close(d);
         CHECK(kill(b.pid, SIGTERM) == 0, "stopping the backend: %m");
-        line = backend_line(&b, "device ");
+        line = it_program_line(&b, "device ");
         r = sscanf(line, "device accesses=%lu kicks=%lu raised=%lu lowered=%lu", &accesses, &kicks, &raised,
                    &lowered);
         CHECK(r == 4, "the backend's counters: %s", line);

@@ -56,51 +56,15 @@ static int disk = -1;                   /* the test's own descriptor of the disk
 
 /* ---- the backend and its output ---- */
 
-typedef struct Backend {
-        pid_t pid;
-        FILE *out;
-        char text[16384];
-        size_t len;
-} Backend;
+static ItProgram be;
 
-static Backend be;
+static void backend_start(ItProgram *b, const char *socket, const char *file) {
+        char base[32];
 
-static void backend_start(Backend *b, const char *socket, const char *file) {
-        char exe[512], base[32];
-        int p[2];
-
-        snprintf(exe, sizeof exe, "%s/examples/xen-ioreqd-vblk", ABS_TOP_BUILDDIR);
         snprintf(base, sizeof base, "0x%llx", (unsigned long long) BASE);
-        CHECK(pipe2(p, O_CLOEXEC) == 0, "pipe: %m");
-        b->pid = fork();
-        CHECK(b->pid >= 0, "fork: %m");
-        if (b->pid == 0) {
-                dup2(p[1], STDOUT_FILENO);
-                execl(exe, exe, "--socket", socket, "--file", file, "--irq", "line:33", "--base", base, "--serial",
-                      SERIAL, "--wait", "5", "--verbose", (char *) NULL);
-                _exit(127);
-        }
-        close(p[1]);
-        b->out = fdopen(p[0], "r");
-        CHECK(b->out, "fdopen: %m");
-        b->len = 0;
-}
-
-/* Read the backend's lines until one starts with prefix (fails at its end of file). */
-static const char *backend_line(Backend *b, const char *prefix) {
-        static char line[1024];
-
-        while (fgets(line, sizeof line, b->out)) {
-                size_t n = strlen(line);
-
-                if (b->len + n < sizeof(b->text)) {
-                        memcpy(b->text + b->len, line, n + 1);
-                        b->len += n;
-                }
-                if (strncmp(line, prefix, strlen(prefix)) == 0)
-                        return line;
-        }
-        IT_FAIL("the backend ended without a line \"%s\"; it said:\n%s", prefix, b->text);
+        it_program_start(b, (const char *const[]) { "examples/xen-ioreqd-vblk", "--socket", socket, "--file", file,
+                                                    "--irq", "line:33", "--base", base, "--serial", SERIAL,
+                                                    "--wait", "5", "--verbose", NULL });
 }
 
 /* key=N of a line of counters */
@@ -536,7 +500,7 @@ int main(int argc, char **argv) {
         free(img);
 
         backend_start(&be, socket, file);
-        line = backend_line(&be, "ready ");
+        line = it_program_line(&be, "ready ");
         CHECK(strstr(line, "sectors=2048") && strstr(line, "read-only=no"), "the backend is ready: %s", line);
 
         d = drv_open();
@@ -572,7 +536,7 @@ int main(int argc, char **argv) {
         close(fd);
 
         CHECK(kill(be.pid, SIGTERM) == 0, "stopping the backend: %m");
-        line = backend_line(&be, "vblk ");
+        line = it_program_line(&be, "vblk ");
         CHECK(waitpid(be.pid, &status, 0) == be.pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
               "the backend exits 0 (status 0x%x)", status);
         fclose(be.out);

@@ -902,3 +902,44 @@ unsigned it_count_fds(pid_t pid) {
                 IT_FAIL("listing the fds of process %d: %s", (int) pid, strerror(-n));
         return (unsigned) n;
 }
+
+/* ---- programs of the build tree whose output a test reads ---- */
+
+void it_program_start(ItProgram *p, const char *const *argv) {
+        char exe[512];
+        int fds[2];
+
+        snprintf(exe, sizeof exe, "%s/%s", ABS_TOP_BUILDDIR, argv[0]);
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                IT_FAIL("pipe: %m");
+        p->pid = fork();
+        if (p->pid < 0)
+                IT_FAIL("fork: %m");
+        if (p->pid == 0) {
+                dup2(fds[1], STDOUT_FILENO);
+                execv(exe, (char *const *) argv);
+                _exit(127);
+        }
+        close(fds[1]);
+        p->out = fdopen(fds[0], "r");
+        if (!p->out)
+                IT_FAIL("fdopen: %m");
+        p->len = 0;
+        p->text[0] = '\0';
+}
+
+const char *it_program_line(ItProgram *p, const char *prefix) {
+        static char line[1024];
+
+        while (fgets(line, sizeof line, p->out)) {
+                size_t n = strlen(line);
+
+                if (p->len + n < sizeof(p->text)) {
+                        memcpy(p->text + p->len, line, n + 1);
+                        p->len += n;
+                }
+                if (strncmp(line, prefix, strlen(prefix)) == 0)
+                        return line;
+        }
+        IT_FAIL("%s ended without a line \"%s\"; it said:\n%s", "the program", prefix, p->text);
+}

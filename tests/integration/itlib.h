@@ -16,6 +16,7 @@
 #define XENIOREQD_ITLIB_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -148,5 +149,19 @@ bool it_closed(int fd, int timeout_ms);
 int it_eventfd(void);
 /* the counter (read and reset), 0 if not signalled */
 uint64_t it_efd_take(int efd);
+
+/*
+ * A program of the build tree (argv[0] relative to it) with its standard output on a pipe:
+ * it_program_line() reads its lines until one starts with prefix (and fails the test at its
+ * end of file, with what it said).
+ */
+typedef struct ItProgram {
+        pid_t pid;
+        FILE *out;
+        char text[16384];               /* what it said so far */
+        size_t len;
+} ItProgram;
+void it_program_start(ItProgram *p, const char *const *argv);
+const char *it_program_line(ItProgram *p, const char *prefix);
 
 #endif
