@@ -38,6 +38,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -726,19 +727,22 @@ void side_round_end(Side *s) {
         }
 }
 
-/* n back-to-back kicks from vCPU 0, each stamped for the backend; rt/cpu recorded if measure */
-void side_kicks(Env *e, Side *s, uint64_t n, bool measure) {
-        static CpuSpan span;            /* a daemon's family: 16 KiB */
-        BenchShm *shm = s->be.shm;
-        uint64_t w0, k;
+/* A side's guest vCPU 0: a thread that kicks when told to, the caller waiting. */
+struct Kicker {
+        pthread_t thread;
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        Env *e;
+        Side *side;             /* the side of the kicks asked for (a copy of a side shares its kicker) */
+        uint64_t n;
+        bool measure;
+        bool asked, done;
+};
 
-        backend_drain(&s->be, atomic_load(&shm->kicks), s->name);
-        if (measure) {
-                atomic_store(&shm->record, 1);
-                cpu_span_start(&span, s->server, s->family);
-                hist_reset(&s->cur);
-        }
-        w0 = now_ns();
+static void kicks_run(Env *e, Side *s, uint64_t n, bool measure) {
+        BenchShm *shm = s->be.shm;
+        uint64_t k;
+
         for (uint64_t i = 0; i < n; i++) {
                 uint64_t t0 = now_ns(), t1;
                 int r;
@@ -754,6 +758,66 @@ void side_kicks(Env *e, Side *s, uint64_t n, bool measure) {
                 if (measure)
                         hist_add(&s->cur, t1 - t0);
         }
+}
+
+static void *kicker_main(void *arg) {
+        Kicker *kk = arg;
+
+        pthread_mutex_lock(&kk->lock);
+        for (;;) {
+                while (!kk->asked)
+                        pthread_cond_wait(&kk->cond, &kk->lock);
+                kk->asked = false;
+                pthread_mutex_unlock(&kk->lock);
+                kicks_run(kk->e, kk->side, kk->n, kk->measure);
+                pthread_mutex_lock(&kk->lock);
+                kk->done = true;
+                pthread_cond_broadcast(&kk->cond);
+        }
+        return NULL;
+}
+
+static void kicker_run(Env *e, Side *s, uint64_t n, bool measure) {
+        Kicker *kk = s->kicker;
+        int r;
+
+        if (!kk) {
+                kk = calloc(1, sizeof(*kk));
+                if (!kk)
+                        die("out of memory");
+                pthread_mutex_init(&kk->lock, NULL);
+                pthread_cond_init(&kk->cond, NULL);
+                r = pthread_create(&kk->thread, NULL, kicker_main, kk);
+                if (r)
+                        die("%s: cannot start its vCPU thread: %s", s->name, strerror(r));
+                s->kicker = kk;
+        }
+        pthread_mutex_lock(&kk->lock);
+        kk->e = e;
+        kk->side = s;
+        kk->n = n;
+        kk->measure = measure;
+        kk->done = false;
+        kk->asked = true;
+        pthread_cond_broadcast(&kk->cond);
+        while (!kk->done)
+                pthread_cond_wait(&kk->cond, &kk->lock);
+        pthread_mutex_unlock(&kk->lock);
+}
+
+void side_kicks(Env *e, Side *s, uint64_t n, bool measure) {
+        static CpuSpan span;            /* a daemon's family: 16 KiB */
+        BenchShm *shm = s->be.shm;
+        uint64_t w0;
+
+        backend_drain(&s->be, atomic_load(&shm->kicks), s->name);
+        if (measure) {
+                atomic_store(&shm->record, 1);
+                cpu_span_start(&span, s->server, s->family);
+                hist_reset(&s->cur);
+        }
+        w0 = now_ns();
+        kicker_run(e, s, n, measure);
         if (measure) {
                 side_round_end(s);
                 s->wall += (double) (now_ns() - w0) / 1e9;

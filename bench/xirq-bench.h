@@ -146,9 +146,12 @@ void backend_drain(Backend *b, uint64_t expect, const char *who);
 
 /* ---- one measured side: a guest kicking a server with a backend ---- */
 
+typedef struct Kicker Kicker;
+
 typedef struct Side {
         const char *name;       /* "xen-ioreqd", "floor" */
         uint32_t domid;
+        Kicker *kicker;         /* the thread that is its guest's vCPU 0 (made at the first kicks; copies share it) */
         pid_t server;           /* whose CPU time is counted */
         bool family;            /* server is a daemon: its workers' CPU time is counted too */
         unsigned procs;         /* processes counted */
@@ -168,7 +171,12 @@ double median(double *v, size_t n);
 double paired_ratio(const Side *a, const Side *b, int q);
 /* a measured round is over: its round trips (cur) join rt, its p50 and p99 go to round_q */
 void side_round_end(Side *s);
-/* n back-to-back kicks from vCPU 0, each stamped for the backend; rt/cpu recorded if measure */
+/*
+ * n back-to-back kicks from vCPU 0, each stamped for the backend; rt/cpu recorded if measure.
+ * Each side's vCPU 0 is a thread of its own, as two guests' vCPUs are on Xen: one thread
+ * kicking both sides' guests in turn would be placed by the scheduler beside one of the two
+ * servers only, and that server would be measured with cheaper wake-ups than the other.
+ */
 void side_kicks(Env *e, Side *s, uint64_t n, bool measure);
 /* rounds of n kicks, the sides taking turns (the order flips every round) */
 void sides_rounds(Env *e, Side *const *sides, size_t nsides, unsigned rounds, uint64_t n);
