@@ -727,38 +727,15 @@ void side_round_end(Side *s) {
         }
 }
 
-/* A side's guest vCPU 0: a thread that kicks when told to, the caller waiting. */
+/* A side's guest vCPU 0: a thread that runs what it is given, the caller waiting. */
 struct Kicker {
         pthread_t thread;
         pthread_mutex_t lock;
         pthread_cond_t cond;
-        Env *e;
-        Side *side;             /* the side of the kicks asked for (a copy of a side shares its kicker) */
-        uint64_t n;
-        bool measure;
+        void (*fn)(void *arg);
+        void *arg;
         bool asked, done;
 };
-
-static void kicks_run(Env *e, Side *s, uint64_t n, bool measure) {
-        BenchShm *shm = s->be.shm;
-        uint64_t k;
-
-        for (uint64_t i = 0; i < n; i++) {
-                uint64_t t0 = now_ns(), t1;
-                int r;
-
-                k = atomic_load_explicit(&shm->kicks, memory_order_relaxed) + 1;
-                atomic_store_explicit(&shm->stamps[(k - 1) % BENCH_STAMPS], t0, memory_order_relaxed);
-                atomic_store_explicit(&shm->kicks, k, memory_order_release);
-                r = xsg_write(e->g, s->domid, 0, XSG_MMIO, KICK_ADDR, 4, 0, 10000);
-                t1 = now_ns();
-                if (r < 0)
-                        die("%s: kick %" PRIu64 " of domain %" PRIu32 " failed: %s", s->name, k, s->domid,
-                            strerror(-r));
-                if (measure)
-                        hist_add(&s->cur, t1 - t0);
-        }
-}
 
 static void *kicker_main(void *arg) {
         Kicker *kk = arg;
@@ -769,7 +746,7 @@ static void *kicker_main(void *arg) {
                         pthread_cond_wait(&kk->cond, &kk->lock);
                 kk->asked = false;
                 pthread_mutex_unlock(&kk->lock);
-                kicks_run(kk->e, kk->side, kk->n, kk->measure);
+                kk->fn(kk->arg);
                 pthread_mutex_lock(&kk->lock);
                 kk->done = true;
                 pthread_cond_broadcast(&kk->cond);
@@ -777,7 +754,7 @@ static void *kicker_main(void *arg) {
         return NULL;
 }
 
-static void kicker_run(Env *e, Side *s, uint64_t n, bool measure) {
+void side_run(Side *s, void (*fn)(void *arg), void *arg) {
         Kicker *kk = s->kicker;
         int r;
 
@@ -793,16 +770,44 @@ static void kicker_run(Env *e, Side *s, uint64_t n, bool measure) {
                 s->kicker = kk;
         }
         pthread_mutex_lock(&kk->lock);
-        kk->e = e;
-        kk->side = s;
-        kk->n = n;
-        kk->measure = measure;
+        kk->fn = fn;
+        kk->arg = arg;
         kk->done = false;
         kk->asked = true;
         pthread_cond_broadcast(&kk->cond);
         while (!kk->done)
                 pthread_cond_wait(&kk->cond, &kk->lock);
         pthread_mutex_unlock(&kk->lock);
+}
+
+typedef struct KicksJob {
+        Env *e;
+        Side *s;
+        uint64_t n;
+        bool measure;
+} KicksJob;
+
+static void kicks_run(void *arg) {
+        const KicksJob *job = arg;
+        Side *s = job->s;
+        BenchShm *shm = s->be.shm;
+        uint64_t k;
+
+        for (uint64_t i = 0; i < job->n; i++) {
+                uint64_t t0 = now_ns(), t1;
+                int r;
+
+                k = atomic_load_explicit(&shm->kicks, memory_order_relaxed) + 1;
+                atomic_store_explicit(&shm->stamps[(k - 1) % BENCH_STAMPS], t0, memory_order_relaxed);
+                atomic_store_explicit(&shm->kicks, k, memory_order_release);
+                r = xsg_write(job->e->g, s->domid, 0, XSG_MMIO, KICK_ADDR, 4, 0, 10000);
+                t1 = now_ns();
+                if (r < 0)
+                        die("%s: kick %" PRIu64 " of domain %" PRIu32 " failed: %s", s->name, k, s->domid,
+                            strerror(-r));
+                if (job->measure)
+                        hist_add(&s->cur, t1 - t0);
+        }
 }
 
 void side_kicks(Env *e, Side *s, uint64_t n, bool measure) {
@@ -817,7 +822,7 @@ void side_kicks(Env *e, Side *s, uint64_t n, bool measure) {
                 hist_reset(&s->cur);
         }
         w0 = now_ns();
-        kicker_run(e, s, n, measure);
+        side_run(s, kicks_run, &(KicksJob) { .e = e, .s = s, .n = n, .measure = measure });
         if (measure) {
                 side_round_end(s);
                 s->wall += (double) (now_ns() - w0) / 1e9;

@@ -178,6 +178,8 @@ void side_round_end(Side *s);
  * servers only, and that server would be measured with cheaper wake-ups than the other.
  */
 void side_kicks(Env *e, Side *s, uint64_t n, bool measure);
+/* fn(arg) run by s's vCPU 0 thread (what else that vCPU does: P6's reads beside its kicks) */
+void side_run(Side *s, void (*fn)(void *arg), void *arg);
 /* rounds of n kicks, the sides taking turns (the order flips every round) */
 void sides_rounds(Env *e, Side *const *sides, size_t nsides, unsigned rounds, uint64_t n);
 void json_hist(Sb *j, const char *key, const Hist *h);
