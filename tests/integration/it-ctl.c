@@ -497,6 +497,12 @@ static void *backend_main(void *arg) {
         return NULL;
 }
 
+static bool all_answered(void *arg) {
+        Backend *b = arg;
+
+        return atomic_load(&b->answered) >= CLAIM_READS + CLAIM_WRITES;
+}
+
 typedef struct IrqWait {
         It *it;
         uint32_t domid;
@@ -621,6 +627,8 @@ static void irqfds_and_claims(It *it, uint32_t domid) {
         }
         for (int i = 0; i < CLAIM_WRITES; i++)
                 CHECK_EQ(it_write(it, domid, 0, XSG_MMIO, CLAIM_BASE + 0x70, 4, (uint64_t) i), 0, "a write in the claim");
+        /* the guest's access completes once the answer is posted, before the thread counts it */
+        CHECK(it_wait_for(all_answered, &b, IT_TIMEOUT_MS), "the backend counted its answers");
         CHECK_EQ(atomic_load(&b.answered), CLAIM_READS + CLAIM_WRITES, "the backend answered every access");
 
         /* show --json: owner, fields, exact counts */
