@@ -107,10 +107,26 @@ static void it_dump_log(It *it) {
         fprintf(stderr, "---- daemon log (tail) ----\n%s---- end of daemon log ----\n", buf);
 }
 
+/*
+ * Under the stand-in service manager the service runs in a process group of
+ * its own, which outlives a supervisor killed with SIGKILL: the group (main
+ * process and workers) goes first.
+ */
+static void it_kill_service(It *it) {
+        pid_t main_pid;
+
+        if (!it->supervised || it->daemon <= 0)
+                return;
+        main_pid = it_daemon_pid(it);
+        if (main_pid > 1 && main_pid != it->daemon)
+                (void) kill(-main_pid, SIGKILL);
+}
+
 static void it_kill_children(It *it) {
         if (!it)
                 return;
         if (it->daemon > 0) {
+                it_kill_service(it);
                 kill(it->daemon, SIGKILL);
                 waitpid(it->daemon, NULL, 0);
                 it->daemon = 0;
@@ -446,6 +462,7 @@ int it_daemon_wait(It *it, int timeout_ms) {
         }
         if (timeout_ms > 0)
                 IT_FAIL("the daemon did not exit within %d ms (%s)", timeout_ms, strerror(-r));
+        it_kill_service(it);
         kill(it->daemon, SIGKILL);
         waitpid(it->daemon, NULL, 0);
         it->daemon = 0;
