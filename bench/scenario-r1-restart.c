@@ -190,9 +190,8 @@ static void service_start(Service *s) {
  * machine).
  */
 static void service_report(const Service *s, pid_t old) {
-        char path[64], line[512], comm[32] = "";
-        const char *tail[30] = { 0 };
-        size_t n = 0;
+        char path[64], line[512], comm[32] = "", tail[4096];
+        size_t n;
         FILE *f;
 
         if (old > 0) {
@@ -219,16 +218,14 @@ static void service_report(const Service *s, pid_t old) {
         f = fopen(s->d.log, "re");
         if (!f)
                 return;
-        while (fgets(line, sizeof line, f)) {
-                free((char *) tail[n % 30]);
-                tail[n++ % 30] = strdup(line);
-        }
+        if (fseek(f, 0, SEEK_END) == 0 && ftell(f) > (long) sizeof tail - 1)
+                (void) fseek(f, -((long) sizeof tail - 1), SEEK_END);
+        else
+                rewind(f);
+        n = fread(tail, 1, sizeof tail - 1, f);
+        tail[n] = '\0';
         fclose(f);
-        fprintf(stderr, "R1: the last lines of %s:\n", s->d.log);
-        for (size_t i = n > 30 ? n - 30 : 0; i < n; i++) {
-                fputs(tail[i % 30] ? tail[i % 30] : "(out of memory)\n", stderr);
-                free((char *) tail[i % 30]);
-        }
+        fprintf(stderr, "R1: the end of %s:\n%s", s->d.log, tail);
 }
 
 static pid_t service_wait(Service *s, pid_t old) {
