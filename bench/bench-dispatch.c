@@ -6,7 +6,7 @@
  * not serve unconfined.  So P4 counts the worker's instructions here: the worker's own library
  * (libxenioreqd-worker), the set-up of worker.c in its order (handles opened and restricted to
  * the domain, server created, page mapped, registrations added and their ranges mapped, server
- * enabled and ports bound, then ioreq_start), the same libev loop, and the same callback,
+ * enabled and ports bound, then ioreq_start), the same event loop, and the same callback,
  * ioreq_io_cb, that P4 collects.  What is left out (the confinement, the channel to the parent,
  * the statistics memfd) never runs inside a dispatch.
  *
@@ -28,12 +28,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
-
-#include <ev.h>
 
 #include "ioreq.h"
 #include "log.h"
+#include "loop.h"
 #include "match.h"
 #include "proto.h"
 #include "stats.h"
@@ -44,8 +44,9 @@
 #define DISPATCH_MAX_QUEUES     256u
 
 typedef struct Dispatch {
-        struct ev_loop *loop;
-        ev_signal sig_term, sig_int;
+        Loop *loop;
+        int sig_fd;                     /* SIGTERM and SIGINT */
+        LoopIo sig;
         XenServer *xen;
         MatchTable *match;
         Ioreq ioreq;
@@ -123,11 +124,11 @@ static void dispatch_fail(Ioreq *q, int error) {
 
         log_error_errno(error, "The event channel failed: %m");
         d->error = error;
-        ev_break(d->loop, EVBREAK_ALL);
+        loop_break(d->loop);
 }
 
-static void dispatch_signal(struct ev_loop *loop, ev_signal *w, int revents) {
-        ev_break(loop, EVBREAK_ALL);
+static void dispatch_signal(Loop *loop, LoopIo *io) {
+        loop_break(loop);
 }
 
 static void dispatch_free(Dispatch *d) {
@@ -156,7 +157,7 @@ int main(int argc, char **argv) {
         uint64_t domid = UINT64_MAX, efd = UINT64_MAX, addr = UINT64_MAX, stride = 0x1000, devices = 1, queues = 1;
         uint64_t ready = UINT64_MAX, *dst, max;
         uint32_t blocker = XEN_NO_SERVER;
-        Dispatch d = { 0 };
+        Dispatch d = { .sig_fd = -1 };
         int c, r;
 
         while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -189,9 +190,9 @@ int main(int argc, char **argv) {
         signal(SIGPIPE, SIG_IGN);
 
         /* the worker's loop (worker/main.c) */
-        d.loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_SIGNALFD | EVFLAG_NOENV);
-        if (!d.loop) {
-                log_error("Failed to create the event loop");
+        r = loop_new(&d.loop);
+        if (r < 0) {
+                log_error_errno(r, "Failed to create the event loop: %m");
                 return EXIT_FAILURE;
         }
         r = match_table_new(&d.match);
@@ -237,10 +238,25 @@ int main(int argc, char **argv) {
         }
         d.dispatching = true;
 
-        ev_signal_init(&d.sig_term, dispatch_signal, SIGTERM);
-        ev_signal_start(d.loop, &d.sig_term);
-        ev_signal_init(&d.sig_int, dispatch_signal, SIGINT);
-        ev_signal_start(d.loop, &d.sig_int);
+        {
+                sigset_t set;
+
+                sigemptyset(&set);
+                sigaddset(&set, SIGTERM);
+                sigaddset(&set, SIGINT);
+                if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
+                    (d.sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
+                        r = -errno;
+                        log_error_errno(r, "Failed to take signals as a descriptor: %m");
+                        goto out;
+                }
+                loop_io_init(&d.sig, dispatch_signal, d.sig_fd);
+                r = loop_io_start(d.loop, &d.sig);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to watch signals: %m");
+                        goto out;
+                }
+        }
 
         printf("bench-dispatch: domain %" PRIu64 ", server %" PRIu32 ", %u registrations in %u ranges\n", domid,
                xen_server_id(d.xen), match_count(d.match), match_ranges(d.match, XIRQ_SPACE_MMIO));
@@ -253,14 +269,19 @@ int main(int argc, char **argv) {
                 }
                 close((int) ready);
         }
-        ev_run(d.loop, 0);
-        r = d.error;
+        r = loop_run(d.loop);
+        if (r == 0)
+                r = d.error;
         printf("bench-dispatch: served kicks=%" PRIu64 " unmatched=%" PRIu64 " reads=%" PRIu64 " invalid=%" PRIu64
                " other=%" PRIu64 "\n",
                d.stats.kicks, d.stats.unmatched, d.stats.reads, d.stats.invalid, d.stats.other);
 
 out:
         dispatch_free(&d);
-        ev_loop_destroy(d.loop);
+        if (d.sig_fd >= 0) {
+                loop_io_stop(d.loop, &d.sig);
+                close(d.sig_fd);
+        }
+        loop_free(d.loop);
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

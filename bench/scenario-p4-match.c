@@ -136,7 +136,7 @@ static void dispatch_check(const char *log, uint64_t kicks) {
 static pid_t dispatch_start(Env *e, const char *valgrind, uint32_t domid, unsigned devices, int efd,
                             const char *out, const char *log) {
         char bin[PATH_MAX + 32], dom[16], efdarg[16], addr[32], ndev[16], outarg[448];
-        /* only what runs inside the libev callback of the event channel: the whole dispatch */
+        /* only what runs inside the loop's callback of the event channel: the whole dispatch */
         const char *tool[] = { valgrind, "--tool=callgrind", "--toggle-collect=ioreq_io_cb", outarg, NULL };
         const char *argv[] = { bin, "--domid", dom, "--eventfd", efdarg, "--addr", addr, "--stride", "0x1000",
                                "--devices", ndev, "--queues", devices > 1 ? "16" : "1", NULL };

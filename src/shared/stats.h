@@ -80,9 +80,8 @@ typedef struct ClaimStats {
  * equals the kicks counted while a histogram was kept.  Log-linear buckets
  * of nanoseconds: exact below 4 ns, then 4 buckets per power of two (at
  * most 25% wide); the last bucket takes everything above.  The start is the
- * loop's time (ev_now(), a double of Unix time: about 0.25 us resolution, so
- * the shortest dispatches land in the first buckets), the end one clock read
- * per batch.
+ * loop's time of the wake-up (CLOCK_REALTIME, read once per wake-up), the
+ * end one clock read per batch.
  *
  * Per registration: a slot per registration, up to STATS_REG_SLOTS per
  * guest (those beyond are counted only in the totals).  The worker writes a

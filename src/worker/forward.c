@@ -32,7 +32,7 @@ struct Claim {
         uint64_t deadline_ns;
         struct xirq_ring *ring;
         int to_fd, from_fd;
-        ev_io answers;
+        LoopIo answers;
         uint32_t access_prod;           /* ours: the ring's copy is never read back */
         uint32_t answer_cons;
         unsigned pending;
@@ -71,26 +71,24 @@ static void forward_break(Forward *f, Claim *c, const char *why) {
         for (unsigned v = 0; v < f->nr_vcpus && c->pending > 0; v++)
                 if (f->pending[v].claim == c)
                         forward_complete_unanswered(f, v);
-        ev_io_stop(f->loop, &c->answers);
+        loop_io_stop(f->loop, &c->answers);
         f->broken(f, c->id);
 }
 
 static void forward_arm(Forward *f) {
-        uint64_t next = UINT64_MAX, now;
+        uint64_t next = UINT64_MAX;
 
         for (unsigned v = 0; v < f->nr_vcpus; v++)
                 if (f->pending[v].claim && f->pending[v].deadline_ns < next)
                         next = f->pending[v].deadline_ns;
-        ev_timer_stop(f->loop, &f->timer);
+        loop_timer_stop(f->loop, &f->timer);
         if (next == UINT64_MAX)
                 return;
         f->timer_at = next;
-        now = forward_now_ns();
-        ev_timer_set(&f->timer, next > now ? (double) (next - now) / 1e9 : 0., 0.);
-        ev_timer_start(f->loop, &f->timer);
+        loop_timer_start(f->loop, &f->timer, next);
 }
 
-static void forward_timer_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+static void forward_timer_cb(Loop *loop, LoopTimer *w) {
         Forward *f = container_of(w, Forward, timer);
         uint64_t now = forward_now_ns();
 
@@ -104,7 +102,7 @@ static void forward_timer_cb(struct ev_loop *loop, ev_timer *w, int revents) {
 }
 
 /* The backend's answers: each completes the access it names; anything else in the ring breaks the claim. */
-static void forward_answers_cb(struct ev_loop *loop, ev_io *w, int revents) {
+static void forward_answers_cb(Loop *loop, LoopIo *w) {
         Claim *c = container_of(w, Claim, answers);
         Forward *f = c->fwd;
         uint64_t n;
@@ -139,11 +137,11 @@ static void forward_answers_cb(struct ev_loop *loop, ev_io *w, int revents) {
                 done = true;
         }
         __atomic_store_n(&c->ring->answer_cons, c->answer_cons, __ATOMIC_RELEASE);
-        if (done && ev_is_active(&f->timer))
+        if (done && f->timer.active)
                 forward_arm(f);
 }
 
-int forward_init(Forward *f, struct ev_loop *loop, XenServer *xen, GuestStats *stats, const char *name,
+int forward_init(Forward *f, Loop *loop, XenServer *xen, GuestStats *stats, const char *name,
                  ForwardBrokenFn broken) {
         unsigned nr = xen_server_nr_vcpus(xen);
 
@@ -164,7 +162,7 @@ int forward_init(Forward *f, struct ev_loop *loop, XenServer *xen, GuestStats *s
         /* an answer meant for an earlier worker's access must not complete one of ours */
         if (getrandom(&f->generation, sizeof(f->generation), GRND_NONBLOCK) != (ssize_t) sizeof(f->generation))
                 f->generation = (uint32_t) forward_now_ns();
-        ev_timer_init(&f->timer, forward_timer_cb, 0., 0.);
+        loop_timer_init(&f->timer, forward_timer_cb);
         return 0;
 }
 
@@ -267,8 +265,15 @@ int forward_claim_add(Forward *f, uint32_t id, uint32_t ring_id, uint8_t space, 
         fds[1] = -1;
         c->from_fd = fds[2];
         fds[2] = -1;
-        ev_io_init(&c->answers, forward_answers_cb, c->from_fd, EV_READ);
-        ev_io_start(f->loop, &c->answers);
+        loop_io_init(&c->answers, forward_answers_cb, c->from_fd);
+        r = loop_io_start(f->loop, &c->answers);
+        if (r < 0) {
+                (void) munmap(c->ring, sizeof(*c->ring));
+                close(c->to_fd);
+                close(c->from_fd);
+                free(c);
+                return r;
+        }
         c->next = f->claims;
         f->claims = c;
         f->n++;
@@ -288,7 +293,7 @@ static void forward_claim_free(Forward *f, Claim *c, bool complete) {
                                 c->pending--;
                         }
                 }
-        ev_io_stop(f->loop, &c->answers);
+        loop_io_stop(f->loop, &c->answers);
         close(c->to_fd);
         close(c->from_fd);
         (void) munmap(c->ring, sizeof(*c->ring));
@@ -361,11 +366,9 @@ ForwardResult forward_access(Forward *f, unsigned vcpu, uint8_t space, bool read
         c->signal = true;
         stats_add(&f->stats->io.forwarded, 1);
         stats_add(&c->stats->forwarded, 1);
-        if (!ev_is_active(&f->timer) || p->deadline_ns < f->timer_at) {
-                ev_timer_stop(f->loop, &f->timer);
+        if (!f->timer.active || p->deadline_ns < f->timer_at) {
                 f->timer_at = p->deadline_ns;
-                ev_timer_set(&f->timer, (double) c->deadline_ns / 1e9, 0.);
-                ev_timer_start(f->loop, &f->timer);
+                loop_timer_start(f->loop, &f->timer, p->deadline_ns);
         }
         return FORWARD_POSTED;
 
@@ -395,7 +398,7 @@ void forward_clear(Forward *f, bool complete) {
         }
         f->n = 0;
         if (f->loop)
-                ev_timer_stop(f->loop, &f->timer);
+                loop_timer_stop(f->loop, &f->timer);
         free(f->pending);
         f->pending = NULL;
 }

@@ -22,7 +22,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <ev.h>
+#include "loop.h"
 
 #include "log.h"
 #include "stats.h"
@@ -43,7 +43,7 @@ typedef struct ForwardPending {
 } ForwardPending;
 
 struct Forward {
-        struct ev_loop *loop;
+        Loop *loop;
         XenServer *xen;
         GuestStats *stats;
         const char *name;
@@ -53,7 +53,7 @@ struct Forward {
         ForwardPending *pending;        /* nr_vcpus entries */
         unsigned nr_vcpus;
         uint32_t generation;            /* of the sequence numbers handed out */
-        ev_timer timer;                 /* the earliest deadline */
+        LoopTimer timer;                /* the earliest deadline */
         uint64_t timer_at;              /* when it fires, CLOCK_MONOTONIC ns */
         RateLimit log;
 };
@@ -64,7 +64,7 @@ typedef enum ForwardResult {
         FORWARD_REFUSED,                /* its claim cannot take it: complete it now, as from no device */
 } ForwardResult;
 
-int forward_init(Forward *f, struct ev_loop *loop, XenServer *xen, GuestStats *stats, const char *name,
+int forward_init(Forward *f, Loop *loop, XenServer *xen, GuestStats *stats, const char *name,
                  ForwardBrokenFn broken);
 /*
  * Add claim id of [first, last] in space (XIRQ_SPACE_*), whose accesses carry

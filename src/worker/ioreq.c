@@ -123,9 +123,9 @@ static void ioreq_batch_done(Ioreq *q) {
         q->batch_kicks = 0;
 }
 
-/* The loop's time of this wake-up (CLOCK_REALTIME, read by libev after its poll: no system call here). */
+/* The loop's time of this wake-up (CLOCK_REALTIME, read by the loop after its wait: no clock read here). */
 static void ioreq_batch_begin(Ioreq *q) {
-        q->wake_ns = (uint64_t) (ev_now(q->loop) * 1e9);
+        q->wake_ns = loop_now_realtime(q->loop);
 }
 
 static void ioreq_answer(Ioreq *q, unsigned vcpu, bool set_data, uint64_t data) {
@@ -261,7 +261,7 @@ static void ioreq_activity(Ioreq *q) {
         if (q->busy_poll_us == 0)
                 return;
         q->poll_restart = true;
-        ev_idle_start(q->loop, &q->poll);
+        loop_idle_start(q->loop, &q->poll);
 }
 
 void ioreq_dispatch(Ioreq *q) {
@@ -316,7 +316,7 @@ void ioreq_dispatch(Ioreq *q) {
                 ioreq_activity(q);
 }
 
-static void ioreq_io_cb(struct ev_loop *loop, ev_io *w, int revents) {
+static void ioreq_io_cb(Loop *loop, LoopIo *w) {
         Ioreq *q = container_of(w, Ioreq, io);
 
         ioreq_dispatch(q);
@@ -329,7 +329,7 @@ static void ioreq_io_cb(struct ev_loop *loop, ev_io *w, int revents) {
  * those announced by an event, and the turn ends at once so that their
  * events, other guests and clients are served before the next turn.
  */
-static void ioreq_poll_cb(struct ev_loop *loop, ev_idle *w, int revents) {
+static void ioreq_poll_cb(Loop *loop, LoopIdle *w) {
         Ioreq *q = container_of(w, Ioreq, poll);
         uint64_t now = ioreq_now_ns(), window = (uint64_t) q->busy_poll_us * 1000u, end;
         unsigned nr = xen_server_nr_vcpus(q->xen);
@@ -340,7 +340,7 @@ static void ioreq_poll_cb(struct ev_loop *loop, ev_idle *w, int revents) {
         }
         if (now >= q->poll_until) {
                 /* the window passed without a request: sleep on the event channel again */
-                ev_idle_stop(loop, w);
+                loop_idle_stop(loop, w);
                 return;
         }
         end = now + IOREQ_POLL_SLICE_NS < q->poll_until ? now + IOREQ_POLL_SLICE_NS : q->poll_until;
@@ -370,12 +370,13 @@ static void ioreq_poll_cb(struct ev_loop *loop, ev_idle *w, int revents) {
         }
 }
 
-int ioreq_start(Ioreq *q, struct ev_loop *loop, XenServer *xen, const MatchTable *match, IoreqStats *stats,
+int ioreq_start(Ioreq *q, Loop *loop, XenServer *xen, const MatchTable *match, IoreqStats *stats,
                 LatencyHist *latency, uint32_t busy_poll_us, IoreqFailFn fail) {
         int fd = xen_server_fd(xen);
         unsigned nr = xen_server_nr_vcpus(xen);
         IoreqAnswer *answers;
         IoreqSignal *signals;
+        int r;
 
         if (fd < 0)
                 return -EBADF;
@@ -402,21 +403,28 @@ int ioreq_start(Ioreq *q, struct ev_loop *loop, XenServer *xen, const MatchTable
                 .invalid_log = RATELIMIT_INIT(10 * 1000 * 1000, 10),
                 .saturated_log = RATELIMIT_INIT(10 * 1000 * 1000, 5),
         };
-        ev_io_init(&q->io, ioreq_io_cb, fd, EV_READ);
-        ev_idle_init(&q->poll, ioreq_poll_cb);
+        loop_io_init(&q->io, ioreq_io_cb, fd);
+        loop_idle_init(&q->poll, ioreq_poll_cb);
         /* events that arrived before this are queued on the fd: it is readable */
-        ev_io_start(loop, &q->io);
-        return 0;
+        r = loop_io_start(loop, &q->io);
+        if (r < 0) {
+                free(answers);
+                free(signals);
+                q->answers = NULL;
+                q->signals = NULL;
+                q->loop = NULL;
+        }
+        return r;
 }
 
 void ioreq_set_busy_poll(Ioreq *q, uint32_t busy_poll_us) {
         uint64_t until;
 
         q->busy_poll_us = busy_poll_us;
-        if (!q->loop || !ev_is_active(&q->poll))
+        if (!q->loop || !q->poll.active)
                 return;
         if (busy_poll_us == 0) {
-                ev_idle_stop(q->loop, &q->poll);
+                loop_idle_stop(q->loop, &q->poll);
                 return;
         }
         /* a shorter window applies to the one running */
@@ -427,8 +435,8 @@ void ioreq_set_busy_poll(Ioreq *q, uint32_t busy_poll_us) {
 
 void ioreq_stop(Ioreq *q) {
         if (q->loop) {
-                ev_idle_stop(q->loop, &q->poll);
-                ev_io_stop(q->loop, &q->io);
+                loop_idle_stop(q->loop, &q->poll);
+                loop_io_stop(q->loop, &q->io);
         }
         free(q->answers);
         free(q->signals);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The hot path: one guest's ioreq dispatch.  One ev_io on the guest's
+ * The hot path: one guest's ioreq dispatch.  One LoopIo on the guest's
  * event-channel fd; every wake-up drains the pending ports, takes each
  * vCPU's request once and validates it; then it signals the matching
  * eventfds (one write per eventfd and pass, adding up its kicks) and
@@ -8,7 +8,7 @@
  * every request that reaches the server is answered.
  *
  * Adaptive busy-poll (busy_poll_us > 0): once a request has been taken, an
- * ev_idle watcher also looks at the guest's slots for IOREQ_READY, in short
+ * idle callback also looks at the guest's slots for IOREQ_READY, in short
  * bounded spins between which the loop serves every other watcher, until
  * busy_poll_us pass without a request.  A request found that way is taken
  * and answered exactly as one announced by its event (which is still
@@ -19,7 +19,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <ev.h>
+#include "loop.h"
 
 #include "forward.h"
 #include "log.h"
@@ -53,9 +53,9 @@ typedef struct IoreqSignal {
 typedef void (*IoreqFailFn)(Ioreq *q, int error);
 
 struct Ioreq {
-        ev_io io;
-        ev_idle poll;                   /* active while the busy-poll window is open */
-        struct ev_loop *loop;
+        LoopIo io;
+        LoopIdle poll;                   /* active while the busy-poll window is open */
+        Loop *loop;
         XenServer *xen;
         const MatchTable *match;
         IoreqFailFn fail;
@@ -79,7 +79,7 @@ struct Ioreq {
  * Start dispatching an enabled, bound server, counting into stats.
  * busy_poll_us: the adaptive polling window (0: never poll).  -ENOMEM, -EBADF.
  */
-int ioreq_start(Ioreq *q, struct ev_loop *loop, XenServer *xen, const MatchTable *match, IoreqStats *stats,
+int ioreq_start(Ioreq *q, Loop *loop, XenServer *xen, const MatchTable *match, IoreqStats *stats,
                 LatencyHist *latency, uint32_t busy_poll_us, IoreqFailFn fail);
 
 /*

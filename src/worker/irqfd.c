@@ -21,7 +21,7 @@ struct Irqfd {
         bool bound;
         bool raised;                    /* LEVEL: the line is up */
         int trigger_fd, resample_fd;
-        ev_io trigger, resample;
+        LoopIo trigger, resample;
         IrqfdStats *stats;
         Irqfd *next;
 };
@@ -107,7 +107,7 @@ static uint64_t irqfd_drain(int fd) {
         return n;
 }
 
-static void irqfd_trigger_cb(struct ev_loop *loop, ev_io *w, int revents) {
+static void irqfd_trigger_cb(Loop *loop, LoopIo *w) {
         Irqfd *f = container_of(w, Irqfd, trigger);
         uint64_t n = irqfd_drain(f->trigger_fd);
 
@@ -117,7 +117,7 @@ static void irqfd_trigger_cb(struct ev_loop *loop, ev_io *w, int revents) {
         irqfd_inject(f);
 }
 
-static void irqfd_resample_cb(struct ev_loop *loop, ev_io *w, int revents) {
+static void irqfd_resample_cb(Loop *loop, LoopIo *w) {
         Irqfd *f = container_of(w, Irqfd, resample);
 
         if (irqfd_drain(f->resample_fd) == 0)
@@ -126,7 +126,7 @@ static void irqfd_resample_cb(struct ev_loop *loop, ev_io *w, int revents) {
         f->raised = false;
 }
 
-void irqfd_set_init(IrqfdSet *set, struct ev_loop *loop, XenServer *xen, GuestStats *stats, const char *name) {
+void irqfd_set_init(IrqfdSet *set, Loop *loop, XenServer *xen, GuestStats *stats, const char *name) {
         *set = (IrqfdSet) {
                 .loop = loop,
                 .xen = xen,
@@ -160,6 +160,8 @@ static IrqfdStats *irqfd_stats_slot(GuestStats *stats, uint32_t id) {
                 *free_slot = (IrqfdStats) { .id = id };
         return free_slot;
 }
+
+static void irqfd_free(IrqfdSet *set, Irqfd *f, bool lower);
 
 int irqfd_add(IrqfdSet *set, const IrqfdSpec *spec, int *trigger, int *resample) {
         bool level = spec->mode == XIRQ_IRQFD_LEVEL;
@@ -224,13 +226,20 @@ int irqfd_add(IrqfdSet *set, const IrqfdSpec *spec, int *trigger, int *resample)
 
         f->trigger_fd = *trigger;
         *trigger = -1;
-        ev_io_init(&f->trigger, irqfd_trigger_cb, f->trigger_fd, EV_READ);
-        ev_io_start(set->loop, &f->trigger);
+        loop_io_init(&f->trigger, irqfd_trigger_cb, f->trigger_fd);
         if (level) {
                 f->resample_fd = *resample;
                 *resample = -1;
-                ev_io_init(&f->resample, irqfd_resample_cb, f->resample_fd, EV_READ);
-                ev_io_start(set->loop, &f->resample);
+        }
+        loop_io_init(&f->resample, irqfd_resample_cb, f->resample_fd);
+        r = loop_io_start(set->loop, &f->trigger);
+        if (r == 0 && level)
+                r = loop_io_start(set->loop, &f->resample);
+        if (r < 0) {
+                /* its counters' entry is free again, the descriptors taken are closed */
+                f->stats->id = 0;
+                irqfd_free(set, f, false);
+                return r;
         }
         f->next = set->list;
         set->list = f;
@@ -239,10 +248,10 @@ int irqfd_add(IrqfdSet *set, const IrqfdSpec *spec, int *trigger, int *resample)
 }
 
 static void irqfd_free(IrqfdSet *set, Irqfd *f, bool lower) {
-        ev_io_stop(set->loop, &f->trigger);
+        loop_io_stop(set->loop, &f->trigger);
         close(f->trigger_fd);
         if (f->resample_fd >= 0) {
-                ev_io_stop(set->loop, &f->resample);
+                loop_io_stop(set->loop, &f->resample);
                 close(f->resample_fd);
         }
         /* a line left up by a backend that goes would stay up for good */

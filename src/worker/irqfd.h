@@ -23,7 +23,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <ev.h>
+#include "loop.h"
 
 #include "log.h"
 #include "stats.h"
@@ -44,7 +44,7 @@ typedef struct IrqfdSpec {
 } IrqfdSpec;
 
 typedef struct IrqfdSet {
-        struct ev_loop *loop;
+        Loop *loop;
         XenServer *xen;
         GuestStats *stats;
         const char *name;
@@ -53,7 +53,7 @@ typedef struct IrqfdSet {
         RateLimit log;
 } IrqfdSet;
 
-void irqfd_set_init(IrqfdSet *set, struct ev_loop *loop, XenServer *xen, GuestStats *stats, const char *name);
+void irqfd_set_init(IrqfdSet *set, Loop *loop, XenServer *xen, GuestStats *stats, const char *name);
 /*
  * Add an irqfd, taking its eventfds (*trigger, and *resample in LEVEL mode,
  * set to -1 when taken).  -EEXIST (id in use), -ENOSPC (STATS_MAX_IRQFDS),

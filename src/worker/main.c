@@ -13,15 +13,14 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 
-#include <ev.h>
-
 #include "log.h"
+#include "loop.h"
 #include "wire.h"
 #include "worker.h"
 
 int main(int argc, char **argv) {
         bool prefix = false, verbose = false;
-        struct ev_loop *loop;
+        Loop *loop;
         Worker *w = NULL;
         int opt, type = 0, r;
         socklen_t len = sizeof(type);
@@ -44,10 +43,9 @@ int main(int argc, char **argv) {
         }
         /* a write to a closed eventfd reader or channel is an error return, never a signal */
         signal(SIGPIPE, SIG_IGN);
-        /* signals through a signalfd: no handler runs once the system call filter is in place */
-        loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_SIGNALFD | EVFLAG_NOENV);
-        if (!loop) {
-                log_error("Failed to create the event loop");
+        r = loop_new(&loop);
+        if (r < 0) {
+                log_error_errno(r, "Failed to create the event loop: %m");
                 return EXIT_FAILURE;
         }
         r = worker_new(&w, loop, WIRE_FD);
@@ -55,9 +53,13 @@ int main(int argc, char **argv) {
                 log_error_errno(r, "Failed to start: %m");
                 return EXIT_FAILURE;
         }
-        ev_run(loop, 0);
-        r = worker_exit_status(w);
+        r = loop_run(loop);
+        if (r < 0) {
+                log_error_errno(r, "The event loop failed: %m");
+                r = EXIT_FAILURE;
+        } else
+                r = worker_exit_status(w);
         worker_free(w);
-        ev_loop_destroy(loop);
+        loop_free(loop);
         return r;
 }

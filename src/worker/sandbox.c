@@ -82,16 +82,15 @@ static const int sandbox_allowed[] = {
         SCMP_SYS(readlink), SCMP_SYS(readlinkat),
         SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl), SCMP_SYS(poll), SCMP_SYS(ppoll),
         /*
-         * libev makes its epoll set anew when an event comes for a descriptor
-         * number it has since given to another file: an irqfd's or a claim's
-         * eventfd closed here lives on in the backend, and its number is reused
+         * the loop makes its epoll set anew when a descriptor could not be
+         * taken out of it (worker/loop.c)
          */
         SCMP_SYS(epoll_create1),
         SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday), SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep),
         SCMP_SYS(futex), SCMP_SYS(sched_yield),
         SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(madvise), SCMP_SYS(brk),
         SCMP_SYS(getrandom), SCMP_SYS(getpid), SCMP_SYS(gettid),
-        SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask), SCMP_SYS(signalfd4), SCMP_SYS(restart_syscall),
+        SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask), SCMP_SYS(restart_syscall),
         SCMP_SYS(exit), SCMP_SYS(exit_group),
 #ifdef XIRQ_SANITIZERS
         /* the sanitizers' runtime: reports, their stacks and LeakSanitizer's stop-the-world at exit */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,10 +42,11 @@ typedef enum WorkerState {
 } WorkerState;
 
 struct Worker {
-        struct ev_loop *loop;
+        Loop *loop;
         int fd;
-        ev_io io;
-        ev_signal sig_term, sig_int;
+        LoopIo io;
+        int sig_fd;                     /* SIGTERM and SIGINT, blocked */
+        LoopIo sig;
         WorkerState state;
         int exit_status;
         bool ended;
@@ -77,8 +79,8 @@ static void worker_end(Worker *w, int status) {
                 return;
         w->ended = true;
         w->exit_status = status;
-        ev_io_stop(w->loop, &w->io);
-        ev_break(w->loop, EVBREAK_ALL);
+        loop_io_stop(w->loop, &w->io);
+        loop_break(w->loop);
 }
 
 static void worker_reply(Worker *w, uint32_t seq, int error, uint32_t other) {
@@ -618,7 +620,7 @@ static void worker_handle(Worker *w, const uint8_t *buf, size_t len, int *fds, u
         worker_reply(w, m.seq, -EPROTO, WIRE_NONE);
 }
 
-static void worker_io_cb(struct ev_loop *loop, ev_io *w_io, int revents) {
+static void worker_io_cb(Loop *loop, LoopIo *w_io) {
         Worker *w = container_of(w_io, Worker, io);
 
         for (unsigned i = 0; i < WORKER_BURST && !w->ended; i++) {
@@ -647,16 +649,21 @@ static void worker_io_cb(struct ev_loop *loop, ev_io *w_io, int revents) {
         }
 }
 
-static void worker_signal_cb(struct ev_loop *loop, ev_signal *s, int revents) {
-        Worker *w = s->signum == SIGINT ? container_of(s, Worker, sig_int) : container_of(s, Worker, sig_term);
+static void worker_signal_cb(Loop *loop, LoopIo *io) {
+        Worker *w = container_of(io, Worker, sig);
+        struct signalfd_siginfo si;
 
+        if (read(w->sig_fd, &si, sizeof(si)) != (ssize_t) sizeof(si))
+                return;
         /* not a teardown: only the parent decides that the server goes */
-        log_debug("Guest %s: signal %d, ending", w->name, s->signum);
+        log_debug("Guest %s: signal %" PRIu32 ", ending", w->name, si.ssi_signo);
         worker_end(w, EXIT_SUCCESS);
 }
 
-int worker_new(Worker **ret, struct ev_loop *loop, int fd) {
+int worker_new(Worker **ret, Loop *loop, int fd) {
+        sigset_t set;
         Worker *w;
+        int r;
 
         w = calloc(1, sizeof(*w));
         if (!w)
@@ -665,22 +672,40 @@ int worker_new(Worker **ret, struct ev_loop *loop, int fd) {
         w->fd = fd;
         w->state = WORKER_INIT;
         w->log_limit = (RateLimit) RATELIMIT_INIT(10 * 1000 * 1000, 10);
-        ev_io_init(&w->io, worker_io_cb, fd, EV_READ);
-        ev_io_start(loop, &w->io);
-        ev_signal_init(&w->sig_term, worker_signal_cb, SIGTERM);
-        ev_signal_init(&w->sig_int, worker_signal_cb, SIGINT);
-        ev_signal_start(loop, &w->sig_term);
-        ev_signal_start(loop, &w->sig_int);
+        /* signals as a descriptor: no handler runs once the system call filter is in place */
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        w->sig_fd = -1;
+        if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+                goto fail_errno;
+        w->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+        if (w->sig_fd < 0)
+                goto fail_errno;
+        loop_io_init(&w->sig, worker_signal_cb, w->sig_fd);
+        loop_io_init(&w->io, worker_io_cb, fd);
+        r = loop_io_start(loop, &w->sig);
+        if (r == 0)
+                r = loop_io_start(loop, &w->io);
+        if (r < 0)
+                goto fail;
         *ret = w;
         return 0;
+
+fail_errno:
+        r = -errno;
+fail:
+        worker_free(w);
+        return r;
 }
 
 Worker *worker_free(Worker *w) {
         if (!w)
                 return NULL;
-        ev_io_stop(w->loop, &w->io);
-        ev_signal_stop(w->loop, &w->sig_term);
-        ev_signal_stop(w->loop, &w->sig_int);
+        loop_io_stop(w->loop, &w->io);
+        loop_io_stop(w->loop, &w->sig);
+        if (w->sig_fd >= 0)
+                close(w->sig_fd);
         if (w->dispatching)
                 ioreq_stop(&w->ioreq);
         irqfd_clear(&w->irqfds);

@@ -14,12 +14,12 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <ev.h>
+#include "loop.h"
 
 typedef struct Worker Worker;
 
 /* fd: the channel (a connected SOCK_SEQPACKET socket). */
-int worker_new(Worker **ret, struct ev_loop *loop, int fd);
+int worker_new(Worker **ret, Loop *loop, int fd);
 Worker *worker_free(Worker *w);
 
 /* The process's exit status once the loop has stopped. */
