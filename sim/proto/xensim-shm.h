@@ -23,6 +23,7 @@
 #ifndef XENSIM_SHM_H
 #define XENSIM_SHM_H
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -438,5 +439,28 @@ struct xs_rep {
 
 _Static_assert(sizeof(struct xs_req) == 128, "xs_req size");
 _Static_assert(sizeof(struct xs_rep) == 48, "xs_rep size");
+
+#define XS_DOMID_FIRST_RESERVED 0x7ff0u
+
+/*
+ * The restriction rules of Linux's devices, for a handle restricted (or not) to rdomid asked
+ * for domid (op XS_OP_DM_RESTRICT, XS_OP_FM_RESTRICT or XS_OP_EVT_RESTRICT): privcmd
+ * (devicemodel, foreignmemory) takes the same domain again, another is EINVAL; the evtchn
+ * device refuses any second restriction (EACCES), then dom0 and the reserved domids (EINVAL).
+ * Returns 1 to restrict, 0 when the handle already is (nothing changes), or -errno.
+ */
+static inline int xs_restrict_rule(uint16_t op, int restricted, uint32_t rdomid,
+                                   uint64_t domid) {
+        if (op == XS_OP_EVT_RESTRICT) {
+                if (restricted)
+                        return -EACCES;
+                return domid == 0 || domid >= XS_DOMID_FIRST_RESERVED ? -EINVAL : 1;
+        }
+        if (domid > 0xffff)
+                return -EINVAL;         /* no domid_t */
+        if (restricted)
+                return rdomid == domid ? 0 : -EINVAL;
+        return 1;
+}
 
 #endif

@@ -270,6 +270,10 @@ static void test_restrict(uint32_t dom, uint32_t other) {
                                              &addr, PROT_READ, 0) && errno == EPERM,
               "restricted fmem on dom0: errno %d", errno);
 
+        /* Linux's evtchn device: a guest's domain only (the handle stays unrestricted). */
+        CHECK_ERRNO(xenevtchn_restrict(xce, 0), EINVAL);
+        CHECK_ERRNO(xenevtchn_restrict(xce, 0x7ff0), EINVAL);
+        CHECK_ERRNO(xenevtchn_bind_unbound_port(xce, 0), ENOSYS);
         CHECK_OK(xenevtchn_restrict(xce, dom));
         CHECK_ERRNO(xenevtchn_bind_unbound_port(xce, 0), EACCES);
         CHECK_ERRNO(xenevtchn_bind_unbound_port(xce, dom), EACCES);
