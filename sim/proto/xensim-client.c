@@ -21,6 +21,20 @@
 static pthread_mutex_t hosts_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct xsc_host *hosts;
 static atomic_uint call_seq;
+static atomic_uint forks;
+static pthread_once_t forks_once = PTHREAD_ONCE_INIT;
+
+static void forked(void) {
+        atomic_fetch_add(&forks, 1);
+}
+
+static void forks_count(void) {
+        pthread_atfork(NULL, forked, forked);
+}
+
+unsigned xsc_forks(void) {
+        return atomic_load(&forks);
+}
 
 int xsc_connect(const char *dir, int *ret_fd) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -30,6 +44,7 @@ int xsc_connect(const char *dir, int *ret_fd) {
                 dir = getenv("XENSIM_DIR");
         if (!dir || !*dir)
                 return -ENOENT;
+        pthread_once(&forks_once, forks_count);
         n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/host.sock", dir);
         if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
                 return -ENAMETOOLONG;

@@ -30,6 +30,12 @@ int xsc_op(int fd, uint16_t op, const uint64_t *a, unsigned na, uint64_t *ret_va
  */
 int xsc_post(int fd, uint16_t op, const uint64_t *a, unsigned na);
 /*
+ * How many fork()s this process took part in, as parent or child, since its first
+ * xsc_connect(): a connection made when it was k is shared with another process once it no
+ * longer is (the parent and the child then both hold it).
+ */
+unsigned xsc_forks(void);
+/*
  * A host's shm as mapped in this process. Every handle connected to the same xensimd shares
  * one mapping: xsc_host_get() finds the host of connection fd (the peer's pid and the
  * socket's inode, no request) and takes a reference, or asks the host for its memfd (HELLO)
