@@ -216,6 +216,17 @@ static int client_kind(struct host_client *c, uint64_t kind) {
         return 0;
 }
 
+/* Restrict the handle, by the rules of Linux's devices (the library applied them already). */
+static int client_restrict(struct host_client *c, uint16_t op, uint64_t domid) {
+        int r = xs_restrict_rule(op, c->restricted, c->rdomid, domid);
+
+        if (r > 0) {
+                c->restricted = true;
+                c->rdomid = (uint32_t)domid;
+        }
+        return r < 0 ? r : 0;
+}
+
 /* ---- dispatch ---- */
 
 /* The oldest entry of the domain's interrupt log with a seq above `after` (seqs ascend). */
@@ -359,16 +370,8 @@ void host_dispatch(struct host *h, struct host_client *c, uint32_t pid, const st
                 break;
         case XS_OP_DM_RESTRICT:
         case XS_OP_FM_RESTRICT:
-                /* privcmd: restricting again to the same domain is fine, to another EINVAL. */
-                if (a[0] > UINT16_MAX)
-                        r = -EINVAL;
-                else if (c->restricted && c->rdomid != a[0])
-                        r = -EINVAL;
-                else {
-                        c->restricted = true;
-                        c->rdomid = (uint32_t)a[0];
-                        r = 0;
-                }
+        case XS_OP_EVT_RESTRICT:
+                r = client_restrict(c, req->op, a[0]);
                 break;
         case XS_OP_DM_CREATE:
                 r = host_ioreq_create(h, c, a, val);
@@ -424,18 +427,6 @@ void host_dispatch(struct host *h, struct host_client *c, uint32_t pid, const st
                 r = host_evt_open(h, c, val, ret_fd);
                 if (r == 0 && c->kind == XS_CLIENT_NONE)
                         c->kind = XS_CLIENT_EVTCHN;
-                break;
-        case XS_OP_EVT_RESTRICT:
-                /* Linux's evtchn device refuses any second restriction. */
-                if (c->restricted)
-                        r = -EACCES;
-                else if (a[0] > UINT16_MAX)
-                        r = -EINVAL;
-                else {
-                        c->restricted = true;
-                        c->rdomid = (uint32_t)a[0];
-                        r = 0;
-                }
                 break;
         case XS_OP_EVT_BIND:
                 r = host_evt_bind(h, c, a, val);

@@ -57,6 +57,7 @@ struct daemon {
         pid_t xs_pid;
         struct xs_handle *xs;
         bool verbose;
+        bool settling;                  /* inside settle() */
 };
 
 static void conn_free(struct conn *c) {
@@ -73,8 +74,8 @@ static void conn_free(struct conn *c) {
         free(c);
 }
 
-/* Send one answer (with fd unless -1); a client that cannot take it is dropped. */
-static void conn_send(struct conn *c, struct xs_rep *rep, int fd) {
+/* Send one answer (with fd unless -1); a client that cannot take it is dropped (-1). */
+static int conn_send(struct conn *c, struct xs_rep *rep, int fd) {
         union {
                 struct cmsghdr h;
                 char buf[CMSG_SPACE(sizeof(int))];
@@ -92,8 +93,11 @@ static void conn_send(struct conn *c, struct xs_rep *rep, int fd) {
                 memcpy(CMSG_DATA(h), &fd, sizeof(int));
                 rep->nfds = 1;
         }
-        if (sendmsg(c->fd, &omh, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof(*rep))
+        if (sendmsg(c->fd, &omh, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof(*rep)) {
                 conn_free(c);
+                return -1;
+        }
+        return 0;
 }
 
 /* The host's next timed event (a powered-off domain's destruction), or none. */
@@ -119,7 +123,7 @@ static void deferred_answer(struct host_client *hc, const struct xs_rep *rep, vo
         struct xs_rep r = *rep;
         (void)ud;
         ev_io_start(c->d->loop, &c->io);
-        conn_send(c, &r, -1);
+        (void)conn_send(c, &r, -1);
 }
 
 static void host_timer_cb(struct ev_loop *loop, ev_timer *w, int revents) {
@@ -130,8 +134,14 @@ static void host_timer_cb(struct ev_loop *loop, ev_timer *w, int revents) {
         (void)revents;
 }
 
-static void conn_cb(struct ev_loop *loop, ev_io *w, int revents) {
-        struct conn *c = container_of(w, struct conn, io);
+static void settle(struct daemon *d, struct conn *asking);
+
+/*
+ * Read and serve one packet of c. Returns 1 when one was served, 0 when none was queued, -1
+ * when c was freed (it hung up, sent something malformed, or could not take its answer).
+ */
+static int conn_serve(struct conn *c) {
+        struct daemon *d = c->d;
         union {
                 struct cmsghdr h;
                 char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * 8)];
@@ -151,11 +161,11 @@ static void conn_cb(struct ev_loop *loop, ev_io *w, int revents) {
 
         n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
-                return;
+                return 0;
         if (n < 0) {
                 /* e.g. ECONNRESET from a killed peer; the control buffer is not valid. */
                 conn_free(c);
-                return;
+                return -1;
         }
         /*
          * The sender's credentials (SO_PASSCRED) are expected, once. Nobody sends fds to the
@@ -179,53 +189,88 @@ static void conn_cb(struct ev_loop *loop, ev_io *w, int revents) {
         }
         if (n <= 0 || bad || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
             (size_t)n != sizeof(struct xs_req) || in.req.magic != XS_PROTO_MAGIC ||
-            in.req.version != XS_PROTO_VERSION) {
-                if (n > 0 && c->d->verbose)
+            in.req.version != XS_PROTO_VERSION || (in.req.flags & ~XS_REQ_ONEWAY) ||
+            ((in.req.flags & XS_REQ_ONEWAY) && !xs_op_oneway(in.req.op))) {
+                if (n > 0 && d->verbose)
                         fprintf(stderr, "<7>xensimd: dropping a client after a malformed "
                                         "request (%zd bytes)\n", n);
                 conn_free(c);
-                return;
+                return -1;
         }
-        host_dispatch(c->d->host, &c->hc, have_cred && cred.pid > 0 ? (uint32_t)cred.pid
-                                                                    : c->hc.pid,
+        if (xs_op_settles(in.req.op))
+                settle(d, c);
+        host_dispatch(d->host, &c->hc, have_cred && cred.pid > 0 ? (uint32_t)cred.pid
+                                                                 : c->hc.pid,
                       &in.req, &rep, &fd);
+        if (in.req.flags & XS_REQ_ONEWAY) {
+                /* Its sender took it as done: a refusal means it no longer knows its handle. */
+                if (rep.err) {
+                        if (d->verbose)
+                                fprintf(stderr, "<7>xensimd: dropping a client whose one-way "
+                                                "request %u was refused: %s\n",
+                                        (unsigned)in.req.op, strerror(rep.err));
+                        conn_free(c);
+                        return -1;
+                }
+                return 1;
+        }
         if (c->hc.deferred) {
                 /* One request at a time: the next is read once this one is answered. */
-                ev_io_stop(loop, &c->io);
-                timer_arm(c->d);
-                return;
+                ev_io_stop(d->loop, &c->io);
+                timer_arm(d);
+                return 1;
         }
-        conn_send(c, &rep, fd);
+        return conn_send(c, &rep, fd) < 0 ? -1 : 1;
+}
+
+static void conn_cb(struct ev_loop *loop, ev_io *w, int revents) {
+        (void)conn_serve(container_of(w, struct conn, io));
+        (void)loop;
         (void)revents;
 }
 
-static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
-        struct daemon *d = container_of(w, struct daemon, accept_io);
+/* Whether settle() serves c's next packet: anything queued but a request that settles too. */
+static bool conn_settle_next(struct conn *c) {
+        struct xs_req req;
+        ssize_t n = recv(c->fd, &req, sizeof(req), MSG_PEEK | MSG_DONTWAIT);
+
+        if (n < 0)
+                return errno != EAGAIN && errno != EINTR;       /* served: it is dropped */
+        return (size_t)n < sizeof(req) || !xs_op_settles(req.op);
+}
+
+/*
+ * Accept one connection. Returns false when none was waiting (or accepting is paused, or
+ * failed: out of file descriptors pauses it for a while).
+ */
+static bool accept_one(struct daemon *d) {
         struct ucred cred;
         socklen_t len = sizeof(cred);
         struct conn *c;
         int fd, one = 1;
 
+        if (ev_is_active(&d->accept_pause))
+                return false;
         fd = accept4(d->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) {
                 if (errno == EMFILE || errno == ENFILE) {
                         fprintf(stderr, "<4>xensimd: out of file descriptors, pausing accept\n");
-                        ev_io_stop(loop, &d->accept_io);
+                        ev_io_stop(d->loop, &d->accept_io);
                         ev_timer_set(&d->accept_pause, 0.2, 0.);
-                        ev_timer_start(loop, &d->accept_pause);
+                        ev_timer_start(d->loop, &d->accept_pause);
                 }
-                return;
+                return false;
         }
         /* Who connected, and each request's sender (SCM_CREDENTIALS) from here on. */
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || len != sizeof(cred) ||
             setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
                 close(fd);
-                return;
+                return true;            /* that one is gone; others may wait */
         }
         c = calloc(1, sizeof(*c));
         if (!c) {
                 close(fd);
-                return;
+                return false;
         }
         c->fd = fd;
         c->d = d;
@@ -235,8 +280,39 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
                 d->conns->prev = c;
         d->conns = c;
         ev_io_init(&c->io, conn_cb, fd, EV_READ);
-        ev_io_start(loop, &c->io);
+        ev_io_start(d->loop, &c->io);
+        return true;
+}
+
+static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
+        (void)accept_one(container_of(w, struct daemon, accept_io));
+        (void)loop;
         (void)revents;
+}
+
+/*
+ * Before an answer that reports what clients hold (xs_op_settles, xensim-shm.h): accept every
+ * connection waiting, then serve every packet already queued on every connection but the
+ * asker's, without waiting, so that each one-way request sent before the asker's request is
+ * applied (a handle opened, or restricted, and never used since). A connection whose next
+ * packet settles too is left there: its sender waits for that answer, settled in its turn.
+ * A deferred connection is not read (as in the loop); host_dispatch then releases what the
+ * connections whose peer hung up held.
+ */
+static void settle(struct daemon *d, struct conn *asking) {
+        if (d->settling)
+                return;
+        d->settling = true;
+        while (accept_one(d))
+                ;
+        for (struct conn *c = d->conns, *next; c; c = next) {
+                next = c->next;
+                if (c == asking)
+                        continue;
+                while (!c->hc.deferred && conn_settle_next(c) && conn_serve(c) == 1)
+                        ;
+        }
+        d->settling = false;
 }
 
 static void accept_pause_cb(struct ev_loop *loop, ev_timer *w, int revents) {

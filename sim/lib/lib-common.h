@@ -27,8 +27,9 @@
 struct lib_conn {
         int fd;
         pthread_mutex_t lock;
-        bool restricted;                /* as xensimd decided (evtchn checks some calls here) */
+        bool restricted;                /* as xensimd has it (evtchn checks some calls here) */
         uint32_t rdomid;
+        unsigned forks;                 /* xsc_forks() when it connected */
 };
 
 /* Connect; kind (XS_CLIENT_*, or XS_CLIENT_NONE to say nothing yet) is told to xensimd. */
@@ -46,8 +47,10 @@ static inline int lib_conn_open(struct lib_conn *c, uint64_t kind) {
                 c->fd = -1;
                 return r;
         }
+        c->forks = xsc_forks();
+        /* Without an answer: opening /dev/xen/privcmd asks Xen nothing either. */
         if (kind != XS_CLIENT_NONE)
-                return xsc_op(c->fd, XS_OP_CLIENT_KIND, &kind, 1, NULL);
+                return xsc_post(c->fd, XS_OP_CLIENT_KIND, &kind, 1);
         return 0;
 }
 
@@ -61,17 +64,25 @@ static inline void lib_conn_close(struct lib_conn *c) {
 
 /*
  * Restrict the handle to domid (op: XS_OP_DM_RESTRICT, XS_OP_FM_RESTRICT or
- * XS_OP_EVT_RESTRICT). xensimd applies Linux's rules: privcmd (devicemodel, foreignmemory)
- * takes the same domain again, another is EINVAL; the evtchn device refuses any second
- * restriction (EACCES). On Linux this is an ioctl on the fd; here one request/answer, so that
- * once it returned the host's view of the handle (XS_OP_INTRO_HANDLE) is exact. Returns 0 or
- * -1 with errno set.
+ * XS_OP_EVT_RESTRICT). On Linux this is an ioctl that the device decides alone, at once; so
+ * here: the library applies the device's rules (xs_restrict_rule) and tells xensimd without
+ * waiting (xsc_post), which serves it before the handle's next request and before any answer
+ * about what clients hold. A handle shared with another process since it opened (a fork)
+ * asks xensimd instead: that process may have restricted it. Returns 0 or -1 with errno set.
  */
 static inline int lib_restrict(struct lib_conn *c, uint16_t op, uint32_t domid) {
         uint64_t a = domid;
         int r;
         pthread_mutex_lock(&c->lock);
-        r = c->fd < 0 ? -EBADF : xsc_op(c->fd, op, &a, 1, NULL);
+        if (c->fd < 0)
+                r = -EBADF;
+        else if (c->forks != xsc_forks())
+                r = xsc_op(c->fd, op, &a, 1, NULL);
+        else {
+                r = xs_restrict_rule(op, c->restricted, c->rdomid, domid);
+                if (r > 0)
+                        r = xsc_post(c->fd, op, &a, 1);
+        }
         if (r == 0) {
                 c->restricted = true;
                 c->rdomid = domid;

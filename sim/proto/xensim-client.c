@@ -21,6 +21,20 @@
 static pthread_mutex_t hosts_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct xsc_host *hosts;
 static atomic_uint call_seq;
+static atomic_uint forks;
+static pthread_once_t forks_once = PTHREAD_ONCE_INIT;
+
+static void forked(void) {
+        atomic_fetch_add(&forks, 1);
+}
+
+static void forks_count(void) {
+        pthread_atfork(NULL, forked, forked);
+}
+
+unsigned xsc_forks(void) {
+        return atomic_load(&forks);
+}
 
 int xsc_connect(const char *dir, int *ret_fd) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -30,6 +44,7 @@ int xsc_connect(const char *dir, int *ret_fd) {
                 dir = getenv("XENSIM_DIR");
         if (!dir || !*dir)
                 return -ENOENT;
+        pthread_once(&forks_once, forks_count);
         n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/host.sock", dir);
         if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
                 return -ENAMETOOLONG;
@@ -45,6 +60,29 @@ int xsc_connect(const char *dir, int *ret_fd) {
         return 0;
 }
 
+/* Send one request packet, filling in magic, version and seq. */
+static int send_req(int fd, struct xs_req *req) {
+        ssize_t n;
+
+        req->magic = XS_PROTO_MAGIC;
+        req->version = XS_PROTO_VERSION;
+        req->seq = atomic_fetch_add(&call_seq, 1);
+        do
+                n = send(fd, req, sizeof(*req), MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return errno == EPIPE || errno == ECONNRESET ? -ENOTCONN : -errno;
+        return (size_t)n == sizeof(*req) ? 0 : -EIO;
+}
+
+int xsc_post(int fd, uint16_t op, const uint64_t *a, unsigned na) {
+        struct xs_req req = { .op = op, .flags = XS_REQ_ONEWAY };
+
+        for (unsigned i = 0; i < na && i < 6; i++)
+                req.a[i] = a[i];
+        return send_req(fd, &req);
+}
+
 int xsc_call(int fd, struct xs_req *req, struct xs_rep *rep, int *fds, unsigned nfds) {
         union {
                 struct cmsghdr h;
@@ -58,17 +96,12 @@ int xsc_call(int fd, struct xs_req *req, struct xs_rep *rep, int *fds, unsigned 
         struct cmsghdr *c;
         unsigned got = 0;
         ssize_t n;
+        int r;
 
-        req->magic = XS_PROTO_MAGIC;
-        req->version = XS_PROTO_VERSION;
-        req->seq = atomic_fetch_add(&call_seq, 1);
-        do
-                n = send(fd, req, sizeof(*req), MSG_NOSIGNAL);
-        while (n < 0 && errno == EINTR);
-        if (n < 0)
-                return errno == EPIPE || errno == ECONNRESET ? -ENOTCONN : -errno;
-        if ((size_t)n != sizeof(*req))
-                return -EIO;
+        req->flags = 0;
+        r = send_req(fd, req);
+        if (r < 0)
+                return r;
         do
                 n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
         while (n < 0 && errno == EINTR);

@@ -23,6 +23,19 @@ int xsc_call(int fd, struct xs_req *req, struct xs_rep *rep, int *fds, unsigned 
 /* Convenience: call and turn rep.err into -err; fills ret_val (4 values) when not NULL. */
 int xsc_op(int fd, uint16_t op, const uint64_t *a, unsigned na, uint64_t *ret_val);
 /*
+ * A request without an answer (XS_REQ_ONEWAY: only the ops of xs_op_oneway()). Returns 0 once
+ * it is queued on the connection, or -ENOTCONN (another -errno) when the host is gone. xensimd
+ * serves it before anything sent later on the connection, and before it answers what clients
+ * hold (xs_op_settles); a refusal drops the connection.
+ */
+int xsc_post(int fd, uint16_t op, const uint64_t *a, unsigned na);
+/*
+ * How many fork()s this process took part in, as parent or child, since its first
+ * xsc_connect(): a connection made when it was k is shared with another process once it no
+ * longer is (the parent and the child then both hold it).
+ */
+unsigned xsc_forks(void);
+/*
  * A host's shm as mapped in this process. Every handle connected to the same xensimd shares
  * one mapping: xsc_host_get() finds the host of connection fd (the peer's pid and the
  * socket's inode, no request) and takes a reference, or asks the host for its memfd (HELLO)

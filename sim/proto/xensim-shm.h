@@ -23,6 +23,7 @@
 #ifndef XENSIM_SHM_H
 #define XENSIM_SHM_H
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -310,12 +311,23 @@ static inline uint32_t xs_ring_skip(struct xs_ring *r) {
  * one that connected (SO_PEERCRED) when the connection was inherited or passed on.
  *
  * Each connection is one handle: a library handle says what it is (XS_OP_CLIENT_KIND) when it
- * opens, an evtchn handle by XS_OP_EVT_OPEN. A restriction is a request of its own, answered
- * before *_restrict returns, so that the host's view (XS_OP_INTRO_*) is exact once a call
- * returned.
+ * opens, an evtchn handle by XS_OP_EVT_OPEN.
+ *
+ * A request with XS_REQ_ONEWAY in flags gets no answer: the sender goes on once it is queued,
+ * as Linux's restrict ioctl returns at once. Only the ops xs_op_oneway() names may be sent so
+ * (any other, or another flag, drops the connection); one that the host refuses drops the
+ * connection too, since its sender already took it as done (the library applies the rules of
+ * xs_restrict_rule() itself first). Packets of one connection are served in order, so a
+ * one-way restriction holds for everything the handle sends after it. Before answering an op
+ * of xs_op_settles() (what clients hold), xensimd serves every packet already queued on every
+ * other connection, accepting the connections still waiting first: so the answer shows every
+ * one-way request sent before the asker's request (a process that restricted a handle, then
+ * told the asker through a pipe, shows it restricted).
  */
 #define XS_PROTO_MAGIC 0x58535251u     /* "XSRQ" */
-#define XS_PROTO_VERSION 5u
+#define XS_PROTO_VERSION 6u
+
+#define XS_REQ_ONEWAY 1u                /* xs_req.flags: no answer */
 
 /* What a connection is (XS_OP_CLIENT_KIND, XS_OP_INTRO_HANDLE). */
 enum {
@@ -422,7 +434,7 @@ struct xs_req {
         uint16_t version;
         uint16_t op;
         uint32_t seq;
-        uint32_t pad;
+        uint32_t flags;                 /* XS_REQ_* */
         uint64_t a[6];
         char name[64];
 };
@@ -438,5 +450,40 @@ struct xs_rep {
 
 _Static_assert(sizeof(struct xs_req) == 128, "xs_req size");
 _Static_assert(sizeof(struct xs_rep) == 48, "xs_rep size");
+
+/* May be sent with XS_REQ_ONEWAY: ops that pass no fd, never wait, and answer nothing else. */
+static inline int xs_op_oneway(uint16_t op) {
+        return op == XS_OP_CLIENT_KIND || op == XS_OP_DM_RESTRICT || op == XS_OP_FM_RESTRICT ||
+               op == XS_OP_EVT_RESTRICT;
+}
+
+/* Answered only once every packet queued on the other connections was served. */
+static inline int xs_op_settles(uint16_t op) {
+        return op == XS_OP_INTRO_HANDLE || op == XS_OP_INTRO_PORT || op == XS_OP_INTRO_MAP ||
+               op == XS_OP_INTRO_MAPPER || op == XS_OP_INTRO_RAM;
+}
+
+#define XS_DOMID_FIRST_RESERVED 0x7ff0u
+
+/*
+ * The restriction rules of Linux's devices, for a handle restricted (or not) to rdomid asked
+ * for domid (op XS_OP_DM_RESTRICT, XS_OP_FM_RESTRICT or XS_OP_EVT_RESTRICT): privcmd
+ * (devicemodel, foreignmemory) takes the same domain again, another is EINVAL; the evtchn
+ * device refuses any second restriction (EACCES), then dom0 and the reserved domids (EINVAL).
+ * Returns 1 to restrict, 0 when the handle already is (nothing changes), or -errno.
+ */
+static inline int xs_restrict_rule(uint16_t op, int restricted, uint32_t rdomid,
+                                   uint64_t domid) {
+        if (op == XS_OP_EVT_RESTRICT) {
+                if (restricted)
+                        return -EACCES;
+                return domid == 0 || domid >= XS_DOMID_FIRST_RESERVED ? -EINVAL : 1;
+        }
+        if (domid > 0xffff)
+                return -EINVAL;         /* no domid_t */
+        if (restricted)
+                return rdomid == domid ? 0 : -EINVAL;
+        return 1;
+}
 
 #endif

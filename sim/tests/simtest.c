@@ -177,6 +177,13 @@ uint32_t st_domain(const char *name, unsigned vcpus) {
         return domid;
 }
 
+void st_host_stop(bool stop) {
+        if (host_pid <= 0 || kill(host_pid, stop ? SIGSTOP : SIGCONT) < 0) {
+                perror("FAIL: stopping or continuing the host");
+                st_fail_now();
+        }
+}
+
 int st_raw_connect(void) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);

@@ -61,6 +61,11 @@ void st_fail_now(void);
 
 xsg *st_guest(void);
 uint32_t st_domain(const char *name, unsigned vcpus);
+/*
+ * Stop the host (SIGSTOP) or let it go on (SIGCONT): while it is stopped, connections wait to
+ * be accepted and requests are queued unread, as on a host that gets no CPU.
+ */
+void st_host_stop(bool stop);
 
 /* A raw connection to host.sock (the test fails at once if it cannot connect). */
 int st_raw_connect(void);

@@ -7,6 +7,7 @@
 #include "autoconfig.h"
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -83,6 +84,38 @@ int main(int argc, char **argv) {
         req.version = 99;
         CHECK(send(fd, &req, sizeof(req), 0) == sizeof(req), "send");
         CHECK(dropped(fd), "wrong version not refused");
+        close(fd);
+
+        /*
+         * One-way: ops that answer something (HELLO, a domain creation), an unknown flag,
+         * refused ones (a restriction to dom0, kind 99).
+         */
+        static const struct xs_req oneway[] = {
+                { .op = XS_OP_HELLO, .flags = XS_REQ_ONEWAY },
+                { .op = XS_OP_DOM_CREATE, .flags = XS_REQ_ONEWAY, .a = { 1 } },
+                { .op = XS_OP_DM_RESTRICT, .flags = 2, .a = { 1 } },
+                { .op = XS_OP_EVT_RESTRICT, .flags = XS_REQ_ONEWAY },
+                { .op = XS_OP_CLIENT_KIND, .flags = XS_REQ_ONEWAY, .a = { 99 } },
+        };
+        for (size_t i = 0; i < sizeof(oneway) / sizeof(oneway[0]); i++) {
+                fd = st_raw_connect();
+                req = oneway[i];
+                req.magic = XS_PROTO_MAGIC;
+                req.version = XS_PROTO_VERSION;
+                CHECK(send(fd, &req, sizeof(req), 0) == sizeof(req), "send");
+                CHECK(dropped(fd), "one-way op %u flags %u a0 %" PRIu64 " not refused",
+                      (unsigned)req.op, (unsigned)req.flags, req.a[0]);
+                close(fd);
+        }
+        /* Accepted one-way: no answer; the next request's answer is the next packet. */
+        fd = st_raw_connect();
+        req = (struct xs_req){ .magic = XS_PROTO_MAGIC, .version = XS_PROTO_VERSION,
+                               .op = XS_OP_DM_RESTRICT, .flags = XS_REQ_ONEWAY, .a = { dom } };
+        CHECK(send(fd, &req, sizeof(req), 0) == sizeof(req), "send");
+        CHECK(st_raw_call(fd, XS_OP_DM_NR_VCPUS, dom + 1, 0, 0, &rep) == EPERM,
+              "one-way restriction applied to the next request");
+        CHECK(st_raw_call(fd, XS_OP_DM_RESTRICT, dom + 1, 0, 0, &rep) == EINVAL,
+              "restriction to another domain after a one-way one");
         close(fd);
 
         /* A packet carrying file descriptors. */

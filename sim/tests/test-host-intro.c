@@ -7,8 +7,9 @@
  * checks xsg_handles, xsg_handle_ports, xsg_server_mappings and xsg_map_history against what
  * the child did, after the server's destruction (mappings stale, ports gone) and after the
  * child's exit (nothing held, the zombie domain freed, the history kept); then
- * xentoolcore_restrict_all, a process that exits while xensimd is not reading its connection,
- * and the bound of the map_resource history.
+ * xentoolcore_restrict_all, a burst of handles opened and restricted while the host is stopped
+ * and queried as soon as it goes on, a process that exits while xensimd is not reading its connection, and the bound of
+ * the map_resource history.
  */
 #include "autoconfig.h"
 
@@ -341,6 +342,73 @@ static void test_restrict_all(uint32_t dom) {
 }
 
 /*
+ * Opening a devicemodel or foreignmemory handle and restricting one send xensimd a message
+ * without waiting for it, as Linux's open and ioctl ask Xen nothing. While the host is
+ * stopped, a child opens many handles, restricts them (each on its own, and by
+ * xentoolcore_restrict_all), opens more that it never uses, and tells the test through a pipe;
+ * the test lets the host go on and asks at once: the answer already shows each handle with its
+ * kind and restriction, although none was accepted or read yet (xensimd accepts and serves
+ * what is queued on every connection before it answers).
+ */
+static void test_unused(uint32_t dom) {
+        enum { K = 24, N = 1 + 3 * K };
+        struct xsg_handle_info *h = calloc(N + 1, sizeof(*h));
+        int to[2], from[2], status = 0;
+        char c;
+        pid_t pid;
+
+        if (!h || pipe(to) < 0 || pipe(from) < 0)
+                st_fail_now();
+        pid = fork();
+        if (pid == 0) {
+                /* Opening an evtchn handle waits for its eventfd: before the host stops. */
+                xenevtchn_handle *xce = xenevtchn_open(NULL, 0);
+                bool ok = xce != NULL;
+                put(from[1], "e", 1);
+                get(to[0], &c, 1);
+                for (int i = 0; i < K && ok; i++) {
+                        xendevicemodel_handle *dm = xendevicemodel_open(NULL, 0);
+                        xenforeignmemory_handle *fm = xenforeignmemory_open(NULL, 0);
+                        ok = dm && fm && (i % 2 || (xendevicemodel_restrict(dm, dom) == 0 &&
+                                                    xenforeignmemory_restrict(fm, dom) == 0));
+                }
+                ok = ok && xentoolcore_restrict_all(dom) == 0;
+                for (int i = 0; i < K && ok; i++)
+                        ok = xendevicemodel_open(NULL, 0) != NULL;
+                put(from[1], ok ? "r" : "!", 1);
+                get(to[0], &c, 1);
+                _exit(0);
+        }
+        close(to[0]);
+        close(from[1]);
+        CHECK(get(from[0], &c, 1) && c == 'e', "the child's evtchn handle");
+        st_host_stop(true);
+        CHECK(write(to[1], "b", 1) == 1, "start the burst");
+        CHECK(get(from[0], &c, 1) && c == 'r', "the child's burst");
+        st_host_stop(false);
+        int n = handles_of((uint32_t)pid, h, N + 1);
+        CHECK(n == N, "handles after the burst: %d, want %d", n, N);
+        for (int i = 0; i < n && i < N; i++) {
+                enum xsg_handle_kind kind = i == 0      ? XSG_HANDLE_EVTCHN
+                                            : i > 2 * K ? XSG_HANDLE_DEVICEMODEL
+                                            : i % 2     ? XSG_HANDLE_DEVICEMODEL
+                                                        : XSG_HANDLE_FOREIGNMEMORY;
+                bool restricted = i <= 2 * K;
+                CHECK(h[i].kind == kind && h[i].restricted == restricted &&
+                      (!restricted || h[i].restrict_domid == dom) && h[i].pid == (uint32_t)pid,
+                      "handle %d: kind %d restricted %d to %u, want kind %d restricted %d", i,
+                      h[i].kind, h[i].restricted, h[i].restrict_domid, kind, restricted);
+        }
+        CHECK(write(to[1], "x", 1) == 1, "release the child");
+        waitpid(pid, &status, 0);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status 0x%x", status);
+        CHECK(handles_of((uint32_t)pid, h, N + 1) == 0, "handles after its exit");
+        close(to[1]);
+        close(from[0]);
+        free(h);
+}
+
+/*
  * A process exits while xensimd does not read its connection (a poweroff it asked for waits
  * for the domain's destruction): the next introspection answer already shows nothing held.
  */
@@ -448,6 +516,7 @@ int main(int argc, char **argv) {
 
         test_child(dom, other);
         test_restrict_all(other);
+        test_unused(other);
         test_exit_while_deferred();
         test_history_bound(other);
         return st_finish();

@@ -270,6 +270,10 @@ static void test_restrict(uint32_t dom, uint32_t other) {
                                              &addr, PROT_READ, 0) && errno == EPERM,
               "restricted fmem on dom0: errno %d", errno);
 
+        /* Linux's evtchn device: a guest's domain only (the handle stays unrestricted). */
+        CHECK_ERRNO(xenevtchn_restrict(xce, 0), EINVAL);
+        CHECK_ERRNO(xenevtchn_restrict(xce, 0x7ff0), EINVAL);
+        CHECK_ERRNO(xenevtchn_bind_unbound_port(xce, 0), ENOSYS);
         CHECK_OK(xenevtchn_restrict(xce, dom));
         CHECK_ERRNO(xenevtchn_bind_unbound_port(xce, 0), EACCES);
         CHECK_ERRNO(xenevtchn_bind_unbound_port(xce, dom), EACCES);
@@ -294,6 +298,40 @@ static void test_restrict(uint32_t dom, uint32_t other) {
         xenforeignmemory_unmap_resource(fm, res);
         CHECK_OK(xendevicemodel_destroy_ioreq_server(dm, dom, id));
         /* Toolstack operations are refused to a restricted handle's connection. */
+        xenevtchn_close(xce);
+        xenforeignmemory_close(fm);
+        xendevicemodel_close(dm);
+}
+
+/*
+ * A handle inherited across fork() is one handle, as the fd of /dev/xen/privcmd or evtchn is
+ * one open file: the child's restriction holds for the parent too, whose own restrict then
+ * fails as it would on Linux.
+ */
+static void test_restrict_shared(uint32_t dom, uint32_t other) {
+        xendevicemodel_handle *dm = xendevicemodel_open(NULL, 0);
+        xenforeignmemory_handle *fm = xenforeignmemory_open(NULL, 0);
+        xenevtchn_handle *xce = xenevtchn_open(NULL, 0);
+        int status = 0;
+        unsigned n;
+        pid_t pid;
+
+        if (!dm || !fm || !xce)
+                st_fail_now();
+        pid = fork();
+        if (pid == 0)
+                _exit(xendevicemodel_restrict(dm, dom) || xenforeignmemory_restrict(fm, dom) ||
+                      xenevtchn_restrict(xce, dom));
+        waitpid(pid, &status, 0);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "restricting child status 0x%x",
+              status);
+        CHECK_ERRNO(xendevicemodel_nr_vcpus(dm, other, &n), EPERM);
+        CHECK_ERRNO(xendevicemodel_restrict(dm, other), EINVAL);
+        CHECK_OK(xendevicemodel_restrict(dm, dom));
+        CHECK_OK(xendevicemodel_nr_vcpus(dm, dom, &n));
+        CHECK_ERRNO(xenforeignmemory_restrict(fm, other), EINVAL);
+        CHECK_ERRNO(xenevtchn_restrict(xce, dom), EACCES);
+        CHECK_ERRNO(xenevtchn_bind_interdomain(xce, other, 3), EACCES);
         xenevtchn_close(xce);
         xenforeignmemory_close(fm);
         xendevicemodel_close(dm);
@@ -621,6 +659,7 @@ int main(int argc, char **argv) {
         test_page(dm, fm, dom);
         test_misc(dm, dom);
         test_restrict(dom, other);
+        test_restrict_shared(dom, other);
         test_restrict_all(dom);
         test_zombie();
         test_xenstore();
