@@ -202,7 +202,11 @@ int main(int argc, char **argv) {
         }
 
         /* the worker's set-up order (worker_init, worker_assign, worker_start) without confinement */
-        r = xen_server_open(&d.xen, (uint32_t) domid);
+        {
+                XenHandles *h = NULL;
+
+                r = xen_server_open(&d.xen, &h, (uint32_t) domid);
+        }
         if (r < 0) {
                 log_error_errno(r, "Failed to open Xen handles restricted to domain %" PRIu64 ": %m", domid);
                 goto out;

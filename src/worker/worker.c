@@ -58,6 +58,7 @@ struct Worker {
         uint32_t max_registrations;
 
         GuestStats *stats;              /* the parent's memfd, mapped */
+        XenHandles *handles;            /* opened at start, unrestricted until INIT restricts them */
         XenServer *xen;
         MatchTable *match;
         unsigned n_registrations;
@@ -149,7 +150,7 @@ static void worker_init(Worker *w, const WireMsg *m, int stats_fd) {
                 goto fail;
 
         /* the handles, and at once every one of them restricted to this domain */
-        r = xen_server_open(&w->xen, w->domid);
+        r = xen_server_open(&w->xen, &w->handles, w->domid);
         if (r < 0) {
                 log_error_errno(r, "Guest %s: cannot open Xen handles restricted to domain %" PRIu32 ": %m", w->name,
                                 w->domid);
@@ -682,6 +683,13 @@ int worker_new(Worker **ret, Loop *loop, int fd) {
         w->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
         if (w->sig_fd < 0)
                 goto fail_errno;
+        /*
+         * The Xen handles now, before any domain is known, so that INIT does
+         * not wait for them (the worker may be a spare, started ahead of
+         * need); INIT restricts them before anything else.  If they cannot be
+         * opened, INIT tries again and reports why.
+         */
+        (void) xen_handles_open(&w->handles);
         loop_io_init(&w->sig, worker_signal_cb, w->sig_fd);
         loop_io_init(&w->io, worker_io_cb, fd);
         r = loop_io_start(loop, &w->sig);
@@ -715,6 +723,7 @@ Worker *worker_free(Worker *w) {
         free(w->want[1]);
         /* whatever ended the worker, its server stays: the parent tears it down only by STOP */
         w->xen = xen_server_free(w->xen, false);
+        w->handles = xen_handles_free(w->handles);
         if (w->match) {
                 (void) match_foreach(w->match, worker_free_registration, NULL);
                 w->match = match_table_free(w->match);

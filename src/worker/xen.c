@@ -119,18 +119,64 @@ static int server_climb(XenServer *s, uint32_t *ret_blocker) {
         return r;
 }
 
-int xen_server_open(XenServer **ret, uint32_t domid) {
+struct XenHandles {
+        xendevicemodel_handle *dm;
+        xenforeignmemory_handle *fmem;
+        xenevtchn_handle *xce;
+};
+
+XenHandles *xen_handles_free(XenHandles *h) {
+        if (!h)
+                return NULL;
+        if (h->xce)
+                (void) xenevtchn_close(h->xce);
+        if (h->fmem)
+                (void) xenforeignmemory_close(h->fmem);
+        if (h->dm)
+                (void) xendevicemodel_close(h->dm);
+        free(h);
+        return NULL;
+}
+
+int xen_handles_open(XenHandles **ret) {
+        XenHandles *h = calloc(1, sizeof(*h));
+        int r;
+
+        if (!h)
+                return -ENOMEM;
+        h->dm = xendevicemodel_open(NULL, 0);
+        if (h->dm)
+                h->fmem = xenforeignmemory_open(NULL, 0);
+        if (h->fmem)
+                h->xce = xenevtchn_open(NULL, 0);
+        if (!h->xce) {
+                r = errno > 0 ? -errno : -EIO;
+                xen_handles_free(h);
+                return r;
+        }
+        *ret = h;
+        return 0;
+}
+
+int xen_server_open(XenServer **ret, XenHandles **handles, uint32_t domid) {
+        XenHandles *h = *handles;
         XenServer *s;
         unsigned nr_ports;
+        int r;
 
-        if (domid == 0 || domid >= DOMID_FIRST_RESERVED)
+        *handles = NULL;
+        if (domid == 0 || domid >= DOMID_FIRST_RESERVED) {
+                xen_handles_free(h);
                 return -EINVAL;
+        }
 
         /* room for every vCPU at half load, so probes stay short */
         nr_ports = 2 * XEN_MAX_VCPUS;
         s = calloc(1, sizeof(*s) + nr_ports * sizeof(PortEntry));
-        if (!s)
+        if (!s) {
+                xen_handles_free(h);
                 return -ENOMEM;
+        }
         s->domid = domid;
         s->id = XEN_NO_SERVER;
         s->passed = XEN_NO_SERVER;
@@ -140,30 +186,27 @@ int xen_server_open(XenServer **ret, uint32_t domid) {
                 s->ports[i].port = NO_PORT;
 
         /* 1. this guest's own handles */
-        s->dm = xendevicemodel_open(NULL, 0);
-        if (!s->dm)
-                goto fail_errno;
-        s->fmem = xenforeignmemory_open(NULL, 0);
-        if (!s->fmem)
-                goto fail_errno;
-        s->xce = xenevtchn_open(NULL, 0);
-        if (!s->xce)
-                goto fail_errno;
+        if (!h) {
+                r = xen_handles_open(&h);
+                if (r < 0) {
+                        xen_server_free(s, false);
+                        return r;
+                }
+        }
+        s->dm = h->dm;
+        s->fmem = h->fmem;
+        s->xce = h->xce;
+        free(h);
 
         /* 2. every handle of the process restricted to this guest: nothing later can touch another domain */
-        if (xentoolcore_restrict_all((domid_t) domid) < 0)
-                goto fail_errno;
-
-        *ret = s;
-        return 0;
-
-fail_errno:
-        {
-                int r = errno > 0 ? -errno : -EIO;
-
+        if (xentoolcore_restrict_all((domid_t) domid) < 0) {
+                r = errno > 0 ? -errno : -EIO;
                 xen_server_free(s, false);
                 return r;
         }
+
+        *ret = s;
+        return 0;
 }
 
 int xen_server_map_page(XenServer *s) {

@@ -52,10 +52,21 @@ typedef struct XenIoreq {
 } XenIoreq;
 
 typedef struct XenServer XenServer;
+typedef struct XenHandles XenHandles;
+
+/*
+ * The process's devicemodel, foreignmemory and evtchn handles, opened before
+ * any domain is known (a spare worker opens them ahead of need, so that a
+ * guest's set-up does not wait for them).  They reach no guest until
+ * xen_server_open() has restricted them.
+ */
+int xen_handles_open(XenHandles **ret);
+XenHandles *xen_handles_free(XenHandles *h);
 
 /*
  * Set-up order (each step only after the previous one succeeded):
- *   xen_server_open:     open the handles → xentoolcore_restrict_all(domid):
+ *   xen_server_open:     the handles (taken from xen_handles_open(), or
+ *                        opened now) → xentoolcore_restrict_all(domid):
  *                        from here on no handle of the process can reach
  *                        another domain
  *   xen_server_create:   create a server (no buffered ring) and make its id
@@ -69,7 +80,8 @@ typedef struct XenServer XenServer;
  * Only after that is guest-written memory (the slots) read.
  * xen_server_free tears down in reverse; see there.
  */
-int xen_server_open(XenServer **ret, uint32_t domid);
+/* *handles (NULL: opened here) is taken, and set to NULL, whatever the result. */
+int xen_server_open(XenServer **ret, XenHandles **handles, uint32_t domid);
 /*
  * Xen sends an access to the enabled server with the highest id whose
  * ranges hold all of it, and a new server gets the lowest free id.  Xen

@@ -242,10 +242,15 @@ static void reach_child(int out, int in, uint32_t own, unsigned own_server, uint
         void *addr = NULL;
         char c;
 
+        XenHandles *h = NULL;
+
         if (!dm || !fm || !xce)
                 _exit(3);
+        /* as a worker does at start, before it knows its domain */
+        if (xen_handles_open(&h) < 0)
+                _exit(3);
         /* opened before it, restricted by it: xentoolcore_restrict_all covers every handle of the process */
-        res.open = xen_server_open(&s, own);
+        res.open = xen_server_open(&s, &h, own);
         res.info_own = err_or_0(xendevicemodel_get_ioreq_server_info(dm, (domid_t) own, (ioservid_t) own_server,
                                                                      NULL, NULL, NULL) == 0);
         fres = xenforeignmemory_map_resource(fm, (domid_t) own, XENMEM_resource_ioreq_server, own_server,
