@@ -503,6 +503,11 @@ static void guest_proc_ended(Proc *p, void *userdata, int status) {
                 /* its domain is gone, and the server with it */
                 g->server_id = GUEST_NO_SERVER;
                 guest_save(g);
+                /* the next domain came before it ended: what was asked for that one waits for its own worker */
+                if (g->domid != GUEST_NO_DOMID && guest_users(g) > 0) {
+                        g->quick_deaths = 0;
+                        guest_respawn(g);
+                }
         } else if (was == GUEST_RUN_STOPPING && g->server_id != GUEST_NO_SERVER && !settled &&
                    g->quick_deaths >= GUEST_MAX_QUICK_DEATHS) {
                 log_error("Guest %s: ioreq server %" PRIu32 " of domain %" PRIu32 " could not be torn down", g->name,
