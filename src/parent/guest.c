@@ -48,6 +48,7 @@ static void guest_irqfd_free(Guest *g, ParentIrqfd *f);
 static void guest_claim_free(Guest *g, ParentClaim *cl);
 static void guest_respawn(Guest *g);
 static void guest_reg_free(Guest *g, Reg *reg);
+static void guest_proc_dropped(Proc *p, void *userdata, void *context);
 
 /* ---- small helpers ---- */
 
@@ -209,15 +210,17 @@ static void guest_answer_waiters(Guest *g, int error) {
 /* ---- the worker: its requests ---- */
 
 static int guest_send(Guest *g, GuestOp *op, const void *buf, size_t len, int fd) {
-        int r;
+        int r = op ? proc_send(g->proc, buf, len, fd, op) : -ENOMEM;
 
-        if (!op)
-                return -ENOMEM;
-        r = proc_send(g->proc, buf, len, fd, op);
         if (r < 0) {
-                /* nothing half-sent: the worker cannot go on without this request */
-                log_error_errno(r, "Guest %s: cannot queue %s for its worker: %m", g->name, wire_type_name(op->type));
-                guest_op_free(op);
+                /*
+                 * Nothing half-sent: the worker cannot go on without this request.  It is
+                 * replaced; an answer owed waits with its registration for the next one.
+                 */
+                log_error_errno(r, "Guest %s: cannot queue %s for its worker: %m", g->name,
+                                op ? wire_type_name(op->type) : "a request");
+                if (op)
+                        guest_proc_dropped(g->proc, g, op);
                 proc_kill(g->proc);
         }
         return r;
@@ -503,6 +506,11 @@ static void guest_proc_ended(Proc *p, void *userdata, int status) {
                 /* its domain is gone, and the server with it */
                 g->server_id = GUEST_NO_SERVER;
                 guest_save(g);
+                /* the next domain came before it ended: what was asked for that one waits for its own worker */
+                if (g->domid != GUEST_NO_DOMID && guest_users(g) > 0) {
+                        g->quick_deaths = 0;
+                        guest_respawn(g);
+                }
         } else if (was == GUEST_RUN_STOPPING && g->server_id != GUEST_NO_SERVER && !settled &&
                    g->quick_deaths >= GUEST_MAX_QUICK_DEATHS) {
                 log_error("Guest %s: ioreq server %" PRIu32 " of domain %" PRIu32 " could not be torn down", g->name,
@@ -826,8 +834,11 @@ static void guest_send_irqfd(Guest *g, ParentIrqfd *f, Client *client) {
                 f->waiter = client;
         n = wire_encode_irqfd(buf, 0, f->id, sp->action, sp->mode, sp->irq, sp->segment, sp->bus, sp->device,
                               sp->pin, sp->msi_addr, sp->msi_data);
-        if (!op)
+        if (!op) {
+                /* the worker cannot go on without it: the next one is given it */
+                proc_kill(g->proc);
                 return;
+        }
         if (proc_send_fds(g->proc, buf, n, f->fds, f->nfds, op) < 0) {
                 log_error("Guest %s: cannot queue IRQFD for its worker", g->name);
                 if (op->client) {
@@ -847,6 +858,8 @@ static void guest_send_claim(Guest *g, ParentClaim *cl, Client *client) {
         if (!op) {
                 if (client)
                         cl->waiter = client;
+                /* the worker cannot go on without it: the next one is given it */
+                proc_kill(g->proc);
                 return;
         }
         op->claim = cl;
