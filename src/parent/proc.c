@@ -55,17 +55,20 @@ struct Proc {
 
 /*
  * Spares: workers started ahead of need, exec'd and waiting for their INIT
- * (they have no domain yet: they have opened nothing and run nothing a guest
- * wrote).  proc_spawn() hands out the oldest, so that starting a guest's
- * worker does not wait for fork, exec and dynamic loading (milliseconds on a
- * busy host), and new ones are started from the event loop, one after the
- * other, PROC_SPARE_DELAY after the worker handed out has answered all it was
- * sent (they do not compete with that worker's start).  Two, so that guests
- * attached one after another find one ready.  A spare that dies is replaced
- * at the next proc_spawn() only.
+ * (they have no domain yet: they have opened their Xen handles, unrestricted
+ * and unused, and run nothing a guest wrote).  proc_spawn() hands out the
+ * oldest, so that starting a guest's worker does not wait for fork, exec and
+ * dynamic loading (milliseconds on a busy host), and new ones are started
+ * from the event loop, one per loop iteration, once the worker handed out
+ * has answered all it was sent (they do not compete with that worker's
+ * start).  Four, so that guests attached one after another find one ready:
+ * at 1000 guests attached back to back on two CPUs, two spares started 5 ms
+ * after each hand-out left a quarter of the attaches to start a worker of
+ * their own (bench P3.attach p99 12-14 ms); four started at once, 7-9 ms.
+ * A spare that dies is replaced at the next proc_spawn() only.
  */
-#define PROC_SPARES             2u
-#define PROC_SPARE_DELAY        0.005   /* seconds: the worker handed out serves its first requests first */
+#define PROC_SPARES             4u
+#define PROC_SPARE_DELAY        0.      /* seconds after the worker handed out has answered all it was sent */
 
 static struct {
         Proc *procs[PROC_SPARES];       /* oldest first */
