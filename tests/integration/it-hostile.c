@@ -1010,7 +1010,7 @@ static void run_phase(unsigned phase) {
 static unsigned fd_baseline;
 /* what the daemon holds for its spare workers (started with the first worker) does not count */
 static unsigned fds_held(void) {
-        return it_count_fds(it.daemon) - IT_SPARE_FDS * (unsigned) it_spares(&it, NULL, 0);
+        return it_own_fds(&it);
 }
 
 static bool fds_at_baseline(void *arg) {

@@ -55,7 +55,8 @@ static void dump_fds(pid_t pid) {
  */
 /* The daemon's descriptors, less its spare workers' (their number varies as they are used and replaced). */
 static unsigned own_fds(pid_t pid) {
-        return it_count_fds(pid) - IT_SPARE_FDS * (unsigned) it_spares(it_current, NULL, 0);
+        (void) pid;
+        return it_own_fds(it_current);
 }
 
 static unsigned wait_fds(pid_t pid, unsigned want) {

@@ -17,7 +17,7 @@
 
 #define BASE    UINT64_C(0xfe000000)
 #define NOTIFY  (BASE + XIRQ_VIRTIO_MMIO_QUEUE_NOTIFY)
-#define SPARES  4u
+#define SPARES  IT_SPARES
 
 static It it;
 

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <endian.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -910,6 +911,24 @@ pid_t it_wait_worker(It *it, uint32_t domid, pid_t not, int timeout_ms) {
                                 timeout_ms);
                 usleep(5000);
         }
+}
+
+unsigned it_own_fds(It *it) {
+        unsigned prev = UINT_MAX, n = 0;
+
+        for (int waited = 0; waited < IT_TIMEOUT_MS; waited += 10) {
+                size_t s = it_spares(it, NULL, 0);
+
+                if (s == 0 || s == IT_SPARES) {
+                        n = it_count_fds(it->daemon) - IT_SPARE_FDS * (unsigned) s;
+                        if (n == prev && it_spares(it, NULL, 0) == s)
+                                return n;
+                        prev = n;
+                } else
+                        prev = UINT_MAX;
+                usleep(10000);
+        }
+        return n;
 }
 
 unsigned it_count_fds(pid_t pid) {

@@ -95,6 +95,14 @@ pid_t it_wait_worker(It *it, uint32_t domid, pid_t not, int timeout_ms);
 size_t it_spares(It *it, pid_t *buf, size_t n);
 /* descriptors the daemon holds per spare worker (its channel, the pipe of its log) */
 #define IT_SPARE_FDS 2u
+/* the spare workers the daemon keeps once it has started its first worker (PROC_SPARES) */
+#define IT_SPARES 4u
+/*
+ * The daemon's descriptors less its spare workers', read once they are settled: the spares
+ * are all started (or none was, before the first worker) and two readings 10 ms apart agree
+ * (a spare being started holds its channel and log pipe before it is a child).
+ */
+unsigned it_own_fds(It *it);
 
 /* the daemon */
 void it_daemon_start(It *it, const char *const *extra_env);
