@@ -81,6 +81,8 @@ static void forward_arm(Forward *f) {
         for (unsigned v = 0; v < f->nr_vcpus; v++)
                 if (f->pending[v].claim && f->pending[v].deadline_ns < next)
                         next = f->pending[v].deadline_ns;
+        if (f->timer.active && next == f->timer_at)
+                return;
         loop_timer_stop(f->loop, &f->timer);
         if (next == UINT64_MAX)
                 return;
@@ -268,6 +270,8 @@ int forward_claim_add(Forward *f, uint32_t id, uint32_t ring_id, uint8_t space, 
         loop_io_init(&c->answers, forward_answers_cb, c->from_fd);
         r = loop_io_start(f->loop, &c->answers);
         if (r < 0) {
+                /* its counters' entry is free again */
+                c->stats->id = 0;
                 (void) munmap(c->ring, sizeof(*c->ring));
                 close(c->to_fd);
                 close(c->from_fd);

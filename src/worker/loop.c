@@ -219,10 +219,11 @@ static int loop_timeout(Loop *loop) {
         if (next <= now)
                 return 0;
         /* rounded up: a wait never ends before the timer is due */
-        ms = (next - now + 999999u) / 1000000u;
+        ms = (next - now) / 1000000u + ((next - now) % 1000000u != 0);
         return ms > INT_MAX ? INT_MAX : (int) ms;
 }
 
+/* Due timers, earliest first; those (re)started during this turn's timer callbacks wait for the next. */
 static void loop_run_timers(Loop *loop) {
         uint64_t now = loop_monotonic_ns();
 
@@ -230,10 +231,8 @@ static void loop_run_timers(Loop *loop) {
                 LoopTimer *due = NULL;
 
                 for (LoopTimer *t = loop->timers; t; t = t->next)
-                        if (t->at_ns <= now && t->turn != loop->turn) {
+                        if (t->at_ns <= now && t->turn != loop->turn && (!due || t->at_ns < due->at_ns))
                                 due = t;
-                                break;
-                        }
                 if (!due)
                         return;
                 loop_timer_stop(loop, due);
@@ -270,6 +269,13 @@ int loop_run(Loop *loop) {
                         return -errno;
                 }
                 loop->now_real = loop_clock_ns(CLOCK_REALTIME);
+                /*
+                 * Timers first: a descriptor callback that restarts a timer
+                 * already due (a claim's answer re-arming the earliest
+                 * deadline) cannot put it off for good.
+                 */
+                if (loop->timers)
+                        loop_run_timers(loop);
                 loop->batch_n = n;
                 for (loop->batch_pos = 0; loop->batch_pos < n && !loop->stop; loop->batch_pos++) {
                         LoopIo *io = loop->batch[loop->batch_pos].data.ptr;
@@ -279,8 +285,6 @@ int loop_run(Loop *loop) {
                 }
                 loop->batch_n = 0;
                 loop->batch_pos = 0;
-                if (loop->timers)
-                        loop_run_timers(loop);
                 /* only when nothing else was ready: another guest's event or a client comes first */
                 if (n == 0 && loop->idles)
                         loop_run_idles(loop);

@@ -14,7 +14,13 @@
  *
  * Rules for the user: a LoopIo is stopped before its descriptor is closed
  * (loop_io_stop() is what removes it from the epoll set), and any watcher may
- * be started or stopped, or freed once stopped, from any callback.
+ * be started or stopped, or freed once stopped, from any callback.  If a
+ * descriptor was closed first anyway, the loop makes a new epoll set when it
+ * notices (the number closed or given to an unwatched file): a best effort,
+ * not a licence.
+ *
+ * A turn: wait, run the timers that are due, call the ready descriptors'
+ * callbacks, then, only if no descriptor was ready, the idle callbacks.
  */
 
 #include <stdbool.h>
@@ -45,7 +51,11 @@ struct LoopTimer {
         LoopTimer *next;
 };
 
-/* Run once per turn of the loop in which no descriptor was ready; the loop does not sleep while one is active. */
+/*
+ * Run once per turn of the loop in which no descriptor was ready (so never
+ * while descriptors keep it busy: for polling, not for deferred work); the
+ * loop does not sleep while one is active.
+ */
 struct LoopIdle {
         LoopIdleFn cb;
         bool active;
@@ -74,7 +84,7 @@ void loop_idle_stop(Loop *loop, LoopIdle *i);
 uint64_t loop_now_realtime(const Loop *loop);
 uint64_t loop_monotonic_ns(void);
 
-/* The running loop_run() returns once the current callback is done. */
+/* The running loop_run() returns once the current callback is done (a break before loop_run() is forgotten). */
 void loop_break(Loop *loop);
 /* Until loop_break(): 0, or -errno if the loop itself failed (waiting, or making its epoll set anew). */
 int loop_run(Loop *loop);

@@ -24,6 +24,13 @@ int main(int argc, char **argv) {
         Worker *w = NULL;
         int opt, type = 0, r;
         socklen_t len = sizeof(type);
+        sigset_t stop;
+
+        /* blocked at once, taken later through a signalfd (worker_new): none is lost or kills it meanwhile */
+        sigemptyset(&stop);
+        sigaddset(&stop, SIGTERM);
+        sigaddset(&stop, SIGINT);
+        (void) sigprocmask(SIG_BLOCK, &stop, NULL);
 
         while ((opt = getopt(argc, argv, "dv")) != -1)
                 switch (opt) {
