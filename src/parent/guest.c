@@ -511,14 +511,20 @@ static void guest_proc_ended(Proc *p, void *userdata, int status) {
                         g->quick_deaths = 0;
                         guest_respawn(g);
                 }
-        } else if (was == GUEST_RUN_STOPPING && g->server_id != GUEST_NO_SERVER && !settled &&
-                   g->quick_deaths >= GUEST_MAX_QUICK_DEATHS) {
-                log_error("Guest %s: ioreq server %" PRIu32 " of domain %" PRIu32 " could not be torn down", g->name,
-                          g->server_id, g->domid);
         } else if (was == GUEST_RUN_STOPPING && g->server_id != GUEST_NO_SERVER) {
-                /* it died before the server was gone: another one tears it down */
-                g->quick_deaths = settled ? 1 : g->quick_deaths + 1;
-                (void) guest_spawn(g, true);
+                if (!settled && g->quick_deaths >= GUEST_MAX_QUICK_DEATHS) {
+                        log_error("Guest %s: ioreq server %" PRIu32 " of domain %" PRIu32 " could not be torn down",
+                                  g->name, g->server_id, g->domid);
+                } else {
+                        /* it died before the server was gone: another one tears it down */
+                        g->quick_deaths = settled ? 1 : g->quick_deaths + 1;
+                        (void) guest_spawn(g, true);
+                }
+                /* none does: what was asked for while it stopped gets its worker (a first one), which takes it over */
+                if (!g->proc && guest_users(g) > 0) {
+                        g->quick_deaths = 0;
+                        guest_respawn(g);
+                }
         } else if (was == GUEST_RUN_STOPPING) {
                 /* registrations made while it stopped: a new server */
                 if (guest_users(g) > 0)
