@@ -268,6 +268,8 @@ static bool guest_release_server(Guest *g, Client *client) {
         case GUEST_RUN_WAITING:
                 /* no worker to do it: one that only answers what waits and destroys the server */
                 ev_timer_stop(g->loop, &g->restart_timer);
+                /* if none can be started, the next registration starts one (no timer would) */
+                g->run = GUEST_RUN_NONE;
                 (void) guest_spawn(g, true);
                 return false;
         default:
