@@ -274,6 +274,8 @@ static bool guest_release_server(Guest *g, Client *client) {
         case GUEST_RUN_WAITING:
                 /* no worker to do it: one that only answers what waits and destroys the server */
                 ev_timer_stop(g->loop, &g->restart_timer);
+                /* if none can be started, the next registration starts one (no timer would) */
+                g->run = GUEST_RUN_NONE;
                 (void) guest_spawn(g, true);
                 return false;
         default:
@@ -517,14 +519,20 @@ static void guest_proc_ended(Proc *p, void *userdata, int status) {
                         g->quick_deaths = 0;
                         guest_respawn(g);
                 }
-        } else if (was == GUEST_RUN_STOPPING && g->server_id != GUEST_NO_SERVER && !settled &&
-                   g->quick_deaths >= GUEST_MAX_QUICK_DEATHS) {
-                log_error("Guest %s: ioreq server %" PRIu32 " of domain %" PRIu32 " could not be torn down", g->name,
-                          g->server_id, g->domid);
         } else if (was == GUEST_RUN_STOPPING && g->server_id != GUEST_NO_SERVER) {
-                /* it died before the server was gone: another one tears it down */
-                g->quick_deaths = settled ? 1 : g->quick_deaths + 1;
-                (void) guest_spawn(g, true);
+                if (!settled && g->quick_deaths >= GUEST_MAX_QUICK_DEATHS) {
+                        log_error("Guest %s: ioreq server %" PRIu32 " of domain %" PRIu32 " could not be torn down",
+                                  g->name, g->server_id, g->domid);
+                } else {
+                        /* it died before the server was gone: another one tears it down */
+                        g->quick_deaths = settled ? 1 : g->quick_deaths + 1;
+                        (void) guest_spawn(g, true);
+                }
+                /* none does: what was asked for while it stopped gets its worker (a first one), which takes it over */
+                if (!g->proc && guest_users(g) > 0) {
+                        g->quick_deaths = 0;
+                        guest_respawn(g);
+                }
         } else if (was == GUEST_RUN_STOPPING) {
                 /* registrations made while it stopped: a new server */
                 if (guest_users(g) > 0)
