@@ -353,6 +353,13 @@ verdicts() {
         echo "$line"
         case $line in PASS*) pass=$((pass + 1)) ;; *) fail=$((fail + 1)) ;; esac
     done
+    # a dom0 that did not get to its end: where it stood (its last steps and the serial log's end)
+    if ! grep -aq 'XQ-LOG .* scenarios done' "$WORK/serial.txt"; then
+        say "dom0 did not finish its scenarios; its last steps:"
+        grep -a '^XQ-LOG ' "$WORK/serial.txt" | tail -n 8
+        say "the end of the serial log:"
+        tail -n 40 "$WORK/serial.txt"
+    fi
     say "logs: $LOG (serial), $WORK/facts-xen.txt, $WORK/facts-xensim.txt, $WORK/compare.txt"
     say "total $((SECONDS - T0))s"
     echo "$pass passed, $fail failed"

@@ -85,7 +85,7 @@ scen5() {
     sed 's/^/XQ-PROBE /' /tmp/probe.err | tail -n 40
     [ -s /tmp/probe-create.log ] && sed 's/^/XQ-PROBE-CREATE /' /tmp/probe-create.log | tail -n 20
     sed 's/^/XQ-PROBE-GUEST /' $CONS/guest-probe.log 2>/dev/null | grep -v '^XQ-PROBE-GUEST $' | tail -n 20
-    xl destroy probe >/dev/null 2>&1
+    timeout -s KILL 60 xl destroy probe >/dev/null 2>&1
     gone probe 10 || log "probe domain still listed: $(xl list | tail -n +2 | tr '\n' ' ')"
 }
 
@@ -157,7 +157,8 @@ counts() { grep -E '^(kicks|CLIENT-COUNTS) ' "$1" | tail -n 1; }
 hung_up() { grep -q -e 'CLIENT-COUNTS.* end=hangup' -e 'xen-ioreqd closed the connection' "$1" \
             && grep -q -e 'BACKEND-EXIT rc=2' -e 'CLIENT-COUNTS.* end=hangup' "$1"; }
 
-query() { xq-query $SOCK 2>&1 | tail -n 1; }
+# bounded: a daemon that does not answer is a failure of the scenario, not a hung dom0
+query() { timeout -s KILL 10 xq-query $SOCK 2>&1 | tail -n 1; }
 qfield() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
 # wait_query SECONDS PATTERN: until the daemon's QUERY line matches PATTERN (shell glob)
@@ -207,7 +208,7 @@ scen7() {
     mkcfg_hvm guest 1 "xqvirtio=1 xqwait=150 xqvda=r:vda:0:2048+w:vda:1024:256:$VBLK_WORD+r:vda:1024:256" \
         || { result 7 FAIL "no HVM guest support in this dom0 (run.sh's HVM_SCEN)"; return; }
     : > $GLOG
-    xl create -p /etc/xen/guest.cfg > /tmp/create7.log 2>&1 || { show CREATE /tmp/create7.log 40
+    timeout -s KILL 120 xl create -p /etc/xen/guest.cfg > /tmp/create7.log 2>&1 || { show CREATE /tmp/create7.log 40
         show QEMU-DM /var/log/xen/qemu-dm-guest.log 30; result 7 FAIL "xl create of the HVM guest failed"; return; }
     domid=$(xl domid guest)
     q=$(wait_query 10 "*state=running*") || why="$why daemon did not see the guest ($q);"
@@ -223,7 +224,7 @@ scen7() {
     [ "$(qfield "$q" server_id)" = 1 ] || why="$why the daemon's server id is $(qfield "$q" server_id), want 1;"
     if [ -n "$why" ]; then      # no device: the guest need not boot to show it
         show VBLK $VBLK_LOG 20; show DAEMON /tmp/daemon.log 20
-        xl destroy guest; backend_stop $VBLK_LOG
+        timeout -s KILL 60 xl destroy guest; backend_stop $VBLK_LOG
         result 7 FAIL "$why"; return
     fi
     xl unpause guest
@@ -239,7 +240,7 @@ scen7() {
     q=$(query)
     log "after the guest: $q"
     # the guest goes: the daemon closes the backend's connection, which then prints its counts
-    xl destroy guest
+    timeout -s KILL 60 xl destroy guest
     if wait_for $VBLK_LOG BACKEND-EXIT 10; then
         grep -q 'BACKEND-EXIT rc=2' $VBLK_LOG || why="$why xen-ioreqd-vblk did not end by the daemon's hang-up;"
     else
@@ -284,7 +285,7 @@ scen7() {
     else
         result 7 FAIL "$why"
     fi
-    xl destroy guest 2>/dev/null
+    timeout -s KILL 60 xl destroy guest 2>/dev/null
     kill -TERM $DPID 2>/dev/null; i=0; while kill -0 $DPID 2>/dev/null && [ $i -lt 25 ]; do sleep 0.2; i=$((i + 1)); done
     show DAEMON /tmp/daemon.log 20
 }
@@ -306,7 +307,7 @@ product() {
     # 2-byte write matches nothing, the read is answered 0.
     mkcfg guest 1 "r4:$BASE+r4:0xfe000004+r4:0xfe000008+w4:0xfe000070:0xf+w4:0xfe000024:0x1+kick:$BASE:0=100,1=60,2=30+w4:0xfe000050:0x7x5+r4:0xfe000050+o4:0x7000:0x1x7+o4:0x7004:0x2x3+o2:0x7000:0x5+i4:0x7000"
     : > $GLOG
-    xl create -p /etc/xen/guest.cfg > /tmp/create1.log 2>&1 || { show CREATE /tmp/create1.log
+    timeout -s KILL 120 xl create -p /etc/xen/guest.cfg > /tmp/create1.log 2>&1 || { show CREATE /tmp/create1.log
         for s in 1 2 3 4; do want $s && result $s FAIL "xl create failed"; done; return; }
     domid=$(xl domid guest)
     q=$(wait_query 10 "*state=running*") || why1="$why1 daemon did not see the guest ($q);"
@@ -339,7 +340,7 @@ product() {
     # the guest dies: the daemon must tell and disconnect its client (which then prints
     # its counts), tear down its server, and let the domain go
     local other1; other1=$(qfield "$q" other)
-    xl destroy guest
+    timeout -s KILL 60 xl destroy guest
     if wait_for /tmp/backend1.log BACKEND-EXIT 10; then
         hung_up /tmp/backend1.log || why3="$why3 client not disconnected by the daemon;"
     else
@@ -382,7 +383,7 @@ product() {
     # this guest powers itself off 8 s after its kicks (on_poweroff=destroy)
     mkcfg guest 2 "kick:$BASE:0=80,1=40" "kick:$BASE:2=70,3=30" 8
     : > $GLOG
-    xl create -p /etc/xen/guest.cfg > /tmp/create2.log 2>&1 || why3="$why3 second xl create failed;"
+    timeout -s KILL 120 xl create -p /etc/xen/guest.cfg > /tmp/create2.log 2>&1 || why3="$why3 second xl create failed;"
     newdomid=$(xl domid guest 2>/dev/null)
     [ -n "$newdomid" ] && [ "$newdomid" != "$domid" ] || why3="$why3 no new domid ($domid -> $newdomid);"
     q=$(wait_query 10 "*state=running domid=$newdomid *") || why3="$why3 daemon did not follow to dom$newdomid ($q);"
@@ -425,7 +426,7 @@ product() {
                                 || result 3 FAIL "$why3"; }
     want 4 && { [ -z "$why4" ] && result 4 PASS "2 vCPUs kicked 4 queues concurrently, 220 kicks counted exactly (xq-client, daemon)" \
                                 || result 4 FAIL "$why4"; }
-    xl destroy guest 2>/dev/null
+    timeout -s KILL 60 xl destroy guest 2>/dev/null
     kill -TERM $DPID 2>/dev/null; i=0; while kill -0 $DPID 2>/dev/null && [ $i -lt 25 ]; do sleep 0.2; i=$((i + 1)); done
     show DAEMON /tmp/daemon.log 20; show NOTIFY /tmp/notify.log 10
 }
@@ -458,7 +459,7 @@ scen6() {
     xlcfg guest pvh /guest/vmlinux /guest/initrd 1 \
         "console=hvc0 iomem=relaxed quiet loglevel=3 xqvdev=$BASE:$VDEV_ID:$VDEV_KICKS"
     : > $GLOG
-    xl create -p /etc/xen/guest.cfg > /tmp/create6.log 2>&1 || { show CREATE /tmp/create6.log
+    timeout -s KILL 120 xl create -p /etc/xen/guest.cfg > /tmp/create6.log 2>&1 || { show CREATE /tmp/create6.log
         result 6 FAIL "xl create failed"; return; }
     domid=$(xl domid guest)
     q=$(wait_query 10 "*state=running domid=$domid *") || why="$why daemon did not see dom$domid ($q);"
@@ -489,7 +490,7 @@ scen6() {
     q=$(query)
     log "after the guest: $q; ${st:-no STATUS=}"
     [ -n "$BPID" ] && backend_stop $bl       # its final counts; never a bare "wait"
-    xl destroy guest
+    timeout -s KILL 60 xl destroy guest
     gone guest 20 || why="$why the domain stays listed;"
     tr -d '\r' < $GLOG > $gl
     show GUEST $gl 40; show VDEV $bl 30
@@ -595,7 +596,7 @@ scen8() {
     log "scenario 8: kill -9 of the worker, then of xen-ioreqd (under xirq-supervise), while the guest kicks"
     # nothing left of scenarios 1-4
     [ -n "$DPID" ] && kill -TERM "$DPID" 2>/dev/null
-    xl destroy guest >/dev/null 2>&1; gone guest 20
+    timeout -s KILL 60 xl destroy guest >/dev/null 2>&1; gone guest 20
     daemon_config || { result 8 FAIL "the sample configuration is unusable"; return; }
     xq-notify /run/xq-notify8.sock 900 > /tmp/notify8.log 2>&1 &
     npid=$!
@@ -612,7 +613,7 @@ scen8() {
 
     mkcfg guest 1 "kick:$BASE:0=$KICKS8,1=$KICKS8@$KICKS8_S"
     : > $GLOG
-    xl create -p /etc/xen/guest.cfg > /tmp/create8.log 2>&1 || { show CREATE /tmp/create8.log; why8="$why8 xl create failed;"; }
+    timeout -s KILL 120 xl create -p /etc/xen/guest.cfg > /tmp/create8.log 2>&1 || { show CREATE /tmp/create8.log; why8="$why8 xl create failed;"; }
     domid=$(xl domid guest 2>/dev/null)
     q=$(wait_query 10 "*state=running domid=$domid *") || why8="$why8 the daemon did not see the guest ($q);"
     backend_start xq-client /tmp/backend8.log 0,1 || why8="$why8 the backend's registration failed;"
@@ -692,7 +693,7 @@ scen8() {
     done
     show GUEST /tmp/guest8.log 5; show BACKEND /tmp/backend8.log 5
 
-    xl destroy guest 2>/dev/null; gone guest 20
+    timeout -s KILL 60 xl destroy guest 2>/dev/null; gone guest 20
     kill -TERM $spid 2>/dev/null
     n=0; while kill -0 $spid 2>/dev/null && [ $n -lt 25 ]; do sleep 0.2; n=$((n + 1)); done
     kill -0 $spid 2>/dev/null && why8="$why8 xirq-supervise did not stop on SIGTERM;"
