@@ -2,13 +2,14 @@
 /*
  * The worker's event loop (worker/loop.c): readable descriptors reach their
  * callback while they stay readable; a watcher stopped by another callback of
- * the same turn is not called; a descriptor closed before it was stopped,
- * while another process keeps the file open, neither reaches the stopped
- * watcher nor spins the loop; timers fire once, in time, never early;
- * a timer restarted from its own callback and an idle callback run once per
- * turn and let descriptors in between; a due timer that a descriptor's
- * callback restarts in every turn still fires; idle callbacks run only when nothing
- * was ready; the loop blocks with no timeout when no timer runs.
+ * the same turn (or by a timer of that turn) is not called; a descriptor
+ * closed before it was stopped, while another process keeps the file open,
+ * neither reaches the stopped watcher nor spins the loop; timers fire once,
+ * in time, never early; a timer restarted from its own callback and an idle
+ * callback run once per turn and let descriptors in between; a due timer
+ * that a descriptor's callback restarts in every turn still fires; idle
+ * callbacks run only when nothing was ready; the loop blocks with no timeout
+ * when no timer runs.
  */
 #define _GNU_SOURCE 1
 #include <errno.h>
@@ -75,6 +76,7 @@ typedef struct Tm {
         unsigned calls;
         uint64_t fired_ns;
         unsigned rearm;                 /* restart at once from the callback this many times */
+        Ev *victim;                     /* stopped by the callback */
         Ev *stop_after;                 /* with rearm: loop_break() at the last restart, if this one was called */
 } Tm;
 
@@ -83,6 +85,8 @@ static void tm_cb(Loop *loop, LoopTimer *t) {
 
         m->calls++;
         m->fired_ns = loop_monotonic_ns();
+        if (m->victim)
+                loop_io_stop(loop, &m->victim->io);
         if (m->rearm > 0) {
                 m->rearm--;
                 loop_timer_start(loop, t, 0);
@@ -224,6 +228,23 @@ int main(void) {
 
                 (void) !read(a.fd, &n, sizeof(n));
         }
+
+        /* a watcher stopped by a timer is not called in that turn, though its descriptor was ready */
+        ev_open(&b, false);
+        CHECK_INT(loop_io_start(loop, &b.io), 0);
+        tm = (Tm) { .t = tm.t, .victim = &b, .stop_after = &a };
+        a.calls = 0;
+        a.break_after = 1;
+        ev_kick(&b);
+        ev_kick(&a);
+        loop_timer_start(loop, &tm.t, 0);
+        CHECK_INT(loop_run(loop), 0);
+        CHECK_INT(tm.calls, 1);
+        CHECK_INT(a.calls, 1);
+        CHECK_INT(b.calls, 0);
+        CHECK(!b.io.active);
+        close(b.fd);
+        a.break_after = 0;
 
         /* a stopped timer does not fire */
         tm = (Tm) { .t = tm.t };

@@ -269,6 +269,9 @@ int loop_run(Loop *loop) {
                         return -errno;
                 }
                 loop->now_real = loop_clock_ns(CLOCK_REALTIME);
+                /* the whole batch is pending from here: a watcher stopped by a timer is not called either */
+                loop->batch_n = n;
+                loop->batch_pos = -1;
                 /*
                  * Timers first: a descriptor callback that restarts a timer
                  * already due (a claim's answer re-arming the earliest
@@ -276,7 +279,6 @@ int loop_run(Loop *loop) {
                  */
                 if (loop->timers)
                         loop_run_timers(loop);
-                loop->batch_n = n;
                 for (loop->batch_pos = 0; loop->batch_pos < n && !loop->stop; loop->batch_pos++) {
                         LoopIo *io = loop->batch[loop->batch_pos].data.ptr;
 
