@@ -113,9 +113,7 @@ static void window_applied(const char *guest, unsigned us) {
         char line[128];
 
         snprintf(line, sizeof line, "Guest %s: busy polling window now %u us", guest, us);
-        for (int i = 0; i < IT_TIMEOUT_MS / 10 && !it_log_contains(&it, line); i++)
-                usleep(10 * 1000);
-        CHECK(it_log_contains(&it, line), "the worker logs \"%s\"", line);
+        CHECK(it_wait_log(&it, line, IT_TIMEOUT_MS), "the worker logs \"%s\"", line);
 }
 
 static void kick(uint32_t domid, unsigned vcpu) {

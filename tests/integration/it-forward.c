@@ -83,18 +83,6 @@ static void irq_none(const char *what) {
         CHECK_EQ(irq_count(), irq_seen, what);
 }
 
-/*
- * The daemon's log tells s within the timeout: a worker's line, or the parent's on its message,
- * comes after the guest has seen the effect.
- */
-static bool log_told(const char *s) {
-        uint64_t end = now_ms() + IT_TIMEOUT_MS;
-
-        while (!it_log_contains(&it, s) && now_ms() < end)
-                usleep(10 * 1000);
-        return it_log_contains(&it, s);
-}
-
 static void signal_efd(int efd, uint64_t n) {
         CHECK(write(efd, &n, sizeof n) == sizeof n, "writing an eventfd: %m");
 }
@@ -431,7 +419,7 @@ static void test_claims(void) {
         CHECK(t0 >= DEADLINE_MS - 50 && t0 < DEADLINE_MS + 2000, "completed at its deadline (%llu ms)",
               (unsigned long long) t0);
         backend_stop(&b);
-        CHECK(log_told("did not answer an access"), "the log tells");
+        CHECK(it_wait_log(&it, "did not answer an access", IT_TIMEOUT_MS), "the log tells");
         {
                 xenioreqd_guest_info q;
                 uint64_t end = now_ms() + IT_TIMEOUT_MS;
@@ -527,7 +515,7 @@ static void test_misc(void) {
         CHECK_EQ(xenioreqd_assign(c, XIRQ_SPACE_MMIO, 0xf2000000u, 4, XIRQ_MATCH_ANY, 0, 0, efd), 0, "a registration");
         signal_efd(efd, full);
         CHECK_EQ(it_write(&it, dom, 0, XSG_MMIO, 0xf2000000u, 4, 1), 0, "a kick on a full counter completes");
-        CHECK(log_told("counter is full"), "the log tells of the kick on a full counter");
+        CHECK(it_wait_log(&it, "counter is full", IT_TIMEOUT_MS), "the log tells of the kick on a full counter");
         xenioreqd_close(c);
         close(efd);
 

@@ -521,6 +521,23 @@ bool it_log_contains(It *it, const char *s) {
         return strstr(buf, s) != NULL;
 }
 
+typedef struct LogWait {
+        It *it;
+        const char *s;
+} LogWait;
+
+static bool log_has(void *arg) {
+        LogWait *w = arg;
+
+        return it_log_contains(w->it, w->s);
+}
+
+bool it_wait_log(It *it, const char *s, int timeout_ms) {
+        LogWait w = { .it = it, .s = s };
+
+        return it_wait_for(log_has, &w, timeout_ms);
+}
+
 /* ---- sd_notify ---- */
 
 void it_drain_notes(It *it) {

@@ -114,6 +114,8 @@ bool it_daemon_alive(It *it);
 int it_daemon_run(It *it, char *out, size_t size, const char *arg, ...);
 /* the log so far contains s? */
 bool it_log_contains(It *it, const char *s);
+/* it_log_contains() within timeout_ms: a line the daemon writes after the effect a test saw */
+bool it_wait_log(It *it, const char *s, int timeout_ms);
 
 /* sd_notify: wait for a message with a line starting with prefix (after the last one matched) */
 const char *it_wait_note(It *it, const char *prefix, int timeout_ms);
