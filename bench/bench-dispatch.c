@@ -28,7 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "ioreq.h"
@@ -242,24 +241,17 @@ int main(int argc, char **argv) {
         }
         d.dispatching = true;
 
-        {
-                sigset_t set;
-
-                sigemptyset(&set);
-                sigaddset(&set, SIGTERM);
-                sigaddset(&set, SIGINT);
-                if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
-                    (d.sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
-                        r = -errno;
-                        log_error_errno(r, "Failed to take signals as a descriptor: %m");
-                        goto out;
-                }
-                loop_io_init(&d.sig, dispatch_signal, d.sig_fd);
-                r = loop_io_start(d.loop, &d.sig);
-                if (r < 0) {
-                        log_error_errno(r, "Failed to watch signals: %m");
-                        goto out;
-                }
+        d.sig_fd = loop_stop_signals();
+        if (d.sig_fd < 0) {
+                r = d.sig_fd;
+                log_error_errno(r, "Failed to take signals as a descriptor: %m");
+                goto out;
+        }
+        loop_io_init(&d.sig, dispatch_signal, d.sig_fd);
+        r = loop_io_start(d.loop, &d.sig);
+        if (r < 0) {
+                log_error_errno(r, "Failed to watch signals: %m");
+                goto out;
         }
 
         printf("bench-dispatch: domain %" PRIu64 ", server %" PRIu32 ", %u registrations in %u ranges\n", domid,

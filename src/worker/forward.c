@@ -212,6 +212,8 @@ static int forward_map_ring(int fd, struct xirq_ring **ret) {
         return 0;
 }
 
+static void forward_claim_free(Forward *f, Claim *c, bool complete);
+
 int forward_claim_add(Forward *f, uint32_t id, uint32_t ring_id, uint8_t space, uint64_t first, uint64_t last,
                       uint32_t deadline_ms, int fds[3]) {
         Claim *c;
@@ -270,12 +272,9 @@ int forward_claim_add(Forward *f, uint32_t id, uint32_t ring_id, uint8_t space, 
         loop_io_init(&c->answers, forward_answers_cb, c->from_fd);
         r = loop_io_start(f->loop, &c->answers);
         if (r < 0) {
-                /* its counters' entry is free again */
+                /* its counters' entry is free again, the descriptors taken are closed */
                 c->stats->id = 0;
-                (void) munmap(c->ring, sizeof(*c->ring));
-                close(c->to_fd);
-                close(c->from_fd);
-                free(c);
+                forward_claim_free(f, c, false);
                 return r;
         }
         c->next = f->claims;

@@ -2,8 +2,10 @@
 #define _GNU_SOURCE 1
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -59,6 +61,19 @@ Loop *loop_free(Loop *loop) {
         close(loop->epfd);
         free(loop);
         return NULL;
+}
+
+int loop_stop_signals(void) {
+        sigset_t set;
+        int fd;
+
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+                return -errno;
+        fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+        return fd < 0 ? -errno : fd;
 }
 
 /* ---- descriptors ---- */

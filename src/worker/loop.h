@@ -80,6 +80,14 @@ void loop_idle_init(LoopIdle *i, LoopIdleFn cb);
 void loop_idle_start(Loop *loop, LoopIdle *i);
 void loop_idle_stop(Loop *loop, LoopIdle *i);
 
+/*
+ * SIGTERM and SIGINT blocked (idempotent) and taken through a new signalfd,
+ * non-blocking and close-on-exec: its descriptor, or -errno.  No handler runs
+ * in a process under a system call filter; called first thing in main(), no
+ * such signal is lost or kills the process before its loop runs.
+ */
+int loop_stop_signals(void);
+
 /* CLOCK_REALTIME in ns, read when the loop last woke up. */
 uint64_t loop_now_realtime(const Loop *loop);
 uint64_t loop_monotonic_ns(void);

@@ -24,13 +24,8 @@ int main(int argc, char **argv) {
         Worker *w = NULL;
         int opt, type = 0, r;
         socklen_t len = sizeof(type);
-        sigset_t stop;
-
-        /* blocked at once, taken later through a signalfd (worker_new): none is lost or kills it meanwhile */
-        sigemptyset(&stop);
-        sigaddset(&stop, SIGTERM);
-        sigaddset(&stop, SIGINT);
-        (void) sigprocmask(SIG_BLOCK, &stop, NULL);
+        /* signals as a descriptor, at once: none is lost or kills it before its loop runs */
+        int sig_fd = loop_stop_signals();
 
         while ((opt = getopt(argc, argv, "dv")) != -1)
                 switch (opt) {
@@ -50,12 +45,16 @@ int main(int argc, char **argv) {
         }
         /* a write to a closed eventfd reader or channel is an error return, never a signal */
         signal(SIGPIPE, SIG_IGN);
+        if (sig_fd < 0) {
+                log_error_errno(sig_fd, "Failed to take signals as a descriptor: %m");
+                return EXIT_FAILURE;
+        }
         r = loop_new(&loop);
         if (r < 0) {
                 log_error_errno(r, "Failed to create the event loop: %m");
                 return EXIT_FAILURE;
         }
-        r = worker_new(&w, loop, WIRE_FD);
+        r = worker_new(&w, loop, WIRE_FD, sig_fd);
         if (r < 0) {
                 log_error_errno(r, "Failed to start: %m");
                 return EXIT_FAILURE;

@@ -661,28 +661,20 @@ static void worker_signal_cb(Loop *loop, LoopIo *io) {
         worker_end(w, EXIT_SUCCESS);
 }
 
-int worker_new(Worker **ret, Loop *loop, int fd) {
-        sigset_t set;
+int worker_new(Worker **ret, Loop *loop, int fd, int sig_fd) {
         Worker *w;
         int r;
 
         w = calloc(1, sizeof(*w));
-        if (!w)
+        if (!w) {
+                close(sig_fd);
                 return -ENOMEM;
+        }
         w->loop = loop;
         w->fd = fd;
         w->state = WORKER_INIT;
         w->log_limit = (RateLimit) RATELIMIT_INIT(10 * 1000 * 1000, 10);
-        /* signals as a descriptor: no handler runs once the system call filter is in place */
-        sigemptyset(&set);
-        sigaddset(&set, SIGTERM);
-        sigaddset(&set, SIGINT);
-        w->sig_fd = -1;
-        if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-                goto fail_errno;
-        w->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-        if (w->sig_fd < 0)
-                goto fail_errno;
+        w->sig_fd = sig_fd;
         /*
          * The Xen handles now, before any domain is known, so that INIT does
          * not wait for them (the worker may be a spare, started ahead of
@@ -695,16 +687,12 @@ int worker_new(Worker **ret, Loop *loop, int fd) {
         r = loop_io_start(loop, &w->sig);
         if (r == 0)
                 r = loop_io_start(loop, &w->io);
-        if (r < 0)
-                goto fail;
+        if (r < 0) {
+                worker_free(w);
+                return r;
+        }
         *ret = w;
         return 0;
-
-fail_errno:
-        r = -errno;
-fail:
-        worker_free(w);
-        return r;
 }
 
 Worker *worker_free(Worker *w) {

@@ -18,8 +18,8 @@
 
 typedef struct Worker Worker;
 
-/* fd: the channel (a connected SOCK_SEQPACKET socket). */
-int worker_new(Worker **ret, Loop *loop, int fd);
+/* fd: the channel (a connected SOCK_SEQPACKET socket); sig_fd: loop_stop_signals()'s, taken in any case. */
+int worker_new(Worker **ret, Loop *loop, int fd, int sig_fd);
 Worker *worker_free(Worker *w);
 
 /* The process's exit status once the loop has stopped. */
