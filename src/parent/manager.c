@@ -381,8 +381,11 @@ static void manager_status_refresh_cb(struct ev_loop *loop, ev_timer *w, int rev
  * the service manager is slow to read them).
  */
 void manager_update_status(Manager *m) {
-        if (!ev_is_active(&m->status_timer))
-                ev_timer_start(m->loop, &m->status_timer);
+        if (ev_is_active(&m->status_timer))
+                return;
+        /* set again: a one-shot timer that has fired would otherwise fire at once */
+        ev_timer_set(&m->status_timer, MANAGER_STATUS_DELAY, 0.);
+        ev_timer_start(m->loop, &m->status_timer);
 }
 
 /* ---- guests' events ---- */

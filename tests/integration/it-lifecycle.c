@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "itlib.h"
@@ -101,6 +102,29 @@ int main(int argc, char **argv) {
         CHECK(s[0].enabled && s[0].bound_port[0] && s[0].bound_port[1], "enabled, both vCPUs bound");
         note = it_wait_note(&it, "STATUS=1 guests configured, 1 running, 1 serving, 3 registrations", IT_TIMEOUT_MS);
         CHECK(note, "a STATUS= with 1 serving and 3 registrations");
+
+        /* STATUS= is coalesced: one per 0.2 s at most, however fast the registrations change */
+        {
+                struct timespec t0, t1;
+                size_t sent, allowed;
+                int e3 = it_eventfd();
+
+                it_drain_notes(&it);
+                clock_gettime(CLOCK_MONOTONIC, &t0);
+                for (int i = 0; i < 20; i++) {
+                        CHECK_EQ(it_virtio(c1, BASE, 3, false, e3), 0, "register queue 3");
+                        CHECK_EQ(it_virtio(c1, BASE, 3, true, -1), 0, "DEASSIGN queue 3");
+                }
+                /* and the last one differs from the STATUS= sent before */
+                CHECK_EQ(it_virtio(c1, BASE, 3, false, e3), 0, "register queue 3");
+                clock_gettime(CLOCK_MONOTONIC, &t1);
+                usleep(500000);
+                sent = it_count_notes(&it, "STATUS=");
+                allowed = 2 + (size_t) (((double) (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9) / 0.2);
+                CHECK(sent >= 1 && sent <= allowed, "41 changes sent %zu STATUS= (1 to %zu expected)", sent, allowed);
+                CHECK_EQ(it_virtio(c1, BASE, 3, true, -1), 0, "DEASSIGN queue 3");
+                close(e3);
+        }
 
         /* a second client on the same QUEUE_NOTIFY range */
         c2 = it_connect(&it, "g1");

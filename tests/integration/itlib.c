@@ -548,6 +548,19 @@ void it_drain_notes(It *it) {
         pthread_mutex_unlock(&notes_lock);
 }
 
+size_t it_count_notes(It *it, const char *prefix) {
+        size_t n = 0;
+
+        usleep(20000);
+        pthread_mutex_lock(&notes_lock);
+        for (size_t i = it->notes_seen; i < it->n_notes; i++)
+                if (strncmp(it->notes[i], prefix, strlen(prefix)) == 0)
+                        n++;
+        it->notes_seen = it->n_notes;
+        pthread_mutex_unlock(&notes_lock);
+        return n;
+}
+
 static bool note_has(const char *note, const char *prefix) {
         size_t len = strlen(prefix);
 

@@ -121,6 +121,8 @@ bool it_wait_log(It *it, const char *s, int timeout_ms);
 const char *it_wait_note(It *it, const char *prefix, int timeout_ms);
 /* receive whatever is queued now, no wait */
 void it_drain_notes(It *it);
+/* the messages not looked at yet that start with prefix, counted (and now looked at) */
+size_t it_count_notes(It *it, const char *prefix);
 
 /* xensim */
 uint32_t it_domain_create(It *it, const char *name, unsigned vcpus);
