@@ -142,9 +142,8 @@ static int guest_stats_open(Guest *g, int fd) {
                 return r;
         }
         /*
-         * Not in a forked worker (it maps its own guest's from the descriptor
-         * INIT brings), and one mapping fewer for fork() to copy per guest:
-         * at 1000 guests most of a spare's fork.
+         * Never in a copy of this process (a worker maps its own guest's from
+         * the descriptor INIT brings; under valgrind workers start as one).
          */
         (void) madvise(p, STATS_SIZE, MADV_DONTFORK);
         g->stats_fd = fd;

@@ -54,11 +54,16 @@ static int manager_collect_passed_fds(Manager *m, bool *ret_restored) {
         }
 
         for (int i = 0; i < n; i++) {
-                int fd = SD_LISTEN_FDS_START + i;
+                /* moved above the passed range: the low numbers are for proc_config_open() */
+                int fd = fcntl(SD_LISTEN_FDS_START + i, F_DUPFD_CLOEXEC, SD_LISTEN_FDS_START + n);
                 const char *name = names && names[i] ? names[i] : "";
                 struct sockaddr_un sa;
                 socklen_t len = sizeof(sa);
 
+                if (fd >= 0)
+                        close(SD_LISTEN_FDS_START + i);
+                else
+                        fd = SD_LISTEN_FDS_START + i;
                 if (strncmp(name, "xirq.", 5) == 0 && strncmp(name, "xirq.l.", 7) != 0) {
                         store_fds[n_store] = fd;
                         store_names[n_store++] = names[i];
@@ -613,8 +618,7 @@ int manager_new(Manager **ret, struct ev_loop *loop, const char *config_path, Co
                         return -ENOMEM;
                 }
         }
-        m->procs.exe_fd = -1;
-        m->procs.devnull_fd = -1;
+        m->procs.exe_fd = m->procs.devnull_fd = m->procs.slot_channel = m->procs.slot_log = -1;
         m->guest_events = (GuestEvents) {
                 .changed = manager_guest_changed,
                 .quiet = manager_guest_quiet,
@@ -638,14 +642,15 @@ int manager_start(Manager *m, bool log_prefix) {
 
         (void) notify_setup(&m->notify, m->loop);
 
-        /* the worker binary, held open: a package upgrade does not mix two versions */
-        r = proc_find_worker(m->worker_path, sizeof m->worker_path);
+        /* the passed descriptors first: they move out of the low numbers the workers start from */
+        r = manager_collect_passed_fds(m, &restored);
         if (r < 0)
-                return log_error_errno(r, "Failed to find the worker program %s: %m", m->worker_path);
-        m->procs.exe_fd = r;
-        m->procs.devnull_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (m->procs.devnull_fd < 0)
-                return log_error_errno(errno, "Failed to open /dev/null: %m");
+                return r;
+
+        /* the worker binary, held open: a package upgrade does not mix two versions */
+        r = proc_config_open(&m->procs, m->worker_path, sizeof m->worker_path);
+        if (r < 0)
+                return log_error_errno(r, "Failed to open the worker program %s or /dev/null: %m", m->worker_path);
         m->procs.env = proc_env_new();
         if (!m->procs.env)
                 return log_error_errno(ENOMEM, "Out of memory");
@@ -655,10 +660,6 @@ int manager_start(Manager *m, bool log_prefix) {
         if (r < 0)
                 return r;
         log_debug("Workers: %s", m->worker_path);
-
-        r = manager_collect_passed_fds(m, &restored);
-        if (r < 0)
-                return r;
 
         /* a guest whose socket cannot be created is left out (logged); the others are served */
         for (size_t i = 0; i < m->config->n_guests; i++) {
@@ -724,10 +725,7 @@ Manager *manager_free(Manager *m) {
                 store_clear(m->store);
         m->store = store_free(m->store);
         notify_done(&m->notify);
-        if (m->procs.exe_fd >= 0)
-                close(m->procs.exe_fd);
-        if (m->procs.devnull_fd >= 0)
-                close(m->procs.devnull_fd);
+        proc_config_close(&m->procs);
         proc_env_free(m->procs.env);
 
         for (size_t i = 0; i < m->n_listen; i++) {

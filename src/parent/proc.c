@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #define _GNU_SOURCE 1
+#include "autoconfig.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -7,10 +9,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/close_range.h>
+#include <sched.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#if HAVE_VALGRIND_VALGRIND_H
+#include <valgrind/valgrind.h>
+#endif
 
 #include "fdio.h"
 #include "log.h"
@@ -57,7 +66,7 @@ struct Proc {
  * Spares: workers started ahead of need, exec'd and waiting for their INIT
  * (they have no domain yet: they have opened their Xen handles, unrestricted
  * and unused, and run nothing a guest wrote).  proc_spawn() hands out the
- * oldest, so that starting a guest's worker does not wait for fork, exec and
+ * oldest, so that starting a guest's worker does not wait for its exec and
  * dynamic loading (milliseconds on a busy host), and new ones are started
  * from the event loop, one per loop iteration, once the worker handed out
  * has answered all it was sent (they do not compete with that worker's
@@ -306,48 +315,131 @@ static void proc_child_cb(struct ev_loop *loop, ev_child *w, int revents) {
         free(p);
 }
 
-/* In the child, between fork and exec: only async-signal-safe calls. */
-static void proc_exec(const ProcConfig *c, int channel, int log, pid_t parent) {
-        char *argv[4] = { (char *) PROC_WORKER_NAME, NULL, NULL, NULL };
-        sigset_t none;
-        int exe = c->exe_fd, n = 1;
+/*
+ * A worker is started with clone(CLONE_VM | CLONE_VFORK | CLONE_FILES): until
+ * its exec the child runs on a stack of its own in the main process's memory
+ * and with its descriptor table, while the main process waits.  A fork()
+ * copied both, and at 1000 guests (some 12000 descriptors: clients, their
+ * eventfds, the workers' channels and logs) copying them and closing them
+ * again in the child was most of the CPU a worker's start cost, taken from
+ * the attaches running beside it.  Instead the child's first call,
+ * close_range(CLOSE_RANGE_UNSHARE) from the slots' end, gives it a table of
+ * its own with only what lies below: stdin, stdout, stderr and the slots, the
+ * lowest numbers from 4 on, which hold the four descriptors a worker starts
+ * from (proc_config_open()).
+ *
+ * The child shares the main process's memory: it only reads it, makes only
+ * async-signal-safe calls, and before it unblocks signals it sets every
+ * handled one back to its default (the main process's handlers must not run
+ * in it), as posix_spawn() does.
+ */
+#define PROC_CHILD_STACK        (256u * 1024u)  /* reserved; what it touches is a few pages */
 
+typedef struct ProcChild {
+        const ProcConfig *config;
+        pid_t parent;
+} ProcChild;
+
+#if defined(__SANITIZE_ADDRESS__)
+#define PROC_NO_ASAN __attribute__((no_sanitize_address))
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PROC_NO_ASAN __attribute__((no_sanitize_address))
+#endif
+#endif
+#ifndef PROC_NO_ASAN
+#define PROC_NO_ASAN
+#endif
+
+/* In the child, until its exec: only async-signal-safe calls, nothing written but its own stack. */
+PROC_NO_ASAN static int proc_child(void *arg) {
+        const ProcChild *pc = arg;
+        const ProcConfig *c = pc->config;
+        char *argv[4] = { (char *) PROC_WORKER_NAME, NULL, NULL, NULL };
+        int exe = c->exe_fd, n = 1;
+        sigset_t none;
+
+        /* a descriptor table of its own: nothing of the parent's (other guests' clients and eventfds) */
+        if (close_range((unsigned) c->slot_end, ~0U, CLOSE_RANGE_UNSHARE) < 0)
+                _exit(126);
+        for (int sig = 1; sig < NSIG; sig++) {
+                struct sigaction sa;
+
+                if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN) {
+                        memset(&sa, 0, sizeof(sa));
+                        sa.sa_handler = SIG_DFL;
+                        (void) sigaction(sig, &sa, NULL);
+                }
+        }
+        sigemptyset(&none);
+        (void) sigprocmask(SIG_SETMASK, &none, NULL);
+        /* the worker does not outlive the parent: a new parent takes the server over */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != pc->parent)
+                _exit(126);
+        /* nothing to read, its stdout goes nowhere, its stderr is the pipe of its log */
+        if (dup2(c->devnull_fd, STDIN_FILENO) < 0 || dup2(c->devnull_fd, STDOUT_FILENO) < 0 ||
+            dup2(c->slot_log, STDERR_FILENO) < 0 || dup2(c->slot_channel, WIRE_FD) < 0)
+                _exit(126);
+        /* the binary's descriptor is close-on-exec, and above WIRE_FD like every slot */
+        if ((exe > WIRE_FD + 1 && close_range(WIRE_FD + 1, (unsigned) exe - 1, 0) < 0) ||
+            close_range((unsigned) exe + 1, ~0U, 0) < 0)
+                _exit(126);
         if (c->log_prefix)
                 argv[n++] = (char *) "-d";
         if (c->verbose)
                 argv[n++] = (char *) "-v";
-
-        sigemptyset(&none);
-        (void) sigprocmask(SIG_SETMASK, &none, NULL);
-        /* the worker does not outlive the parent: a new parent takes the server over */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
-                _exit(126);
-        /* the binary's descriptor (close-on-exec) out of the channel's way */
-        if (exe <= WIRE_FD)
-                exe = fcntl(exe, F_DUPFD_CLOEXEC, WIRE_FD + 1);
-        if (exe < 0)
-                _exit(126);
-        /* nothing to read, its stdout goes nowhere, its stderr is the pipe of its log */
-        if (dup2(c->devnull_fd, STDIN_FILENO) < 0 || dup2(c->devnull_fd, STDOUT_FILENO) < 0 ||
-            dup2(log, STDERR_FILENO) < 0)
-                _exit(126);
-        if (channel != WIRE_FD) {
-                if (dup2(channel, WIRE_FD) < 0)
-                        _exit(126);
-        } else if (fcntl(channel, F_SETFD, 0) < 0)
-                _exit(126);
-        /* nothing of the parent's (other guests' clients and eventfds) reaches a worker */
-        if ((exe > WIRE_FD + 1 && close_range(WIRE_FD + 1, (unsigned) exe - 1, 0) < 0) ||
-            close_range((unsigned) exe + 1, ~0U, 0) < 0)
-                _exit(126);
         (void) execveat(exe, "", argv, c->env, AT_EMPTY_PATH);
         _exit(127);
 }
 
+/*
+ * Start a worker whose channel is fd and stderr is log, returning its pid or
+ * -errno.  The main process is blocked until the child has exec'd (or failed).
+ */
+static pid_t proc_clone(const ProcConfig *c, int channel, int log) {
+        ProcChild pc = { .config = c, .parent = getpid() };
+        int flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
+        sigset_t all, old;
+        pid_t pid = -1;
+        void *stack;
+        int r = 0;
+
+        /* a worker's channel is blocking: it never has anything better to do than wait */
+        if (fcntl(channel, F_SETFL, 0) < 0)
+                return -errno;
+        /* through the slots, /dev/null again afterwards */
+        if (dup3(channel, c->slot_channel, O_CLOEXEC) < 0 || dup3(log, c->slot_log, O_CLOEXEC) < 0) {
+                r = -errno;
+                goto finish;
+        }
+        stack = mmap(NULL, PROC_CHILD_STACK, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+        if (stack == MAP_FAILED) {
+                r = -errno;
+                goto finish;
+        }
+#if HAVE_VALGRIND_VALGRIND_H
+        /* valgrind runs a CLONE_VM | CLONE_VFORK child as a fork, and cannot with CLONE_FILES */
+        if (!RUNNING_ON_VALGRIND)
+#endif
+                flags |= CLONE_FILES;
+        sigfillset(&all);
+        (void) sigprocmask(SIG_SETMASK, &all, &old);
+        pid = clone(proc_child, (char *) stack + PROC_CHILD_STACK, flags, &pc);
+        if (pid < 0)
+                r = -errno;
+        (void) sigprocmask(SIG_SETMASK, &old, NULL);
+        (void) munmap(stack, PROC_CHILD_STACK);
+finish:
+        (void) dup3(c->devnull_fd, c->slot_channel, O_CLOEXEC);
+        (void) dup3(c->devnull_fd, c->slot_log, O_CLOEXEC);
+        return r < 0 ? r : pid;
+}
+
 static int proc_start(Proc **ret, struct ev_loop *loop, const ProcConfig *config, const ProcOps *ops,
                       void *userdata) {
-        pid_t parent = getpid(), pid;
         int sp[2], lp[2];
+        pid_t pid;
         Proc *p;
 
         p = calloc(1, sizeof(*p));
@@ -376,25 +468,16 @@ static int proc_start(Proc **ret, struct ev_loop *loop, const ProcConfig *config
                 return r;
         }
 
-        pid = fork();
-        if (pid < 0) {
-                int r = -errno;
-
-                close(sp[0]);
-                close(sp[1]);
-                close(lp[0]);
-                close(lp[1]);
-                free(p->ring);
-                free(p);
-                return r;
-        }
-        if (pid == 0) {
-                /* the worker's channel is blocking: it never has anything better to do than wait */
-                (void) fcntl(sp[1], F_SETFL, 0);
-                proc_exec(config, sp[1], lp[1], parent);
-        }
+        pid = proc_clone(config, sp[1], lp[1]);
         close(sp[1]);
         close(lp[1]);
+        if (pid < 0) {
+                close(sp[0]);
+                close(lp[0]);
+                free(p->ring);
+                free(p);
+                return pid;
+        }
         p->log_fd = lp[0];
         ev_io_init(&p->log_io, proc_log_cb, p->log_fd, EV_READ);
         ev_io_start(loop, &p->log_io);
@@ -572,7 +655,7 @@ size_t proc_pending(const Proc *p) {
         return p->n_inflight + p->n_outbox;
 }
 
-int proc_find_worker(char *buf, size_t size) {
+static int proc_find_worker(char *buf, size_t size) {
         char self[PATH_MAX];
         ssize_t n;
         int fd;
@@ -594,6 +677,59 @@ int proc_find_worker(char *buf, size_t size) {
         snprintf(buf, size, "%s/%s", PKGLIBEXECDIR, PROC_WORKER_NAME);
         fd = open(buf, O_PATH | O_CLOEXEC);
         return fd < 0 ? -errno : fd;
+}
+
+/* fd moves to the lowest free number above WIRE_FD.  The new number, or -errno with fd closed. */
+static int proc_slot(int fd) {
+        int slot;
+
+        if (fd < 0)
+                return -errno;
+        slot = fcntl(fd, F_DUPFD_CLOEXEC, WIRE_FD + 1);
+        if (slot < 0)
+                slot = -errno;
+        close(fd);
+        return slot;
+}
+
+int proc_config_open(ProcConfig *c, char *buf, size_t size) {
+        int r = proc_find_worker(buf, size);
+
+        c->exe_fd = c->devnull_fd = c->slot_channel = c->slot_log = -1;
+        c->slot_end = 0;
+        if (r < 0)
+                return r;
+        c->exe_fd = proc_slot(r);
+        c->devnull_fd = proc_slot(open("/dev/null", O_RDWR | O_CLOEXEC));
+        if (c->devnull_fd >= 0) {
+                c->slot_channel = proc_slot(dup(c->devnull_fd));
+                c->slot_log = proc_slot(dup(c->devnull_fd));
+        }
+        if (c->exe_fd < 0 || c->devnull_fd < 0 || c->slot_channel < 0 || c->slot_log < 0) {
+                r = c->exe_fd < 0 ? c->exe_fd : c->devnull_fd < 0 ? c->devnull_fd
+                                              : c->slot_channel < 0 ? c->slot_channel : c->slot_log;
+                proc_config_close(c);
+                return r;
+        }
+        c->slot_end = 1 + c->exe_fd;
+        if (c->devnull_fd >= c->slot_end)
+                c->slot_end = c->devnull_fd + 1;
+        if (c->slot_channel >= c->slot_end)
+                c->slot_end = c->slot_channel + 1;
+        if (c->slot_log >= c->slot_end)
+                c->slot_end = c->slot_log + 1;
+        return 0;
+}
+
+void proc_config_close(ProcConfig *c) {
+        int *fds[] = { &c->exe_fd, &c->devnull_fd, &c->slot_channel, &c->slot_log };
+
+        for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+                if (*fds[i] >= 0)
+                        close(*fds[i]);
+                *fds[i] = -1;
+        }
+        c->slot_end = 0;
 }
 
 static bool proc_env_keep(const char *e) {

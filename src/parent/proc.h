@@ -39,6 +39,8 @@ typedef struct ProcOps {
 typedef struct ProcConfig {
         int exe_fd;                     /* O_PATH descriptor of xen-ioreqd-worker */
         int devnull_fd;                 /* the workers' stdin and stdout */
+        int slot_channel, slot_log;     /* where a new worker's channel and stderr pass through */
+        int slot_end;                   /* the descriptors below are all a new worker gets a copy of */
         char **env;                     /* its environment */
         bool log_prefix;                /* -d */
         bool verbose;                   /* -v */
@@ -47,7 +49,7 @@ typedef struct ProcConfig {
         uint32_t uid_base;              /* > 0: base + domid instead */
 } ProcConfig;
 
-/* Fork and exec a worker.  0 or -errno. */
+/* Start a worker (a spare if one is ready).  0 or -errno. */
 int proc_spawn(Proc **ret, struct ev_loop *loop, const ProcConfig *config, const ProcOps *ops, void *userdata);
 
 /* Send a request (fd >= 0 is attached, and stays the caller's).  Its context comes back with its reply. */
@@ -70,11 +72,15 @@ pid_t proc_pid(const Proc *p);
 size_t proc_pending(const Proc *p);
 
 /*
- * The worker's binary: xen-ioreqd-worker next to the running xen-ioreqd, else
- * in the installed location.  Returns an O_PATH descriptor or -errno; the
- * path found goes to buf.
+ * The descriptors workers are started from, at the lowest numbers above
+ * WIRE_FD: the worker's binary (xen-ioreqd-worker next to the running
+ * xen-ioreqd, else in the installed location; the path found goes to buf),
+ * /dev/null and the two slots.  Call it before the main process has many
+ * descriptors of its own (a worker's start copies those below slot_end).
+ * 0 or -errno; proc_config_close() closes them.
  */
-int proc_find_worker(char *buf, size_t size);
+int proc_config_open(ProcConfig *c, char *buf, size_t size);
+void proc_config_close(ProcConfig *c);
 
 /* The environment workers get: this one without the service manager's variables.  Free with proc_env_free(). */
 char **proc_env_new(void);

@@ -10,6 +10,9 @@
  *     it, unable to reach another guest that has a server: EPERM for
  *     devicemodel and foreignmemory, EACCES for evtchn (Linux's evtchn
  *     device), the refused map counted by the host;
+ *   - descriptors: a worker holds nothing of the parent's but /dev/null, its
+ *     guest's counters and its guest's eventfds (kcmp against each of the
+ *     parent's descriptors and another guest's eventfd);
  *   - credentials: a worker's uids and gids are not 0, it has no
  *     supplementary group but its own, no capability, no_new_privs, a
  *     seccomp filter and no file size; sandbox_drop, run as root in a child,
@@ -26,10 +29,12 @@
  * missing precondition fails the test.
  */
 #define _GNU_SOURCE 1
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <linux/kcmp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -188,6 +193,60 @@ static void check_confined(pid_t pid) {
         CHECK(strcmp(v, "2") == 0, "worker %d: Seccomp %s, expected 2 (a filter)", (int) pid, v);
         proc_field(pid, "limits", "Max file size", v, sizeof v);
         CHECK(strncmp(v, "0 0 ", 4) == 0, "worker %d: Max file size %s, expected 0 0", (int) pid, v);
+}
+
+/* a in process pa and b in process pb are one open file */
+static bool same_file(pid_t pa, int a, pid_t pb, int b) {
+        return syscall(SYS_kcmp, pa, pb, KCMP_FILE, a, b) == 0;
+}
+
+/* the descriptors of a process, up to n; their number */
+static size_t proc_fds(pid_t pid, int *fds, size_t n) {
+        char path[64];
+        size_t k = 0;
+        DIR *d;
+
+        snprintf(path, sizeof path, "/proc/%d/fd", (int) pid);
+        d = opendir(path);
+        CHECK(d, "open %s: %s", path, strerror(errno));
+        for (struct dirent *e; (e = readdir(d));)
+                if (e->d_name[0] != '.' && k < n)
+                        fds[k++] = atoi(e->d_name);
+        closedir(d);
+        CHECK(k < n, "%s: more than %zu descriptors", path, n);
+        return k;
+}
+
+/*
+ * Nothing of the parent's reaches a worker but /dev/null, its guest's
+ * counters page and the eventfds its guest's backends registered (own, the
+ * test's copies): not another guest's eventfd (other), and no other open
+ * file the parent holds (kcmp, descriptor by descriptor).
+ */
+static void check_worker_fds(pid_t parent, pid_t worker, const int *own, size_t n_own, int other) {
+        int wfds[256], pfds[1024];
+        size_t nw = proc_fds(worker, wfds, 256), np = proc_fds(parent, pfds, 1024);
+        pid_t self = getpid();
+
+        CHECK(nw >= 4, "worker %d has %zu descriptors", (int) worker, nw);
+        for (size_t i = 0; i < nw; i++) {
+                char link[64], target[256] = "";
+                bool allowed = false;
+                ssize_t n;
+
+                snprintf(link, sizeof link, "/proc/%d/fd/%d", (int) worker, wfds[i]);
+                n = readlink(link, target, sizeof target - 1);
+                target[n > 0 ? n : 0] = '\0';
+                CHECK(!same_file(worker, wfds[i], self, other), "worker %d holds another guest's eventfd as fd %d",
+                      (int) worker, wfds[i]);
+                for (size_t k = 0; k < n_own; k++)
+                        allowed = allowed || same_file(worker, wfds[i], self, own[k]);
+                if (allowed || strcmp(target, "/dev/null") == 0 || strncmp(target, "/memfd:xen-ioreqd-stats", 23) == 0)
+                        continue;
+                for (size_t k = 0; k < np; k++)
+                        CHECK(!same_file(worker, wfds[i], parent, pfds[k]), "worker %d's fd %d (%s) is the parent's fd %d",
+                              (int) worker, wfds[i], target, pfds[k]);
+        }
 }
 
 /* the parent never asked for an ioreq page; every mapping of domid's pages is its worker's */
@@ -570,6 +629,14 @@ int main(int argc, char **argv) {
         /* credentials */
         check_confined(w1);
         check_confined(w2);
+
+        /* descriptors */
+        {
+                int own1[] = { e0, e1 };
+
+                check_worker_fds(parent, w1, own1, 2, e2);
+                check_worker_fds(parent, w2, &e2, 1, e0);
+        }
 
         /* the parent and the ioreq pages */
         check_parent_maps_nothing(parent, d1, w1);
