@@ -59,6 +59,7 @@ struct Worker {
 
         GuestStats *stats;              /* the parent's memfd, mapped */
         XenHandles *handles;            /* opened at start, unrestricted until INIT restricts them */
+        SandboxFilter *filter;          /* compiled at start, installed at the drop */
         XenServer *xen;
         MatchTable *match;
         unsigned n_registrations;
@@ -493,7 +494,10 @@ static int worker_start(Worker *w) {
         if (r < 0)
                 return log_error_errno(r, "Guest %s: cannot drop privileges to uid %" PRIu32 " gid %" PRIu32 ": %m",
                                        w->name, w->uid, w->gid);
-        r = sandbox_seccomp();
+        r = w->filter ? 0 : sandbox_filter_new(&w->filter);
+        if (r == 0)
+                r = sandbox_filter_load(w->filter);
+        w->filter = sandbox_filter_free(w->filter);
         if (r < 0)
                 return log_error_errno(r, "Guest %s: cannot install the system call filter: %m", w->name);
 
@@ -682,6 +686,8 @@ int worker_new(Worker **ret, Loop *loop, int fd, int sig_fd) {
          * opened, INIT tries again and reports why.
          */
         (void) xen_handles_open(&w->handles);
+        /* the same for its filter (compiled again at the drop if this failed) */
+        (void) sandbox_filter_new(&w->filter);
         loop_io_init(&w->sig, worker_signal_cb, w->sig_fd);
         loop_io_init(&w->io, worker_io_cb, fd);
         r = loop_io_start(loop, &w->sig);
@@ -712,6 +718,7 @@ Worker *worker_free(Worker *w) {
         /* whatever ended the worker, its server stays: the parent tears it down only by STOP */
         w->xen = xen_server_free(w->xen, false);
         w->handles = xen_handles_free(w->handles);
+        w->filter = sandbox_filter_free(w->filter);
         if (w->match) {
                 (void) match_foreach(w->match, worker_free_registration, NULL);
                 w->match = match_table_free(w->match);
