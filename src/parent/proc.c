@@ -59,6 +59,7 @@ struct Proc {
         uint32_t next_seq;              /* seq of the next message sent */
         uint32_t reply_seq;             /* seq the oldest request in flight has */
         bool killed;                    /* SIGKILL sent: nothing more is sent to it */
+        bool idle;                      /* a spare started as SCHED_IDLE */
         bool spare_due;                 /* a spare is started once this one has answered all it was sent */
 };
 
@@ -77,10 +78,19 @@ struct Proc {
  * A spare that dies is replaced at the next proc_spawn() only.
  */
 #define PROC_SPARES             4u
+/*
+ * A spare starts as SCHED_IDLE: its exec, dynamic loading and handle opens
+ * (about a millisecond of CPU) take no CPU from a worker or from this process
+ * while they have work, and the attach that just handed out the spare before
+ * it is not delayed by them.  It is set back to SCHED_OTHER when it is handed
+ * out, which needs CAP_SYS_NICE or an RLIMIT_NICE of 20 (the unit's
+ * LimitNICE=+0); without them spares start at the normal priority.
+ */
 #define PROC_SPARE_DELAY        0.      /* seconds after the worker handed out has answered all it was sent */
 
 static struct {
         Proc *procs[PROC_SPARES];       /* oldest first */
+        bool normal_priority;           /* a spare could not be set back from SCHED_IDLE */
         ProcConfig config[PROC_SPARES]; /* what each was started with */
         size_t n;
         const ProcConfig *source;       /* the configuration to start the next one with */
@@ -338,6 +348,7 @@ static void proc_child_cb(struct ev_loop *loop, ev_child *w, int revents) {
 typedef struct ProcChild {
         const ProcConfig *config;
         pid_t parent;
+        bool idle;                      /* SCHED_IDLE */
 } ProcChild;
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -376,6 +387,11 @@ PROC_NO_ASAN static int proc_child(void *arg) {
         /* the worker does not outlive the parent: a new parent takes the server over */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != pc->parent)
                 _exit(126);
+        if (pc->idle) {
+                struct sched_param sp = { .sched_priority = 0 };
+
+                (void) sched_setscheduler(0, SCHED_IDLE, &sp);
+        }
         /* nothing to read, its stdout goes nowhere, its stderr is the pipe of its log */
         if (dup2(c->devnull_fd, STDIN_FILENO) < 0 || dup2(c->devnull_fd, STDOUT_FILENO) < 0 ||
             dup2(c->slot_log, STDERR_FILENO) < 0 || dup2(c->slot_channel, WIRE_FD) < 0)
@@ -396,8 +412,8 @@ PROC_NO_ASAN static int proc_child(void *arg) {
  * Start a worker whose channel is fd and stderr is log, returning its pid or
  * -errno.  The main process is blocked until the child has exec'd (or failed).
  */
-static pid_t proc_clone(const ProcConfig *c, int channel, int log) {
-        ProcChild pc = { .config = c, .parent = getpid() };
+static pid_t proc_clone(const ProcConfig *c, int channel, int log, bool idle) {
+        ProcChild pc = { .config = c, .parent = getpid(), .idle = idle };
         int flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
         sigset_t all, old;
         pid_t pid = -1;
@@ -437,7 +453,7 @@ finish:
 }
 
 static int proc_start(Proc **ret, struct ev_loop *loop, const ProcConfig *config, const ProcOps *ops,
-                      void *userdata) {
+                      void *userdata, bool idle) {
         int sp[2], lp[2];
         pid_t pid;
         Proc *p;
@@ -468,7 +484,7 @@ static int proc_start(Proc **ret, struct ev_loop *loop, const ProcConfig *config
                 return r;
         }
 
-        pid = proc_clone(config, sp[1], lp[1]);
+        pid = proc_clone(config, sp[1], lp[1], idle);
         close(sp[1]);
         close(lp[1]);
         if (pid < 0) {
@@ -486,6 +502,7 @@ static int proc_start(Proc **ret, struct ev_loop *loop, const ProcConfig *config
         p->ops = ops;
         p->userdata = userdata;
         p->pid = pid;
+        p->idle = idle;
         p->fd = sp[0];
         ev_io_init(&p->io, proc_io_cb, p->fd, EV_READ);
         ev_io_start(loop, &p->io);
@@ -564,7 +581,7 @@ static void proc_spare_start_cb(struct ev_loop *loop, ev_timer *w, int revents) 
 
         if (proc_spare.n >= PROC_SPARES || !proc_spare.source)
                 return;
-        r = proc_start(&p, loop, proc_spare.source, &proc_spare_ops, NULL);
+        r = proc_start(&p, loop, proc_spare.source, &proc_spare_ops, NULL, !proc_spare.normal_priority);
         if (r < 0) {
                 log_warning_errno(r, "Cannot start a spare worker: %m");
                 return;
@@ -590,6 +607,24 @@ static void proc_spare_later(Proc *p) {
         ev_timer_start(proc_spare.loop, &proc_spare.start);
 }
 
+/* A spare handed out runs as SCHED_OTHER again; if it cannot, the next ones start so. */
+static bool proc_normal_priority(Proc *p) {
+        struct sched_param sp = { .sched_priority = 0 };
+
+        if (!p->idle)
+                return true;
+        if (sched_setscheduler(p->pid, SCHED_OTHER, &sp) < 0) {
+                if (errno == EPERM && !proc_spare.normal_priority) {
+                        log_info("Spare workers start at the normal priority: one could not be set back from "
+                                 "SCHED_IDLE (give CAP_SYS_NICE or LimitNICE=+0): %m");
+                        proc_spare.normal_priority = true;
+                }
+                return false;
+        }
+        p->idle = false;
+        return true;
+}
+
 /* The oldest spare that still runs (one that has ended but is not reaped yet is left to its watcher). */
 static Proc *proc_spare_take(struct ev_loop *loop, const ProcConfig *config) {
         while (proc_spare.n > 0) {
@@ -602,7 +637,7 @@ static Proc *proc_spare_take(struct ev_loop *loop, const ProcConfig *config) {
                 }
                 p = proc_spare_remove(0);
                 if (waitid(P_PID, (id_t) p->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == 0 &&
-                    ev_is_active(&p->io))
+                    ev_is_active(&p->io) && proc_normal_priority(p))
                         return p;
                 proc_kill(p);
         }
@@ -618,7 +653,7 @@ int proc_spawn(Proc **ret, struct ev_loop *loop, const ProcConfig *config, const
                 p->userdata = userdata;
                 *ret = p;
         } else {
-                r = proc_start(ret, loop, config, ops, userdata);
+                r = proc_start(ret, loop, config, ops, userdata, false);
                 if (r < 0)
                         return r;
         }

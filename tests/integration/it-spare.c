@@ -1,17 +1,26 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Spare workers: once a guest's worker has started, the daemon keeps two
- * workers started ahead of need (children without a domain), hands the
- * oldest to the next guest that gets a worker (its pid becomes that
+ * Spare workers: once a guest's worker has started, the daemon keeps
+ * IT_SPARES workers started ahead of need (children without a domain), hands
+ * the oldest to the next guest that gets a worker (its pid becomes that
  * guest's worker), starts another in its place, replaces a spare that was
  * killed at the next start of a worker, and every guest is served throughout.
+ * Spares run as SCHED_IDLE and the one handed out as SCHED_OTHER; a daemon
+ * that cannot set one back (no CAP_SYS_NICE, RLIMIT_NICE 0) says so and
+ * starts its spares at the normal priority from then on, every guest served.
+ * Runs as root with CAP_SYS_NICE; a missing precondition fails the test.
  */
 #define _GNU_SOURCE 1
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
+#include <linux/capability.h>
 
 #include "itlib.h"
 
@@ -30,6 +39,32 @@ static bool spares_full(void *arg) {
 
         (void) arg;
         return spares(buf, 8) == SPARES;
+}
+
+/* every spare runs with this scheduling policy (and there are IT_SPARES of them) */
+static bool spares_policy(void *arg) {
+        int policy = *(const int *) arg;
+        pid_t buf[8];
+        size_t n = spares(buf, 8);
+
+        for (size_t i = 0; i < n; i++)
+                if (sched_getscheduler(buf[i]) != policy)
+                        return false;
+        return n == SPARES;
+}
+
+/* this process has CAP_SYS_NICE in its effective set */
+static bool have_sys_nice(void) {
+        char line[256];
+        bool yes = false;
+        FILE *f = fopen("/proc/self/status", "re");
+
+        while (f && fgets(line, sizeof line, f))
+                if (strncmp(line, "CapEff:", 7) == 0)
+                        yes = (strtoull(line + 7, NULL, 16) >> CAP_SYS_NICE) & 1;
+        if (f)
+                fclose(f);
+        return yes;
 }
 
 static bool contains(const pid_t *set, size_t n, pid_t pid) {
@@ -58,6 +93,7 @@ int main(int argc, char **argv) {
         size_t n;
 
         it_init(&it, "it-spare", argc, argv);
+        CHECK(have_sys_nice(), "this test needs CAP_SYS_NICE: its first daemon sets spares back to SCHED_OTHER");
         it_write_global(&it, NULL);
         it_write_guest(&it, "g1", NULL);
         it_write_guest(&it, "g2", NULL);
@@ -72,11 +108,14 @@ int main(int argc, char **argv) {
         CHECK(it_wait_for(spares_full, NULL, IT_TIMEOUT_MS), "%u spare workers after the first guest's", SPARES);
         n = spares(before, 8);
         CHECK_EQ(n, SPARES, "spare workers");
+        CHECK(it_wait_for(spares_policy, &(int) { SCHED_IDLE }, IT_TIMEOUT_MS), "every spare runs as SCHED_IDLE");
+        CHECK_EQ(sched_getscheduler(it_worker_of(&it, d1)), SCHED_OTHER, "g1's worker (started directly) policy");
 
         /* the next guest gets the oldest spare (listed first: started first), another one takes its place */
         c2 = attach("g2", d2, &e2);
         w2 = it_worker_of(&it, d2);
         CHECK(w2 > 0 && w2 == before[0], "g2's worker %d is the oldest spare (%d)", (int) w2, (int) before[0]);
+        CHECK_EQ(sched_getscheduler(w2), SCHED_OTHER, "g2's worker (a spare handed out) policy");
         CHECK(it_wait_for(spares_full, NULL, IT_TIMEOUT_MS), "%u spare workers again", SPARES);
         n = spares(after, 8);
         CHECK_EQ(n, SPARES, "spare workers after g2");
@@ -104,6 +143,32 @@ int main(int argc, char **argv) {
 
         it_daemon_signal(&it, SIGTERM);
         CHECK_EQ(it_daemon_wait(&it, IT_TIMEOUT_MS), 0, "exit status after SIGTERM");
+        close(c1);
+        close(c2);
+        close(c3);
+        close(e1);
+        close(e2);
+        close(e3);
+
+        /* a daemon that cannot set a spare back: no CAP_SYS_NICE after its exec, RLIMIT_NICE 0 */
+        CHECK(prctl(PR_CAPBSET_DROP, CAP_SYS_NICE, 0, 0, 0) == 0, "dropping CAP_SYS_NICE from the bounding set: %s",
+              strerror(errno));
+        CHECK(setrlimit(RLIMIT_NICE, &(struct rlimit) { 0, 0 }) == 0, "RLIMIT_NICE 0: %s", strerror(errno));
+        it_daemon_start(&it, NULL);
+        c1 = attach("g1", d1, &e1);
+        CHECK(it_wait_for(spares_policy, &(int) { SCHED_IDLE }, IT_TIMEOUT_MS), "spares as SCHED_IDLE at first");
+        c2 = attach("g2", d2, &e2);
+        w2 = it_worker_of(&it, d2);
+        CHECK(w2 > 0 && sched_getscheduler(w2) == SCHED_OTHER, "g2's worker %d runs as SCHED_OTHER", (int) w2);
+        CHECK(it_wait_log(&it, "Spare workers start at the normal priority", IT_TIMEOUT_MS),
+              "the daemon says why its spares run at the normal priority");
+        CHECK(it_wait_for(spares_policy, &(int) { SCHED_OTHER }, IT_TIMEOUT_MS), "spares as SCHED_OTHER then");
+        c3 = attach("g3", d3, &e3);
+        CHECK_EQ(sched_getscheduler(it_worker_of(&it, d3)), SCHED_OTHER, "g3's worker policy");
+        CHECK_EQ(it_write(&it, d2, 0, XSG_MMIO, NOTIFY, 4, 0), 0, "a kick of g2 (second daemon)");
+        CHECK_EQ(it_efd_take(e2), 1, "g2's kick");
+        it_daemon_signal(&it, SIGTERM);
+        CHECK_EQ(it_daemon_wait(&it, IT_TIMEOUT_MS), 0, "exit status after SIGTERM (second daemon)");
         close(c1);
         close(c2);
         close(c3);
