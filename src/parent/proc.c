@@ -341,7 +341,10 @@ static void proc_child_cb(struct ev_loop *loop, ev_child *w, int revents) {
  * The child shares the main process's memory: it only reads it, makes only
  * async-signal-safe calls, and before it unblocks signals it sets every
  * handled one back to its default (the main process's handlers must not run
- * in it), as posix_spawn() does.
+ * in it), as posix_spawn() does.  The main process waits for it some 0.1 ms
+ * (the exec of a binary it holds open), or for as long as someone keeps the
+ * child stopped on its way there: it shows as a child named xen-ioreqd, a
+ * spare once exec'd as xirq-spare.
  */
 #define PROC_CHILD_STACK        (256u * 1024u)  /* reserved; what it touches is a few pages */
 

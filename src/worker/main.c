@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 
 #include "log.h"
@@ -37,6 +38,8 @@ int main(int argc, char **argv) {
                 }
         log_setup(prefix, verbose ? LOG_DEBUG : LOG_INFO);
         log_set_ident("xen-ioreqd-worker");
+        /* what ps and top show until INIT names it after its domain (xirq-dN) */
+        (void) prctl(PR_SET_NAME, "xirq-spare", 0, 0, 0);
 
         if (getsockopt(WIRE_FD, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_SEQPACKET) {
                 log_error("Descriptor %d is not the channel to xen-ioreqd: this program is started by xen-ioreqd",

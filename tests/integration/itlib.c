@@ -920,8 +920,13 @@ size_t it_spares(It *it, pid_t *buf, size_t n) {
                 char comm[32];
 
                 it_comm(kids[i], comm, sizeof comm);
-                /* gone meanwhile, or a guest's worker */
-                if (!comm[0] || strncmp(comm, "xirq-d", 6) == 0)
+                /*
+                 * a spare has exec'd the worker (it names itself xirq-spare soon
+                 * after) and has no guest yet: not gone meanwhile, not a guest's
+                 * worker (xirq-dN), and not a child still on its way to exec,
+                 * named as the main process (which waits for that one)
+                 */
+                if (!comm[0] || strncmp(comm, "xirq-d", 6) == 0 || strcmp(comm, "xen-ioreqd\n") == 0)
                         continue;
                 if (buf && k < n)
                         buf[k] = kids[i];
