@@ -9,11 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <linux/close_range.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -79,12 +82,14 @@ struct Proc {
  */
 #define PROC_SPARES             4u
 /*
- * A spare starts as SCHED_IDLE: its exec, dynamic loading and handle opens
- * (about a millisecond of CPU) take no CPU from a worker or from this process
- * while they have work, and the attach that just handed out the spare before
- * it is not delayed by them.  It is set back to SCHED_OTHER when it is handed
- * out, which needs CAP_SYS_NICE or an RLIMIT_NICE of 20 (the unit's
- * LimitNICE=+0); without them spares start at the normal priority.
+ * A spare runs as SCHED_IDLE once exec'd: its dynamic loading, handle opens
+ * and filter compile (about a millisecond of CPU) take no CPU from a worker or
+ * from this process while they have work, and the attach that just handed out
+ * the spare before it is not delayed by them.  It is set back to the main
+ * process's policy when it is handed out, which needs CAP_SYS_NICE or an
+ * RLIMIT_NICE that allows the main process's nice value (the unit's
+ * LimitNICE=+0); without them (proc_config_open() looks) spares run at the
+ * normal priority.
  */
 #define PROC_SPARE_DELAY        0.      /* seconds after the worker handed out has answered all it was sent */
 
@@ -334,9 +339,10 @@ static void proc_child_cb(struct ev_loop *loop, ev_child *w, int revents) {
  * again in the child was most of the CPU a worker's start cost, taken from
  * the attaches running beside it.  Instead the child's first call,
  * close_range(CLOSE_RANGE_UNSHARE) from the slots' end, gives it a table of
- * its own with only what lies below: stdin, stdout, stderr and the slots, the
- * lowest numbers from 4 on, which hold the four descriptors a worker starts
- * from (proc_config_open()).
+ * its own with only what lies below: stdin, stdout, stderr, a few of the main
+ * process's (closed before the exec) and the slots, low numbers above
+ * WIRE_FD, which hold the four descriptors a worker starts from
+ * (proc_config_open()).
  *
  * The child shares the main process's memory: it only reads it, makes only
  * async-signal-safe calls, and before it unblocks signals it sets every
@@ -351,7 +357,6 @@ static void proc_child_cb(struct ev_loop *loop, ev_child *w, int revents) {
 typedef struct ProcChild {
         const ProcConfig *config;
         pid_t parent;
-        bool idle;                      /* SCHED_IDLE */
 } ProcChild;
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -365,7 +370,11 @@ typedef struct ProcChild {
 #define PROC_NO_ASAN
 #endif
 
-/* In the child, until its exec: only async-signal-safe calls, nothing written but its own stack. */
+/*
+ * In the child, until its exec: only async-signal-safe calls, nothing written
+ * but its own stack and errno (the main process's, which it does not read
+ * after a clone that succeeded).
+ */
 PROC_NO_ASAN static int proc_child(void *arg) {
         const ProcChild *pc = arg;
         const ProcConfig *c = pc->config;
@@ -390,11 +399,6 @@ PROC_NO_ASAN static int proc_child(void *arg) {
         /* the worker does not outlive the parent: a new parent takes the server over */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != pc->parent)
                 _exit(126);
-        if (pc->idle) {
-                struct sched_param sp = { .sched_priority = 0 };
-
-                (void) sched_setscheduler(0, SCHED_IDLE, &sp);
-        }
         /* nothing to read, its stdout goes nowhere, its stderr is the pipe of its log */
         if (dup2(c->devnull_fd, STDIN_FILENO) < 0 || dup2(c->devnull_fd, STDOUT_FILENO) < 0 ||
             dup2(c->slot_log, STDERR_FILENO) < 0 || dup2(c->slot_channel, WIRE_FD) < 0)
@@ -415,8 +419,8 @@ PROC_NO_ASAN static int proc_child(void *arg) {
  * Start a worker whose channel is fd and stderr is log, returning its pid or
  * -errno.  The main process is blocked until the child has exec'd (or failed).
  */
-static pid_t proc_clone(const ProcConfig *c, int channel, int log, bool idle) {
-        ProcChild pc = { .config = c, .parent = getpid(), .idle = idle };
+static pid_t proc_clone(const ProcConfig *c, int channel, int log) {
+        ProcChild pc = { .config = c, .parent = getpid() };
         int flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
         sigset_t all, old;
         pid_t pid = -1;
@@ -487,7 +491,7 @@ static int proc_start(Proc **ret, struct ev_loop *loop, const ProcConfig *config
                 return r;
         }
 
-        pid = proc_clone(config, sp[1], lp[1], idle);
+        pid = proc_clone(config, sp[1], lp[1]);
         close(sp[1]);
         close(lp[1]);
         if (pid < 0) {
@@ -505,8 +509,13 @@ static int proc_start(Proc **ret, struct ev_loop *loop, const ProcConfig *config
         p->ops = ops;
         p->userdata = userdata;
         p->pid = pid;
-        p->idle = idle;
         p->fd = sp[0];
+        /* after its exec (the main process waited for that, at its own priority) */
+        if (idle) {
+                struct sched_param sp0 = { .sched_priority = 0 };
+
+                p->idle = sched_setscheduler(pid, SCHED_IDLE, &sp0) == 0;
+        }
         ev_io_init(&p->io, proc_io_cb, p->fd, EV_READ);
         ev_io_start(loop, &p->io);
         ev_child_init(&p->child, proc_child_cb, pid, 0);
@@ -584,7 +593,8 @@ static void proc_spare_start_cb(struct ev_loop *loop, ev_timer *w, int revents) 
 
         if (proc_spare.n >= PROC_SPARES || !proc_spare.source)
                 return;
-        r = proc_start(&p, loop, proc_spare.source, &proc_spare_ops, NULL, !proc_spare.normal_priority);
+        r = proc_start(&p, loop, proc_spare.source, &proc_spare_ops, NULL,
+                       proc_spare.source->idle_spares && !proc_spare.normal_priority);
         if (r < 0) {
                 log_warning_errno(r, "Cannot start a spare worker: %m");
                 return;
@@ -610,18 +620,19 @@ static void proc_spare_later(Proc *p) {
         ev_timer_start(proc_spare.loop, &proc_spare.start);
 }
 
-/* A spare handed out runs as SCHED_OTHER again; if it cannot, the next ones start so. */
-static bool proc_normal_priority(Proc *p) {
-        struct sched_param sp = { .sched_priority = 0 };
-
+/*
+ * A spare handed out runs with the main process's policy again; if it
+ * cannot (proc_config_open() found that it could), it is not used and the
+ * next spares start at that policy.
+ */
+static bool proc_normal_priority(Proc *p, const ProcConfig *c) {
         if (!p->idle)
                 return true;
-        if (sched_setscheduler(p->pid, SCHED_OTHER, &sp) < 0) {
-                if (errno == EPERM && !proc_spare.normal_priority) {
-                        log_info("Spare workers start at the normal priority: one could not be set back from "
-                                 "SCHED_IDLE (give CAP_SYS_NICE or LimitNICE=+0): %m");
-                        proc_spare.normal_priority = true;
-                }
+        if (sched_setscheduler(p->pid, c->policy, &c->param) < 0) {
+                if (!proc_spare.normal_priority)
+                        log_warning_errno(errno, "Spare worker %d cannot be set back from SCHED_IDLE, spares start "
+                                          "at the normal priority from now on: %m", (int) p->pid);
+                proc_spare.normal_priority = true;
                 return false;
         }
         p->idle = false;
@@ -640,7 +651,7 @@ static Proc *proc_spare_take(struct ev_loop *loop, const ProcConfig *config) {
                 }
                 p = proc_spare_remove(0);
                 if (waitid(P_PID, (id_t) p->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == 0 &&
-                    ev_is_active(&p->io) && proc_normal_priority(p))
+                    ev_is_active(&p->io) && proc_normal_priority(p, config))
                         return p;
                 proc_kill(p);
         }
@@ -717,7 +728,7 @@ static int proc_find_worker(char *buf, size_t size) {
         return fd < 0 ? -errno : fd;
 }
 
-/* fd moves to the lowest free number above WIRE_FD.  The new number, or -errno with fd closed. */
+/* fd moves to the lowest free number above WIRE_FD, if that is lower.  The number, or -errno with fd closed. */
 static int proc_slot(int fd) {
         int slot;
 
@@ -726,8 +737,35 @@ static int proc_slot(int fd) {
         slot = fcntl(fd, F_DUPFD_CLOEXEC, WIRE_FD + 1);
         if (slot < 0)
                 slot = -errno;
+        else if (fd > WIRE_FD && slot > fd) {
+                close(slot);
+                return fd;
+        }
         close(fd);
         return slot;
+}
+
+/*
+ * Can this process set a SCHED_IDLE child back to its own policy and nice
+ * value?  The kernel allows it with CAP_SYS_NICE, or when the child's
+ * RLIMIT_NICE (this process's) allows that nice value.
+ */
+static bool proc_can_restore(ProcConfig *c) {
+        struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct caps[_LINUX_CAPABILITY_U32S_3] = { 0 };
+        struct rlimit rl;
+        int nice;
+
+        c->policy = sched_getscheduler(0);
+        if ((c->policy != SCHED_OTHER && c->policy != SCHED_BATCH) || sched_getparam(0, &c->param) < 0)
+                return false;
+        if (syscall(SYS_capget, &hdr, caps) == 0 && (caps[CAP_SYS_NICE / 32].effective & (1u << (CAP_SYS_NICE % 32))))
+                return true;
+        errno = 0;
+        nice = getpriority(PRIO_PROCESS, 0);
+        if (errno != 0 || getrlimit(RLIMIT_NICE, &rl) < 0)
+                return false;
+        return rl.rlim_cur == RLIM_INFINITY || (rlim_t) (20 - nice) <= rl.rlim_cur;
 }
 
 int proc_config_open(ProcConfig *c, char *buf, size_t size) {
@@ -749,6 +787,10 @@ int proc_config_open(ProcConfig *c, char *buf, size_t size) {
                 proc_config_close(c);
                 return r;
         }
+        c->idle_spares = proc_can_restore(c);
+        if (!c->idle_spares)
+                log_info("Spare workers run at the normal priority: setting one back from SCHED_IDLE needs "
+                         "CAP_SYS_NICE or LimitNICE=+0, and a SCHED_OTHER or SCHED_BATCH policy");
         c->slot_end = 1 + c->exe_fd;
         if (c->devnull_fd >= c->slot_end)
                 c->slot_end = c->devnull_fd + 1;

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <sched.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include <ev.h>
@@ -41,6 +42,9 @@ typedef struct ProcConfig {
         int devnull_fd;                 /* the workers' stdin and stdout */
         int slot_channel, slot_log;     /* where a new worker's channel and stderr pass through */
         int slot_end;                   /* the descriptors below are all a new worker gets a copy of */
+        bool idle_spares;               /* spares run as SCHED_IDLE until handed out */
+        int policy;                     /* ... and then with this process's policy */
+        struct sched_param param;
         char **env;                     /* its environment */
         bool log_prefix;                /* -d */
         bool verbose;                   /* -v */
@@ -72,12 +76,13 @@ pid_t proc_pid(const Proc *p);
 size_t proc_pending(const Proc *p);
 
 /*
- * The descriptors workers are started from, at the lowest numbers above
- * WIRE_FD: the worker's binary (xen-ioreqd-worker next to the running
+ * The descriptors workers are started from, at low numbers above WIRE_FD
+ * (moved to the lowest free one if that is lower): the worker's binary (xen-ioreqd-worker next to the running
  * xen-ioreqd, else in the installed location; the path found goes to buf),
  * /dev/null and the two slots.  Call it before the main process has many
  * descriptors of its own (a worker's start copies those below slot_end).
- * 0 or -errno; proc_config_close() closes them.
+ * It also looks whether spares may run as SCHED_IDLE (idle_spares) and logs
+ * it when not.  0 or -errno; proc_config_close() closes them.
  */
 int proc_config_open(ProcConfig *c, char *buf, size_t size);
 void proc_config_close(ProcConfig *c);

@@ -195,9 +195,12 @@ static void check_confined(pid_t pid) {
         CHECK(strncmp(v, "0 0 ", 4) == 0, "worker %d: Max file size %s, expected 0 0", (int) pid, v);
 }
 
-/* a in process pa and b in process pb are one open file */
+/* a in process pa and b in process pb are one open file (kcmp must answer: the test fails if it cannot) */
 static bool same_file(pid_t pa, int a, pid_t pb, int b) {
-        return syscall(SYS_kcmp, pa, pb, KCMP_FILE, a, b) == 0;
+        long r = syscall(SYS_kcmp, pa, pb, KCMP_FILE, a, b);
+
+        CHECK(r >= 0, "kcmp of fd %d of %d and fd %d of %d: %s", a, (int) pa, b, (int) pb, strerror(errno));
+        return r == 0;
 }
 
 /* the descriptors of a process, up to n; their number */
@@ -225,10 +228,11 @@ static size_t proc_fds(pid_t pid, int *fds, size_t n) {
  */
 static void check_worker_fds(pid_t parent, pid_t worker, const int *own, size_t n_own, int other) {
         int wfds[256], pfds[1024];
-        size_t nw = proc_fds(worker, wfds, 256), np = proc_fds(parent, pfds, 1024);
+        size_t nw = proc_fds(worker, wfds, 256), np = proc_fds(parent, pfds, 1024), stats = 0;
+        bool found[8] = { false };
         pid_t self = getpid();
 
-        CHECK(nw >= 4, "worker %d has %zu descriptors", (int) worker, nw);
+        CHECK(nw >= 4 && n_own <= 8, "worker %d has %zu descriptors", (int) worker, nw);
         for (size_t i = 0; i < nw; i++) {
                 char link[64], target[256] = "";
                 bool allowed = false;
@@ -240,13 +244,23 @@ static void check_worker_fds(pid_t parent, pid_t worker, const int *own, size_t 
                 CHECK(!same_file(worker, wfds[i], self, other), "worker %d holds another guest's eventfd as fd %d",
                       (int) worker, wfds[i]);
                 for (size_t k = 0; k < n_own; k++)
-                        allowed = allowed || same_file(worker, wfds[i], self, own[k]);
-                if (allowed || strcmp(target, "/dev/null") == 0 || strncmp(target, "/memfd:xen-ioreqd-stats", 23) == 0)
+                        if (same_file(worker, wfds[i], self, own[k]))
+                                allowed = found[k] = true;
+                if (strncmp(target, "/memfd:xen-ioreqd-stats", 23) == 0) {
+                        /* its guest's counters, and no other guest's */
+                        stats++;
+                        continue;
+                }
+                if (allowed || strcmp(target, "/dev/null") == 0)
                         continue;
                 for (size_t k = 0; k < np; k++)
                         CHECK(!same_file(worker, wfds[i], parent, pfds[k]), "worker %d's fd %d (%s) is the parent's fd %d",
                               (int) worker, wfds[i], target, pfds[k]);
         }
+        CHECK(stats <= 1, "worker %d maps %zu counters pages", (int) worker, stats);
+        /* kcmp sees what it should: each of its guest's eventfds is in the worker */
+        for (size_t k = 0; k < n_own; k++)
+                CHECK(found[k], "worker %d does not hold its guest's eventfd %zu", (int) worker, k);
 }
 
 /* the parent never asked for an ioreq page; every mapping of domid's pages is its worker's */

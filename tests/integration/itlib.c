@@ -915,6 +915,10 @@ pid_t it_worker_of(It *it, uint32_t domid) {
 size_t it_spares(It *it, pid_t *buf, size_t n) {
         pid_t kids[256];
         size_t nk = it_workers(it, kids, 256), k = 0;
+        char self[32];
+
+        /* the main process's own name (xen-ioreqd, or valgrind's) */
+        it_comm(it_daemon_pid(it), self, sizeof self);
 
         for (size_t i = 0; i < nk && i < 256; i++) {
                 char comm[32];
@@ -926,7 +930,7 @@ size_t it_spares(It *it, pid_t *buf, size_t n) {
                  * worker (xirq-dN), and not a child still on its way to exec,
                  * named as the main process (which waits for that one)
                  */
-                if (!comm[0] || strncmp(comm, "xirq-d", 6) == 0 || strcmp(comm, "xen-ioreqd\n") == 0)
+                if (!comm[0] || strncmp(comm, "xirq-d", 6) == 0 || strcmp(comm, self) == 0)
                         continue;
                 if (buf && k < n)
                         buf[k] = kids[i];
