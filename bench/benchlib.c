@@ -246,6 +246,31 @@ static int cmp_pid(const void *x, const void *y) {
         return a < b ? -1 : a > b;
 }
 
+int proc_tree_affinity(pid_t pid, const cpu_set_t *set) {
+        pid_t kids[PROC_FAMILY_MAX];
+        char path[64];
+        struct dirent *e;
+        int n = 0, k;
+        DIR *d;
+
+        snprintf(path, sizeof path, "/proc/%d/task", (int) pid);
+        d = opendir(path);
+        if (!d)
+                return -errno;
+        while ((e = readdir(d)))
+                if (e->d_name[0] != '.' && sched_setaffinity((pid_t) atoi(e->d_name), sizeof(*set), set) == 0)
+                        n++;
+        closedir(d);
+        k = proc_children(pid, kids, PROC_FAMILY_MAX);
+        for (int i = 0; i < k && i < (int) PROC_FAMILY_MAX; i++) {
+                int r = proc_tree_affinity(kids[i], set);
+
+                if (r > 0)
+                        n += r;
+        }
+        return n;
+}
+
 int proc_family(pid_t pid, ProcFamily *ret) {
         ProcFamily f = { .n = 1 };
         int r;

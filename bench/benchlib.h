@@ -16,6 +16,7 @@
 #define XENIOREQD_BENCHLIB_H
 
 #include <stdatomic.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -114,6 +115,11 @@ typedef struct ProcFamily {
 } ProcFamily;
 
 int proc_family(pid_t pid, ProcFamily *ret);
+/*
+ * Every thread of pid and of all its descendants allowed the CPUs of set (sched_setaffinity).
+ * Returns how many threads were set, or -errno for pid itself.
+ */
+int proc_tree_affinity(pid_t pid, const cpu_set_t *set);
 bool proc_family_same(const ProcFamily *a, const ProcFamily *b);
 /*
  * proc_sched() summed over the family, and the CPU time of pids[0] alone into *ret_first (if
