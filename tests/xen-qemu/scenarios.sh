@@ -9,6 +9,8 @@ CONS=/var/log/xen/console
 
 t() { cut -d' ' -f1 /proc/uptime; }
 log() { echo "XQ-LOG t=$(t) $*"; }
+# unpause NAME, bounded: an xl that hangs is logged rather than stopping the scenarios
+unpause() { timeout -s KILL 60 xl unpause "$1" || log "xl unpause $1: failed or over 60 s (rc $?)"; }
 result() { echo "XQ-RESULT $1 $2 $3"; }
 want() { case $SCEN in *,$1,*) return 0 ;; esac; return 1; }
 
@@ -227,13 +229,18 @@ scen7() {
         timeout -s KILL 60 xl destroy guest; backend_stop $VBLK_LOG
         result 7 FAIL "$why"; return
     fi
-    xl unpause guest
+    unpause guest
     # boot (about a minute under TCG), the modules, 1.1 MiB read and 128 KiB written
-    i=0
+    i=0; next=$(($(cut -d. -f1 /proc/uptime) + 30))
     until grep -q -E 'GUEST-IDLE' $GLOG 2>/dev/null; do
         i=$((i + 1))
-        if [ $i -gt 2000 ] || ! xl domid guest >/dev/null 2>&1; then why="$why the guest did not finish;"; break; fi
-        [ $((i % 300)) -eq 0 ] && log "scenario 7: waiting for the guest; $(tail -n 1 $GLOG | tr -d '\r')"
+        if [ $i -gt 2000 ] || ! timeout -s KILL 30 xl domid guest >/dev/null 2>&1; then
+            why="$why the guest did not finish;"; break
+        fi
+        # every 30 s, where the guest is (its console's last line)
+        if [ "$(cut -d. -f1 /proc/uptime)" -ge $next ]; then
+            log "scenario 7: waiting for the guest; $(tail -n 1 $GLOG | tr -d '\r')"; next=$((next + 30))
+        fi
         sleep 0.2
     done
     sleep 1
@@ -331,7 +338,7 @@ product() {
     log "before unpause: $q; $(grep VMM-READY /tmp/vmm.log)"
     grep -q 'VMM-READY id=1 ' /tmp/vmm.log || why2="$why2 the VMM does not hold id 1;"
     [ "$(qfield "$q" server_id)" = 2 ] || why2="$why2 the daemon's server id is $(qfield "$q" server_id), want 2 (above the VMM's 1, not the free 0);"
-    xl unpause guest
+    unpause guest
     wait_for $GLOG GUEST-DONE 120 || why1="$why1 the guest did not finish (hung?);"
     sleep 1
     q=$(query)
@@ -391,7 +398,7 @@ product() {
     q=$(wait_query 10 "*state=serving domid=$newdomid *") || why3="$why3 not serving dom$newdomid ($q);"
     log "new guest: $q"
     [ "$(qfield "$q" nr_vcpus)" = 2 ] || why4="$why4 nr_vcpus=$(qfield "$q" nr_vcpus);"
-    xl unpause guest
+    unpause guest
     wait_for $GLOG GUEST-DONE 120 2 || why4="$why4 the guest did not finish (hung?);"
     sleep 1
     q=$(query)
@@ -463,7 +470,7 @@ scen6() {
         result 6 FAIL "xl create failed"; return; }
     domid=$(xl domid guest)
     q=$(wait_query 10 "*state=running domid=$domid *") || why="$why daemon did not see dom$domid ($q);"
-    xl unpause guest
+    unpause guest
     # the guest publishes its port on the console
     wait_for $GLOG 'XQV evtchn port=[0-9]|GUEST-DONE' 120 || why="$why no port from the guest;"
     port=$(tr -d '\r' < $GLOG | sed -n 's/^XQV evtchn port=\([0-9]*\)$/\1/p' | head -n 1)
@@ -620,7 +627,7 @@ scen8() {
     q=$(wait_query 10 "*state=serving domid=$domid *") || why8="$why8 not serving dom$domid ($q);"
     sid=$(qfield "$q" server_id)
     servers_agree "$domid" "$sid" "before the guest ran"
-    xl unpause guest
+    unpause guest
     q=$(wait_kicks 90 300) || why8="$why8 the guest's kicks did not arrive ($q);"
     log "kicking: $q"
 
