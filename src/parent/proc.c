@@ -768,8 +768,10 @@ static bool proc_can_restore(ProcConfig *c) {
         return rl.rlim_cur == RLIM_INFINITY || (rlim_t) (20 - nice) <= rl.rlim_cur;
 }
 
+#define PROC_SLOTS(c) { &(c)->exe_fd, &(c)->devnull_fd, &(c)->slot_channel, &(c)->slot_log }
+
 int proc_config_open(ProcConfig *c, char *buf, size_t size) {
-        int r = proc_find_worker(buf, size);
+        int *slots[] = PROC_SLOTS(c), r = proc_find_worker(buf, size);
 
         c->exe_fd = c->devnull_fd = c->slot_channel = c->slot_log = -1;
         c->slot_end = 0;
@@ -777,37 +779,32 @@ int proc_config_open(ProcConfig *c, char *buf, size_t size) {
                 return r;
         c->exe_fd = proc_slot(r);
         c->devnull_fd = proc_slot(open("/dev/null", O_RDWR | O_CLOEXEC));
-        if (c->devnull_fd >= 0) {
-                c->slot_channel = proc_slot(dup(c->devnull_fd));
-                c->slot_log = proc_slot(dup(c->devnull_fd));
-        }
-        if (c->exe_fd < 0 || c->devnull_fd < 0 || c->slot_channel < 0 || c->slot_log < 0) {
-                r = c->exe_fd < 0 ? c->exe_fd : c->devnull_fd < 0 ? c->devnull_fd
-                                              : c->slot_channel < 0 ? c->slot_channel : c->slot_log;
-                proc_config_close(c);
-                return r;
+        c->slot_channel = c->devnull_fd < 0 ? c->devnull_fd : proc_slot(dup(c->devnull_fd));
+        c->slot_log = c->devnull_fd < 0 ? c->devnull_fd : proc_slot(dup(c->devnull_fd));
+        /* the first error, or the end of the slots */
+        for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
+                if (*slots[i] < 0) {
+                        r = *slots[i];
+                        proc_config_close(c);
+                        return r;
+                }
+                if (*slots[i] >= c->slot_end)
+                        c->slot_end = *slots[i] + 1;
         }
         c->idle_spares = proc_can_restore(c);
         if (!c->idle_spares)
                 log_info("Spare workers run at the normal priority: setting one back from SCHED_IDLE needs "
                          "CAP_SYS_NICE or LimitNICE=+0, and a SCHED_OTHER or SCHED_BATCH policy");
-        c->slot_end = 1 + c->exe_fd;
-        if (c->devnull_fd >= c->slot_end)
-                c->slot_end = c->devnull_fd + 1;
-        if (c->slot_channel >= c->slot_end)
-                c->slot_end = c->slot_channel + 1;
-        if (c->slot_log >= c->slot_end)
-                c->slot_end = c->slot_log + 1;
         return 0;
 }
 
 void proc_config_close(ProcConfig *c) {
-        int *fds[] = { &c->exe_fd, &c->devnull_fd, &c->slot_channel, &c->slot_log };
+        int *slots[] = PROC_SLOTS(c);
 
-        for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
-                if (*fds[i] >= 0)
-                        close(*fds[i]);
-                *fds[i] = -1;
+        for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
+                if (*slots[i] >= 0)
+                        close(*slots[i]);
+                *slots[i] = -1;
         }
         c->slot_end = 0;
 }

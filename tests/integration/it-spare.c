@@ -87,6 +87,40 @@ static int attach(const char *guest, uint32_t domid, int *ret_efd) {
         return c;
 }
 
+/*
+ * A daemon of its own, the spares running as policy once g1 is attached (with
+ * SCHED_OTHER: it said why at its start, else not a word of it); g2 gets the
+ * oldest, which runs as SCHED_OTHER and serves g2's kick; then SIGTERM.
+ */
+static void daemon_round(uint32_t d1, uint32_t d2, int policy, const char *what) {
+        pid_t before[8], w2;
+        int c1, c2, e1, e2;
+        size_t n;
+
+        it_daemon_start(&it, NULL);
+        if (policy == SCHED_OTHER)
+                CHECK(it_wait_log(&it, "Spare workers run at the normal priority", IT_TIMEOUT_MS),
+                      "the daemon says why its spares run at the normal priority (%s)", what);
+        c1 = attach("g1", d1, &e1);
+        CHECK(it_wait_for(spares_policy, &policy, IT_TIMEOUT_MS), "spares as policy %d (%s)", policy, what);
+        n = spares(before, 8);
+        c2 = attach("g2", d2, &e2);
+        w2 = it_worker_of(&it, d2);
+        CHECK(w2 > 0 && n > 0 && w2 == before[0], "g2's worker %d is the oldest spare (%d) (%s)", (int) w2,
+              (int) before[0], what);
+        CHECK_EQ(sched_getscheduler(w2), SCHED_OTHER, "g2's worker policy");
+        CHECK_EQ(it_write(&it, d2, 0, XSG_MMIO, NOTIFY, 4, 0), 0, "a kick of g2");
+        CHECK_EQ(it_efd_take(e2), 1, "g2's kick");
+        if (policy != SCHED_OTHER)
+                CHECK(!it_log_contains(&it, "normal priority"), "no word of the normal priority (%s)", what);
+        it_daemon_signal(&it, SIGTERM);
+        CHECK_EQ(it_daemon_wait(&it, IT_TIMEOUT_MS), 0, "exit status after SIGTERM");
+        close(c1);
+        close(c2);
+        close(e1);
+        close(e2);
+}
+
 int main(int argc, char **argv) {
         uint32_t d1, d2, d3;
         int c1, c2, c3, e1, e2, e3;
@@ -154,50 +188,18 @@ int main(int argc, char **argv) {
         /* as the unit runs it: no CAP_SYS_NICE after its exec, RLIMIT_NICE 20 (LimitNICE=+0) */
         CHECK(prctl(PR_CAPBSET_DROP, CAP_SYS_NICE, 0, 0, 0) == 0, "dropping CAP_SYS_NICE from the bounding set: %s",
               strerror(errno));
-        if (setrlimit(RLIMIT_NICE, &(struct rlimit) { 20, 20 }) < 0) {
+        if (setrlimit(RLIMIT_NICE, &(struct rlimit) { 20, 20 }) == 0)
+                daemon_round(d1, d2, SCHED_IDLE, "LimitNICE=+0");
+        else {
                 /* raising the hard limit needs CAP_SYS_RESOURCE, which some containers withhold */
                 CHECK(errno == EPERM, "RLIMIT_NICE 20: %s", strerror(errno));
                 it_log("NOT CHECKED: the daemon as the unit runs it (RLIMIT_NICE 20 without CAP_SYS_NICE): this "
                        "test cannot raise RLIMIT_NICE (no CAP_SYS_RESOURCE)");
-                goto neither;
         }
-        it_daemon_start(&it, NULL);
-        c1 = attach("g1", d1, &e1);
-        CHECK(it_wait_for(spares_policy, &(int) { SCHED_IDLE }, IT_TIMEOUT_MS), "spares as SCHED_IDLE (LimitNICE=+0)");
-        n = spares(before, 8);
-        c2 = attach("g2", d2, &e2);
-        w2 = it_worker_of(&it, d2);
-        CHECK(w2 > 0 && n > 0 && w2 == before[0], "g2's worker %d is the oldest spare (%d) (LimitNICE=+0)", (int) w2,
-              (int) before[0]);
-        CHECK_EQ(sched_getscheduler(w2), SCHED_OTHER, "g2's worker policy (LimitNICE=+0)");
-        CHECK(!it_log_contains(&it, "normal priority"), "no word of the normal priority (LimitNICE=+0)");
-        it_daemon_signal(&it, SIGTERM);
-        CHECK_EQ(it_daemon_wait(&it, IT_TIMEOUT_MS), 0, "exit status after SIGTERM (LimitNICE=+0)");
-        close(c1);
-        close(c2);
-        close(e1);
-        close(e2);
 
         /* and neither: the daemon says so at its start, spares run at the normal priority, guests are served */
-neither:
         CHECK(setrlimit(RLIMIT_NICE, &(struct rlimit) { 0, 0 }) == 0, "RLIMIT_NICE 0: %s", strerror(errno));
-        it_daemon_start(&it, NULL);
-        CHECK(it_wait_log(&it, "Spare workers run at the normal priority", IT_TIMEOUT_MS),
-              "the daemon says why its spares run at the normal priority");
-        c1 = attach("g1", d1, &e1);
-        CHECK(it_wait_for(spares_policy, &(int) { SCHED_OTHER }, IT_TIMEOUT_MS), "spares as SCHED_OTHER");
-        n = spares(before, 8);
-        c2 = attach("g2", d2, &e2);
-        w2 = it_worker_of(&it, d2);
-        CHECK(w2 > 0 && n > 0 && w2 == before[0], "g2's worker %d is the oldest spare (%d) (no LimitNICE)", (int) w2,
-              (int) before[0]);
-        CHECK_EQ(sched_getscheduler(w2), SCHED_OTHER, "g2's worker policy (no LimitNICE)");
-        CHECK_EQ(it_write(&it, d2, 0, XSG_MMIO, NOTIFY, 4, 0), 0, "a kick of g2 (no LimitNICE)");
-        CHECK_EQ(it_efd_take(e2), 1, "g2's kick");
-        it_daemon_signal(&it, SIGTERM);
-        CHECK_EQ(it_daemon_wait(&it, IT_TIMEOUT_MS), 0, "exit status after SIGTERM (no LimitNICE)");
-        close(c1);
-        close(c2);
+        daemon_round(d1, d2, SCHED_OTHER, "no LimitNICE");
         it_fini(&it);
         return 0;
 }

@@ -541,16 +541,13 @@ bool it_wait_log(It *it, const char *s, int timeout_ms) {
 /* ---- sd_notify ---- */
 
 void it_drain_notes(It *it) {
-        /* let the reader catch up with anything already sent, then take it as seen */
-        usleep(20000);
-        pthread_mutex_lock(&notes_lock);
-        it->notes_seen = it->n_notes;
-        pthread_mutex_unlock(&notes_lock);
+        (void) it_count_notes(it, "");
 }
 
 size_t it_count_notes(It *it, const char *prefix) {
         size_t n = 0;
 
+        /* let the reader catch up with anything already sent, then take it as seen */
         usleep(20000);
         pthread_mutex_lock(&notes_lock);
         for (size_t i = it->notes_seen; i < it->n_notes; i++)
