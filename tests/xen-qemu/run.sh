@@ -12,6 +12,8 @@
 #   XQ_WORK       scratch dir for images and logs   (/tmp/xen-ioreqd-xen-qemu)
 #   XQ_SCENARIOS  which scenarios to run            ("1 2 3 4 5 6 7 8"; "none": only XQ_EXTRA's)
 #   XQ_TIMEOUT    hard bound on the QEMU run, s     (900)
+#   XQ_STALL      s without a progress line from dom0 before Xen's state is dumped and
+#                 QEMU stopped                      (180)
 #   XQ_SMP        QEMU CPUs                          (1)
 #   XQ_KVER       dom0/guest kernel version          (the one linux-image-amd64 depends on)
 #   XQ_NO_INSTALL=1  never call apt-get (fail if something is missing)
@@ -33,6 +35,8 @@ WORK=${XQ_WORK:-/tmp/xen-ioreqd-xen-qemu}
 SCEN=${XQ_SCENARIOS:-1 2 3 4 5 6 7 8}
 [ "$SCEN" = none ] && SCEN=""
 TMO=${XQ_TIMEOUT:-900}
+STALL=${XQ_STALL:-180}
+STALL_DUMP=30
 SMP=${XQ_SMP:-1}
 CC=${CC:-cc}
 MULTIARCH=x86_64-linux-gnu
@@ -317,6 +321,33 @@ images() {
 }
 
 # ---- 6. boot ---------------------------------------------------------------------------------
+# Waits for the QEMU job $1.  When dom0 prints no progress line (XQ-*, FACT) for $STALL
+# seconds, dom0 is taken as stuck: Xen's own state is asked for on the serial line (CTRL-a
+# three times gives the input to Xen; then the debug keys: d registers and stacks of the
+# CPUs, 0 dom0's vCPUs, q domains and their vCPUs, r run queues, e event channels), and if
+# dom0 is still silent $STALL_DUMP seconds later QEMU is stopped rather than left to XQ_TIMEOUT.
+watchdog() {
+    local job=$1 seen=0 n last=$SECONDS dumped=0 k
+    while kill -0 "$job" 2>/dev/null; do
+        sleep 5
+        n=$(grep -ac '^\[ *[0-9.]*\] \(XQ-\|FACT \)' "$LOG" 2>/dev/null)
+        if [ "${n:-0}" != "$seen" ]; then seen=$n; last=$SECONDS; continue; fi
+        if [ $dumped = 0 ] && [ $((SECONDS - last)) -ge "$STALL" ]; then
+            say "no progress from dom0 for ${STALL}s: asking Xen for its state (debug keys, on the serial log)"
+            printf '\001\001\001' >&7; sleep 2
+            for k in d 0 q r e; do printf '%s' "$k" >&7; sleep 4; done
+            printf '\001\001\001' >&7
+            dumped=$SECONDS
+        fi
+        if [ $dumped != 0 ] && [ $((SECONDS - dumped)) -ge "$STALL_DUMP" ]; then
+            say "stopping QEMU after the stall's dump"
+            pkill -TERM -P "$job" -x timeout
+            break
+        fi
+    done
+    wait "$job"
+}
+
 boot() {
     local scen; scen=$(echo $SCEN | tr " " +)   # no commas: QEMU splits -initrd at them
     [ -n "$scen" ] || scen=none
@@ -326,14 +357,21 @@ boot() {
     local t0=$SECONDS
     exec 9>/tmp/xen-ioreqd-qemu.lock
     flock -w 1800 9 || die "another QEMU run holds /tmp/xen-ioreqd-qemu.lock"
-    timeout -k 10 "$TMO" qemu-system-x86_64 -machine pc -accel tcg -cpu qemu64,+svm,+npt \
+    # the serial line's input: a FIFO the watchdog below writes to (held open read-write here,
+    # so QEMU never reads an end of file)
+    rm -f "$WORK/serial.in" "$WORK/qemu.rc"
+    mkfifo "$WORK/serial.in" || die "cannot create $WORK/serial.in"
+    exec 7<>"$WORK/serial.in"
+    { timeout -k 10 "$TMO" qemu-system-x86_64 -machine pc -accel tcg -cpu qemu64,+svm,+npt \
         -smp "$SMP" -m 1024 -display none -monitor none -serial stdio -no-reboot \
         -kernel "$WORK/xen.elf" -append "$xen" \
-        -initrd "$WORK/vmlinuz $dom0,$WORK/dom0.cpio" </dev/null 2>&1 \
+        -initrd "$WORK/vmlinuz $dom0,$WORK/dom0.cpio" <&7 2>&1 \
         | perl -MTime::HiRes=time -ne 'BEGIN { $| = 1; $t0 = time } s/\r//g; printf "[%7.2f] %s", time - $t0, $_' \
-        > "$LOG"
-    QEMU_RC=${PIPESTATUS[0]}
-    exec 9>&-
+        > "$LOG"; echo "${PIPESTATUS[0]}" > "$WORK/qemu.rc"; } &
+    watchdog $!
+    QEMU_RC=$(cat "$WORK/qemu.rc" 2>/dev/null || echo "?")
+    exec 7>&- 9>&-
+    rm -f "$WORK/serial.in"
     say "QEMU exited rc=$QEMU_RC after $((SECONDS - t0))s"
 }
 
