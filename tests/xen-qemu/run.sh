@@ -326,6 +326,17 @@ images() {
 # three times gives the input to Xen; then the debug keys: d registers and stacks of the
 # CPUs, 0 dom0's vCPUs, q domains and their vCPUs, r run queues, e event channels), and if
 # dom0 is still silent $STALL_DUMP seconds later QEMU is stopped rather than left to XQ_TIMEOUT.
+# how much CPU QEMU (a child of the job's timeout) uses: a stuck emulated machine that spins
+# uses all of one, one that waits (every vCPU halted) almost none
+qemu_cpu() {
+    local t q a b
+    t=$(pgrep -P "$1" -x timeout) && q=$(pgrep -P "$t" -f qemu-system) || return 0
+    a=$(awk '{ print $14 + $15 }' "/proc/$q/stat" 2>/dev/null) || return 0
+    sleep 10
+    b=$(awk '{ print $14 + $15 }' "/proc/$q/stat" 2>/dev/null) || return 0
+    say "QEMU (pid $q) used $(( (b - a) * 100 / $(getconf CLK_TCK) / 10 ))% of a CPU over 10 s; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
 watchdog() {
     local job=$1 seen=0 n last=$SECONDS dumped=0 k
     while kill -0 "$job" 2>/dev/null; do
@@ -334,6 +345,7 @@ watchdog() {
         if [ "${n:-0}" != "$seen" ]; then seen=$n; last=$SECONDS; continue; fi
         if [ $dumped = 0 ] && [ $((SECONDS - last)) -ge "$STALL" ]; then
             say "no progress from dom0 for ${STALL}s: asking Xen for its state (debug keys, on the serial log)"
+            qemu_cpu "$job"
             printf '\001\001\001' >&7; sleep 2
             for k in d 0 q r e; do printf '%s' "$k" >&7; sleep 4; done
             printf '\001\001\001' >&7
