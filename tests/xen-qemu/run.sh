@@ -14,6 +14,8 @@
 #   XQ_TIMEOUT    hard bound on the QEMU run, s     (900)
 #   XQ_STALL      s without a progress line from dom0 before Xen's state is dumped and
 #                 QEMU stopped                      (180)
+#   XQ_NUDGE      s between the NULs sent to Xen's serial input, which wake a Xen that lost
+#                 its timer interrupt under TCG (see watchdog below); 0: none   (1)
 #   XQ_SMP        QEMU CPUs                          (1)
 #   XQ_KVER       dom0/guest kernel version          (the one linux-image-amd64 depends on)
 #   XQ_NO_INSTALL=1  never call apt-get (fail if something is missing)
@@ -37,6 +39,7 @@ SCEN=${XQ_SCENARIOS:-1 2 3 4 5 6 7 8}
 TMO=${XQ_TIMEOUT:-900}
 STALL=${XQ_STALL:-180}
 STALL_DUMP=30
+NUDGE=${XQ_NUDGE:-1}
 SMP=${XQ_SMP:-1}
 CC=${CC:-cc}
 MULTIARCH=x86_64-linux-gnu
@@ -321,11 +324,6 @@ images() {
 }
 
 # ---- 6. boot ---------------------------------------------------------------------------------
-# Waits for the QEMU job $1.  When dom0 prints no progress line (XQ-*, FACT) for $STALL
-# seconds, dom0 is taken as stuck: Xen's own state is asked for on the serial line (CTRL-a
-# three times gives the input to Xen; then the debug keys: d registers and stacks of the
-# CPUs, 0 dom0's vCPUs, q domains and their vCPUs, r run queues, e event channels), and if
-# dom0 is still silent $STALL_DUMP seconds later QEMU is stopped rather than left to XQ_TIMEOUT.
 # how much CPU QEMU (a child of the job's timeout) uses: a stuck emulated machine that spins
 # uses all of one, one that waits (every vCPU halted) almost none
 qemu_cpu() {
@@ -337,18 +335,40 @@ qemu_cpu() {
     say "QEMU (pid $q) used $(( (b - a) * 100 / $(getconf CLK_TCK) / 10 ))% of a CPU over 10 s; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
+# Waits for the QEMU job $1, and looks after the serial line meanwhile:
+# - The nudge.  Under TCG the emulated machine can lose Xen's local APIC timer interrupt: Xen
+#   then halts in its idle loop with every timer overdue and nothing wakes it, QEMU uses no
+#   CPU, dom0 and every guest stand still, and a later interrupt (a key on the serial line) sets
+#   everything going again with "Platform timer appears to have unexpectedly wrapped" (seen
+#   after 190 s).  So once Xen's console is up the serial input goes to Xen (CTRL-a three
+#   times; dom0 reads no console input) and every $NUDGE s a NUL, a key Xen ignores, raises the
+#   serial interrupt: a lost timer interrupt then costs at most that long.
+# - The stall.  When dom0 prints no progress line (XQ-*, FACT) for $STALL s, Xen is asked for
+#   its state with debug keys (d registers and stacks of the CPUs, 0 dom0's vCPUs, q domains
+#   and their vCPUs, r run queues, a timer queues, c C-states, t clocks, e event channels); if
+#   dom0 is still silent $STALL_DUMP s later, QEMU is stopped rather than left to XQ_TIMEOUT.
 watchdog() {
-    local job=$1 seen=0 n last=$SECONDS dumped=0 k
+    local job=$1 seen=0 n last=$SECONDS dumped=0 k tick=0 to_xen=0
     while kill -0 "$job" 2>/dev/null; do
-        sleep 5
+        sleep 1
+        tick=$((tick + 1))
+        if [ $to_xen = 0 ]; then
+            if grep -aq 'Serial input to DOM0' "$LOG" 2>/dev/null; then printf '\001\001\001' >&7; to_xen=1; fi
+        elif [ "$NUDGE" -gt 0 ] && [ $((tick % NUDGE)) = 0 ]; then
+            printf '\000' >&7
+        fi
+        [ $((tick % 5)) = 0 ] || continue
         n=$(grep -ac '^\[ *[0-9.]*\] \(XQ-\|FACT \)' "$LOG" 2>/dev/null)
-        if [ "${n:-0}" != "$seen" ]; then seen=$n; last=$SECONDS; continue; fi
+        if [ "${n:-0}" != "$seen" ]; then
+            seen=$n; last=$SECONDS
+            [ $dumped = 0 ] || say "dom0 went on after the dump"
+            dumped=0; continue
+        fi
         if [ $dumped = 0 ] && [ $((SECONDS - last)) -ge "$STALL" ]; then
             say "no progress from dom0 for ${STALL}s: asking Xen for its state (debug keys, on the serial log)"
             qemu_cpu "$job"
-            printf '\001\001\001' >&7; sleep 2
-            for k in d 0 q r e; do printf '%s' "$k" >&7; sleep 4; done
-            printf '\001\001\001' >&7
+            [ $to_xen = 1 ] || { printf '\001\001\001' >&7; to_xen=1; sleep 2; }
+            for k in d 0 q r a c t e; do printf '%s' "$k" >&7; sleep 4; done
             dumped=$SECONDS
         fi
         if [ $dumped != 0 ] && [ $((SECONDS - dumped)) -ge "$STALL_DUMP" ]; then
