@@ -367,7 +367,7 @@ watchdog() {
         if [ $dumped = 0 ] && [ $((SECONDS - last)) -ge "$STALL" ]; then
             say "no progress from dom0 for ${STALL}s: asking Xen for its state (debug keys, on the serial log)"
             qemu_cpu "$job"
-            [ $to_xen = 1 ] || { printf '\001\001\001' >&7; to_xen=1; sleep 2; }
+            # (before Xen has given the input to dom0 at the end of its boot, it is Xen's already)
             for k in d 0 q r a c t e; do printf '%s' "$k" >&7; sleep 4; done
             dumped=$SECONDS
         fi
